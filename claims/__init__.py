@@ -1,0 +1,3 @@
+"""Claim-verification workflow engine."""
+
+__version__ = "0.1.0"

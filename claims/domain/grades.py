@@ -1,0 +1,84 @@
+"""Admiralty grades: source reliability A-F and information credibility 1-6."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from claims.domain.errors import InvalidGrade
+
+
+class Reliability(StrEnum):
+    A = "A"  # completely reliable
+    B = "B"  # usually reliable
+    C = "C"  # fairly reliable
+    D = "D"  # not usually reliable
+    E = "E"  # unreliable
+    F = "F"  # cannot be judged
+
+    @classmethod
+    def parse(cls, value: object, field: str = "reliability") -> Reliability:
+        try:
+            return cls(str(value).strip().upper())
+        except ValueError:
+            raise InvalidGrade(f"{field}: {value!r} is not a reliability A-F") from None
+
+    @property
+    def label(self) -> str:
+        return _RELIABILITY_LABELS[self]
+
+
+_RELIABILITY_LABELS = {
+    Reliability.A: "completely reliable",
+    Reliability.B: "usually reliable",
+    Reliability.C: "fairly reliable",
+    Reliability.D: "not usually reliable",
+    Reliability.E: "unreliable",
+    Reliability.F: "cannot be judged",
+}
+
+
+class Credibility(IntEnum):
+    CONFIRMED = 1
+    PROBABLY_TRUE = 2
+    POSSIBLY_TRUE = 3
+    DOUBTFUL = 4
+    IMPROBABLE = 5
+    CANNOT_BE_JUDGED = 6
+
+    @classmethod
+    def parse(cls, value: object, field: str = "credibility") -> Credibility:
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            return cls(int(str(value).strip()))
+        except ValueError:
+            raise InvalidGrade(f"{field}: {value!r} is not a credibility 1-6") from None
+
+
+_GRADE = re.compile(r"^\s*([A-Fa-f])\s*([1-6])\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """Reliability plus credibility, written like `B2`."""
+
+    reliability: Reliability
+    credibility: Credibility
+
+    @classmethod
+    def parse(cls, value: object, field: str = "grade") -> Grade:
+        match = _GRADE.match(str(value))
+        if not match:
+            raise InvalidGrade(f"{field}: {value!r} is not a grade (reliability A-F then credibility 1-6, e.g. B2)")
+        return cls(Reliability(match[1].upper()), Credibility(int(match[2])))
+
+    def __str__(self) -> str:
+        return f"{self.reliability.value}{self.credibility.value}"
+
+    def at_least(self, threshold: Grade) -> bool:
+        """`graded X n or better`: reliability in A..X and credibility in 1..n; F and 6 never count."""
+        if self.reliability is Reliability.F or self.credibility is Credibility.CANNOT_BE_JUDGED:
+            return False
+        return self.reliability <= threshold.reliability and self.credibility <= threshold.credibility

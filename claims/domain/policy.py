@@ -1,0 +1,160 @@
+"""Threshold policy: the data that says what a claim needs to enter each stage.
+
+A policy is a versioned TOML file (see claims/policies/v1.toml). The rules are data, not
+code: a deployment changes thresholds by shipping a new file with a new version.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from claims.domain.errors import DomainError, InvalidPolicy
+from claims.domain.grades import Grade
+from claims.domain.stages import Stage, Stance
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """At least `count` independent lines of `stance` graded `grade` or better."""
+
+    stance: Stance
+    count: int
+    grade: Grade
+
+    def describe(self) -> str:
+        return f">= {self.count} independent {_adjective(self.stance)} line(s) graded {self.grade} or better"
+
+
+@dataclass(frozen=True, slots=True)
+class NoContradiction:
+    """No live contradicting evidence graded `grade` or better."""
+
+    grade: Grade
+
+    def describe(self) -> str:
+        return f"no live contradicting evidence graded {self.grade} or better"
+
+
+@dataclass(frozen=True, slots=True)
+class Outweighs:
+    """More independent lines of `stance` than of the opposite stance, both at `grade`."""
+
+    stance: Stance
+    grade: Grade
+
+    def describe(self) -> str:
+        other = _adjective(_opposite(self.stance))
+        return f"more independent {_adjective(self.stance)} lines than {other} ones (graded {self.grade} or better)"
+
+
+@dataclass(frozen=True, slots=True)
+class SignOff:
+    """A reviewer other than the requester approves (four eyes)."""
+
+    def describe(self) -> str:
+        return "sign-off by a reviewer other than the requester"
+
+
+Criterion = Lines | NoContradiction | Outweighs | SignOff
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    version: str
+    title: str
+    stages: dict[Stage, tuple[Criterion, ...]]
+
+    def criteria(self, stage: Stage) -> tuple[Criterion, ...]:
+        return self.stages.get(stage, ())
+
+    def needs_sign_off(self, stage: Stage) -> bool:
+        return any(isinstance(c, SignOff) for c in self.criteria(stage))
+
+
+def _adjective(stance: Stance) -> str:
+    return "supporting" if stance is Stance.SUPPORTS else "contradicting"
+
+
+def _opposite(stance: Stance) -> Stance:
+    return Stance.CONTRADICTS if stance is Stance.SUPPORTS else Stance.SUPPORTS
+
+
+def _criterion(raw: dict[str, Any], where: str) -> Criterion:
+    kind = raw.get("kind")
+
+    def stance() -> Stance:
+        return Stance.parse(raw["stance"], f"{where}.stance")
+
+    def grade() -> Grade:
+        return Grade.parse(raw["grade"], f"{where}.grade")
+
+    try:
+        match kind:
+            case "lines":
+                count = int(raw["count"])
+                if count < 1:
+                    raise InvalidPolicy(f"{where}.count: {count!r} must be at least 1")
+                return Lines(
+                    Stance.parse(raw["stance"], f"{where}.stance"), count, Grade.parse(raw["grade"], f"{where}.grade")
+                )
+            case "no_contradiction":
+                return NoContradiction(grade())
+            case "outweighs":
+                return Outweighs(
+                    Stance.parse(raw["stance"], f"{where}.stance"), Grade.parse(raw["grade"], f"{where}.grade")
+                )
+            case "sign_off":
+                return SignOff()
+    except KeyError as missing:
+        raise InvalidPolicy(f"{where}.{missing.args[0]}: missing") from None
+    raise InvalidPolicy(f"{where}.kind: unknown criterion {kind!r} (lines, no_contradiction, outweighs, sign_off)")
+
+
+def parse_policy(data: dict[str, Any]) -> Policy:
+    """Build a Policy from parsed TOML, naming the offending field on any error."""
+    version = data.get("version")
+    if not isinstance(version, str) or not version.strip():
+        raise InvalidPolicy(f"version: {version!r} must be a non-empty string")
+    stages: dict[Stage, tuple[Criterion, ...]] = {}
+    for name, body in (data.get("stages") or {}).items():
+        where = f"stages.{name}"
+        try:
+            stage = Stage.parse(name, where)
+        except DomainError as exc:
+            raise InvalidPolicy(str(exc)) from None
+        if stage is Stage.REPORTED:
+            raise InvalidPolicy(f"{where}: reported is the entry stage and takes no criteria")
+        raw_criteria = body.get("criteria") if isinstance(body, dict) else None
+        if not isinstance(raw_criteria, list) or not raw_criteria:
+            raise InvalidPolicy(f"{where}.criteria: must be a non-empty list")
+        try:
+            stages[stage] = tuple(_criterion(c, f"{where}.criteria[{i}]") for i, c in enumerate(raw_criteria))
+        except DomainError as exc:
+            raise InvalidPolicy(str(exc)) from None
+    missing = {Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED} - stages.keys()
+    if missing:
+        raise InvalidPolicy(f"stages: missing {', '.join(sorted(s.value for s in missing))}")
+    return Policy(version=version.strip(), title=str(data.get("title", version)), stages=stages)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read a policy TOML file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidPolicy(f"policy file: cannot read {str(path)!r} ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidPolicy(f"policy file: {str(path)!r} is not valid TOML ({exc})") from None
+    return parse_policy(data)
+
+
+def default_policy() -> Policy:
+    """The v1 policy shipped with the package."""
+    text = resources.files("claims.policies").joinpath("v1.toml").read_text(encoding="utf-8")
+    return parse_policy(tomllib.loads(text))

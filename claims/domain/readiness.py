@@ -1,0 +1,63 @@
+"""Policy-action readiness: which claims gate an action and what would close each gap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from claims.domain.assessment import Assessment
+from claims.domain.stages import Stage
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    claim: str
+    stage: Stage
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementStatus:
+    claim: str
+    required_stage: Stage
+    stage: Stage | None
+    met: bool
+    gaps: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionReadiness:
+    key: str
+    title: str
+    ready: bool
+    requirements: tuple[RequirementStatus, ...]
+
+
+def requirement_status(requirement: Requirement, assessment: Assessment | None) -> RequirementStatus:
+    """Whether one claim is at or beyond its required stage, and if not, why not yet."""
+    required = requirement.stage
+    if assessment is None:
+        return RequirementStatus(requirement.claim, required, None, False, (f"claim {requirement.claim!r} is unknown",))
+    stage = assessment.stage
+    if stage.satisfies(required):
+        gaps = tuple(f"at risk: {g}" for g in assessment.current_gaps) if assessment.at_risk else ()
+        return RequirementStatus(requirement.claim, required, stage, True, gaps)
+    if stage is Stage.REFUTED:
+        gaps = ("claim is refuted; it blocks this action unless reopened with new evidence",)
+    elif required is Stage.REFUTED and stage is Stage.CONFIRMED:
+        gaps = ("claim is confirmed; it can only be refuted after a reopen",)
+    else:
+        target = assessment.for_stage(required)
+        gaps = tuple(target.gaps)
+        if required is Stage.CONFIRMED and stage is Stage.REPORTED:
+            gaps = ("must be corroborated first", *gaps)
+        if not gaps:
+            gaps = (f"criteria for {required} hold; awaiting the next assessment run",)
+    return RequirementStatus(requirement.claim, required, stage, False, gaps)
+
+
+def readiness(
+    key: str, title: str, requirements: list[Requirement], assessments: Mapping[str, Assessment]
+) -> ActionReadiness:
+    """An action is ready when every required claim is at or beyond its required stage."""
+    statuses = tuple(requirement_status(r, assessments.get(r.claim)) for r in requirements)
+    return ActionReadiness(key, title, bool(statuses) and all(s.met for s in statuses), statuses)

@@ -1,0 +1,49 @@
+"""Rich rendering of claim detail and readiness for the terminal (the CLI stays thin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from claims.domain.readiness import ActionReadiness
+
+
+def render_claim(console: Console, d: dict[str, Any]) -> None:
+    flag = "  [AT RISK]" if d["at_risk"] else ""
+    console.print(Text(f"{d['key']}  ({d['case']})  stage: {d['stage']}  v{d['version']}{flag}", style="bold"))
+    console.print(Text(d["statement"]))
+    table = Table("#", "source", "root", "grade", "stance", "summary", title="evidence")
+    for e in d["evidence"]:
+        style = "strike dim" if e["retracted"] else ""
+        table.add_row(
+            str(e["id"]), e["source"], e["independent_root"], e["grade"], e["stance"], Text(e["summary"]), style=style
+        )
+    console.print(table)
+    for stage, sa in d["assessment"].items():
+        mark = "met" if sa["met"] else "not met"
+        console.print(Text(f"-> {stage} ({d['policy_version']}): {mark}", style="bold"))
+        for c in sa["criteria"]:
+            console.print(
+                Text(f"   [{'x' if c['met'] else ' '}] {c['criterion']}" + (f" - {c['gap']}" if c["gap"] else ""))
+            )
+    if not d["holds"]:
+        console.print(Text(f"no longer meets {d['stage']}: {d['next_step']['reason']}", style="red"))
+
+
+def render_readiness(console: Console, items: list[ActionReadiness]) -> None:
+    for a in items:
+        status = Text("READY", style="bold green") if a.ready else Text("NOT READY", style="bold red")
+        console.print(Text.assemble(status, f"  {a.key}: {a.title}"))
+        table = Table("claim", "stage", "required", "met", "what would close the gap", show_edge=False)
+        for r in a.requirements:
+            table.add_row(
+                r.claim,
+                r.stage.value if r.stage else "?",
+                r.required_stage.value,
+                "yes" if r.met else "no",
+                Text("\n".join(r.gaps)),
+            )
+        console.print(table)

@@ -1,0 +1,218 @@
+"""Use cases: assess claims in batches, and request a transition by hand (`claims advance`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from claims.domain.assessment import Assessment, ClaimFacts, StepKind, assess
+from claims.domain.stages import Stage, TransitionKind, transition_kind
+from claims.services.errors import NotFound, RuleViolation
+from claims.services.facts import load_facts
+from claims.services.runtime import Runtime, authorize
+from claims.services.transitions import move, now
+from claims.store.models import Claim, ReviewRequest
+from claims.store.uow import ConcurrencyConflict, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one assessment did to one claim."""
+
+    claim: str
+    from_stage: Stage
+    stage: Stage
+    review_requested: Stage | None = None
+    at_risk: bool = False
+    changes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def moved(self) -> bool:
+        return self.from_stage is not self.stage
+
+
+def open_claim_keys(rt: Runtime, case_key: str | None = None) -> list[str]:
+    """Keys of every claim the assessment should look at (reported, corroborated, and at-risk candidates)."""
+    with rt.uow(write=False) as uow:
+        return uow.claims.keys(case_key=case_key)
+
+
+def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]:
+    """Assess a batch of claims in one transaction and apply what the policy says.
+
+    Re-running it is harmless: every step is decided from the stored state, so a claim that
+    already moved is not moved again and no event is written twice.
+    """
+    with rt.uow() as uow:
+        authorize(uow, actor, "assess")
+        claims = uow.claims.many(keys)
+        missing = set(keys) - {c.key for c in claims}
+        if missing:
+            raise NotFound(f"claim: unknown claim {sorted(missing)[0]!r}")
+        facts = load_facts(uow, claims)
+        outcomes = [_apply(uow, rt, claim, facts[claim.key], actor) for claim in claims]
+        uow.commit()
+    return outcomes
+
+
+def _apply(uow: UnitOfWork, rt: Runtime, claim: Claim, facts: ClaimFacts, actor: str) -> Outcome:
+    start = Stage(claim.stage)
+    changes: list[str] = []
+    requested: Stage | None = None
+    for _ in range(3):  # an automatic move can make a review request due in the same run
+        result = assess(facts, rt.policy)
+        step = result.next_step
+        pending = uow.reviews.pending_for(claim.id) if facts.pending_review else None
+        if pending and not result.for_stage(Stage(pending.to_stage)).evidence_met:
+            _withdraw(uow, claim, pending, result, actor, rt)
+            changes.append(f"withdrew review #{pending.id} to {pending.to_stage}: criteria no longer hold")
+            facts = dataclasses.replace(facts, pending_review=None)
+            continue
+        if step.kind in (StepKind.ADVANCE, StepKind.DEMOTE) and step.to is not None:
+            move(
+                uow,
+                claim,
+                step.to,
+                actor=actor,
+                via="assessment",
+                policy_version=rt.policy.version,
+                rationale=step.reason,
+            )
+            changes.append(f"{facts.stage} -> {step.to}: {step.reason}")
+            facts = dataclasses.replace(facts, stage=step.to)
+            continue
+        if step.kind is StepKind.REQUEST_REVIEW and step.to is not None:
+            review = _open_review(uow, claim, step.to, actor, rt, step.reason)
+            changes.append(f"review #{review.id} requested: {facts.stage} -> {step.to} ({step.reason})")
+            requested = step.to
+        _sync_at_risk(uow, claim, result, actor, rt, changes)
+        break
+    return Outcome(claim.key, start, Stage(claim.stage), requested, bool(claim.at_risk), tuple(changes))
+
+
+def _sync_at_risk(
+    uow: UnitOfWork, claim: Claim, result: Assessment, actor: str, rt: Runtime, changes: list[str]
+) -> None:
+    """Flag (never demote) a confirmed/refuted claim that no longer meets its stage."""
+    if result.at_risk == bool(claim.at_risk):
+        return
+    claim.at_risk = result.at_risk
+    claim.updated_at = now()
+    kind = "claim.at_risk" if result.at_risk else "claim.at_risk_cleared"
+    reason = result.next_step.reason if result.at_risk else f"meets {claim.stage} again"
+    uow.events.append(
+        actor=actor,
+        kind=kind,
+        case_key=claim.case.key,
+        claim_key=claim.key,
+        policy_version=rt.policy.version,
+        rationale=reason,
+        payload={"gaps": result.current_gaps},
+    )
+    changes.append(("at risk: " if result.at_risk else "no longer at risk: ") + reason)
+
+
+def _open_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runtime, reason: str) -> ReviewRequest:
+    review = ReviewRequest(
+        claim=claim,
+        from_stage=claim.stage,
+        to_stage=to.value,
+        status="pending",
+        requested_by=actor,
+        requested_at=now(),
+        reason=reason,
+        policy_version=rt.policy.version,
+    )
+    uow.reviews.add(review)
+    claim.updated_at = now()  # bumps the claim's version: the aggregate changed
+    uow.flush()
+    uow.events.append(
+        actor=actor,
+        kind="review.requested",
+        case_key=claim.case.key,
+        claim_key=claim.key,
+        from_stage=claim.stage,
+        to_stage=to.value,
+        rationale=reason,
+        policy_version=rt.policy.version,
+        payload={"review": review.id},
+    )
+    return review
+
+
+def _withdraw(
+    uow: UnitOfWork, claim: Claim, review: ReviewRequest, result: Assessment, actor: str, rt: Runtime
+) -> None:
+    review.status = "withdrawn"
+    review.decided_by = actor
+    review.decided_at = now()
+    review.rationale = "criteria no longer hold: " + "; ".join(result.for_stage(Stage(review.to_stage)).evidence_gaps)
+    uow.events.append(
+        actor=actor,
+        kind="review.withdrawn",
+        case_key=claim.case.key,
+        claim_key=claim.key,
+        from_stage=review.from_stage,
+        to_stage=review.to_stage,
+        rationale=review.rationale,
+        policy_version=rt.policy.version,
+        payload={"review": review.id},
+    )
+
+
+@dataclass(frozen=True)
+class AdvanceResult:
+    claim: str
+    from_stage: Stage
+    stage: Stage
+    review_id: int | None = None
+
+
+def load_claim(uow: UnitOfWork, key: str) -> Claim:
+    claim = uow.claims.get(key)
+    if claim is None:
+        raise NotFound(f"claim: unknown claim {key!r}")
+    return claim
+
+
+def check_version(claim: Claim, expected: int | None) -> None:
+    if expected is not None and claim.version != expected:
+        raise ConcurrencyConflict(
+            f"version: claim {claim.key!r} is at version {claim.version}, not {expected}; someone changed it meanwhile"
+        )
+
+
+def advance(
+    rt: Runtime, actor: str, key: str, to: Stage, *, expect_version: int | None = None, reason: str | None = None
+) -> AdvanceResult:
+    """Request a transition: automatic ones apply now if the criteria hold; confirm/refute open a review."""
+    with rt.uow() as uow:
+        authorize(uow, actor, "request")
+        claim = load_claim(uow, key)
+        check_version(claim, expect_version)
+        current = Stage(claim.stage)
+        kind = transition_kind(current, to)
+        if kind is TransitionKind.REOPEN:
+            raise RuleViolation(f"stage: {current} -> {to} is a reopen; use `claims reopen {key} --to {to}`")
+        result = assess(load_facts(uow, [claim])[key], rt.policy)
+        if to is Stage.REPORTED:
+            if result.holds:
+                raise RuleViolation(f"stage: {key!r} still meets corroborated under policy {rt.policy.version}")
+        elif not result.for_stage(to).evidence_met:
+            gaps = [g for c in result.for_stage(to).criteria if not c.met and not c.sign_off and (g := c.gap)]
+            raise RuleViolation(
+                f"stage: {key!r} does not meet {to} under policy {rt.policy.version}: {'; '.join(gaps)}"
+            )
+        review_id = None
+        if kind is TransitionKind.AUTOMATIC:
+            move(uow, claim, to, actor=actor, via="advance", policy_version=rt.policy.version, rationale=reason)
+        else:
+            pending = uow.reviews.pending_for(claim.id)
+            if pending is not None:
+                raise RuleViolation(
+                    f"review: claim {key!r} already has pending review #{pending.id} to {pending.to_stage}"
+                )
+            review_id = _open_review(uow, claim, to, actor, rt, reason or f"{to} criteria hold").id
+        uow.commit()
+        return AdvanceResult(key, current, Stage(claim.stage), review_id)

@@ -1,0 +1,167 @@
+"""The case file contract (DESIGN.md section 4): validated with pydantic, errors name the field."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from claims.domain.errors import DomainError
+from claims.domain.grades import Credibility, Reliability
+from claims.domain.stages import Stage, Stance
+from claims.services.errors import InvalidInput
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=120)]
+
+
+def _domain(parse: Any) -> Any:
+    def run(value: Any) -> Any:
+        try:
+            return parse(value)
+        except DomainError as exc:  # re-raised as ValueError so pydantic reports the path
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+
+    return BeforeValidator(run)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CaseHeader(Strict):
+    key: Key
+    title: str = Field(min_length=1)
+
+
+class SourceEntry(Strict):
+    key: Key
+    name: str = Field(min_length=1)
+    kind: Literal["media", "intelligence", "official", "document", "osint", "other"]
+    reliability: Annotated[Reliability, _domain(Reliability.parse)]
+    derived_from: Key | None = None
+
+
+class EvidenceEntry(Strict):
+    source: Key
+    stance: Annotated[Stance, _domain(Stance.parse)]
+    credibility: Annotated[Credibility, _domain(Credibility.parse)]
+    summary: str = Field(min_length=1)
+    locator: str | None = None
+    observed_at: date | None = None
+    added_by: str | None = None
+    added_at: datetime | None = None
+    retracted: bool = False
+    retracted_by: str | None = None
+    retracted_at: datetime | None = None
+    retraction_reason: str | None = None
+
+    @model_validator(mode="after")
+    def _retraction_has_reason(self) -> EvidenceEntry:
+        if self.retracted and not self.retraction_reason:
+            raise ValueError("retracted evidence needs a retraction_reason")
+        return self
+
+
+class HistoryEntry(Strict):
+    """One stage the claim reached before it came into this system (or before export)."""
+
+    stage: Annotated[Stage, _domain(Stage.parse)]
+    at: datetime
+    by: str = Field(min_length=1)
+    approved_by: str | None = None
+    rationale: str | None = None
+
+
+class ClaimEntry(Strict):
+    key: Key
+    statement: str = Field(min_length=1)
+    stage: Annotated[Stage, _domain(Stage.parse)] = Stage.REPORTED
+    assignee: str | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+    evidence: list[EvidenceEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _history_explains_stage(self) -> ClaimEntry:
+        if self.stage is not Stage.REPORTED and (not self.history or self.history[-1].stage is not self.stage):
+            raise ValueError(f"stage {self.stage.value} needs a history whose last entry reaches it")
+        for entry in self.history:
+            if entry.stage.is_final and (not entry.approved_by or entry.approved_by == entry.by):
+                raise ValueError(f"history entry to {entry.stage.value} needs approved_by someone other than by")
+        return self
+
+
+class RequirementEntry(Strict):
+    claim: Key
+    stage: Annotated[Stage, _domain(Stage.parse)]
+
+
+class ActionEntry(Strict):
+    key: Key
+    title: str = Field(min_length=1)
+    severity: int = Field(default=1, ge=1, le=9)
+    requires: list[RequirementEntry] = Field(min_length=1)
+
+
+class CaseFile(Strict):
+    case: CaseHeader
+    sources: list[SourceEntry] = Field(default_factory=list)
+    claims: list[ClaimEntry] = Field(default_factory=list)
+    policy_actions: list[ActionEntry] = Field(default_factory=list)
+
+    @field_validator("sources", "claims", "policy_actions")
+    @classmethod
+    def _unique_keys(cls, items: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for item in items:
+            if item.key in seen:
+                raise ValueError(f"duplicate key {item.key!r}")
+            seen.add(item.key)
+        return items
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validate_case(data: Any, origin: str = "case file") -> CaseFile:
+    """Validate parsed data; the first problem becomes a one-line InvalidInput."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{origin}: expected a mapping with case, sources, claims, policy_actions")
+    try:
+        return CaseFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _location(err["loc"]) or "case"
+        value = err.get("input")
+        shown = f" {value!r}" if not isinstance(value, dict | list) and value is not None else ""
+        message = err["msg"].removeprefix("Value error, ")
+        raise InvalidInput(f"{origin}: {where}:{shown} {message}".replace(":  ", ": ")) from None
+
+
+def read_case_file(path: str | Path) -> CaseFile:
+    """Read YAML or JSON (same shape) from a path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"case file: cannot read {str(path)!r} ({exc.strerror})") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InvalidInput(f"case file: {str(path)!r} is not valid YAML/JSON ({first})") from None
+    return validate_case(data, origin=f"case file {path.name}")
+
+
+def dump_case(data: dict[str, Any], fmt: str = "yaml") -> str:
+    if fmt == "json":
+        return json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

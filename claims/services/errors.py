@@ -1,0 +1,19 @@
+"""Errors a use case raises for the user; each message is one line naming field and value."""
+
+from claims.domain.errors import DomainError
+
+
+class NotFound(DomainError):
+    """An unknown claim, source, case, review, action or user."""
+
+
+class PermissionDenied(DomainError):
+    """The acting user's role does not allow the use case."""
+
+
+class InvalidInput(DomainError):
+    """A value the user gave that no rule accepts (a malformed case file, an empty rationale)."""
+
+
+class RuleViolation(DomainError):
+    """The request is well-formed but the policy or four eyes forbid it now."""

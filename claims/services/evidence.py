@@ -1,0 +1,119 @@
+"""Use cases: add evidence to a claim, retract it (never delete it)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+from claims.domain.grades import Credibility, Grade
+from claims.domain.stages import Stance
+from claims.services.assessment import load_claim
+from claims.services.errors import InvalidInput, NotFound, RuleViolation
+from claims.services.runtime import Runtime, authorize
+from claims.services.transitions import now
+from claims.store.models import Evidence
+
+
+def fingerprint(
+    source: str, stance: str, credibility: int, summary: str, locator: str | None, observed_at: date | None
+) -> str:
+    """Identity of an evidence item across imports, so importing twice adds nothing."""
+    raw = "\x1f".join([source, stance, str(credibility), summary.strip(), locator or "", str(observed_at or "")])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class EvidenceAdded:
+    id: int
+    claim: str
+    grade: str
+
+
+def add_evidence(
+    rt: Runtime,
+    actor: str,
+    claim_key: str,
+    source_key: str,
+    stance: str,
+    *,
+    credibility: str | int | None = None,
+    grade: str | None = None,
+    summary: str,
+    locator: str | None = None,
+    observed_at: date | None = None,
+) -> EvidenceAdded:
+    """Attach one graded item; give the credibility, or a full grade whose letter matches the source."""
+    stance_v = Stance.parse(stance)
+    if not summary or not summary.strip():
+        raise InvalidInput("summary: evidence needs a summary")
+    if (credibility is None) == (grade is None):
+        raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
+    with rt.uow() as uow:
+        authorize(uow, actor, "add_evidence")
+        claim = load_claim(uow, claim_key)
+        source = uow.sources.get(claim.case_id, source_key)
+        if source is None:
+            raise NotFound(f"source: unknown source {source_key!r} in case {claim.case.key!r}")
+        if grade is not None:
+            parsed = Grade.parse(grade)
+            if parsed.reliability.value != source.reliability:
+                raise InvalidInput(
+                    f"grade: {grade!r} does not match source {source_key!r}, whose reliability is {source.reliability}"
+                )
+            cred = parsed.credibility
+        else:
+            cred = Credibility.parse(credibility)
+        fp = fingerprint(source.key, stance_v.value, int(cred), summary, locator, observed_at)
+        if any(e.fingerprint == fp for e in claim.evidence):
+            raise RuleViolation(f"evidence: the same item from {source_key!r} is already recorded on {claim_key!r}")
+        item = Evidence(
+            claim=claim,
+            source=source,
+            stance=stance_v.value,
+            credibility=int(cred),
+            summary=summary.strip(),
+            locator=locator,
+            observed_at=observed_at,
+            added_by=actor,
+            added_at=now(),
+            fingerprint=fp,
+        )
+        uow.evidence.add(item)
+        claim.updated_at = now()
+        uow.flush()
+        grade_s = f"{source.reliability}{int(cred)}"
+        uow.events.append(
+            actor=actor,
+            kind="evidence.added",
+            case_key=claim.case.key,
+            claim_key=claim.key,
+            payload={"evidence": item.id, "source": source.key, "stance": stance_v.value, "grade": grade_s},
+        )
+        uow.commit()
+        return EvidenceAdded(item.id, claim.key, grade_s)
+
+
+def retract_evidence(rt: Runtime, actor: str, evidence_id: int, reason: str) -> EvidenceAdded:
+    """Mark an item retracted with who/when/why; it stays visible but never counts again."""
+    if not reason or not reason.strip():
+        raise InvalidInput("reason: a retraction needs a reason")
+    with rt.uow() as uow:
+        authorize(uow, actor, "retract_evidence")
+        item = uow.evidence.get(evidence_id)
+        if item is None:
+            raise NotFound(f"evidence: unknown evidence id {evidence_id}")
+        if item.retracted:
+            raise RuleViolation(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
+        item.retracted, item.retracted_by, item.retracted_at, item.retraction_reason = True, actor, now(), reason
+        item.claim.updated_at = now()
+        uow.events.append(
+            actor=actor,
+            kind="evidence.retracted",
+            case_key=item.claim.case.key,
+            claim_key=item.claim.key,
+            rationale=reason,
+            payload={"evidence": item.id},
+        )
+        uow.commit()
+        return EvidenceAdded(item.id, item.claim.key, f"{item.source.reliability}{item.credibility}")

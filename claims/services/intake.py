@@ -1,0 +1,300 @@
+"""Use cases: import a case file (idempotent) and export one (lossless)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from claims.domain.lineage import resolve_roots
+from claims.domain.stages import Stage
+from claims.services.casefile import CaseFile, ClaimEntry
+from claims.services.errors import InvalidInput, NotFound
+from claims.services.evidence import fingerprint
+from claims.services.runtime import Runtime, authorize
+from claims.services.transitions import move, now
+from claims.store.models import ActionRequirement, Case, Claim, Event, Evidence, PolicyAction, Source
+from claims.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    case: str
+    created: dict[str, int]
+
+    @property
+    def changed(self) -> bool:
+        return any(self.created.values())
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
+
+
+def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
+    """Create what is new in the file; what is already known by key is left as it is.
+
+    One transaction: a file that fails half-way (an unknown source key, a lineage cycle)
+    leaves the database exactly as before.
+    """
+    created: Counter[str] = Counter()
+    with rt.uow() as uow:
+        authorize(uow, actor, "import")
+        case = uow.cases.get(case_file.case.key)
+        if case is None:
+            case = Case(key=case_file.case.key, title=case_file.case.title, created_at=now())
+            uow.cases.add(case)
+            uow.flush()
+            created["cases"] += 1
+        sources = _import_sources(uow, case, case_file, created)
+        claims = _import_claims(uow, rt, actor, case, case_file, sources, created)
+        _import_actions(uow, case, case_file, claims, created)
+        report = ImportReport(case.key, {k: created[k] for k in ("cases", "sources", "claims", "evidence", "actions")})
+        if report.changed:
+            uow.events.append(actor=actor, kind="case.imported", case_key=case.key, payload=report.created)
+        uow.commit()
+        return report
+
+
+def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[str]) -> dict[str, Source]:
+    known = {s.key: s for s in uow.sources.for_case(case.id)}
+    lineage: dict[str, str | None] = {k: (s.derived_from.key if s.derived_from else None) for k, s in known.items()}
+    for i, entry in enumerate(cf.sources):
+        if (
+            entry.derived_from
+            and entry.derived_from not in known
+            and entry.derived_from not in {s.key for s in cf.sources}
+        ):
+            raise InvalidInput(f"case file: sources[{i}].derived_from: unknown source {entry.derived_from!r}")
+        if entry.key not in known:
+            lineage[entry.key] = entry.derived_from
+    resolve_roots(lineage)  # raises LineageCycle naming the loop before anything is written
+    for entry in cf.sources:
+        if entry.key not in known:
+            known[entry.key] = Source(
+                case=case, key=entry.key, name=entry.name, kind=entry.kind, reliability=entry.reliability.value
+            )
+            uow.sources.add(known[entry.key])
+            created["sources"] += 1
+    for entry in cf.sources:
+        src = known[entry.key]
+        if entry.derived_from and src.derived_from_id is None and src.id is None:
+            src.derived_from = known[entry.derived_from]
+    uow.flush()
+    return known
+
+
+def _import_claims(
+    uow: UnitOfWork,
+    rt: Runtime,
+    actor: str,
+    case: Case,
+    cf: CaseFile,
+    sources: dict[str, Source],
+    created: Counter[str],
+) -> dict[str, Claim]:
+    claims: dict[str, Claim] = {c.key: c for c in uow.claims.for_case(case.id)}
+    for i, entry in enumerate(cf.claims):
+        claim = claims.get(entry.key)
+        if claim is None:
+            existing = uow.claims.get(entry.key)
+            if existing is not None:
+                raise InvalidInput(
+                    f"case file: claims[{i}].key: {entry.key!r} already belongs to case {existing.case.key!r}"
+                )
+            claim = _new_claim(uow, rt, actor, case, entry)
+            claims[entry.key] = claim
+            created["claims"] += 1
+        known = {e.fingerprint for e in claim.evidence}
+        for j, ev in enumerate(entry.evidence):
+            source = sources.get(ev.source)
+            if source is None:
+                raise InvalidInput(f"case file: claims[{i}].evidence[{j}].source: unknown source {ev.source!r}")
+            fp = fingerprint(ev.source, ev.stance.value, int(ev.credibility), ev.summary, ev.locator, ev.observed_at)
+            if fp in known:
+                continue
+            known.add(fp)
+            item = Evidence(
+                claim=claim,
+                source=source,
+                stance=ev.stance.value,
+                credibility=int(ev.credibility),
+                summary=ev.summary,
+                locator=ev.locator,
+                observed_at=ev.observed_at,
+                added_by=ev.added_by or actor,
+                added_at=_utc(ev.added_at) or now(),
+                fingerprint=fp,
+                retracted=ev.retracted,
+                retracted_by=ev.retracted_by if ev.retracted else None,
+                retracted_at=(_utc(ev.retracted_at) or now()) if ev.retracted else None,
+                retraction_reason=ev.retraction_reason if ev.retracted else None,
+            )
+            uow.evidence.add(item)
+            claim.updated_at = now()
+            created["evidence"] += 1
+            uow.flush()
+            uow.events.append(
+                actor=actor,
+                kind="evidence.added",
+                case_key=case.key,
+                claim_key=claim.key,
+                payload={
+                    "evidence": item.id,
+                    "source": source.key,
+                    "stance": item.stance,
+                    "grade": f"{source.reliability}{item.credibility}",
+                    "via": "import",
+                    "retracted": item.retracted,
+                },
+            )
+    return claims
+
+
+def _new_claim(uow: UnitOfWork, rt: Runtime, actor: str, case: Case, entry: ClaimEntry) -> Claim:
+    stamp = now()
+    history = entry.history or []
+    first = history[0] if history and history[0].stage is Stage.REPORTED else None
+    claim = Claim(
+        case=case,
+        key=entry.key,
+        statement=entry.statement,
+        stage=Stage.REPORTED.value,
+        assignee=entry.assignee,
+        created_at=stamp,
+        updated_at=stamp,
+        reported_at=_utc(first.at) if first else stamp,
+    )
+    uow.claims.add(claim)
+    uow.flush()
+    uow.events.append(
+        actor=actor,
+        kind="claim.reported",
+        case_key=case.key,
+        claim_key=claim.key,
+        to_stage=Stage.REPORTED.value,
+        payload={"by": first.by if first else actor, **({"at": _utc(first.at).isoformat()} if first else {})},
+    )
+    for step in history[1:] if first else history:
+        move(
+            uow,
+            claim,
+            step.stage,
+            actor=actor,
+            via="import",
+            policy_version=None,
+            rationale=step.rationale,
+            requested_by=step.by,
+            approved_by=step.approved_by,
+            at=_utc(step.at),
+        )
+    return claim
+
+
+def _import_actions(uow: UnitOfWork, case: Case, cf: CaseFile, claims: dict[str, Claim], created: Counter[str]) -> None:
+    for i, entry in enumerate(cf.policy_actions):
+        action = uow.actions.get(entry.key)
+        if action is None:
+            action = PolicyAction(case=case, key=entry.key, title=entry.title, severity=entry.severity)
+            uow.actions.add(action)
+            created["actions"] += 1
+        elif action.case_id != case.id:
+            raise InvalidInput(f"case file: policy_actions[{i}].key: {entry.key!r} belongs to another case")
+        have = {r.claim.key for r in action.requirements}
+        for j, req in enumerate(entry.requires):
+            if req.claim not in claims:
+                raise InvalidInput(f"case file: policy_actions[{i}].requires[{j}].claim: unknown claim {req.claim!r}")
+            if req.claim not in have:
+                action.requirements.append(ActionRequirement(claim=claims[req.claim], stage=req.stage.value))
+    uow.flush()
+
+
+def export_case(rt: Runtime, case_key: str | None = None) -> dict[str, Any]:
+    """The case as a case file: sources, claims with full evidence and stage history, actions."""
+    with rt.uow(write=False) as uow:
+        if case_key is None:
+            cases = uow.cases.list()
+            if len(cases) != 1:
+                names = ", ".join(c.key for c in cases) or "none"
+                raise InvalidInput(f"case: choose one with --case (cases: {names})")
+            case_key = cases[0].key
+        case = uow.cases.get(case_key)
+        if case is None:
+            raise NotFound(f"case: unknown case {case_key!r}")
+        history: dict[str, list[dict[str, Any]]] = {}
+        stage_events = uow.session.scalars(
+            select(Event)
+            .where(
+                Event.case_key == case.key,
+                Event.to_stage.is_not(None),
+                Event.kind.in_(("claim.reported", "claim.stage_changed")),
+            )
+            .order_by(Event.id)
+        )
+        for ev in stage_events:
+            entry: dict[str, Any] = {
+                "stage": ev.to_stage,
+                "at": ev.payload.get("at") or _utc(ev.at).isoformat(),
+                "by": ev.payload.get("by") or ev.actor,
+            }
+            if ev.payload.get("approved_by"):
+                entry["approved_by"] = ev.payload["approved_by"]
+            if ev.rationale:
+                entry["rationale"] = ev.rationale
+            history.setdefault(ev.claim_key or "", []).append(entry)
+        return {
+            "case": {"key": case.key, "title": case.title},
+            "sources": [_source_out(s) for s in case.sources],
+            "claims": [_claim_out(c, history.get(c.key, [])) for c in case.claims],
+            "policy_actions": [
+                {
+                    "key": a.key,
+                    "title": a.title,
+                    "severity": a.severity,
+                    "requires": [{"claim": r.claim.key, "stage": r.stage} for r in a.requirements],
+                }
+                for a in case.actions
+            ],
+        }
+
+
+def _source_out(s: Source) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": s.key, "name": s.name, "kind": s.kind, "reliability": s.reliability}
+    if s.derived_from is not None:
+        out["derived_from"] = s.derived_from.key
+    return out
+
+
+def _claim_out(c: Claim, history: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": c.key, "statement": c.statement, "stage": c.stage}
+    if c.assignee:
+        out["assignee"] = c.assignee
+    out["history"] = history
+    out["evidence"] = []
+    for e in c.evidence:
+        item: dict[str, Any] = {
+            "source": e.source.key,
+            "stance": e.stance,
+            "credibility": e.credibility,
+            "summary": e.summary,
+        }
+        if e.locator:
+            item["locator"] = e.locator
+        if e.observed_at:
+            item["observed_at"] = e.observed_at.isoformat()
+        item["added_by"] = e.added_by
+        item["added_at"] = _utc(e.added_at).isoformat()  # type: ignore[union-attr]
+        if e.retracted:
+            item.update(
+                retracted=True,
+                retracted_by=e.retracted_by,
+                retracted_at=_utc(e.retracted_at).isoformat(),  # type: ignore[union-attr]
+                retraction_reason=e.retraction_reason,
+            )
+        out["evidence"].append(item)
+    return out

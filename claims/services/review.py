@@ -1,0 +1,123 @@
+"""Use cases: approve or reject a review request (four eyes), and reopen a final claim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from claims.domain.assessment import assess
+from claims.domain.stages import Stage, TransitionKind, transition_kind
+from claims.services.assessment import check_version, load_claim
+from claims.services.errors import InvalidInput, NotFound, RuleViolation
+from claims.services.facts import load_facts
+from claims.services.runtime import Runtime, authorize
+from claims.services.transitions import move, now
+from claims.store.models import ReviewRequest
+from claims.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Decision:
+    review_id: int
+    claim: str
+    status: str
+    stage: Stage
+
+
+def _pending(uow: UnitOfWork, review_id: int) -> ReviewRequest:
+    review = uow.reviews.get(review_id)
+    if review is None:
+        raise NotFound(f"review: unknown review #{review_id}")
+    if review.status != "pending":
+        raise RuleViolation(f"review: #{review_id} is already {review.status} (by {review.decided_by})")
+    return review
+
+
+def _four_eyes(review: ReviewRequest, actor: str) -> None:
+    if review.requested_by == actor:
+        raise RuleViolation(f"reviewer: {actor!r} requested review #{review.id} and cannot also decide it (four eyes)")
+
+
+def approve(rt: Runtime, actor: str, review_id: int, rationale: str | None = None) -> Decision:
+    """Apply a confirm/refute if a second person approves and the criteria still hold."""
+    with rt.uow() as uow:
+        authorize(uow, actor, "approve")
+        review = _pending(uow, review_id)
+        _four_eyes(review, actor)
+        claim = load_claim(uow, review.claim.key)
+        to = Stage(review.to_stage)
+        transition_kind(Stage(claim.stage), to)
+        result = assess(load_facts(uow, [claim])[claim.key], rt.policy)
+        target = result.for_stage(to)
+        if not target.evidence_met:
+            gaps = "; ".join(target.evidence_gaps)
+            raise RuleViolation(f"review: #{review_id} can no longer be approved, {claim.key!r} misses {to}: {gaps}")
+        review.status, review.decided_by, review.decided_at, review.rationale = "approved", actor, now(), rationale
+        uow.events.append(
+            actor=actor,
+            kind="review.approved",
+            case_key=claim.case.key,
+            claim_key=claim.key,
+            from_stage=claim.stage,
+            to_stage=to.value,
+            rationale=rationale,
+            policy_version=rt.policy.version,
+            payload={"review": review.id},
+        )
+        move(
+            uow,
+            claim,
+            to,
+            actor=actor,
+            via="review",
+            policy_version=rt.policy.version,
+            rationale=rationale,
+            requested_by=review.requested_by,
+            approved_by=actor,
+            extra={"review": review.id},
+        )
+        uow.commit()
+        return Decision(review.id, claim.key, review.status, Stage(claim.stage))
+
+
+def reject(rt: Runtime, actor: str, review_id: int, rationale: str) -> Decision:
+    """Turn a request down; the claim stays where it is."""
+    if not rationale or not rationale.strip():
+        raise InvalidInput("rationale: rejecting a review needs a rationale")
+    with rt.uow() as uow:
+        authorize(uow, actor, "approve")
+        review = _pending(uow, review_id)
+        _four_eyes(review, actor)
+        claim = review.claim
+        review.status, review.decided_by, review.decided_at, review.rationale = "rejected", actor, now(), rationale
+        claim.updated_at = now()
+        uow.events.append(
+            actor=actor,
+            kind="review.rejected",
+            case_key=claim.case.key,
+            claim_key=claim.key,
+            from_stage=review.from_stage,
+            to_stage=review.to_stage,
+            rationale=rationale,
+            policy_version=rt.policy.version,
+            payload={"review": review.id},
+        )
+        uow.commit()
+        return Decision(review.id, claim.key, review.status, Stage(claim.stage))
+
+
+def reopen(
+    rt: Runtime, actor: str, key: str, to: Stage, rationale: str, *, expect_version: int | None = None
+) -> Decision:
+    """The only way out of confirmed/refuted: an explicit, audited human decision."""
+    if not rationale or not rationale.strip():
+        raise InvalidInput("rationale: a reopen needs a rationale")
+    with rt.uow() as uow:
+        authorize(uow, actor, "reopen")
+        claim = load_claim(uow, key)
+        check_version(claim, expect_version)
+        current = Stage(claim.stage)
+        if transition_kind(current, to) is not TransitionKind.REOPEN:
+            raise RuleViolation(f"stage: {current} -> {to} is not a reopen; only confirmed or refuted claims reopen")
+        move(uow, claim, to, actor=actor, via="reopen", policy_version=rt.policy.version, rationale=rationale)
+        uow.commit()
+        return Decision(0, key, "reopened", to)

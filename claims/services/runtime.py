@@ -1,0 +1,58 @@
+"""What every use case needs: where the database is, which policy applies, who acts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from claims.domain.policy import Policy, default_policy
+from claims.services.errors import NotFound, PermissionDenied
+from claims.settings import get_settings
+from claims.store.models import User
+from claims.store.uow import UnitOfWork
+
+
+class Role(StrEnum):
+    MANAGER = "manager"
+    ANALYST = "analyst"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+_ANALYST = {"read", "import", "add_evidence", "retract_evidence", "request", "assess"}
+PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.MANAGER: frozenset({"read"}),
+    Role.ANALYST: frozenset(_ANALYST),
+    Role.REVIEWER: frozenset(_ANALYST | {"approve", "reopen"}),
+    Role.ADMIN: frozenset(_ANALYST | {"approve", "reopen", "manage_users"}),
+    Role.SYSTEM: frozenset({"read", "import", "assess"}),
+}
+
+SYSTEM_USER = "system"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    database_url: str
+    policy: Policy = field(default_factory=default_policy)
+
+    @classmethod
+    def from_settings(cls) -> Runtime:
+        settings = get_settings()
+        return cls(settings.database_url, settings.policy())
+
+    def uow(self, *, write: bool = True) -> UnitOfWork:
+        return UnitOfWork(self.database_url, write=write)
+
+
+def authorize(uow: UnitOfWork, actor: str | None, permission: str) -> User:
+    """Load the acting user and check the role allows `permission`."""
+    if not actor:
+        raise PermissionDenied("user: no acting user; pass --as NAME or set CLAIMS_USER")
+    user = uow.users.get(actor)
+    if user is None:
+        raise NotFound(f"user: unknown user {actor!r}")
+    if permission not in PERMISSIONS[Role(user.role)]:
+        raise PermissionDenied(f"user: {actor!r} has role {user.role}, which may not {permission.replace('_', ' ')}")
+    return user

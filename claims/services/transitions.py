@@ -1,0 +1,54 @@
+"""The single place a claim changes stage, so every move writes the same audit event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from claims.domain.stages import Stage
+from claims.store.models import Claim
+from claims.store.uow import UnitOfWork
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def move(
+    uow: UnitOfWork,
+    claim: Claim,
+    to: Stage,
+    *,
+    actor: str,
+    via: str,
+    policy_version: str | None,
+    rationale: str | None = None,
+    requested_by: str | None = None,
+    approved_by: str | None = None,
+    at: datetime | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Set the stage and its timestamp, clear at-risk, and append `claim.stage_changed`."""
+    when = at or now()
+    from_stage = claim.stage
+    claim.stage = to.value
+    setattr(claim, f"{to.value}_at", when)
+    claim.at_risk = False
+    claim.updated_at = now()
+    payload: dict[str, Any] = {"via": via, "by": requested_by or actor}
+    if approved_by:
+        payload["approved_by"] = approved_by
+    if at is not None:
+        payload["at"] = when.isoformat()
+    payload.update(extra or {})
+    uow.events.append(
+        actor=actor,
+        kind="claim.stage_changed",
+        case_key=claim.case.key,
+        claim_key=claim.key,
+        from_stage=from_stage,
+        to_stage=to.value,
+        rationale=rationale,
+        policy_version=policy_version,
+        payload=payload,
+    )

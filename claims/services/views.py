@@ -1,0 +1,182 @@
+"""Read side for the CLI and the flows: claim detail, readiness, review queue, audit check.
+
+Everything returns plain dicts/dataclasses shaped like the JSON contract of DESIGN.md section 4.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from claims.domain.assessment import Assessment, StageAssessment, assess
+from claims.domain.readiness import ActionReadiness, Requirement, readiness
+from claims.domain.stages import Stage, next_stages
+from claims.services.assessment import load_claim
+from claims.services.errors import NotFound
+from claims.services.facts import lineage_roots, load_facts
+from claims.services.runtime import Runtime
+from claims.store.events import ChainReport, verify_chain
+from claims.store.models import Event
+from claims.store.uow import UnitOfWork
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def stage_json(sa: StageAssessment) -> dict[str, Any]:
+    return {
+        "met": sa.met,
+        "evidence_met": sa.evidence_met,
+        "gaps": sa.gaps,
+        "criteria": [
+            {"criterion": c.criterion, "met": c.met, "have": c.have, "need": c.need, "gap": c.gap} for c in sa.criteria
+        ],
+    }
+
+
+def assessment_json(a: Assessment) -> dict[str, Any]:
+    """Per reachable next stage: met and gaps (DESIGN.md section 4)."""
+    return {stage.value: stage_json(a.for_stage(stage)) for stage in next_stages(a.stage)}
+
+
+def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
+    with rt.uow(write=False) as uow:
+        claim = load_claim(uow, key)
+        roots = lineage_roots(uow.sources.for_case(claim.case_id))
+        facts = load_facts(uow, [claim])[key]
+        result = assess(facts, rt.policy)
+        history = uow.session.scalars(select(Event).where(Event.claim_key == key).order_by(Event.id)).all()
+        return {
+            "key": claim.key,
+            "case": claim.case.key,
+            "statement": claim.statement,
+            "stage": claim.stage,
+            "version": claim.version,
+            "at_risk": claim.at_risk,
+            "assignee": claim.assignee,
+            "stage_times": {s.value: _iso(getattr(claim, f"{s.value}_at")) for s in Stage},
+            "evidence": [
+                {
+                    "id": e.id,
+                    "source": e.source.key,
+                    "source_name": e.source.name,
+                    "grade": f"{e.source.reliability}{e.credibility}",
+                    "stance": e.stance,
+                    "independent_root": roots.get(e.source_id, e.source.key),
+                    "summary": e.summary,
+                    "locator": e.locator,
+                    "observed_at": _iso(e.observed_at),
+                    "added_by": e.added_by,
+                    "retracted": e.retracted,
+                    "retracted_by": e.retracted_by,
+                    "retraction_reason": e.retraction_reason,
+                }
+                for e in claim.evidence
+            ],
+            "policy_version": rt.policy.version,
+            "holds": result.holds,
+            "next_step": {
+                "kind": result.next_step.kind.value,
+                "to": result.next_step.to.value if result.next_step.to else None,
+                "reason": result.next_step.reason,
+            },
+            "assessment": assessment_json(result),
+            "reviews": [
+                {
+                    "id": r.id,
+                    "to": r.to_stage,
+                    "status": r.status,
+                    "requested_by": r.requested_by,
+                    "decided_by": r.decided_by,
+                    "rationale": r.rationale,
+                }
+                for r in uow.reviews.for_claim(claim.id)
+            ],
+            "history": [
+                {
+                    "at": _iso(ev.at),
+                    "actor": ev.actor,
+                    "kind": ev.kind,
+                    "from": ev.from_stage,
+                    "to": ev.to_stage,
+                    "rationale": ev.rationale,
+                    "policy_version": ev.policy_version,
+                }
+                for ev in history
+            ],
+        }
+
+
+def assessments_for(uow: UnitOfWork, rt: Runtime, keys: list[str]) -> dict[str, Assessment]:
+    facts = load_facts(uow, uow.claims.many(keys))
+    return {k: assess(f, rt.policy) for k, f in facts.items()}
+
+
+def action_readiness(rt: Runtime, case_key: str | None = None) -> list[ActionReadiness]:
+    """Every policy action with each gating claim's stage, requirement and gaps."""
+    with rt.uow(write=False) as uow:
+        if case_key and uow.cases.get(case_key) is None:
+            raise NotFound(f"case: unknown case {case_key!r}")
+        actions = uow.actions.list(case_key)
+        keys = sorted({r.claim.key for a in actions for r in a.requirements})
+        assessments = assessments_for(uow, rt, keys)
+        return [
+            readiness(a.key, a.title, [Requirement(r.claim.key, Stage(r.stage)) for r in a.requirements], assessments)
+            for a in actions
+        ]
+
+
+def readiness_json(items: list[ActionReadiness]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": a.key,
+            "title": a.title,
+            "ready": a.ready,
+            "requirements": [
+                {
+                    "claim": r.claim,
+                    "required_stage": r.required_stage.value,
+                    "stage": r.stage.value if r.stage else None,
+                    "met": r.met,
+                    "gaps": list(r.gaps),
+                }
+                for r in a.requirements
+            ],
+        }
+        for a in items
+    ]
+
+
+def review_queue(rt: Runtime, status: str | None = "pending") -> list[dict[str, Any]]:
+    with rt.uow(write=False) as uow:
+        reviews = uow.reviews.list(status)
+        assessments = assessments_for(uow, rt, sorted({r.claim.key for r in reviews}))
+        out = []
+        for r in reviews:
+            a = assessments[r.claim.key]
+            out.append(
+                {
+                    "id": r.id,
+                    "claim": r.claim.key,
+                    "statement": r.claim.statement,
+                    "from": r.from_stage,
+                    "to": r.to_stage,
+                    "status": r.status,
+                    "requested_by": r.requested_by,
+                    "requested_at": _iso(r.requested_at),
+                    "reason": r.reason,
+                    "policy_version": r.policy_version,
+                    "decided_by": r.decided_by,
+                    "rationale": r.rationale,
+                    "gaps": a.for_stage(Stage(r.to_stage)).gaps,
+                    "evidence_met": a.for_stage(Stage(r.to_stage)).evidence_met,
+                }
+            )
+        return out
+
+
+def audit_verify(rt: Runtime) -> ChainReport:
+    with rt.uow(write=False) as uow:
+        return verify_chain(uow.session)

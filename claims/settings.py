@@ -1,0 +1,28 @@
+"""Configuration from the environment (CLAIMS_*), one place for every default."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from claims.domain.policy import Policy, default_policy, load_policy
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLAIMS_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///claims.db"
+    policy_file: Path | None = None
+    user: str | None = None
+    batch_size: int = 200
+    inbox: Path = Path("inbox")
+
+    def policy(self) -> Policy:
+        return load_policy(self.policy_file) if self.policy_file else default_policy()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,211 @@
+"""SQLAlchemy 2 tables. The schema is made only by Alembic migrations (migrations/)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+UTC_DATETIME = DateTime(timezone=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+
+    sources: Mapped[list[Source]] = relationship(back_populates="case", order_by="Source.id")
+    claims: Mapped[list[Claim]] = relationship(back_populates="case", order_by="Claim.id")
+    actions: Mapped[list[PolicyAction]] = relationship(back_populates="case", order_by="PolicyAction.id")
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("case_id", "key", name="uq_sources_case_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    key: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    reliability: Mapped[str] = mapped_column(String(1))
+    derived_from_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
+
+    case: Mapped[Case] = relationship(back_populates="sources")
+    derived_from: Mapped[Source | None] = relationship(remote_side="Source.id")
+
+
+class Claim(Base):
+    """A claim; `version` gives optimistic concurrency, one timestamp per stage reached."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    statement: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(String(20), index=True)
+    at_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    assignee: Mapped[str | None] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    updated_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    reported_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    corroborated_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    refuted_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+
+    case: Mapped[Case] = relationship(back_populates="claims")
+    evidence: Mapped[list[Evidence]] = relationship(back_populates="claim", order_by="Evidence.id")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Evidence(Base):
+    """One source speaking to one claim. Never deleted: retraction is a flag with who/when/why."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("claim_id", "fingerprint", name="uq_evidence_claim_fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    stance: Mapped[str] = mapped_column(String(12))
+    credibility: Mapped[int] = mapped_column(SmallInteger)
+    summary: Mapped[str] = mapped_column(Text)
+    locator: Mapped[str | None] = mapped_column(Text)
+    observed_at: Mapped[date | None] = mapped_column(Date)
+    added_by: Mapped[str] = mapped_column(String(80))
+    added_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    retracted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    retracted_by: Mapped[str | None] = mapped_column(String(80))
+    retracted_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    retraction_reason: Mapped[str | None] = mapped_column(Text)
+
+    claim: Mapped[Claim] = relationship(back_populates="evidence")
+    source: Mapped[Source] = relationship()
+
+
+class ReviewRequest(Base):
+    """A proposed confirm/refute waiting for a second person's sign-off."""
+
+    __tablename__ = "review_requests"
+    __table_args__ = (
+        # At most one pending request per claim, enforced by the database itself.
+        Index(
+            "uq_review_requests_one_pending",
+            "claim_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    from_stage: Mapped[str] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    requested_by: Mapped[str] = mapped_column(String(80))
+    requested_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    reason: Mapped[str | None] = mapped_column(Text)
+    policy_version: Mapped[str] = mapped_column(String(40))
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    rationale: Mapped[str | None] = mapped_column(Text)
+
+    claim: Mapped[Claim] = relationship()
+
+
+class PolicyAction(Base):
+    __tablename__ = "policy_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[int] = mapped_column(SmallInteger, default=1)
+
+    case: Mapped[Case] = relationship(back_populates="actions")
+    requirements: Mapped[list[ActionRequirement]] = relationship(
+        back_populates="action", order_by="ActionRequirement.id"
+    )
+
+
+class ActionRequirement(Base):
+    __tablename__ = "action_requirements"
+    __table_args__ = (UniqueConstraint("action_id", "claim_id", name="uq_action_requirements_action_claim"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("policy_actions.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(20))
+
+    action: Mapped[PolicyAction] = relationship(back_populates="requirements")
+    claim: Mapped[Claim] = relationship()
+
+
+class Event(Base):
+    """Append-only audit record, hash-chained: each row names the hash of the one before.
+
+    `prev_hash` is unique, so two writers can never fork the chain; UPDATE and DELETE are
+    refused by triggers made in the migration.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTC_DATETIME, index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    case_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    claim_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str | None] = mapped_column(String(20))
+    rationale: Mapped[str | None] = mapped_column(Text)
+    policy_version: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

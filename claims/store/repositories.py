@@ -1,0 +1,133 @@
+"""Repositories: the only code that builds queries for the write side."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from claims.store.models import (
+    ActionRequirement,
+    Case,
+    Claim,
+    Evidence,
+    PolicyAction,
+    ReviewRequest,
+    Source,
+    User,
+)
+
+
+class Repository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, obj: object) -> None:
+        self.session.add(obj)
+
+
+class UserRepository(Repository):
+    def get(self, name: str) -> User | None:
+        return self.session.scalar(select(User).where(User.name == name))
+
+    def list(self) -> Sequence[User]:
+        return self.session.scalars(select(User).order_by(User.name)).all()
+
+    def count(self) -> int:
+        return len(self.list())
+
+
+class CaseRepository(Repository):
+    def get(self, key: str) -> Case | None:
+        return self.session.scalar(select(Case).where(Case.key == key))
+
+    def list(self) -> Sequence[Case]:
+        return self.session.scalars(select(Case).order_by(Case.key)).all()
+
+
+class SourceRepository(Repository):
+    def for_case(self, case_id: int) -> Sequence[Source]:
+        return self.session.scalars(select(Source).where(Source.case_id == case_id).order_by(Source.id)).all()
+
+    def for_cases(self, case_ids: Iterable[int]) -> Sequence[Source]:
+        return self.session.scalars(select(Source).where(Source.case_id.in_(list(case_ids))).order_by(Source.id)).all()
+
+    def get(self, case_id: int, key: str) -> Source | None:
+        return self.session.scalar(select(Source).where(Source.case_id == case_id, Source.key == key))
+
+
+class ClaimRepository(Repository):
+    def get(self, key: str) -> Claim | None:
+        return self.session.scalar(
+            select(Claim)
+            .where(Claim.key == key)
+            .options(selectinload(Claim.evidence).selectinload(Evidence.source), selectinload(Claim.case))
+        )
+
+    def keys(self, *, open_only: bool = False, case_key: str | None = None) -> list[str]:
+        stmt = select(Claim.key).order_by(Claim.id)
+        if open_only:
+            stmt = stmt.where(Claim.stage.in_(("reported", "corroborated")))
+        if case_key:
+            stmt = stmt.join(Case).where(Case.key == case_key)
+        return list(self.session.scalars(stmt))
+
+    def many(self, keys: Iterable[str]) -> Sequence[Claim]:
+        """Claims with their evidence and sources loaded in three queries, whatever the count."""
+        return self.session.scalars(
+            select(Claim)
+            .where(Claim.key.in_(list(keys)))
+            .order_by(Claim.id)
+            .options(selectinload(Claim.evidence).selectinload(Evidence.source), selectinload(Claim.case))
+        ).all()
+
+    def for_case(self, case_id: int) -> Sequence[Claim]:
+        return self.session.scalars(select(Claim).where(Claim.case_id == case_id).order_by(Claim.id)).all()
+
+
+class EvidenceRepository(Repository):
+    def get(self, evidence_id: int) -> Evidence | None:
+        return self.session.get(Evidence, evidence_id)
+
+
+class ReviewRepository(Repository):
+    def get(self, review_id: int) -> ReviewRequest | None:
+        return self.session.get(ReviewRequest, review_id)
+
+    def pending_for(self, claim_id: int) -> ReviewRequest | None:
+        return self.session.scalar(
+            select(ReviewRequest).where(ReviewRequest.claim_id == claim_id, ReviewRequest.status == "pending")
+        )
+
+    def pending_for_claims(self, claim_ids: Iterable[int]) -> dict[int, ReviewRequest]:
+        rows = self.session.scalars(
+            select(ReviewRequest).where(ReviewRequest.claim_id.in_(list(claim_ids)), ReviewRequest.status == "pending")
+        )
+        return {r.claim_id: r for r in rows}
+
+    def list(self, status: str | None = "pending") -> Sequence[ReviewRequest]:
+        stmt = select(ReviewRequest).options(selectinload(ReviewRequest.claim)).order_by(ReviewRequest.id)
+        if status:
+            stmt = stmt.where(ReviewRequest.status == status)
+        return self.session.scalars(stmt).all()
+
+    def for_claim(self, claim_id: int) -> Sequence[ReviewRequest]:
+        return self.session.scalars(
+            select(ReviewRequest).where(ReviewRequest.claim_id == claim_id).order_by(ReviewRequest.id)
+        ).all()
+
+
+class ActionRepository(Repository):
+    def get(self, key: str) -> PolicyAction | None:
+        return self.session.scalar(select(PolicyAction).where(PolicyAction.key == key))
+
+    def list(self, case_key: str | None = None) -> Sequence[PolicyAction]:
+        stmt = (
+            select(PolicyAction)
+            .options(selectinload(PolicyAction.requirements).selectinload(ActionRequirement.claim))
+            .order_by(PolicyAction.case_id, PolicyAction.severity, PolicyAction.id)
+        )
+        if case_key:
+            stmt = stmt.join(Case).where(Case.key == case_key)
+        return self.session.scalars(stmt).all()
