@@ -1,0 +1,32 @@
+# Two commands do everything: `make demo` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CLAIMS := $(VENV)/bin/claims
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint install clean bench
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install, migrate the embedded SQLite database, load the EU drones case, run the flows,
+## print the readiness table and start the dashboard on http://localhost:8501
+demo: $(STAMP)
+	$(CLAIMS) demo --dashboard
+
+## Lint, layer contracts and the whole test suite (PostgreSQL and browser tests included)
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) claims.db claims.db-wal claims.db-shm .pytest_cache

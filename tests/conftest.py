@@ -1,0 +1,145 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL database, migrated by Alembic.
+
+PostgreSQL tests use CLAIMS_TEST_POSTGRES_URL (default: the local server, database `test`);
+they skip when it is unreachable, unless CLAIMS_REQUIRE_SERVICES=1 (set by .ci/run), in which
+case any skipped `postgres` or `browser` test fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from claims import services
+from claims.cli import DEMO_CASE, DEMO_USERS
+from claims.runner import run_assessment
+from claims.services import Runtime
+from claims.settings import get_settings
+from claims.store.db import dispose_engines
+from migrations import alembic_config
+
+PG_ADMIN_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_SERVICES = os.environ.get("CLAIMS_REQUIRE_SERVICES") == "1"
+TABLES = "action_requirements, policy_actions, review_requests, evidence, claims, sources, cases, events, users"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """In CI a skipped PostgreSQL or browser test is a failure, not a shrug."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_SERVICES and report.skipped and any(item.iter_markers(m) for m in ("postgres", "browser")):
+        report.outcome = "failed"
+        report.longrepr = f"skipped but CLAIMS_REQUIRE_SERVICES=1: {report.longrepr}"
+
+
+def migrate(url: str) -> None:
+    command.upgrade(alembic_config(url), "head")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (migrating per test would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "claims.db"
+    migrate(f"sqlite:///{path}")
+    dispose_engines()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this test session, migrated to head."""
+    admin = make_url(PG_ADMIN_URL)
+    name = f"claims_test_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
+        engine.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {admin.render_as_string(hide_password=True)}: {exc}")
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    yield url
+    dispose_engines()
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def reset_postgres(url: str) -> None:
+    """Empty every table (TRUNCATE skips the row triggers that guard the event log)."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO users (name, role, created_at) VALUES ('system', 'system', now())"))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "claims.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_url(pg_database: str) -> str:
+    reset_postgres(pg_database)
+    return pg_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs twice: on a fresh SQLite file and on a clean PostgreSQL database."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def env_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point CLAIMS_DATABASE_URL (and so the CLI) at the test database."""
+    monkeypatch.setenv("CLAIMS_DATABASE_URL", db_url)
+    monkeypatch.delenv("CLAIMS_USER", raising=False)
+    monkeypatch.delenv("CLAIMS_POLICY_FILE", raising=False)
+    get_settings.cache_clear()
+    yield db_url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def rt(db_url: str) -> Runtime:
+    """A runtime on the test database with the demo users (admin, alice, bob, carol, mia)."""
+    runtime = Runtime(db_url)
+    services.ensure_users(runtime, DEMO_USERS)
+    return runtime
+
+
+@pytest.fixture
+def demo(rt: Runtime) -> Runtime:
+    """The EU drones case imported and assessed once."""
+    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    run_assessment(rt, "system", None)
+    return rt
+
+
+def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, to prove a failed command changed nothing."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        data = {t.strip(): [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t.strip()} ORDER BY 1"))]
+                for t in TABLES.split(",")}
+    engine.dispose()
+    return data
+
+
+@pytest.fixture
+def db_snapshot() -> object:
+    return snapshot
