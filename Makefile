@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) claims.db claims.db-wal claims.db-shm .pytest_cache
