@@ -83,7 +83,15 @@ def _opposite(stance: Stance) -> Stance:
     return Stance.CONTRADICTS if stance is Stance.SUPPORTS else Stance.SUPPORTS
 
 
-def _criterion(raw: dict[str, Any], where: str) -> Criterion:
+def _count(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidPolicy(f"{where}.count: {value!r} must be a whole number of at least 1")
+    return value
+
+
+def _criterion(raw: object, where: str) -> Criterion:
+    if not isinstance(raw, dict):
+        raise InvalidPolicy(f'{where}: {raw!r} must be a table like {{ kind = "lines", ... }}')
     kind = raw.get("kind")
 
     def stance() -> Stance:
@@ -95,18 +103,12 @@ def _criterion(raw: dict[str, Any], where: str) -> Criterion:
     try:
         match kind:
             case "lines":
-                count = int(raw["count"])
-                if count < 1:
-                    raise InvalidPolicy(f"{where}.count: {count!r} must be at least 1")
-                return Lines(
-                    Stance.parse(raw["stance"], f"{where}.stance"), count, Grade.parse(raw["grade"], f"{where}.grade")
-                )
+                count = _count(raw["count"], where)
+                return Lines(stance(), count, grade())
             case "no_contradiction":
                 return NoContradiction(grade())
             case "outweighs":
-                return Outweighs(
-                    Stance.parse(raw["stance"], f"{where}.stance"), Grade.parse(raw["grade"], f"{where}.grade")
-                )
+                return Outweighs(stance(), grade())
             case "sign_off":
                 return SignOff()
     except KeyError as missing:
@@ -119,8 +121,11 @@ def parse_policy(data: dict[str, Any]) -> Policy:
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():
         raise InvalidPolicy(f"version: {version!r} must be a non-empty string")
+    raw_stages = data.get("stages") or {}
+    if not isinstance(raw_stages, dict):
+        raise InvalidPolicy(f"stages: {raw_stages!r} must be a table of stages")
     stages: dict[Stage, tuple[Criterion, ...]] = {}
-    for name, body in (data.get("stages") or {}).items():
+    for name, body in raw_stages.items():
         where = f"stages.{name}"
         try:
             stage = Stage.parse(name, where)

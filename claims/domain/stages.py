@@ -14,8 +14,10 @@ class Stage(StrEnum):
     REFUTED = "refuted"
 
     @classmethod
-    def parse(cls, value: str, field: str = "stage") -> Stage:
+    def parse(cls, value: object, field: str = "stage") -> Stage:
         try:
+            if not isinstance(value, str):
+                raise ValueError(value)
             return cls(value.strip().lower())
         except ValueError:
             allowed = ", ".join(s.value for s in cls)
@@ -44,8 +46,10 @@ class Stance(StrEnum):
     CONTRADICTS = "contradicts"
 
     @classmethod
-    def parse(cls, value: str, field: str = "stance") -> Stance:
+    def parse(cls, value: object, field: str = "stance") -> Stance:
         try:
+            if not isinstance(value, str):
+                raise ValueError(value)
             return cls(value.strip().lower())
         except ValueError:
             raise IllegalTransition(f"{field}: unknown stance {value!r} (expected supports or contradicts)") from None
