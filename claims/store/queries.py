@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case as when
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from claims.store.db import session_factory
-from claims.store.models import Case, Claim, Evidence
+from claims.store.models import Case, Claim, Event, Evidence, ReviewRequest, Source, User
 
 
 def claim_rows(
@@ -42,5 +44,315 @@ def claim_rows(
     if search:
         pattern = f"%{search.lower()}%"
         stmt = stmt.where(or_(func.lower(Claim.key).like(pattern), func.lower(Claim.statement).like(pattern)))
+    with session_factory(url)() as session:
+        return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+# --- dashboard read side -----------------------------------------------------------------
+# Every function below returns plain dicts built from one or two aggregate queries; none of
+# them loads a whole table to aggregate it in Python or pandas.
+
+STAGES = ("reported", "corroborated", "confirmed", "refuted")
+AGE_BUCKETS = ("under 7 days", "7-30 days", "30-90 days", "over 90 days")
+MOVE_KINDS = ("claim.stage_changed", "claim.reported")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _now(now: datetime | None) -> datetime:
+    return (_utc(now) or datetime.now(UTC)).replace(microsecond=0)
+
+
+def _entered_current_stage() -> Any:
+    """When the claim entered the stage it is in now (the stage's own timestamp)."""
+    return func.coalesce(
+        when(
+            (Claim.stage == "reported", Claim.reported_at),
+            (Claim.stage == "corroborated", Claim.corroborated_at),
+            (Claim.stage == "confirmed", Claim.confirmed_at),
+            (Claim.stage == "refuted", Claim.refuted_at),
+        ),
+        Claim.created_at,
+    )
+
+
+def data_version(url: str) -> int:
+    """The id of the newest audit event. Every change writes one, so this is a cheap cache key."""
+    with session_factory(url)() as session:
+        return int(session.scalar(select(func.max(Event.id))) or 0)
+
+
+def case_rows(url: str) -> list[dict[str, Any]]:
+    """Every case with its number of claims."""
+    stmt = (
+        select(Case.key, Case.title, func.count(Claim.id).label("claims"))
+        .outerjoin(Claim, Claim.case_id == Case.id)
+        .group_by(Case.id)
+        .order_by(Case.key)
+    )
+    with session_factory(url)() as session:
+        return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+def user_rows(url: str) -> list[dict[str, Any]]:
+    """Users and roles, for the acting-user picker."""
+    with session_factory(url)() as session:
+        return [dict(row._mapping) for row in session.execute(select(User.name, User.role).order_by(User.name))]
+
+
+def stage_counts(url: str, case: str | None = None) -> list[dict[str, Any]]:
+    """Claims per stage (every stage listed, zero included) and how many of them are at risk."""
+    stmt = select(
+        Claim.stage,
+        func.count(Claim.id).label("claims"),
+        func.count(when((Claim.at_risk.is_(True), Claim.id))).label("at_risk"),
+    ).group_by(Claim.stage)
+    if case:
+        stmt = stmt.join(Case, Case.id == Claim.case_id).where(Case.key == case)
+    with session_factory(url)() as session:
+        found = {row.stage: row for row in session.execute(stmt)}
+    return [
+        {"stage": s, "claims": found[s].claims if s in found else 0, "at_risk": found[s].at_risk if s in found else 0}
+        for s in STAGES
+    ]
+
+
+def movements(url: str, case: str | None = None, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Stage changes (and newly reported claims) in the last 7 and 30 days, from the event log.
+
+    Imported history carries its original date in the payload (`at`); such a move counts on
+    that date, not on the day it was imported.
+    """
+    now = _now(now)
+    week, month = now - timedelta(days=7), now - timedelta(days=30)
+    effective = Event.payload["at"].as_string()
+
+    def since(cutoff: datetime) -> Any:
+        return func.count(
+            when(
+                (
+                    (Event.at >= cutoff) & (effective.is_(None) | (effective >= cutoff.isoformat())),
+                    Event.id,
+                )
+            )
+        )
+
+    stmt = (
+        select(Event.from_stage, Event.to_stage, since(week).label("last_7_days"), since(month).label("last_30_days"))
+        .where(Event.kind.in_(MOVE_KINDS), Event.at >= month)
+        .group_by(Event.from_stage, Event.to_stage)
+    )
+    if case:
+        stmt = stmt.where(Event.case_key == case)
+    with session_factory(url)() as session:
+        rows = [
+            {
+                "from_stage": row.from_stage or "new",
+                "to_stage": row.to_stage,
+                "last_7_days": row.last_7_days,
+                "last_30_days": row.last_30_days,
+            }
+            for row in session.execute(stmt)
+            if row.last_30_days
+        ]
+    order = {s: i for i, s in enumerate(("new", *STAGES))}
+    return sorted(rows, key=lambda r: (order.get(r["from_stage"], 9), order.get(r["to_stage"], 9)))
+
+
+def ageing(url: str, case: str | None = None, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """How long claims have sat in their current stage: counts per stage and age bucket, with the oldest entry."""
+    now = _now(now)
+    entered = _entered_current_stage()
+    bucket = when(
+        (entered >= now - timedelta(days=7), AGE_BUCKETS[0]),
+        (entered >= now - timedelta(days=30), AGE_BUCKETS[1]),
+        (entered >= now - timedelta(days=90), AGE_BUCKETS[2]),
+        else_=AGE_BUCKETS[3],
+    ).label("bucket")
+    stmt = select(
+        Claim.stage, bucket, func.count(Claim.id).label("claims"), func.min(entered).label("oldest")
+    ).group_by(Claim.stage, bucket)
+    if case:
+        stmt = stmt.join(Case, Case.id == Claim.case_id).where(Case.key == case)
+    with session_factory(url)() as session:
+        rows = [dict(row._mapping) for row in session.execute(stmt)]
+    for row in rows:
+        oldest = _utc(row["oldest"])
+        row["oldest"] = oldest
+        row["oldest_days"] = (now - oldest).days if oldest else None
+    order = {s: i for i, s in enumerate(STAGES)}
+    return sorted(rows, key=lambda r: (order.get(r["stage"], 9), AGE_BUCKETS.index(r["bucket"])))
+
+
+def at_risk_claims(url: str, case: str | None = None) -> list[dict[str, Any]]:
+    """Confirmed or refuted claims that no longer meet their stage, with the reason last recorded."""
+    latest = (
+        select(Event.rationale, Event.at)
+        .where(Event.claim_key == Claim.key, Event.kind == "claim.at_risk")
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    stmt = (
+        select(
+            Claim.key,
+            Case.key.label("case"),
+            Claim.stage,
+            Claim.statement,
+            latest.with_only_columns(Event.rationale).scalar_subquery().label("reason"),
+            latest.with_only_columns(Event.at).scalar_subquery().label("flagged_at"),
+        )
+        .join(Case, Case.id == Claim.case_id)
+        .where(Claim.at_risk.is_(True))
+        .order_by(Case.key, Claim.key)
+    )
+    if case:
+        stmt = stmt.where(Case.key == case)
+    with session_factory(url)() as session:
+        return [{**row._mapping, "flagged_at": _utc(row.flagged_at)} for row in session.execute(stmt)]
+
+
+def pending_review_count(url: str, case: str | None = None) -> int:
+    stmt = select(func.count(ReviewRequest.id)).where(ReviewRequest.status == "pending")
+    if case:
+        stmt = stmt.join(Claim, Claim.id == ReviewRequest.claim_id).join(Case, Case.id == Claim.case_id)
+        stmt = stmt.where(Case.key == case)
+    with session_factory(url)() as session:
+        return int(session.scalar(stmt) or 0)
+
+
+def filter_options(url: str, case: str | None = None) -> dict[str, list[str]]:
+    """Values the claims table can be filtered by: sources, grades and assignees in use."""
+
+    def scoped(stmt: Any, claim_col: Any) -> Any:
+        if case:
+            stmt = stmt.join(Claim, Claim.id == claim_col).join(Case, Case.id == Claim.case_id).where(Case.key == case)
+        return stmt
+
+    sources = scoped(
+        select(Source.key).join(Evidence, Evidence.source_id == Source.id).distinct(), Evidence.claim_id
+    ).order_by(Source.key)
+    grades = scoped(
+        select(Source.reliability, Evidence.credibility).join(Source, Source.id == Evidence.source_id).distinct(),
+        Evidence.claim_id,
+    ).order_by(Source.reliability, Evidence.credibility)
+    assignees = select(Claim.assignee).where(Claim.assignee.is_not(None)).distinct().order_by(Claim.assignee)
+    if case:
+        assignees = assignees.join(Case, Case.id == Claim.case_id).where(Case.key == case)
+    with session_factory(url)() as session:
+        return {
+            "stages": list(STAGES),
+            "sources": list(session.scalars(sources)),
+            "grades": [f"{r}{c}" for r, c in session.execute(grades)],
+            "assignees": list(session.scalars(assignees)),
+        }
+
+
+def claim_table(
+    url: str,
+    *,
+    case: str | None = None,
+    stages: list[str] | tuple[str, ...] | None = None,
+    source: str | None = None,
+    grade: str | None = None,
+    assignee: str | None = None,
+    search: str | None = None,
+    limit: int = 2000,
+) -> list[dict[str, Any]]:
+    """The claims table: one row per claim with evidence counts, sources, pending review; filtered in SQL.
+
+    `source` keeps claims with evidence from that source; `grade` (e.g. "B2") keeps claims with
+    live evidence of exactly that grade.
+    """
+    live = Evidence.retracted.is_(False)
+    per_source = (
+        select(Evidence.claim_id, Source.key.label("source"))
+        .join(Source, Source.id == Evidence.source_id)
+        .distinct()
+        .subquery()
+    )
+    sources = (
+        select(per_source.c.claim_id, func.aggregate_strings(per_source.c.source, ",").label("sources"))
+        .group_by(per_source.c.claim_id)
+        .subquery()
+    )
+    pending = aliased(ReviewRequest)
+    stmt = (
+        select(
+            Claim.key,
+            Case.key.label("case"),
+            Claim.statement,
+            Claim.stage,
+            Claim.at_risk,
+            Claim.assignee,
+            _entered_current_stage().label("in_stage_since"),
+            Claim.updated_at,
+            func.count(when((live & (Evidence.stance == "supports"), Evidence.id))).label("supporting"),
+            func.count(when((live & (Evidence.stance == "contradicts"), Evidence.id))).label("contradicting"),
+            func.count(when((Evidence.retracted.is_(True), Evidence.id))).label("retracted"),
+            sources.c.sources,
+            pending.to_stage.label("pending_review"),
+        )
+        .join(Case, Case.id == Claim.case_id)
+        .outerjoin(Evidence, Evidence.claim_id == Claim.id)
+        .outerjoin(sources, sources.c.claim_id == Claim.id)
+        .outerjoin(pending, (pending.claim_id == Claim.id) & (pending.status == "pending"))
+        .group_by(Claim.id, Case.key, sources.c.sources, pending.to_stage)
+        .order_by(Case.key, Claim.id)
+        .limit(limit)
+    )
+    if case:
+        stmt = stmt.where(Case.key == case)
+    if stages:
+        stmt = stmt.where(Claim.stage.in_(list(stages)))
+    if assignee:
+        stmt = stmt.where(Claim.assignee == assignee)
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(Claim.key).like(pattern), func.lower(Claim.statement).like(pattern)))
+    if source:
+        stmt = stmt.where(
+            exists().where(Evidence.claim_id == Claim.id).where(Evidence.source_id == Source.id, Source.key == source)
+        )
+    if grade:
+        g = grade.strip().upper()
+        if len(g) != 2 or not g[1].isdigit():
+            return []
+        stmt = stmt.where(
+            exists()
+            .where(Evidence.claim_id == Claim.id, Evidence.retracted.is_(False))
+            .where(Evidence.source_id == Source.id, Source.reliability == g[0], Evidence.credibility == int(g[1]))
+        )
+    with session_factory(url)() as session:
+        rows = []
+        for row in session.execute(stmt):
+            item = dict(row._mapping)
+            item["sources"] = ", ".join(sorted(set(filter(None, (item["sources"] or "").split(",")))))
+            item["in_stage_since"] = _utc(item["in_stage_since"])
+            item["updated_at"] = _utc(item["updated_at"])
+            rows.append(item)
+        return rows
+
+
+def lineage_edges(url: str, case: str) -> list[dict[str, Any]]:
+    """Every source of a case with the source it repeats (`derived_from`), for the lineage picture."""
+    parent = aliased(Source)
+    stmt = (
+        select(
+            Source.key,
+            Source.name,
+            Source.kind,
+            Source.reliability,
+            parent.key.label("derived_from"),
+        )
+        .join(Case, Case.id == Source.case_id)
+        .outerjoin(parent, parent.id == Source.derived_from_id)
+        .where(Case.key == case)
+        .order_by(Source.id)
+    )
     with session_factory(url)() as session:
         return [dict(row._mapping) for row in session.execute(stmt)]
