@@ -1,0 +1,1 @@
+"""Streamlit dashboard: `claims dashboard` runs dashboard/app.py (the st.navigation router)."""

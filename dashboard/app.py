@@ -1,0 +1,72 @@
+"""The dashboard's router: `streamlit run dashboard/app.py` (or `claims dashboard`).
+
+The sidebar holds the choices every page shares: the case, and the acting user (a plain
+picker, no authentication - the services enforce roles and the four-eyes rule).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run` puts dashboard/ on sys.path, not the project root; make `import dashboard` work
+# from a source checkout even when the package was installed before dashboard/ existed.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from dashboard import data, ui  # noqa: E402
+
+st.set_page_config(page_title="Claims dashboard", page_icon=":material/fact_check:", layout="wide")
+
+d = data.db()
+pending = data.pending_count(d, None)
+
+pages = {
+    "Overview": [
+        st.Page(ui.PIPELINE, title="Pipeline", icon=":material/filter_alt:", url_path="pipeline", default=True),
+        st.Page(ui.READINESS, title="Policy readiness", icon=":material/gavel:", url_path="readiness"),
+    ],
+    "Verification": [
+        st.Page(ui.CLAIMS, title="Claims", icon=":material/list:", url_path="claims"),
+        st.Page(ui.DETAIL, title="Claim detail", icon=":material/description:", url_path="claim"),
+        st.Page(
+            ui.REVIEW,
+            title=f"Review queue ({pending})" if pending else "Review queue",
+            icon=":material/how_to_reg:",
+            url_path="review",
+        ),
+    ],
+}
+page = st.navigation(pages)
+
+with st.sidebar:
+    case_keys = [c["key"] for c in data.cases(d)]
+    st.selectbox(
+        "Case",
+        [None, *case_keys],
+        format_func=lambda k: "All cases" if k is None else k,
+        key="case",
+        help="Every page shows this case only.",
+    )
+    people = [u for u in data.users(d) if u["role"] != "system"]
+    names = [u["name"] for u in people]
+    roles = {u["name"]: u["role"] for u in people}
+    if st.session_state.get("user") not in names and names:
+        managers = [u["name"] for u in people if u["role"] == "manager"]
+        st.session_state["user"] = (managers or names)[0]
+    st.selectbox(
+        "Acting user",
+        names,
+        format_func=lambda n: f"{n} ({roles.get(n, '?')})",
+        key="user",
+        help="Who approves or rejects on the review queue. No login: the services check the role and four eyes.",
+    )
+    if st.button("Refresh data", icon=":material/refresh:"):
+        data.clear()
+        st.rerun()
+    st.caption(f"Threshold policy {data.policy_version(d)} · data version {d.version}")
+
+page.run()

@@ -1,0 +1,138 @@
+"""Cached loaders: every page reads through these, never through a Session of its own.
+
+Aggregates come from `claims.store.queries` (computed in SQL); judgements (assessment,
+readiness, the review queue, what-if) come from the read functions of `claims.services`,
+which apply the domain rules. Every loader is wrapped in `st.cache_data` and keyed on a
+`Db` value that carries the newest audit-event id: each change anywhere (dashboard, CLI,
+flows) appends an event, so a change moves the key and the next run reads fresh data.
+After a decision taken on a page, `clear()` also drops the caches outright.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import streamlit as st
+
+from claims import services
+from claims.domain.policy import default_policy, load_policy
+from claims.domain.readiness import ActionReadiness
+from claims.services.whatif import Hypothesis, WhatIfResult, what_if
+from claims.settings import get_settings
+from claims.store import queries
+
+TTL = 300  # seconds; ages and "last 7 days" drift with the clock even when nothing is written
+
+
+class Db(NamedTuple):
+    """What a cached result depends on: where the data is, which policy judges it, and its version."""
+
+    url: str
+    policy_file: str
+    version: int
+
+
+def db() -> Db:
+    """The current database (CLAIMS_DATABASE_URL) and its data version: one tiny query per run."""
+    settings = get_settings()
+    url = settings.database_url
+    return Db(url, str(settings.policy_file or ""), queries.data_version(url))
+
+
+def runtime(d: Db) -> services.Runtime:
+    policy = load_policy(d.policy_file) if d.policy_file else default_policy()
+    return services.Runtime(d.url, policy)
+
+
+def clear() -> None:
+    """Drop every cached result, e.g. right after a review decision."""
+    st.cache_data.clear()
+
+
+_cache = st.cache_data(ttl=TTL, max_entries=256, show_spinner=False)
+
+
+@_cache
+def cases(d: Db) -> list[dict[str, Any]]:
+    return queries.case_rows(d.url)
+
+
+@_cache
+def users(d: Db) -> list[dict[str, Any]]:
+    return queries.user_rows(d.url)
+
+
+@_cache
+def policy_version(d: Db) -> str:
+    return runtime(d).policy.version
+
+
+@_cache
+def stage_counts(d: Db, case: str | None) -> list[dict[str, Any]]:
+    return queries.stage_counts(d.url, case)
+
+
+@_cache
+def movements(d: Db, case: str | None) -> list[dict[str, Any]]:
+    return queries.movements(d.url, case)
+
+
+@_cache
+def ageing(d: Db, case: str | None) -> list[dict[str, Any]]:
+    return queries.ageing(d.url, case)
+
+
+@_cache
+def at_risk(d: Db, case: str | None) -> list[dict[str, Any]]:
+    return queries.at_risk_claims(d.url, case)
+
+
+@_cache
+def pending_count(d: Db, case: str | None) -> int:
+    return queries.pending_review_count(d.url, case)
+
+
+@_cache
+def filter_options(d: Db, case: str | None) -> dict[str, list[str]]:
+    return queries.filter_options(d.url, case)
+
+
+@_cache
+def claim_table(
+    d: Db,
+    case: str | None,
+    stages: tuple[str, ...] = (),
+    source: str | None = None,
+    grade: str | None = None,
+    assignee: str | None = None,
+    search: str | None = None,
+) -> list[dict[str, Any]]:
+    return queries.claim_table(
+        d.url, case=case, stages=stages, source=source, grade=grade, assignee=assignee, search=search
+    )
+
+
+@_cache
+def lineage(d: Db, case: str) -> list[dict[str, Any]]:
+    return queries.lineage_edges(d.url, case)
+
+
+@_cache
+def claim_detail(d: Db, key: str) -> dict[str, Any]:
+    return services.claim_detail(runtime(d), key)
+
+
+@_cache
+def readiness(d: Db, case: str | None) -> list[ActionReadiness]:
+    return services.action_readiness(runtime(d), case)
+
+
+@_cache
+def review_queue(d: Db, status: str | None = "pending") -> list[dict[str, Any]]:
+    return services.review_queue(runtime(d), status)
+
+
+@_cache
+def whatif(d: Db, case: str, hypotheses: tuple[tuple[str, str, int, str | None, str | None], ...]) -> WhatIfResult:
+    """Hypotheses as plain tuples (claim, stance, credibility, source, reliability) so they hash."""
+    return what_if(runtime(d), case, [Hypothesis(*h) for h in hypotheses])

@@ -1,0 +1,129 @@
+"""Review queue: pending confirm/refute requests with their assessment; approve or reject with a rationale.
+
+The page never decides who may sign off: `services.approve` / `services.reject` check the
+acting user's role and the four-eyes rule, and the page shows their message when they refuse.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from claims import services
+from dashboard import data, ui
+
+d = data.db()
+case = ui.case()
+actor = ui.actor()
+role = {u["name"]: u["role"] for u in data.users(d)}.get(actor or "", "?")
+
+st.title("Review queue")
+st.caption(
+    f"Acting as {actor or 'nobody'} ({role}) · change it in the sidebar. "
+    "Whether you may decide is checked by the service: reviewers only, never the requester (four eyes)."
+)
+
+flash = st.session_state.pop("review_flash", None)
+if flash:
+    st.success(ui.esc(flash), icon=":material/task_alt:")
+
+queue = data.review_queue(d)
+if case:
+    in_case = {r["key"] for r in data.claim_table(d, case)}
+    queue = [r for r in queue if r["claim"] in in_case]
+if not queue:
+    st.info("No review requests are waiting.", icon=":material/inbox:")
+
+
+def decide(review: dict, verb: str, rationale: str) -> None:
+    """Call the service as the acting user; on success refresh every cached page."""
+    rt = data.runtime(d)
+    try:
+        if verb == "approve":
+            decision = services.approve(rt, actor or "", review["id"], rationale.strip() or None)
+        else:
+            decision = services.reject(rt, actor or "", review["id"], rationale)
+    except Exception as exc:
+        if not ui.is_refusal(exc):
+            raise
+        ui.refusal(exc)
+        return
+    data.clear()
+    st.session_state["review_flash"] = (
+        f"Review #{decision.review_id} {decision.status} by {actor}: {decision.claim} is now {decision.stage.value}."
+    )
+    st.rerun()
+
+
+for r in queue:
+    with st.container(border=True):
+        row = st.container(horizontal=True, vertical_alignment="center")
+        with row:
+            st.markdown(f"**#{r['id']} · {ui.esc(r['claim'])}**")
+            ui.stage_badge(r["from"])
+            st.markdown("→")
+            ui.stage_badge(r["to"])
+            if r["evidence_met"]:
+                st.badge("evidence criteria hold", color="green", icon=":material/check:")
+            else:
+                st.badge("evidence criteria no longer hold", color="red", icon=":material/warning:")
+        st.text(r["statement"])
+        st.caption(
+            f"Requested by {ui.esc(r['requested_by'])} at {ui.when(r['requested_at'])} "
+            f"under policy {ui.esc(r['policy_version'])}"
+        )
+        if r["reason"]:
+            st.text(f"Reason: {r['reason']}")
+        criteria = data.claim_detail(d, r["claim"])["assessment"].get(r["to"], {}).get("criteria", [])
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "criterion": c["criterion"],
+                        "met": ui.tick(c["met"]),
+                        "have": "" if c["have"] is None else str(c["have"]),
+                        "need": "" if c["need"] is None else str(c["need"]),
+                        "gap": c["gap"] or "",
+                    }
+                    for c in criteria
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        ui.claim_link(r["claim"], f"Open {r['claim']}")
+        rationale = st.text_area(
+            "Rationale",
+            key=f"rationale_{r['id']}",
+            placeholder="Why you approve or reject (recorded in the audit log; required to reject)",
+            height=80,
+        )
+        b1, b2, _ = st.columns([1, 1, 4])
+        if b1.button("Approve", key=f"approve_{r['id']}", type="primary", icon=":material/check:"):
+            decide(r, "approve", rationale or "")
+        if b2.button("Reject", key=f"reject_{r['id']}", icon=":material/close:"):
+            decide(r, "reject", rationale or "")
+
+decided = [r for r in data.review_queue(d, None) if r["status"] != "pending"]
+if case:
+    decided = [r for r in decided if r["claim"] in {x["key"] for x in data.claim_table(d, case)}]
+if decided:
+    st.subheader("Decided")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "#": r["id"],
+                    "claim": r["claim"],
+                    "to": r["to"],
+                    "decision": r["status"],
+                    "requested by": r["requested_by"],
+                    "decided by": r["decided_by"] or "",
+                    "rationale": r["rationale"] or "",
+                }
+                for r in reversed(decided[-20:])
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )

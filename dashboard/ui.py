@@ -1,0 +1,150 @@
+"""Shared page pieces: the sidebar's choices, safe text, stage colours, links to a claim.
+
+User text (statements, summaries, names, rationales, gap sentences that quote them) is shown
+with `st.text`, in dataframe cells, or - where only Markdown is accepted (alerts, labels) -
+after `esc()`. Nothing here or in the pages passes `unsafe_allow_html`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import streamlit as st
+
+from claims.domain.errors import DomainError
+from claims.services.assessment import ConcurrencyConflict
+
+PIPELINE = "pages/pipeline.py"
+CLAIMS = "pages/claims.py"
+DETAIL = "pages/claim_detail.py"
+READINESS = "pages/readiness.py"
+REVIEW = "pages/review.py"
+
+STAGES = ("reported", "corroborated", "confirmed", "refuted")
+STAGE_COLOURS = {"reported": "#8c9bb0", "corroborated": "#e3a21a", "confirmed": "#2e8b57", "refuted": "#c0392b"}
+BADGE_COLOURS = {"reported": "gray", "corroborated": "orange", "confirmed": "green", "refuted": "red"}
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&])")
+
+
+def esc(text: object) -> str:
+    """Backslash-escape Markdown and HTML punctuation so text shows literally where Streamlit parses Markdown."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def case() -> str | None:
+    """The case chosen in the sidebar (None: all cases)."""
+    return st.session_state.get("case")
+
+
+def actor() -> str | None:
+    """The acting user chosen in the sidebar (no real authentication; the services check roles)."""
+    return st.session_state.get("user")
+
+
+def stage_badge(stage: str | None, *, suffix: str = "") -> None:
+    if stage:
+        st.badge(f"{stage}{suffix}", color=BADGE_COLOURS.get(stage, "gray"))  # type: ignore[arg-type]
+
+
+def refusal(exc: Exception) -> None:
+    """Show the service's own one-line message when it refuses."""
+    st.error(esc(str(exc)), icon=":material/block:")
+
+
+def is_refusal(exc: Exception) -> bool:
+    """Errors the user can cause: rule and role refusals, and a lost concurrent update."""
+    return isinstance(exc, DomainError | ConcurrencyConflict)
+
+
+def claim_link(key: str, label: str | None = None) -> None:
+    st.page_link(DETAIL, label=label or key, icon=":material/arrow_forward:", query_params={"claim": key})
+
+
+def tick(value: Any) -> str:
+    return "✓" if value else "✗"
+
+
+def when(value: Any) -> str:
+    """A timestamp as 'YYYY-MM-DD HH:MM' (UTC), or '' for none."""
+    if value is None or value == "":
+        return ""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return text.replace("T", " ")[:16]
+
+
+def dot_quote(text: object) -> str:
+    """A Graphviz double-quoted string: backslashes and quotes escaped, no line breaks.
+
+    Doubling backslashes also defuses Graphviz's own escapes (\\N, \\G, \\l); labels are always
+    quoted strings, never HTML-like `<...>` labels, so no markup reaches the renderer.
+    """
+    flat = " ".join(str(text).split())
+    return '"' + flat.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _short(text: str, limit: int = 38) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def lineage_dot(claim: str, evidence: list[dict[str, Any]], sources: list[dict[str, Any]]) -> str:
+    """Which source repeats which, and which independent line each evidence item belongs to.
+
+    One dashed box per independent line (lineage root); inside it the sources of that line,
+    arrows from a repeating source to the one it repeats; one edge per evidence item into the
+    claim, green for supporting, red for contradicting, grey and dotted when retracted.
+    """
+    by_key = {s["key"]: s for s in sources}
+    used = {e["source"] for e in evidence}
+    shown: set[str] = set()
+    for key in used:  # the sources used plus everything they repeat
+        while key and key not in shown:
+            shown.add(key)
+            key = by_key.get(key, {}).get("derived_from")
+    lines: dict[str, list[str]] = {}
+    for e in evidence:
+        lines.setdefault(e["independent_root"], [])
+    for key in sorted(shown):
+        root = key
+        seen = set()
+        while by_key.get(root, {}).get("derived_from") and root not in seen:
+            seen.add(root)
+            root = by_key[root]["derived_from"]
+        lines.setdefault(root, []).append(key)
+
+    out = [
+        "digraph lineage {",
+        '  rankdir=LR; bgcolor="transparent";',
+        '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+    ]
+    for i, (root, members) in enumerate(sorted(lines.items())):
+        out.append(f"  subgraph cluster_{i} {{")
+        out.append(f'    label={dot_quote(f"independent line {i + 1}: {root}")}; style="dashed"; color="#9aa5b1";')
+        for key in members:
+            s = by_key.get(key, {"name": key, "reliability": "?", "kind": ""})
+            label = f"{key} ({s['reliability']}) · {_short(str(s['name']))}"
+            out.append(f"    {dot_quote('src:' + key)} [label={dot_quote(label)}];")
+        out.append("  }")
+    for key in sorted(shown):
+        parent = by_key.get(key, {}).get("derived_from")
+        if parent:
+            out.append(
+                f"  {dot_quote('src:' + key)} -> {dot_quote('src:' + parent)} "
+                '[label="repeats", style="dashed", color="#7f8c8d"];'
+            )
+    out.append(f'  {dot_quote("claim")} [label={dot_quote(claim)}, shape=ellipse, fillcolor="#fff4d6", fontsize=12];')
+    for e in evidence:
+        if e["retracted"]:
+            colour, style, label = "#b0b0b0", "dotted", f"{e['grade']} retracted"
+        elif e["stance"] == "supports":
+            colour, style, label = "#2e8b57", "solid", f"{e['grade']} supports"
+        else:
+            colour, style, label = "#c0392b", "solid", f"{e['grade']} contradicts"
+        out.append(
+            f"  {dot_quote('src:' + e['source'])} -> {dot_quote('claim')} "
+            f'[label={dot_quote(label)}, color="{colour}", fontcolor="{colour}", style="{style}"];'
+        )
+    out.append("}")
+    return "\n".join(out)
