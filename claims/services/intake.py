@@ -173,6 +173,7 @@ def _new_claim(uow: UnitOfWork, rt: Runtime, actor: str, case: Case, entry: Clai
     uow.claims.add(claim)
     uow.flush()
     uow.events.append(
+        at=stamp,
         actor=actor,
         kind="claim.reported",
         case_key=case.key,

@@ -42,6 +42,9 @@ def move(
         payload["at"] = when.isoformat()
     payload.update(extra or {})
     uow.events.append(
+        # One clock reading for the stage timestamp and its event, so history and stage times agree;
+        # a move replayed from a case file keeps its historical time in the payload instead.
+        at=None if at is not None else when,
         actor=actor,
         kind="claim.stage_changed",
         case_key=claim.case.key,

@@ -5,6 +5,7 @@ Everything returns plain dicts/dataclasses shaped like the JSON contract of DESI
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +23,12 @@ from claims.store.uow import UnitOfWork
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+    """ISO text; datetimes always in UTC with their offset (SQLite hands them back naive)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    return value.isoformat()
 
 
 def stage_json(sa: StageAssessment) -> dict[str, Any]:

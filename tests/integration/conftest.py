@@ -1,0 +1,90 @@
+"""Helpers for the integration tests: the CLI in-process, fresh databases, event counts."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from integration_helpers import small_case
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from claims import services
+from claims.cli import DEMO_CASE, app
+from claims.services import Runtime
+from claims.store.models import Base
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(env_db: str) -> Invoke:
+    """`cli("show", "KEY", "--json")` runs `claims ...` in-process against the test database.
+
+    Unexpected exceptions propagate (catch_exceptions=False): a crash must never pass for a
+    clean non-zero exit.
+    """
+    runner = CliRunner()
+
+    def invoke(*args: object) -> Result:
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def demo(rt: Runtime) -> Runtime:
+    """The EU drones case imported and assessed once, through the services alone.
+
+    Overrides the root fixture, which goes through claims.runner (the Prefect flows): the core's
+    tests should neither wait for a flow engine nor break while the flows change.
+    """
+    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    return rt
+
+
+@pytest.fixture
+def fresh_database(db_url: str, sqlite_template: Path, tmp_path: Path) -> Callable[[], str]:
+    """Give an empty, migrated database of the same kind as `db_url`.
+
+    SQLite: another copy of the migrated template. PostgreSQL: the session database emptied
+    (the caller has read what it needs from it first).
+    """
+
+    def make() -> str:
+        if db_url.startswith("sqlite"):
+            path = tmp_path / f"fresh-{uuid.uuid4().hex[:6]}.db"
+            shutil.copy(sqlite_template, path)
+            return f"sqlite:///{path}"
+        engine = create_engine(db_url)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            conn.execute(text("INSERT INTO users (name, role, created_at) VALUES ('system', 'system', now())"))
+        engine.dispose()
+        return db_url
+
+    return make
+
+
+@pytest.fixture
+def three_lines(rt: Runtime) -> Runtime:
+    """Case `small`: claim `strong` with three independent supporting lines (B2, C3, C3), still reported;
+    claim `weak` with one line."""
+    services.import_case(
+        rt,
+        "alice",
+        small_case(
+            {"reuters": "B", "afp": "C", "osint": "C"},
+            {
+                "strong": [("reuters", "supports", 2), ("afp", "supports", 3), ("osint", "supports", 3)],
+                "weak": [("afp", "supports", 2)],
+            },
+        ),
+    )
+    return rt
