@@ -11,7 +11,7 @@ from claims.domain.stages import Stage, TransitionKind, transition_kind
 from claims.services.errors import NotFound, RuleViolation
 from claims.services.facts import load_facts
 from claims.services.runtime import Runtime, authorize
-from claims.services.transitions import move, now
+from claims.services.transitions import move, now, touch
 from claims.store.models import Claim, ReviewRequest
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
@@ -98,7 +98,7 @@ def _sync_at_risk(
     if result.at_risk == bool(claim.at_risk):
         return
     claim.at_risk = result.at_risk
-    claim.updated_at = now()
+    touch(claim)
     kind = "claim.at_risk" if result.at_risk else "claim.at_risk_cleared"
     reason = result.next_step.reason if result.at_risk else f"meets {claim.stage} again"
     uow.events.append(
@@ -125,7 +125,7 @@ def _open_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runti
         policy_version=rt.policy.version,
     )
     uow.reviews.add(review)
-    claim.updated_at = now()  # bumps the claim's version: the aggregate changed
+    touch(claim)  # bumps the claim's version: the aggregate changed
     uow.flush()
     uow.events.append(
         actor=actor,

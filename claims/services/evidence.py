@@ -11,7 +11,7 @@ from claims.domain.stages import Stance
 from claims.services.assessment import load_claim
 from claims.services.errors import InvalidInput, NotFound, RuleViolation
 from claims.services.runtime import Runtime, authorize
-from claims.services.transitions import now
+from claims.services.transitions import now, touch
 from claims.store.models import Evidence
 
 
@@ -80,7 +80,7 @@ def add_evidence(
             fingerprint=fp,
         )
         uow.evidence.add(item)
-        claim.updated_at = now()
+        touch(claim)
         uow.flush()
         grade_s = f"{source.reliability}{int(cred)}"
         uow.events.append(
@@ -106,7 +106,7 @@ def retract_evidence(rt: Runtime, actor: str, evidence_id: int, reason: str) -> 
         if item.retracted:
             raise RuleViolation(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
         item.retracted, item.retracted_by, item.retracted_at, item.retraction_reason = True, actor, now(), reason
-        item.claim.updated_at = now()
+        touch(item.claim)
         uow.events.append(
             actor=actor,
             kind="evidence.retracted",

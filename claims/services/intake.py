@@ -15,7 +15,7 @@ from claims.services.casefile import CaseFile, ClaimEntry
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.evidence import fingerprint
 from claims.services.runtime import Runtime, authorize
-from claims.services.transitions import move, now
+from claims.services.transitions import move, now, touch
 from claims.store.models import ActionRequirement, Case, Claim, Event, Evidence, PolicyAction, Source
 from claims.store.uow import UnitOfWork
 
@@ -136,7 +136,7 @@ def _import_claims(
                 retraction_reason=ev.retraction_reason if ev.retracted else None,
             )
             uow.evidence.add(item)
-            claim.updated_at = now()
+            touch(claim)
             created["evidence"] += 1
             uow.flush()
             uow.events.append(

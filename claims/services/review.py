@@ -10,7 +10,7 @@ from claims.services.assessment import check_version, load_claim
 from claims.services.errors import InvalidInput, NotFound, RuleViolation
 from claims.services.facts import load_facts
 from claims.services.runtime import Runtime, authorize
-from claims.services.transitions import move, now
+from claims.services.transitions import move, now, touch
 from claims.store.models import ReviewRequest
 from claims.store.uow import UnitOfWork
 
@@ -89,7 +89,7 @@ def reject(rt: Runtime, actor: str, review_id: int, rationale: str) -> Decision:
         _four_eyes(review, actor)
         claim = review.claim
         review.status, review.decided_by, review.decided_at, review.rationale = "rejected", actor, now(), rationale
-        claim.updated_at = now()
+        touch(claim)
         uow.events.append(
             actor=actor,
             kind="review.rejected",

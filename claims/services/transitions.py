@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm.attributes import flag_modified
+
 from claims.domain.stages import Stage
 from claims.store.models import Claim
 from claims.store.uow import UnitOfWork
@@ -12,6 +14,17 @@ from claims.store.uow import UnitOfWork
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def touch(claim: Claim) -> None:
+    """Mark the claim aggregate changed: a new `updated_at` and, always, a new version.
+
+    `updated_at` has whole seconds, so two changes within one second would leave it equal and
+    SQLAlchemy would skip the UPDATE - and with it the version bump that optimistic
+    concurrency relies on. Flagging the attribute forces the UPDATE.
+    """
+    claim.updated_at = now()
+    flag_modified(claim, "updated_at")
 
 
 def move(
@@ -34,7 +47,7 @@ def move(
     claim.stage = to.value
     setattr(claim, f"{to.value}_at", when)
     claim.at_risk = False
-    claim.updated_at = now()
+    touch(claim)
     payload: dict[str, Any] = {"via": via, "by": requested_by or actor}
     if approved_by:
         payload["approved_by"] = approved_by
