@@ -58,37 +58,56 @@ elif step["kind"] == "request_review":
 elif step["kind"] == "at_risk":
     st.warning(ui.esc(step["reason"]), icon=":material/warning:")
 
-left, right = st.columns([3, 2], gap="large")
-with left:
-    st.markdown("#### Stage history")
-    reached = [
-        {"stage": s, "at": pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t)}
-        for s, t in detail["stage_times"].items()
-        if t
-    ]
-    if reached:
-        frame = pd.DataFrame(reached).sort_values("at")
-        frame["when"] = frame["at"].dt.strftime("%Y-%m-%d")
-        scale = alt.Scale(domain=list(ui.STAGES), range=[ui.STAGE_COLOURS[s] for s in ui.STAGES])
-        base = alt.Chart(frame).encode(
-            x=alt.X("at:T", title=None), y=alt.Y("stage:N", sort=list(ui.STAGES), title=None)
-        )
-        chart = (
-            base.mark_line(color="#9aa5b1", interpolate="step-after")
-            + base.mark_circle(size=160).encode(
-                color=alt.Color("stage:N", scale=scale, legend=None), tooltip=["stage", "when"]
-            )
-            + base.mark_text(dy=-14).encode(text="when:N")
-        )
-        st.altair_chart(chart.properties(height=180), width="stretch")
-with right:
-    st.markdown("#### Source lineage")
-    sources = data.lineage(d, detail["case"])
-    if detail["evidence"]:
-        st.graphviz_chart(ui.lineage_dot(detail["key"], detail["evidence"], sources), width="stretch")
-        st.caption("Each dashed box is one independent line; a source that repeats another adds no line.")
-    else:
-        st.caption("No evidence yet.")
+st.markdown("#### Stage history")
+times = {
+    stage: (pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t))
+    for stage, t in detail["stage_times"].items()
+    if t
+}
+ending = "refuted" if detail["stage"] == "refuted" or ("refuted" in times and "confirmed" not in times) else "confirmed"
+path = ["reported", "corroborated", ending]
+steps, previous = [], None
+for i, stage in enumerate(path):
+    at = times.get(stage)
+    note = ""
+    if at is not None:
+        note = at.strftime("%Y-%m-%d %H:%M")
+        if previous is not None:
+            note += f" (+{max(0, (at - previous).days)} d)"
+        previous = at
+    steps.append(
+        {
+            "i": i,
+            "stage": stage,
+            "reached": at is not None,
+            "when": note or "not reached",
+            "current": stage == detail["stage"],
+        }
+    )
+frame = pd.DataFrame(steps)
+scale = alt.Scale(domain=list(ui.STAGES), range=[ui.STAGE_COLOURS[s] for s in ui.STAGES])
+base = alt.Chart(frame).encode(x=alt.X("i:O", axis=None, scale=alt.Scale(paddingOuter=0.3)), y=alt.value(40))
+line = base.mark_line(color="#c8ced6", strokeWidth=3)
+dots = base.mark_circle(opacity=1).encode(
+    color=alt.condition("datum.reached", alt.Color("stage:N", scale=scale, legend=None), alt.value("#e6e9ed")),
+    size=alt.condition("datum.current", alt.value(900), alt.value(420)),
+    tooltip=["stage", "when"],
+)
+names = base.mark_text(dy=-30, fontSize=13, fontWeight="bold").encode(text="stage:N")
+dates = base.mark_text(dy=32, fontSize=11, color="#5f6b7a").encode(text="when:N")
+st.altair_chart((line + dots + names + dates).properties(height=110), width="stretch")
+st.caption("When the claim last entered each stage; every change is in the audit history below.")
+
+st.markdown("#### Source lineage")
+sources = data.lineage(d, detail["case"])
+if detail["evidence"]:
+    st.graphviz_chart(ui.lineage_dot(detail["key"], detail["evidence"], sources), width="content")
+    st.caption(
+        "Each dashed box is one independent line (a lineage root); a source that repeats another "
+        "adds no line. Green supports, red contradicts, dotted grey is retracted."
+    )
+else:
+    st.caption("No evidence yet.")
 
 st.markdown("#### Evidence")
 if detail["evidence"]:
@@ -155,8 +174,8 @@ for stage, sa in detail["assessment"].items():
             hide_index=True,
             width="stretch",
         )
-        for gap in sa["gaps"]:
-            st.text(f"• {gap}")
+        if sa["gaps"]:
+            st.text("\n".join(f"• {gap}" for gap in sa["gaps"]))
 
 with st.expander("Audit history"):
     st.dataframe(

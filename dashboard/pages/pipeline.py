@@ -53,27 +53,28 @@ with right:
     else:
         frame = pd.DataFrame(moves)
         frame["transition"] = frame["from_stage"] + " → " + frame["to_stage"]
-        long = frame.melt(
-            id_vars=["transition"], value_vars=["last_7_days", "last_30_days"], var_name="window", value_name="claims"
+        order = list(frame["transition"])
+        base = alt.Chart(frame).encode(y=alt.Y("transition:N", sort=order, title=None, axis=alt.Axis(labelLimit=220)))
+        month = base.mark_bar(color="#aec7e8", size=26).encode(
+            x=alt.X("last_30_days:Q", title="claims", axis=alt.Axis(tickMinStep=1)),
+            tooltip=[alt.Tooltip("transition:N"), alt.Tooltip("last_30_days:Q", title="last 30 days")],
         )
-        long["window"] = long["window"].map({"last_7_days": "last 7 days", "last_30_days": "last 30 days"})
-        chart = (
-            alt.Chart(long)
-            .mark_bar()
-            .encode(
-                y=alt.Y("transition:N", title=None, sort=list(frame["transition"])),
-                yOffset=alt.YOffset("window:N", sort=["last 7 days", "last 30 days"]),
-                x=alt.X("claims:Q", axis=alt.Axis(tickMinStep=1)),
-                color=alt.Color(
-                    "window:N",
-                    scale=alt.Scale(domain=["last 7 days", "last 30 days"], range=["#1f77b4", "#aec7e8"]),
-                    legend=alt.Legend(orient="bottom", title=None),
-                ),
-                tooltip=["transition", "window", "claims"],
-            )
-            .properties(height=max(120, 48 * len(frame)))
+        week = base.mark_bar(color="#1f77b4", size=12).encode(
+            x="last_7_days:Q", tooltip=[alt.Tooltip("transition:N"), alt.Tooltip("last_7_days:Q", title="last 7 days")]
         )
-        st.altair_chart(chart, width="stretch")
+        labels = (
+            base.mark_text(align="left", dx=4)
+            .encode(x="last_30_days:Q", text=alt.Text("label:N"))
+            .transform_calculate(label="datum.last_7_days + ' in 7 days · ' + datum.last_30_days + ' in 30'")
+        )
+        st.altair_chart((month + week + labels).properties(height=70 + 60 * len(frame)), width="stretch")
+        st.dataframe(
+            frame[["transition", "last_7_days", "last_30_days"]].rename(
+                columns={"last_7_days": "last 7 days", "last_30_days": "last 30 days"}
+            ),
+            hide_index=True,
+            width="stretch",
+        )
         st.caption("A claim imported with its history counts on the date it really moved, not on the import day.")
 
 left, right = st.columns(2, gap="large")
@@ -81,25 +82,22 @@ with left:
     st.subheader("Time in current stage")
     if ages:
         frame = pd.DataFrame(ages)
+        frame["bucket_index"] = frame["bucket"].map(AGE_BUCKETS.index)
         chart = (
             alt.Chart(frame)
             .mark_bar()
             .encode(
-                y=alt.Y("stage:N", sort=list(ui.STAGES), title=None),
-                x=alt.X("claims:Q", stack="zero", axis=alt.Axis(tickMinStep=1)),
+                y=alt.Y("stage:N", sort=list(ui.STAGES), title=None, scale=alt.Scale(domain=list(ui.STAGES))),
+                x=alt.X("sum(claims):Q", title="claims", stack="zero", axis=alt.Axis(tickMinStep=1)),
                 color=alt.Color(
                     "bucket:N",
-                    scale=alt.Scale(domain=list(AGE_BUCKETS), scheme="blues"),
-                    sort=list(AGE_BUCKETS),
-                    legend=alt.Legend(orient="bottom", title=None),
+                    scale=alt.Scale(domain=list(AGE_BUCKETS), range=["#c6dbef", "#6baed6", "#2171b5", "#08306b"]),
+                    legend=alt.Legend(orient="bottom", title="in stage for", columns=2),
                 ),
-                order=alt.Order("bucket_order:Q"),
+                order=alt.Order("bucket_index:Q"),
                 tooltip=["stage", "bucket", "claims"],
             )
-            .transform_calculate(
-                bucket_order=" + ".join(f"(datum.bucket == '{b}' ? {i} : 0)" for i, b in enumerate(AGE_BUCKETS))
-            )
-            .properties(height=200)
+            .properties(height=280)  # the legend below takes part of the height
         )
         st.altair_chart(chart, width="stretch")
         oldest: dict[str, int] = {}

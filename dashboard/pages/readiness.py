@@ -36,6 +36,9 @@ if actions:
                 "status": "met" if r.met else ("refuted: blocks" if r.stage and r.stage.value == "refuted" else "open"),
                 "needs": r.required_stage.value,
                 "is": r.stage.value if r.stage else "unknown",
+                "label": ("✓ " if r.met else "")
+                + (r.stage.value if r.stage else "?")
+                + ("" if r.met else f" → {r.required_stage.value}"),
             }
             for a in actions
             for r in a.requirements
@@ -47,7 +50,7 @@ if actions:
         .mark_rect(stroke="white", strokeWidth=2, cornerRadius=3)
         .encode(
             x=alt.X("claim:N", sort=claim_order, title=None, axis=alt.Axis(labelAngle=0, orient="top")),
-            y=alt.Y("action:N", sort=[a.key for a in actions], title=None),
+            y=alt.Y("action:N", sort=[a.key for a in actions], title=None, axis=alt.Axis(labelLimit=260)),
             color=alt.Color(
                 "status:N",
                 scale=alt.Scale(domain=["met", "open", "refuted: blocks"], range=["#2e8b57", "#e3a21a", "#c0392b"]),
@@ -62,11 +65,11 @@ if actions:
         .encode(
             x=alt.X("claim:N", sort=claim_order),
             y=alt.Y("action:N", sort=[a.key for a in actions]),
-            text=alt.Text("needs:N"),
+            text=alt.Text("label:N"),
         )
     )
-    st.altair_chart((chart + text).properties(height=44 * len(actions) + 40), width="stretch")
-    st.caption("Each cell is a claim an action depends on, labelled with the stage the action needs.")
+    st.altair_chart((chart + text).properties(height=46 * len(actions) + 90), width="stretch")
+    st.caption("Each cell is a claim an action depends on: its stage now, and the stage the action needs.")
 
 for a in actions:
     with st.container(border=True):
@@ -86,7 +89,6 @@ for a in actions:
                         "needs": r.required_stage.value,
                         "is": r.stage.value if r.stage else "unknown",
                         "met": ui.tick(r.met),
-                        "open gaps": len(r.gaps) if not r.met else 0,
                     }
                     for r in a.requirements
                 ]
@@ -103,8 +105,7 @@ for a in actions:
                 if not r.met
                 else f"**{ui.esc(r.claim)}** meets {r.required_stage.value} but is at risk:"
             )
-            for gap in r.gaps:
-                st.text(f"• {gap}")
+            st.text("\n".join(f"• {gap}" for gap in r.gaps))
             ui.claim_link(r.claim, f"Open {r.claim}")
 
 # --- what if -------------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""Fixtures for the dashboard: a seeded SQLite file the app finds through CLAIMS_DATABASE_URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from dashboard_helpers import APP, seed_demo
+from streamlit.testing.v1 import AppTest
+
+from claims import services
+from claims.cli import DEMO_USERS
+from claims.services import Runtime
+from claims.settings import get_settings
+
+
+@pytest.fixture
+def app_env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    """An empty migrated SQLite file with the demo users, which the dashboard reads via CLAIMS_DATABASE_URL."""
+    monkeypatch.setenv("CLAIMS_DATABASE_URL", sqlite_url)
+    monkeypatch.delenv("CLAIMS_POLICY_FILE", raising=False)
+    monkeypatch.delenv("CLAIMS_USER", raising=False)
+    get_settings.cache_clear()
+    rt = Runtime(sqlite_url)
+    services.ensure_users(rt, DEMO_USERS)
+    yield rt
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def demo_db(rt: Runtime) -> Runtime:
+    """The demo case on each database (SQLite and PostgreSQL), assessed through the service."""
+    return seed_demo(rt)
+
+
+@pytest.fixture
+def demo_app(app_env: Runtime) -> Runtime:
+    """The EU drones case imported and assessed, for the dashboard."""
+    return seed_demo(app_env)
+
+
+@pytest.fixture
+def open_page() -> Callable[..., AppTest]:
+    """Run the router once, then switch to a page (with query parameters) and run it."""
+
+    def _open(page: str | None = None, *, user: str | None = None, case: str | None = None, **query: str) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        if user:
+            at.session_state["user"] = user
+        if case:
+            at.session_state["case"] = case
+        at.run()
+        if page:
+            at.switch_page(f"pages/{page}.py")
+            for key, value in query.items():
+                at.query_params[key] = value
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return _open

@@ -1,0 +1,69 @@
+"""Helpers shared by the dashboard tests (a module, since tests/ is not a package)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from streamlit.testing.v1 import AppTest
+
+from claims import services
+from claims.cli import DEMO_CASE, DEMO_USERS
+from claims.services import Runtime
+from claims.store.models import Base
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+def assess_all(rt: Runtime) -> None:
+    """One assessment pass over every claim, straight through the service (no flow engine needed here)."""
+    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+
+
+def seed_demo(rt: Runtime) -> Runtime:
+    """The EU drones case imported and assessed, with the demo users."""
+    services.ensure_users(rt, DEMO_USERS)
+    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    assess_all(rt)
+    return rt
+
+
+def make_confirmable(rt: Runtime) -> None:
+    """A third independent line (US Treasury, B2) for factory-exists, then assess: a review is requested by system."""
+    services.add_evidence(
+        rt,
+        "alice",
+        "factory-exists",
+        "us-treasury",
+        "supports",
+        credibility=2,
+        summary="OFAC designates the entities operating the drone assembly site in Xinjiang.",
+        observed_at=date(2024, 12, 1),
+    )
+    assess_all(rt)
+
+
+def row_counts(url: str) -> dict[str, int]:
+    """Rows per table: proves a read-only feature wrote nothing."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        counts = {t.name: conn.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+        counts["events.max_id"] = conn.scalar(text("SELECT max(id) FROM events"))
+    engine.dispose()
+    return counts
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page shows as plain text, markdown, alerts, captions and headings, joined."""
+    parts = [e.value for e in at.text]
+    for kind in (at.markdown, at.caption, at.title, at.header, at.subheader, at.success, at.info, at.warning, at.error):
+        parts.extend(str(e.value) for e in kind)
+    return "\n".join(parts)
+
+
+def unescape(markdown: str) -> str:
+    """Undo dashboard.ui.esc() for assertions on alert text."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown)
