@@ -1,0 +1,103 @@
+"""Optimistic concurrency on claims: when two people change the same claim at once, one wins and
+the other gets ConcurrencyConflict; nothing is silently overwritten."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from integration_helpers import error_line, event_count, events_after
+
+from claims import services
+from claims.domain import Stage
+from claims.services import Runtime
+from claims.store.uow import ConcurrencyConflict, UnitOfWork
+
+
+def race(rt: Runtime, *calls):
+    """Run the calls in real threads released together; return each result or exception."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        fn, args, kwargs = call
+        barrier.wait(timeout=10)
+        try:
+            return fn(rt, *args, **kwargs)
+        except Exception as exc:  # the outcome under test
+            return exc
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_two_people_advance_the_same_claim_at_once_one_wins(three_lines: Runtime):
+    rt = three_lines
+    version = services.claim_detail(rt, "strong")["version"]
+    count = event_count(rt)
+    outcomes = race(
+        rt,
+        (services.advance, ("alice", "strong", Stage.CORROBORATED), {"expect_version": version}),
+        (services.advance, ("bob", "strong", Stage.CORROBORATED), {"expect_version": version}),
+    )
+    winners = [o for o in outcomes if isinstance(o, services.AdvanceResult)]
+    losers = [o for o in outcomes if isinstance(o, ConcurrencyConflict)]
+    assert (len(winners), len(losers)) == (1, 1), outcomes
+    detail = services.claim_detail(rt, "strong")
+    assert (detail["stage"], detail["version"]) == ("corroborated", version + 1)
+    (event,) = events_after(rt, count)
+    assert event["kind"] == "claim.stage_changed"
+    assert services.audit_verify(rt).ok
+
+
+def test_two_reviewers_approving_one_request_at_once_move_the_claim_once(three_lines: Runtime):
+    rt = three_lines
+    services.advance(rt, "alice", "strong", Stage.CORROBORATED)
+    review = services.advance(rt, "alice", "strong", Stage.CONFIRMED).review_id
+    count = event_count(rt)
+    outcomes = race(rt, (services.approve, ("bob", review), {}), (services.approve, ("carol", review), {}))
+    winners = [o for o in outcomes if isinstance(o, services.Decision)]
+    assert len(winners) == 1, outcomes
+    (loser,) = [o for o in outcomes if o not in winners]
+    # SQLite serialises writers (the loser then sees the decided review); PostgreSQL fails the stale UPDATE.
+    assert isinstance(loser, ConcurrencyConflict | services.RuleViolation), loser
+    assert [e["kind"] for e in events_after(rt, count)] == ["review.approved", "claim.stage_changed"]
+    (decided,) = [r for r in services.review_queue(rt, None) if r["id"] == review]
+    assert decided["status"] == "approved"
+    assert decided["decided_by"] in {"bob", "carol"}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_on_postgres_the_second_update_fails_instead_of_overwriting(three_lines: Runtime, db_url: str):
+    """Two sessions hold the same version of a claim; the first commit wins, the second UPDATE
+    matches no row (WHERE version = old) and is refused."""
+    with UnitOfWork(db_url) as first, UnitOfWork(db_url) as second:
+        mine, theirs = first.claims.get("strong"), second.claims.get("strong")
+        assert mine is not None and theirs is not None
+        assert mine.version == theirs.version
+        mine.assignee = "alice"
+        first.commit()
+        theirs.assignee = "bob"
+        with pytest.raises(ConcurrencyConflict, match="changed by someone else"):
+            second.commit()
+    with UnitOfWork(db_url, write=False) as check:
+        claim = check.claims.get("strong")
+        assert claim is not None
+        assert claim.assignee == "alice"
+
+
+def test_advance_if_version_stale_exits_5_and_changes_nothing(three_lines: Runtime, cli, env_db: str, db_snapshot):
+    stale = services.claim_detail(three_lines, "strong")["version"]
+    services.add_evidence(three_lines, "alice", "strong", "reuters", "supports", credibility=1, summary="update")
+    before = db_snapshot(env_db)
+    result = cli("advance", "strong", "--to", "corroborated", "--if-version", stale, "--as", "alice")
+    assert result.exit_code == 5
+    line = error_line(result)
+    assert "version" in line and f"not {stale}" in line
+    assert db_snapshot(env_db) == before
+
+    current = services.claim_detail(three_lines, "strong")["version"]
+    result = cli("advance", "strong", "--to", "corroborated", "--if-version", current, "--as", "alice", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert services.claim_detail(three_lines, "strong")["stage"] == "corroborated"
