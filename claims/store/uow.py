@@ -52,6 +52,11 @@ class UnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if exc is None:
+            # Detach what was loaded before the rollback below would expire it: a use case may
+            # return the objects it read (e.g. the users it listed) and their loaded values
+            # must stay readable after the unit of work ends.
+            self.session.expunge_all()
         self.session.rollback()
         self.session.close()
         if isinstance(exc, StaleDataError):

@@ -1,0 +1,123 @@
+"""The command line contract of DESIGN.md section 4: JSON shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from integration_helpers import error_line
+
+from claims import services
+from claims.services import Runtime
+
+EVIDENCE_FIELDS = {"grade", "stance", "source", "independent_root", "retracted"}
+REQUIREMENT_FIELDS = {"claim", "required_stage", "stage", "met", "gaps"}
+
+
+def test_show_json_shape(demo: Runtime, cli):
+    result = cli("show", "factory-exists", "--json")
+    assert result.exit_code == 0, result.stderr
+    claim = json.loads(result.stdout)
+    assert {"key", "stage", "statement", "evidence", "assessment"} <= claim.keys()
+    assert (claim["key"], claim["stage"]) == ("factory-exists", "corroborated")
+    for item in claim["evidence"]:
+        assert item.keys() >= EVIDENCE_FIELDS
+        assert isinstance(item["retracted"], bool)
+        assert item["stance"] in {"supports", "contradicts"}
+    roots = {e["source"]: e["independent_root"] for e in claim["evidence"]}
+    assert roots["diplomats"] == "eeas-intel"
+    assert {e["source"]: e["grade"] for e in claim["evidence"]}["china-mfa"] == "D4"
+    # Per reachable next stage: met and the list of gaps.
+    assert set(claim["assessment"]) == {"confirmed", "refuted"}
+    for stage in claim["assessment"].values():
+        assert isinstance(stage["met"], bool)
+        assert isinstance(stage["gaps"], list) and all(isinstance(g, str) for g in stage["gaps"])
+
+
+def test_show_json_times_are_utc_on_every_backend(demo: Runtime, cli):
+    claim = json.loads(cli("show", "factory-exists", "--json").stdout)
+    times = [t for t in claim["stage_times"].values() if t] + [h["at"] for h in claim["history"]]
+    assert times
+    assert all(t.endswith("+00:00") for t in times), times
+
+
+def test_readiness_json_shape(demo: Runtime, cli):
+    result = cli("readiness", "--json")
+    assert result.exit_code == 0, result.stderr
+    actions = json.loads(result.stdout)
+    assert isinstance(actions, list)
+    assert [a["key"] for a in actions] == [a.key for a in services.action_readiness(demo)]
+    for action in actions:
+        assert {"key", "ready", "requirements"} <= action.keys()
+        assert isinstance(action["ready"], bool)
+        assert action["ready"] == all(r["met"] for r in action["requirements"])
+        for req in action["requirements"]:
+            assert req.keys() >= REQUIREMENT_FIELDS
+
+
+def test_human_output_names_stage_and_gap(demo: Runtime, cli):
+    shown = cli("show", "factory-exists")
+    assert shown.exit_code == 0
+    assert "stage: corroborated" in shown.stdout
+    assert "(has 2 of 3)" in shown.stdout
+
+
+def test_evidence_add_and_retract_through_the_cli(demo: Runtime, cli):
+    added = cli(
+        "evidence", "add", "--claim", "beijing-aware", "--source", "eu-official", "--stance", "supports",
+        "--summary", "Minutes of the demarche", "--grade", "B2", "--observed-at", "2024-12-01",
+        "--as", "alice", "--json",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    item = json.loads(added.stdout)
+    assert (item["claim"], item["grade"]) == ("beijing-aware", "B2")
+    retracted = cli("evidence", "retract", item["id"], "--reason", "minutes were a draft", "--as", "alice")
+    assert retracted.exit_code == 0, retracted.stderr
+    (shown,) = [e for e in services.claim_detail(demo, "beijing-aware")["evidence"] if e["id"] == item["id"]]
+    assert (shown["retracted"], shown["retraction_reason"]) == (True, "minutes were a draft")
+
+
+def test_four_eyes_through_the_cli(demo: Runtime, cli):
+    cli("evidence", "add", "--claim", "factory-exists", "--source", "us-treasury", "--stance", "supports",
+        "--summary", "OFAC designation", "--credibility", "2", "--as", "alice")  # fmt: skip
+    requested = cli("advance", "factory-exists", "--to", "confirmed", "--as", "bob", "--json")
+    assert requested.exit_code == 0, requested.stderr
+    review = json.loads(requested.stdout)["review"]
+    queue = json.loads(cli("review", "list", "--json").stdout)
+    assert [(r["id"], r["claim"], r["requested_by"]) for r in queue] == [(review, "factory-exists", "bob")]
+    assert queue[0]["gaps"] == ["awaiting sign-off by a reviewer other than bob"]
+
+    own = cli("review", "approve", review, "--as", "bob")
+    assert own.exit_code == 1
+    assert "four eyes" in error_line(own)
+    approved = cli("review", "approve", review, "--as", "carol", "--rationale", "three lines", "--json")
+    assert approved.exit_code == 0, approved.stderr
+    assert json.loads(approved.stdout) == {
+        "review": review,
+        "claim": "factory-exists",
+        "status": "approved",
+        "stage": "confirmed",
+    }
+    reopened = cli("reopen", "factory-exists", "--to", "corroborated", "--rationale", "source burned", "--as", "carol")
+    assert reopened.exit_code == 0, reopened.stderr
+    assert services.claim_detail(demo, "factory-exists")["stage"] == "corroborated"
+
+
+def test_export_then_import_through_the_cli_is_a_no_op(demo: Runtime, cli, tmp_path: Path):
+    path = tmp_path / "case.json"
+    exported = cli("export", "--format", "json", "-o", path)
+    assert exported.exit_code == 0, exported.stderr
+    assert json.loads(path.read_text())["case"]["key"] == "eu-drones-2024"
+    again = cli("import", path, "--as", "alice", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert set(json.loads(again.stdout)["created"].values()) == {0}
+
+
+def test_user_management_needs_an_admin(rt: Runtime, cli):
+    refused = cli("user", "add", "eve", "--role", "reviewer", "--as", "alice")
+    assert refused.exit_code == 4
+    assert "'alice' has role analyst" in error_line(refused)
+    added = cli("user", "add", "eve", "--role", "reviewer", "--as", "admin")
+    assert added.exit_code == 0, added.stderr
+    users = {u["name"]: u["role"] for u in json.loads(cli("user", "list", "--json").stdout)}
+    assert users["eve"] == "reviewer"
