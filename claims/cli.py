@@ -52,6 +52,12 @@ DEMO_USERS = {"admin": "admin", "alice": "analyst", "bob": "reviewer", "carol": 
 
 AsUser = Annotated[str | None, typer.Option("--as", help="Acting user (default: $CLAIMS_USER).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(help="Fan batches out on Dask: a scheduler address (tcp://host:8786), or 'local' for a LocalCluster."),
+]
+BatchOpt = Annotated[int | None, typer.Option(min=1, help="Claims per task (default $CLAIMS_BATCH_SIZE, 200).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run log on stderr.")]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -244,16 +250,49 @@ def evidence_retract(
 def assess_cmd(
     keys: Annotated[list[str] | None, typer.Argument(help="Claim keys (default: every claim).")] = None,
     case: Annotated[str | None, typer.Option(help="Only this case.")] = None,
+    dask: DaskOpt = None,
+    batch_size: BatchOpt = None,
+    verbose: VerboseOpt = False,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Assess claims against the threshold policy and apply what it says."""
-    from claims.runner import run_assessment
+    """Assess claims against the threshold policy through the assessment flow, and apply what it says."""
+    from claims.runner import assess
 
     rt = runtime()
+    prefect_console(verbose)
+    with flow_errors():
+        report = assess(
+            rt,
+            actor(as_user or "system"),
+            keys or None,
+            case=case,
+            progress=not as_json,
+            dask=dask,
+            batch_size=batch_size,
+            quiet=not verbose,
+        )
+    print_outcomes(report.outcomes, as_json)
+
+
+def prefect_console(verbose: bool) -> None:
+    """Prefect's own run log goes to stderr only with --verbose; otherwise the summary and errors are ours."""
+    if not verbose:
+        from flows.common import silence_console
+
+        silence_console()
+
+
+@contextmanager
+def flow_errors() -> Iterator[None]:
+    """Rule and input errors keep their exit codes; batches that failed on I/O after retries exit 1."""
+    from flows.assessment import BatchesFailed
+
     with reported_errors():
-        outcomes = run_assessment(rt, actor(as_user or "system"), keys or None, case=case, progress=not as_json)
-    print_outcomes(outcomes, as_json)
+        try:
+            yield
+        except BatchesFailed as exc:
+            fail(f"assessment: {exc}", 1)
 
 
 def print_outcomes(outcomes: list[services.Outcome], as_json: bool) -> None:
@@ -463,25 +502,46 @@ def audit_verify(as_json: JsonOut = False) -> None:
 def demo(
     file: Annotated[Path, typer.Option(help="Case file to load.")] = DEMO_CASE,
     dashboard: Annotated[bool, typer.Option(help="Start the dashboard afterwards.")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Migrate, create the demo users, load the EU drones case, assess, print readiness."""
+    """Migrate, create the demo users, load the EU drones case and assess it through the flows, print readiness."""
+    from claims.runner import assess, run_intake
+
     db_upgrade("head")
     rt = runtime()
-    with reported_errors():
+    prefect_console(verbose)
+    with flow_errors():
         created = services.ensure_users(rt, DEMO_USERS)
         if created:
             err.print(f"users created: {', '.join(created)}", markup=False)
-        report = services.import_case(rt, "alice", services.read_case_file(file))
-        made = ", ".join(f"{n} {k}" for k, n in report.created.items() if n) or "nothing new"
-        out.print(f"imported {report.case}: {made}", markup=False)
-    from claims.runner import run_assessment
-
-    with reported_errors():
-        outcomes = run_assessment(rt, "system", None, case=report.case, progress=True)
-    print_outcomes(outcomes, False)
-    readiness_cmd(case=report.case, as_json=False)
+        intake = run_intake(rt, "alice", file, quiet=not verbose)
+        loaded = intake.files[0]
+        made = ", ".join(f"{n} {k}" for k, n in loaded.created.items() if n) or "nothing new"
+        out.print(f"imported {loaded.case}: {made}", markup=False)
+        report = assess(rt, "system", None, case=loaded.case, progress=True, quiet=not verbose)
+    print_outcomes(report.outcomes, False)
+    readiness_cmd(case=loaded.case, as_json=False)
     if dashboard:
         dashboard_cmd()
+
+
+@app.command("serve")
+def serve_cmd(
+    every: Annotated[float, typer.Option(min=0.1, help="Minutes between scheduled assessments.")] = 10,
+    inbox: Annotated[Path | None, typer.Option(help="Inbox folder for case files (default $CLAIMS_INBOX).")] = None,
+    intake_every: Annotated[float, typer.Option(min=1, help="Seconds between looks into the inbox.")] = 60,
+    dask: DaskOpt = None,
+    poll: Annotated[float, typer.Option(min=0.1, help="Seconds between checks of a waiting sign-off run.")] = 10,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many flow runs at once.")] = None,
+) -> None:
+    """Serve the flows: assessment on a schedule, intake of the inbox, sign-off runs on request (Ctrl-C stops).
+
+    Runs against PREFECT_API_URL when set (e.g. a `prefect server start`), else a temporary local API.
+    """
+    from flows.serve import serve
+
+    err.print(f"serving against {os.environ.get('PREFECT_API_URL') or 'a temporary local Prefect API'}", markup=False)
+    serve(limit=limit, every_minutes=every, inbox=inbox, intake_seconds=intake_every, dask=dask, poll_seconds=poll)
 
 
 @app.command("dashboard")

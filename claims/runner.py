@@ -1,29 +1,97 @@
-"""Run the assessment over many claims in batches, with a progress bar for people."""
+"""Run the Prefect flows from the command line, in this process, with a progress bar for people.
+
+With no PREFECT_API_URL configured, Prefect starts a temporary local API for the run (ephemeral
+mode); with one, the runs are recorded on that server and show in its UI.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.progress import Progress
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from claims.services import Outcome, Runtime, assess_claims, open_claim_keys
+from claims.services import Outcome, Runtime
 from claims.settings import get_settings
 
+if TYPE_CHECKING:  # Prefect takes a second or two to import: only the commands that run flows pay for it
+    from flows.assessment import AssessmentReport
+    from flows.intake import IntakeReport
 
-def batches(keys: Sequence[str], size: int) -> list[list[str]]:
-    return [list(keys[i : i + size]) for i in range(0, len(keys), size)]
+
+@contextmanager
+def _progress_bar(enabled: bool, batch_size: int) -> Iterator[None]:
+    """A progress bar on stderr while the flow reports finished batches; only for runs of two batches or more."""
+    from flows.assessment import on_progress
+
+    if not enabled:
+        yield
+        return
+    bar = Progress(
+        TextColumn("assessing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    job = bar.add_task("assessing", total=None, visible=False)
+
+    def update(done: int, total: int) -> None:
+        if total > batch_size and not bar.live.is_started:
+            bar.start()
+        bar.update(job, completed=done, total=total, visible=True)
+
+    try:
+        with on_progress(update):
+            yield
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+
+
+def assess(
+    rt: Runtime,
+    actor: str,
+    keys: Sequence[str] | None = None,
+    *,
+    case: str | None = None,
+    progress: bool = False,
+    dask: str | None = None,
+    batch_size: int | None = None,
+    quiet: bool = True,
+) -> AssessmentReport:
+    """Run the assessment flow here: the given claims (default: all, or one case's), one batch per task."""
+    from flows.assessment import assessment_flow, task_runner
+    from flows.common import local_run, use_runtime
+
+    size = batch_size or get_settings().batch_size
+    flow_ = assessment_flow.with_options(task_runner=task_runner(dask)) if dask else assessment_flow
+    with local_run(quiet=quiet), use_runtime(rt), _progress_bar(progress, size):
+        return flow_(keys=list(keys) if keys else None, case=case, actor=actor, batch_size=size)
 
 
 def run_assessment(
-    rt: Runtime, actor: str, keys: Sequence[str] | None, *, case: str | None = None, progress: bool = False
+    rt: Runtime,
+    actor: str,
+    keys: Sequence[str] | None,
+    *,
+    case: str | None = None,
+    progress: bool = False,
+    dask: str | None = None,
+    batch_size: int | None = None,
 ) -> list[Outcome]:
-    """Assess the given claims (default: all of them) one batch per transaction."""
-    todo = list(keys) if keys else open_claim_keys(rt, case)
-    outcomes: list[Outcome] = []
-    chunks = batches(todo, get_settings().batch_size)
-    with Progress(disable=not progress or len(chunks) < 2, transient=True) as bar:
-        task = bar.add_task("assessing", total=len(todo))
-        for chunk in chunks:
-            outcomes.extend(assess_claims(rt, actor, chunk))
-            bar.advance(task, len(chunk))
-    return outcomes
+    """Assess the given claims (default: all of them) through the assessment flow; the outcome per claim."""
+    return assess(rt, actor, keys, case=case, progress=progress, dask=dask, batch_size=batch_size).outcomes
+
+
+def run_intake(rt: Runtime, actor: str, path: Path, *, assess_after: bool = False, quiet: bool = True) -> IntakeReport:
+    """Run the intake flow here on a case file or an inbox folder."""
+    from flows.common import local_run, use_runtime
+    from flows.intake import intake_flow
+
+    with local_run(quiet=quiet), use_runtime(rt):
+        return intake_flow(path=str(path), actor=actor, assess=assess_after)

@@ -1,0 +1,105 @@
+"""What every flow module shares: the claims runtime, which failures are worth a retry, local run settings.
+
+No flow lives here; each flow has its own module (intake, assessment, review).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import httpx
+from sqlalchemy import exc as sa_exc
+
+from claims.services import Runtime
+from claims.store.uow import ConcurrencyConflict
+
+_RUNTIME: ContextVar[Runtime | None] = ContextVar("claims_runtime", default=None)
+
+# Failures that may pass on a second try: a lost or locked database connection, a write that lost an
+# optimistic-concurrency race, a network hiccup to the Prefect API. Rule and input errors never qualify.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConcurrencyConflict,
+    httpx.TransportError,
+    OSError,
+)
+_NOT_TRANSIENT_OS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+@contextmanager
+def use_runtime(rt: Runtime) -> Iterator[Runtime]:
+    """Run flows called in this context against `rt` instead of the CLAIMS_* settings."""
+    token = _RUNTIME.set(rt)
+    try:
+        yield rt
+    finally:
+        _RUNTIME.reset(token)
+
+
+def current_runtime() -> Runtime:
+    """The runtime set by `use_runtime`, else one built from the CLAIMS_* environment (served runs)."""
+    return _RUNTIME.get() or Runtime.from_settings()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` is an I/O failure worth retrying (never a rule, permission or input error)."""
+    if isinstance(exc, _NOT_TRANSIENT_OS):
+        return False
+    return isinstance(exc, TRANSIENT)
+
+
+def retry_on_io(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect `retry_condition_fn`: retry a failed task run only when it failed on I/O."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, BaseException) and is_transient(exc)
+
+
+@contextmanager
+def local_run(*, quiet: bool = False) -> Iterator[None]:
+    """Settings for flows run inside this process (the CLI): no heartbeat thread, no telemetry, optional quiet.
+
+    Heartbeats let a server detect crashed runs of a worker; in-process they only add up to a
+    second to every flow run while the heartbeat thread is joined. `quiet` lowers Prefect's
+    console log to warnings (everything still reaches the Prefect API and UI).
+    """
+    from prefect.settings import temporary_settings
+
+    with temporary_settings(updates={"flows.heartbeat_frequency": None, "server.analytics_enabled": False}):
+        if not quiet:
+            yield
+            return
+        with quiet_console():
+            yield
+
+
+def _console_handlers() -> list[logging.Handler]:
+    import prefect.main  # noqa: F401  (configures Prefect's logging; later imports would reset the levels)
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
+    return list({h for lg in loggers for h in getattr(lg, "handlers", []) if isinstance(h, PrefectConsoleHandler)})
+
+
+@contextmanager
+def quiet_console(level: int = logging.WARNING) -> Iterator[None]:
+    """Raise the level of Prefect's console handlers for the duration (stdout stays clean for --json)."""
+    before = {h: h.level for h in _console_handlers()}
+    for h, old in before.items():
+        h.setLevel(max(level, old))
+    try:
+        yield
+    finally:
+        for h, old in before.items():
+            h.setLevel(old)
+
+
+def silence_console(level: int = logging.CRITICAL) -> None:
+    """Raise the level of Prefect's console handlers for the rest of the process (a CLI command that reports)."""
+    for h in _console_handlers():
+        h.setLevel(max(level, h.level))

@@ -1,0 +1,200 @@
+"""Sign-off flow: a confirm or refute request waits for a person, through Prefect's pause with typed input.
+
+The run pauses with a `ReviewDecision` form whose description shows the claim, its assessment and
+the open gaps. The decision goes through the same services as `claims review approve|reject`
+(roles, four eyes, criteria still hold); a decision those refuse is logged and the run waits
+again. The review may also be decided elsewhere while the run waits (the CLI, the dashboard, or
+the assessment withdrawing it): a watcher polls the store and then resumes the run itself, which
+sees the recorded decision, applies nothing and ends cleanly.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from uuid import UUID
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+from prefect.exceptions import NotPausedError
+from prefect.flow_runs import pause_flow_run, resume_flow_run
+from prefect.input import RunInput
+
+from claims import services
+from claims.domain.errors import DomainError
+from claims.services import Runtime
+from claims.services.signoff import ReviewState, review_state
+from flows.common import current_runtime, retry_on_io
+
+STATUS_OF = {"approve": "approved", "reject": "rejected"}
+
+
+class ReviewDecision(RunInput):
+    """A reviewer's decision on a confirm/refute request: approve or reject, who decides, and why."""
+
+    decision: Literal["approve", "reject"]
+    reviewer: str
+    rationale: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a submitted decision was applied, and if not the rule that refused it."""
+
+    applied: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class SignoffResult:
+    """How a review request ended: its status, who decided, whether through this run, what was refused first."""
+
+    review_id: int
+    claim: str
+    status: str
+    decided_by: str | None
+    decided_here: bool
+    refused: list[str] = field(default_factory=list)
+
+
+@task(name="load-review", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
+def load_review(rt: Runtime, review_id: int) -> ReviewState:
+    """The review request as stored now."""
+    return review_state(rt, review_id)
+
+
+@task(name="describe-review", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
+def describe_review(rt: Runtime, review: ReviewState, refused: list[str]) -> str:
+    """Markdown for the reviewer: the claim, the requested move, the assessment with its gaps, the evidence."""
+    return describe(review, services.claim_detail(rt, review.claim), refused)
+
+
+@task(name="apply-decision", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
+def apply_decision(rt: Runtime, review_id: int, answer: ReviewDecision) -> Verdict:
+    """Approve or reject through the services (roles, four eyes, criteria); a refusal is returned, not raised."""
+    decide = services.approve if answer.decision == "approve" else services.reject
+    try:
+        decision = decide(rt, answer.reviewer.strip(), review_id, answer.rationale.strip() or None)
+    except DomainError as exc:
+        now = review_state(rt, review_id)
+        if now.status == STATUS_OF[answer.decision] and now.decided_by == answer.reviewer.strip():
+            return Verdict(True, f"review #{review_id} {now.status} by {now.decided_by}")  # a retry after commit
+        return Verdict(False, str(exc))
+    return Verdict(
+        True, f"review #{review_id} {decision.status} by {answer.reviewer}: {decision.claim} is {decision.stage}"
+    )
+
+
+@flow(name="claims-signoff", flow_run_name="review-{review_id}")
+def signoff_flow(review_id: int, poll_seconds: float = 10.0, timeout_hours: float = 168.0) -> SignoffResult:
+    """Wait for a reviewer's decision on review request `review_id`, apply it under four eyes, end when decided."""
+    rt = current_runtime()
+    logger = get_run_logger()
+    run_id = get_run_context().flow_run.id  # type: ignore[union-attr]
+    refused: list[str] = []
+    applied_here = False
+    while True:
+        review = load_review(rt, review_id)
+        if not review.pending:
+            how = "through this run" if applied_here else "outside this run"
+            logger.info("review #%d %s by %s (%s)", review_id, review.status, review.decided_by, how)
+            return SignoffResult(review_id, review.claim, review.status, review.decided_by, applied_here, refused)
+        form = ReviewDecision.with_initial_data(description=describe_review(rt, review, refused), rationale="")
+        with watch_review(rt, review_id, run_id, poll_seconds):
+            answer = pause_flow_run(
+                wait_for_input=form,
+                timeout=int(timeout_hours * 3600),
+                poll_interval=poll_seconds,  # type: ignore[arg-type]
+            )
+        if not load_review(rt, review_id).pending:
+            continue  # decided elsewhere while we waited: the watcher woke us up, nothing to apply
+        verdict = apply_decision(rt, review_id, answer)
+        if verdict.applied:
+            applied_here = True
+            logger.info(verdict.message)
+        else:
+            refused.append(f"{answer.decision} by {answer.reviewer!r} refused: {verdict.message}")
+            logger.warning("%s; waiting for another decision", refused[-1])
+
+
+@contextmanager
+def watch_review(rt: Runtime, review_id: int, flow_run_id: UUID, every: float) -> Iterator[None]:
+    """While the run waits, resume it as soon as the review is decided elsewhere (CLI, dashboard, assessment)."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(every):
+            try:
+                state = review_state(rt, review_id)
+                if not state.pending:
+                    resume_flow_run(flow_run_id, run_input=outside_decision(state))
+                    return
+            except NotPausedError:
+                continue  # not paused yet, or a reviewer's input got there first: the run sees the store anyway
+            except Exception:  # a database or API hiccup: look again on the next tick
+                continue
+
+    watcher = threading.Thread(
+        target=contextvars.copy_context().run, args=(watch,), name=f"watch-review-{review_id}", daemon=True
+    )
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def outside_decision(review: ReviewState) -> dict[str, Any]:
+    """The input the watcher resumes a run with: the decision as recorded by whoever took it."""
+    return {
+        "decision": "approve" if review.status == "approved" else "reject",
+        "reviewer": review.decided_by or "unknown",
+        "rationale": f"{review.status} outside this flow run" + (f": {review.rationale}" if review.rationale else ""),
+    }
+
+
+def describe(review: ReviewState, detail: dict[str, Any], refused: list[str]) -> str:
+    """The pause form's description: what is asked, the assessment of the target stage with gaps, the evidence."""
+    target = detail["assessment"].get(review.to_stage, {})
+    lines = [
+        f"## Review #{review.id}: {review.claim} {review.from_stage} -> {review.to_stage}",
+        "",
+        f"> {detail['statement']}",
+        "",
+        f"Requested by **{review.requested_by}** on {review.requested_at:%Y-%m-%d %H:%M}"
+        + (f": {review.reason}" if review.reason else "."),
+        "",
+        f"### Assessment for {review.to_stage} (policy {detail['policy_version']})",
+        "",
+    ]
+    for c in target.get("criteria", []):
+        lines.append(
+            f"- [{'x' if c['met'] else ' '}] {c['criterion']}" + (f" - **gap:** {c['gap']}" if c["gap"] else "")
+        )
+    if not target.get("evidence_met", False):
+        lines += ["", "**The evidence criteria are not met now; an approval will be refused.**"]
+    lines += [
+        "",
+        "### Evidence",
+        "",
+        "| grade | stance | source | independent line | summary |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for e in detail["evidence"]:
+        summary = e["summary"].replace("|", "/").replace("\n", " ")
+        row = f"| {e['grade']} | {e['stance']} | {e['source']} | {e['independent_root']} | {summary} |"
+        lines.append(row if not e["retracted"] else f"| ~~{e['grade']}~~ | retracted | {e['source']} | | {summary} |")
+    if refused:
+        lines += ["", "### Refused so far", ""] + [f"- {r}" for r in refused]
+    lines += [
+        "",
+        f"Approve or reject. The reviewer must hold the reviewer role and must not be {review.requested_by} "
+        "(four eyes); rejecting needs a rationale.",
+    ]
+    return "\n".join(lines)

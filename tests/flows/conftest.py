@@ -1,0 +1,29 @@
+"""Flow tests: one Prefect test harness for the whole session, the demo case loaded but not yet assessed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from claims import services
+from claims.cli import DEMO_CASE
+from claims.services import Runtime
+from flows.common import use_runtime
+from flows.testing import start_harness, stop_harness
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect API for every flow test of the session, started once."""
+    start_harness()
+    yield
+    stop_harness()
+
+
+@pytest.fixture
+def loaded(rt: Runtime) -> Iterator[Runtime]:
+    """The EU drones case imported (not assessed); flows called in the test run against this database."""
+    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    with use_runtime(rt):
+        yield rt

@@ -1,0 +1,21 @@
+"""Helpers for the flow tests: read the audit log straight from the database."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import create_engine, text
+
+
+def event_rows(url: str) -> list[tuple[str, str | None, str | None]]:
+    """(kind, claim, to_stage) of every event, in order."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(text("SELECT kind, claim_key, to_stage FROM events ORDER BY id"))]
+    engine.dispose()
+    return rows  # type: ignore[return-value]
+
+
+def event_counts(url: str) -> Counter[tuple[str, str | None]]:
+    """How many events of each (kind, claim) there are."""
+    return Counter((kind, claim) for kind, claim, _ in event_rows(url))
