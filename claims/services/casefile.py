@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -10,8 +11,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from claims.domain.errors import DomainError
+from claims.domain.errors import DomainError, LineageCycle
 from claims.domain.grades import Credibility, Reliability
+from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage, Stance
 from claims.services.errors import InvalidInput
 
@@ -123,6 +125,16 @@ class CaseFile(Strict):
             seen.add(item.key)
         return items
 
+    @field_validator("sources")
+    @classmethod
+    def _lineage_has_roots(cls, sources: list[SourceEntry]) -> list[SourceEntry]:
+        """A cycle in the file's own `derived_from` links is an error whatever the database holds."""
+        try:
+            resolve_roots({s.key: s.derived_from for s in sources})
+        except LineageCycle as exc:
+            raise ValueError(str(exc)) from None
+        return sources
+
 
 def _location(loc: tuple[int | str, ...]) -> str:
     out = ""
@@ -143,6 +155,8 @@ def validate_case(data: Any, origin: str = "case file") -> CaseFile:
         value = err.get("input")
         shown = f" {value!r}" if not isinstance(value, dict | list) and value is not None else ""
         message = err["msg"].removeprefix("Value error, ")
+        if shown and re.search(rf"(?<![\w']){re.escape(shown.strip())}(?![\w'])", message):
+            shown = ""  # the domain's message already names the value
         raise InvalidInput(f"{origin}: {where}:{shown} {message}".replace(":  ", ": ")) from None
 
 

@@ -1,0 +1,169 @@
+"""Bad input (issue 2, item 8): a non-zero exit with its specific code, exactly one line on stderr
+naming the field and the offending value, and the database unchanged.
+
+Exit codes (claims/cli.py): 1 rule or input, 3 not found, 4 permission denied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from integration_helpers import error_line
+
+from claims.cli import DEMO_CASE
+from claims.services import Runtime
+
+DEMO_TEXT = DEMO_CASE.read_text(encoding="utf-8")
+
+
+def edit(old: str, new: str) -> Callable[[], str]:
+    """The demo file with its first `old` replaced (the test fails if `old` is not there)."""
+
+    def make() -> str:
+        assert old in DEMO_TEXT, old
+        return DEMO_TEXT.replace(old, new, 1)
+
+    return make
+
+
+CASE_FILES = [
+    # (id, file name, content, what the one line must name)
+    ("bad-yaml", "broken.yaml", lambda: "case: {key: x\n  - nope: [", ["broken.yaml' is not valid YAML"]),
+    ("not-a-mapping", "list.json", lambda: "[1, 2]", ["case file list.json", "expected a mapping"]),
+    (
+        "reliability-Z",
+        "z.yaml",
+        edit("reliability: D ", "reliability: Z "),
+        ["sources[5].reliability: 'Z' is not a reliability A-F"],
+    ),
+    (
+        "credibility-9",
+        "c9.yaml",
+        edit("credibility: 4", "credibility: 9"),
+        ["claims[0].evidence[3].credibility: 9 is not a credibility 1-6"],
+    ),
+    (
+        "stance-5",
+        "s5.yaml",
+        edit("stance: contradicts", "stance: 5"),
+        ["claims[0].evidence[3].stance: unknown stance 5 "],
+    ),
+    (
+        "unknown-evidence-source",
+        "src.yaml",
+        edit("source: eeas-intel", "source: nobody"),
+        ["claims[0].evidence[1].source: unknown source 'nobody'"],
+    ),
+    (
+        "unknown-derived-from",
+        "der.yaml",
+        edit("derived_from: eeas-intel", "derived_from: rumours"),
+        ["sources[3].derived_from: unknown source 'rumours'"],
+    ),
+    (
+        "lineage-cycle",
+        "cycle.yaml",
+        edit(
+            "    reliability: B\n  - key: reuters-documents",
+            "    reliability: B\n    derived_from: reuters-documents\n  - key: reuters-documents",
+        ),
+        ["derived_from", "reuters -> reuters-documents -> reuters"],
+    ),
+    (
+        "required-stage",
+        "stage.yaml",
+        edit("{claim: factory-exists, stage: corroborated}", "{claim: factory-exists, stage: approved}"),
+        ["policy_actions[0].requires[0].stage", "'approved'"],
+    ),
+    (
+        "required-claim",
+        "req.yaml",
+        edit("{claim: factory-exists, stage: corroborated}", "{claim: ghost, stage: corroborated}"),
+        ["policy_actions[0].requires[0].claim: unknown claim 'ghost'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "names"), [c[1:] for c in CASE_FILES], ids=[c[0] for c in CASE_FILES])
+def test_malformed_case_file(demo: Runtime, cli, env_db: str, db_snapshot, tmp_path: Path, name, content, names):
+    """The demo is already imported, so an import that slipped through would find an existing case."""
+    path = tmp_path / name
+    path.write_text(content(), encoding="utf-8")
+    before = db_snapshot(env_db)
+    result = cli("import", path, "--as", "alice")
+    assert result.exit_code == 1
+    line = error_line(result)
+    for part in names:
+        assert part in line
+    assert db_snapshot(env_db) == before
+
+
+def test_a_lineage_cycle_is_refused_on_an_empty_database_too(rt: Runtime, cli, env_db: str, db_snapshot, tmp_path):
+    path = tmp_path / "cycle.yaml"
+    path.write_text(dict((c[0], c[2]) for c in CASE_FILES)["lineage-cycle"](), encoding="utf-8")
+    before = db_snapshot(env_db)
+    result = cli("import", path, "--as", "alice")
+    assert result.exit_code == 1
+    assert "reuters -> reuters-documents -> reuters" in error_line(result)
+    assert db_snapshot(env_db) == before
+
+
+ADD = [
+    "evidence",
+    "add",
+    "--claim",
+    "factory-exists",
+    "--source",
+    "us-treasury",
+    "--stance",
+    "supports",
+    "--summary",
+    "x",
+]
+
+COMMANDS = [
+    # (id, arguments, exit code, what the one line must name)
+    ("unknown-claim-show", ["show", "nope"], 3, ["claim: unknown claim 'nope'"]),
+    ("unknown-claim-evidence", [*ADD[:2], "--claim", "nope", *ADD[4:], "--credibility", "2", "--as", "alice"], 3,
+     ["claim: unknown claim 'nope'"]),
+    ("unknown-source", [*ADD[:4], "--source", "nobody", *ADD[6:], "--credibility", "2", "--as", "alice"], 3,
+     ["source: unknown source 'nobody'"]),
+    ("grade-Z9", [*ADD, "--grade", "Z9", "--as", "alice"], 1, ["grade: 'Z9' is not a grade"]),
+    ("grade-B7", [*ADD, "--grade", "B7", "--as", "alice"], 1, ["grade: 'B7' is not a grade"]),
+    ("credibility-9", [*ADD, "--credibility", "9", "--as", "alice"], 1, ["credibility: '9' is not a credibility"]),
+    ("stance", [*ADD[:6], "--stance", "maybe", *ADD[8:], "--credibility", "2", "--as", "alice"], 1,
+     ["stance: unknown stance 'maybe'"]),
+    ("observed-at", [*ADD, "--credibility", "2", "--observed-at", "2024-13-01", "--as", "alice"], 1,
+     ["observed_at: '2024-13-01'"]),
+    ("reported-to-confirmed", ["advance", "lethal-production", "--to", "confirmed", "--as", "alice"], 1,
+     ["stage: reported -> confirmed is not allowed"]),
+    ("unknown-stage", ["advance", "lethal-production", "--to", "approved", "--as", "alice"], 1,
+     ["stage: unknown stage 'approved'"]),
+    ("not-a-reopen", ["reopen", "lethal-production", "--to", "reported", "--rationale", "why", "--as", "bob"], 1,
+     ["stage: reported -> reported"]),
+    ("unknown-user", ["advance", "factory-exists", "--to", "confirmed", "--as", "zed"], 3,
+     ["user: unknown user 'zed'"]),
+    ("manager-adds-evidence", [*ADD, "--credibility", "2", "--as", "mia"], 4,
+     ["user: 'mia' has role manager, which may not add evidence"]),
+    ("analyst-approves", ["review", "approve", "1", "--as", "alice"], 4, ["user: 'alice' has role analyst"]),
+    ("no-user", [*ADD, "--credibility", "2"], 4, ["user: no acting user"]),
+    ("unknown-review", ["review", "approve", "999", "--as", "bob"], 3, ["review: unknown review #999"]),
+    ("unknown-evidence", ["evidence", "retract", "999", "--reason", "x", "--as", "alice"], 3,
+     ["evidence: unknown evidence id 999"]),
+    ("unknown-case-export", ["export", "--case", "nope"], 3, ["case: unknown case 'nope'"]),
+    ("unknown-case-readiness", ["readiness", "--case", "nope"], 3, ["case: unknown case 'nope'"]),
+    ("unknown-role", ["user", "add", "eve", "--role", "boss", "--as", "admin"], 1, ["role: 'boss'"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "code", "names"), [c[1:] for c in COMMANDS], ids=[c[0] for c in COMMANDS])
+def test_bad_command(demo: Runtime, cli, env_db: str, db_snapshot, args: list[str], code: int, names: list[str]):
+    before = db_snapshot(env_db)
+    result = cli(*args)
+    assert result.exit_code == code, result.stderr
+    line = error_line(result)
+    for part in names:
+        assert part in line
+    assert db_snapshot(env_db) == before
