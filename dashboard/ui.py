@@ -15,11 +15,13 @@ import streamlit as st
 from claims.domain.errors import DomainError
 from claims.services.assessment import ConcurrencyConflict
 
-PIPELINE = "pages/pipeline.py"
-CLAIMS = "pages/claims.py"
-DETAIL = "pages/claim_detail.py"
-READINESS = "pages/readiness.py"
-REVIEW = "pages/review.py"
+# Page scripts live in views/, not pages/: a pages/ folder beside the entrypoint switches Streamlit to its
+# legacy multipage mode, where AppTest.switch_page (and a fresh server's first run) skip the router.
+PIPELINE = "views/pipeline.py"
+CLAIMS = "views/claims.py"
+DETAIL = "views/claim_detail.py"
+READINESS = "views/readiness.py"
+REVIEW = "views/review.py"
 
 STAGES = ("reported", "corroborated", "confirmed", "refuted")
 STAGE_COLOURS = {"reported": "#8c9bb0", "corroborated": "#e3a21a", "confirmed": "#2e8b57", "refuted": "#c0392b"}

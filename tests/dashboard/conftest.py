@@ -51,7 +51,7 @@ def open_page() -> Callable[..., AppTest]:
             at.session_state["case"] = case
         at.run()
         if page:
-            at.switch_page(f"pages/{page}.py")
+            at.switch_page(f"views/{page}.py")
             for key, value in query.items():
                 at.query_params[key] = value
             at.run()
