@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from claims.store.db import get_engine, normalise_url
 from claims.store.models import Base
@@ -24,16 +24,22 @@ def _run(connection: Connection) -> None:
 
 
 def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:  # pytest-alembic and tests hand in their own connection
-        _run(connection)
+    # Tests may hand in their own connection, or an engine (pytest-alembic hands in its
+    # `alembic_engine` fixture as is).
+    given = config.attributes.get("connection")
+    if isinstance(given, Connection):
+        _run(given)
         return
-    url = config.get_main_option("sqlalchemy.url")
-    if not url:
-        from claims.settings import get_settings
+    if isinstance(given, Engine):
+        engine = given
+    else:
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            from claims.settings import get_settings
 
-        url = get_settings().database_url
-    with get_engine(normalise_url(url)).connect() as conn:
+            url = get_settings().database_url
+        engine = get_engine(normalise_url(url))
+    with engine.connect() as conn:
         _run(conn)
         conn.commit()
 
