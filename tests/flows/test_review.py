@@ -1,0 +1,140 @@
+"""The sign-off flow: the pause form, decisions through the services, decisions taken elsewhere while it waits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import UUID
+
+import pytest
+from flow_helpers import event_counts
+from prefect import get_client
+from typer.testing import CliRunner
+
+from claims import services
+from claims.cli import app
+from claims.domain.stages import Stage
+from claims.runner import assess
+from claims.services import Runtime
+from claims.services.signoff import review_state
+from flows.review import ReviewDecision, apply_decision, describe, signoff_flow
+from flows.serve import SIGNOFF
+from flows.testing import BackgroundRun
+
+POLL = 0.2
+
+
+@pytest.fixture
+def review_id(loaded: Runtime) -> int:
+    """factory-exists meets the confirm criteria once a third independent line (B2) arrives; bob asks to confirm."""
+    assess(loaded, "system", None)
+    services.add_evidence(
+        loaded,
+        "alice",
+        "factory-exists",
+        "eu-official",
+        "supports",
+        credibility=2,
+        summary="An EU official confirms the factory's location from separate reporting.",
+    )
+    result = services.advance(loaded, "bob", "factory-exists", Stage.CONFIRMED, reason="three independent lines")
+    assert result.review_id is not None
+    return result.review_id
+
+
+def test_description_shows_the_request_the_assessment_and_the_gaps(review_id: int, loaded: Runtime):
+    review = review_state(loaded, review_id)
+    text = describe(review, services.claim_detail(loaded, review.claim), ["approve by 'bob' refused: four eyes"])
+    assert f"## Review #{review_id}: factory-exists corroborated -> confirmed" in text
+    assert "Requested by **bob**" in text and "three independent lines" in text
+    assert "- [x]" in text and "- [ ]" in text and "**gap:** awaiting sign-off" in text
+    assert "| B2 | supports | reuters | reuters |" in text
+    assert "### Refused so far" in text and "must not be bob" in text
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "decision", "rationale", "refusal"),
+    [
+        ("bob", "approve", "", "cannot also decide it (four eyes)"),
+        ("mia", "approve", "", "has role manager"),
+        ("nobody", "approve", "", "unknown user"),
+        ("carol", "reject", " ", "needs a rationale"),
+    ],
+)
+def test_apply_decision_fn_returns_refusals_from_the_service_rules(
+    review_id: int, loaded: Runtime, reviewer: str, decision: str, rationale: str, refusal: str
+):
+    answer = ReviewDecision(decision=decision, reviewer=reviewer, rationale=rationale)
+    verdict = apply_decision.fn(loaded, review_id, answer)
+    assert not verdict.applied and refusal in verdict.message
+    assert review_state(loaded, review_id).pending
+
+
+def test_apply_decision_fn_applies_an_allowed_approval(review_id: int, loaded: Runtime):
+    verdict = apply_decision.fn(loaded, review_id, ReviewDecision(decision="approve", reviewer="carol"))
+    assert verdict.applied and "factory-exists is confirmed" in verdict.message
+
+
+def test_a_review_decided_already_ends_the_run_at_once(review_id: int, loaded: Runtime):
+    services.reject(loaded, "carol", review_id, "the official repeats the EEAS")
+    result = signoff_flow(review_id=review_id, poll_seconds=POLL)
+    assert (result.status, result.decided_by, result.decided_here) == ("rejected", "carol", False)
+
+
+@pytest.fixture
+def waiting(review_id: int, loaded: Runtime) -> Iterator[BackgroundRun]:
+    """The sign-off run for the review, paused and waiting for input."""
+    run = BackgroundRun(signoff_flow, review_id=review_id, poll_seconds=POLL)
+    run.wait_paused(1)
+    yield run
+    if run.thread.is_alive():  # a failed test must not leave the run waiting
+        services.reject(loaded, "carol", review_id, "test cleanup")
+        run.thread.join(10)
+
+
+def test_a_decision_taken_through_the_cli_while_the_run_waits_is_applied_once(
+    waiting: BackgroundRun, review_id: int, loaded: Runtime, env_db: str
+):
+    before = event_counts(env_db)
+    cli = CliRunner().invoke(app, ["review", "approve", str(review_id), "--as", "carol", "--json"])
+    assert cli.exit_code == 0, cli.output
+
+    result = waiting.join(30)
+
+    assert (result.status, result.decided_by, result.decided_here) == ("approved", "carol", False)
+    assert waiting.flow_run().state.is_completed()
+    assert event_counts(env_db) - before == {
+        ("review.approved", "factory-exists"): 1,
+        ("claim.stage_changed", "factory-exists"): 1,
+    }
+    assert services.claim_detail(loaded, "factory-exists")["stage"] == "confirmed"
+
+
+def test_a_review_withdrawn_by_the_assessment_ends_the_waiting_run(
+    waiting: BackgroundRun, review_id: int, loaded: Runtime
+):
+    detail = services.claim_detail(loaded, "factory-exists")
+    official = next(e["id"] for e in detail["evidence"] if e["source"] == "eu-official")
+    services.retract_evidence(loaded, "alice", official, "the official repeated the EEAS briefing")
+    assess(loaded, "system", ["factory-exists"])
+
+    result = waiting.join(30)
+    assert (result.status, result.decided_by, result.decided_here) == ("withdrawn", "system", False)
+    assert services.claim_detail(loaded, "factory-exists")["stage"] == "corroborated"
+
+
+def test_the_assessment_starts_one_signoff_run_per_pending_review(review_id: int, loaded: Runtime):
+    from flows.review import signoff_flow as flow_
+
+    flow_.to_deployment(name=SIGNOFF.split("/")[1]).apply()
+    from flows.assessment import assessment_flow
+
+    first = assessment_flow(signoff_deployment=SIGNOFF)
+    second = assessment_flow(signoff_deployment=SIGNOFF)
+
+    assert list(first.signoff_runs) == [review_id]
+    assert second.signoff_runs == first.signoff_runs  # the idempotency key: one run per review request
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(first.signoff_runs[review_id]))
+    assert run.parameters == {"review_id": review_id}
+    assert run.name == f"review-{review_id}-factory-exists"
+    assert run.state.is_scheduled()  # nobody serves the deployment in this test
