@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 from integration_helpers import error_line
 
 from claims import services
 from claims.services import Runtime
+from claims.settings import get_settings
 
 EVIDENCE_FIELDS = {"grade", "stance", "source", "independent_root", "retracted"}
 REQUIREMENT_FIELDS = {"claim", "required_stage", "stage", "met", "gaps"}
@@ -121,3 +123,26 @@ def test_user_management_needs_an_admin(rt: Runtime, cli):
     assert added.exit_code == 0, added.stderr
     users = {u["name"]: u["role"] for u in json.loads(cli("user", "list", "--json").stdout)}
     assert users["eve"] == "reviewer"
+
+
+def test_a_deployment_policy_file_changes_the_thresholds_and_is_recorded(
+    demo: Runtime, cli, tmp_path: Path, monkeypatch
+):
+    text = resources.files("claims.policies").joinpath("v1.toml").read_text(encoding="utf-8")
+    strict = tmp_path / "strict.toml"
+    strict.write_text(text.replace('version = "v1"', 'version = "strict-1"').replace("count = 2", "count = 3", 1))
+    monkeypatch.setenv("CLAIMS_POLICY_FILE", str(strict))
+    get_settings.cache_clear()
+    claim = json.loads(cli("show", "lethal-production", "--json").stdout)
+    assert claim["policy_version"] == "strict-1"
+    assert claim["assessment"]["corroborated"]["gaps"] == [
+        "needs 2 more independent supporting sources graded C3 or better (has 1 of 3)"
+    ]
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("version = \n", encoding="utf-8")
+    monkeypatch.setenv("CLAIMS_POLICY_FILE", str(broken))
+    get_settings.cache_clear()
+    result = cli("show", "lethal-production", "--json")
+    assert result.exit_code == 1
+    assert "policy file: " in error_line(result) and "broken.toml" in error_line(result)

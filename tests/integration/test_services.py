@@ -228,3 +228,65 @@ def test_every_change_to_a_claim_bumps_its_version_even_within_one_second(
     services.add_evidence(rt, "alice", "weak", "reuters", "supports", credibility=3, summary="two")
     services.retract_evidence(rt, "alice", first.id, "wrong claim")
     assert services.claim_detail(rt, "weak")["version"] == version + 3
+
+
+# --- the assessment's own moves ----------------------------------------------------------------
+
+
+def test_refutation_end_to_end_blocks_the_action_that_needs_the_claim(demo: Runtime):
+    """beijing-aware has no qualifying support (eu-official B4). Two independent contradicting lines,
+    one of them B2 or better (eu-council A2, trade-data C3), outweigh zero: a refutation is due."""
+    services.add_evidence(demo, "alice", "beijing-aware", "eu-council", "contradicts", credibility=2, summary="a")
+    services.add_evidence(demo, "alice", "beijing-aware", "trade-data", "contradicts", credibility=3, summary="b")
+    (outcome,) = services.assess_claims(demo, "system", ["beijing-aware"])
+    assert outcome.review_requested is Stage.REFUTED
+    assert outcome.stage is R  # requested, not applied: a reviewer must sign off
+    (review,) = services.review_queue(demo)
+    assert (review["claim"], review["to"], review["evidence_met"]) == ("beijing-aware", "refuted", True)
+
+    assert services.approve(demo, "bob", review["id"]).stage is Stage.REFUTED
+    (action,) = [a for a in services.action_readiness(demo) if a.key == "measures-chinese-state"]
+    (blocked,) = [r for r in action.requirements if r.claim == "beijing-aware"]
+    assert not blocked.met
+    assert blocked.gaps == ("claim is refuted; it blocks this action unless reopened with new evidence",)
+
+
+def test_a_confirmed_claim_losing_evidence_is_flagged_then_cleared_never_demoted(demo: Runtime):
+    """dual-use-supply stands on eu-council A1, us-treasury B2 and trade-data C2: three lines."""
+    treasury = evidence_of(demo, "dual-use-supply", "us-treasury")
+    services.retract_evidence(demo, "alice", treasury["id"], "designation lifted")
+    count = event_count(demo)
+    (outcome,) = services.assess_claims(demo, "system", ["dual-use-supply"])
+    assert (outcome.stage, outcome.at_risk) == (Stage.CONFIRMED, True)
+    (flagged,) = events_after(demo, count)
+    assert flagged["kind"] == "claim.at_risk"
+    assert "(has 2 of 3)" in flagged["rationale"]
+    (action,) = [a for a in services.action_readiness(demo) if a.key == "extend-dual-use-listings"]
+    assert action.ready  # still confirmed, but the requirement says it is at risk
+    assert action.requirements[0].gaps[0].startswith("at risk: needs 1 more independent supporting source")
+
+    # Running the assessment again changes nothing and writes nothing.
+    count = event_count(demo)
+    services.assess_claims(demo, "system", ["dual-use-supply"])
+    assert event_count(demo) == count
+
+    services.add_evidence(demo, "alice", "dual-use-supply", "reuters", "supports", credibility=2, summary="new")
+    (outcome,) = services.assess_claims(demo, "system", ["dual-use-supply"])
+    assert (outcome.stage, outcome.at_risk) == (Stage.CONFIRMED, False)
+    assert [e["kind"] for e in events_after(demo, count)][-1] == "claim.at_risk_cleared"
+
+
+def test_a_pending_review_is_withdrawn_when_its_criteria_no_longer_hold(three_lines: Runtime):
+    rt = three_lines
+    services.advance(rt, "alice", "strong", CO)
+    review = services.advance(rt, "alice", "strong", CF).review_id
+    osint = evidence_of(rt, "strong", "osint")
+    services.retract_evidence(rt, "alice", osint["id"], "fabricated")
+    count = event_count(rt)
+    services.assess_claims(rt, "system", ["strong"])
+    (withdrawn,) = events_after(rt, count)
+    assert (withdrawn["kind"], withdrawn["payload"]["review"]) == ("review.withdrawn", review)
+    assert "(has 2 of 3)" in withdrawn["rationale"]
+    with pytest.raises(RuleViolation, match="already withdrawn"):
+        services.approve(rt, "bob", review)
+    assert services.claim_detail(rt, "strong")["stage"] == "corroborated"
