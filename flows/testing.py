@@ -80,6 +80,12 @@ class BackgroundRun:
             time.sleep(0.1)
         raise AssertionError(f"flow run not paused for the {pause}. time within {timeout}s")
 
+    def description(self, pause: int) -> str | None:
+        """The markdown a person sees with the input form of the `pause`-th pause."""
+        from prefect.input.actions import read_flow_run_input
+
+        return read_flow_run_input(f"paused-{pause}-description", flow_run_id=self.flow_run().id)
+
     def resume(self, **run_input: Any) -> None:
         """Resume the paused run with `run_input`, as a person submitting the form in the UI would."""
         from prefect.flow_runs import resume_flow_run
