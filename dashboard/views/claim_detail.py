@@ -55,6 +55,10 @@ if step["kind"] == "awaiting_review":
     st.info(f"Awaiting sign-off to {step['to']}: {ui.esc(step['reason'])}", icon=":material/hourglass_top:")
 elif step["kind"] == "request_review":
     st.info(f"The criteria for {step['to']} hold; the next assessment run asks for a review.", icon=":material/flag:")
+elif step["kind"] == "demote":
+    st.warning(
+        f"{ui.esc(step['reason'])}. The next assessment run moves it back to {step['to']}.", icon=":material/warning:"
+    )
 elif step["kind"] == "at_risk":
     st.warning(ui.esc(step["reason"]), icon=":material/warning:")
 
