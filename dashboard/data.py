@@ -133,6 +133,11 @@ def review_queue(d: Db, status: str | None = "pending") -> list[dict[str, Any]]:
 
 
 @_cache
+def recent_decisions(d: Db, case: str | None) -> list[dict[str, Any]]:
+    return queries.recent_decisions(d.url, case)
+
+
+@_cache
 def whatif(d: Db, case: str, hypotheses: tuple[tuple[str, str, int, str | None, str | None], ...]) -> WhatIfResult:
     """Hypotheses as plain tuples (claim, stance, credibility, source, reliability) so they hash."""
     return what_if(runtime(d), case, [Hypothesis(*h) for h in hypotheses])

@@ -356,3 +356,27 @@ def lineage_edges(url: str, case: str) -> list[dict[str, Any]]:
     )
     with session_factory(url)() as session:
         return [dict(row._mapping) for row in session.execute(stmt)]
+
+
+def recent_decisions(url: str, case: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest decided (approved, rejected, withdrawn) review requests, newest first."""
+    stmt = (
+        select(
+            ReviewRequest.id,
+            Claim.key.label("claim"),
+            ReviewRequest.to_stage,
+            ReviewRequest.status,
+            ReviewRequest.requested_by,
+            ReviewRequest.decided_by,
+            ReviewRequest.decided_at,
+            ReviewRequest.rationale,
+        )
+        .join(Claim, Claim.id == ReviewRequest.claim_id)
+        .where(ReviewRequest.status != "pending")
+        .order_by(ReviewRequest.id.desc())
+        .limit(limit)
+    )
+    if case:
+        stmt = stmt.join(Case, Case.id == Claim.case_id).where(Case.key == case)
+    with session_factory(url)() as session:
+        return [{**row._mapping, "decided_at": _utc(row.decided_at)} for row in session.execute(stmt)]

@@ -33,6 +33,13 @@ if case:
     queue = [r for r in queue if r["claim"] in in_case]
 if not queue:
     st.info("No review requests are waiting.", icon=":material/inbox:")
+PAGE = 10  # each request shows its full assessment; a page of ten keeps the page light however long the queue
+pages = max(1, -(-len(queue) // PAGE))
+shown = queue
+if pages > 1:
+    st.caption(f"{len(queue)} requests waiting, oldest first")
+    number = st.pagination(pages, key="review_page")
+    shown = queue[(number - 1) * PAGE : number * PAGE]
 
 
 def decide(review: dict, verb: str, rationale: str) -> None:
@@ -55,7 +62,7 @@ def decide(review: dict, verb: str, rationale: str) -> None:
     st.rerun()
 
 
-for r in queue:
+for r in shown:
     with st.container(border=True):
         row = st.container(horizontal=True, vertical_alignment="center")
         with row:
@@ -104,24 +111,23 @@ for r in queue:
         if b2.button("Reject", key=f"reject_{r['id']}", icon=":material/close:"):
             decide(r, "reject", rationale or "")
 
-decided = [r for r in data.review_queue(d, None) if r["status"] != "pending"]
-if case:
-    decided = [r for r in decided if r["claim"] in {x["key"] for x in data.claim_table(d, case)}]
+decided = data.recent_decisions(d, case)
 if decided:
-    st.subheader("Decided")
+    st.subheader("Recently decided")
     st.dataframe(
         pd.DataFrame(
             [
                 {
                     "#": r["id"],
                     "claim": r["claim"],
-                    "to": r["to"],
+                    "to": r["to_stage"],
                     "decision": r["status"],
                     "requested by": r["requested_by"],
                     "decided by": r["decided_by"] or "",
+                    "when": ui.when(r["decided_at"]),
                     "rationale": r["rationale"] or "",
                 }
-                for r in reversed(decided[-20:])
+                for r in decided
             ]
         ),
         hide_index=True,

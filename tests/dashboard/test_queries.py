@@ -171,3 +171,20 @@ def test_no_query_loads_a_table_into_python(demo_db: Runtime, case: str | None) 
         queries.filter_options(url, case)
         queries.claim_table(url, case=case)
     assert len(selects(seen)) == 9  # filter_options asks three small DISTINCT questions
+
+
+def test_recent_decisions_newest_first(demo_db: Runtime) -> None:
+    url = demo_db.database_url
+    assert queries.recent_decisions(url) == []
+    make_confirmable(demo_db)
+    services.reject(demo_db, "bob", 1, "wait for the Council")
+    (row,) = queries.recent_decisions(url, "eu-drones-2024")
+    assert (row["id"], row["claim"], row["to_stage"], row["status"], row["decided_by"]) == (
+        1,
+        "factory-exists",
+        "confirmed",
+        "rejected",
+        "bob",
+    )
+    assert row["decided_at"].tzinfo is not None
+    assert queries.recent_decisions(url, "another-case") == []

@@ -94,3 +94,31 @@ def test_requester_cannot_sign_off_their_own_request(demo_app: Runtime, open_pag
     at.button(key="reject_1").click().run()
     assert "Review #1 rejected by bob: factory-exists is now corroborated." in unescape(texts(at))
     assert one(demo_app.database_url, "SELECT status, decided_by FROM review_requests") == ("rejected", "bob")
+
+
+def test_a_long_queue_is_paged(app_env: Runtime, open_page: Open) -> None:
+    sources = [{"key": f"s{i}", "name": f"Source {i}", "kind": "media", "reliability": "B"} for i in range(3)]
+    claims = [
+        {
+            "key": f"claim-{n:02d}",
+            "statement": f"Claim {n}",
+            "evidence": [
+                {"source": f"s{i}", "stance": "supports", "credibility": 2, "summary": f"item {n}/{i}"}
+                for i in range(3)
+            ],
+        }
+        for n in range(12)
+    ]
+    case = {"case": {"key": "many", "title": "Many"}, "sources": sources, "claims": claims}
+    services.import_case(app_env, "alice", services.validate_case(case))
+    services.assess_claims(app_env, "system", services.open_claim_keys(app_env))
+    at = open_page("review", user="bob")
+    headings = [m.value for m in at.markdown if m.value.startswith("**#")]
+    assert len(headings) == 10 and headings[0] == "**#1 · claim\\-00**"
+    at.pagination(key="review_page").set_value(2).run()
+    assert [m.value for m in at.markdown if m.value.startswith("**#")] == [
+        "**#11 · claim\\-10**",
+        "**#12 · claim\\-11**",
+    ]
+    at.button(key="approve_12").click().run()
+    assert "Review #12 approved by bob: claim-11 is now confirmed." in unescape(texts(at))
