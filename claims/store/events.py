@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from claims.store.models import Event
 
 GENESIS = "0" * 64
+WRITERS_LOCK = 7201  # PostgreSQL advisory lock that queues writers (see UnitOfWork)
 
 
 def _canonical(event: Event) -> str:
@@ -48,7 +49,7 @@ class EventLog:
         if self._head is None:
             if self.session.get_bind().dialect.name == "postgresql":
                 # Serialise appenders so concurrent transactions queue instead of conflicting.
-                self.session.execute(text("SELECT pg_advisory_xact_lock(7201)"))
+                self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
             last = self.session.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1))
             self._head = last or GENESIS
         return self._head

@@ -5,12 +5,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from claims.store.db import session_factory
-from claims.store.events import EventLog
+from claims.store.events import WRITERS_LOCK, EventLog
 from claims.store.repositories import (
     ActionRepository,
     CaseRepository,
@@ -28,6 +29,39 @@ class ConcurrencyConflict(Exception):
     """Someone else changed the same thing first; the change was not applied."""
 
 
+# PostgreSQL: deadlock detected, serialization failure. Both mean another writer got there first.
+_CONFLICT_SQLSTATES = {"40P01", "40001"}
+
+
+def _conflict(err: BaseException) -> ConcurrencyConflict | None:
+    """The conflict a database error stands for, if it stands for one."""
+    if isinstance(err, StaleDataError):
+        return ConcurrencyConflict(_STALE)
+    if isinstance(err, IntegrityError):
+        return ConcurrencyConflict(f"another change was recorded at the same time; try again ({err.orig})")
+    if isinstance(err, OperationalError) and getattr(err.orig, "sqlstate", None) in _CONFLICT_SQLSTATES:
+        return ConcurrencyConflict(f"another change was being recorded at the same time; try again ({err.orig})")
+    return None
+
+
+def _reset_writers_lock(session: Session, _transaction: object, _connection: Connection) -> None:
+    session.info["writers_lock"] = False
+
+
+def _take_writers_lock(session: Session, _context: object, _instances: object) -> None:
+    """Queue behind other writers before this transaction's first row lock.
+
+    The event log serialises appenders with an advisory lock. Taken only at the first append,
+    it came after the row locks of an earlier flush in some use cases (adding evidence) and
+    before them in others (a batch assessment moving several claims), and two writers on the
+    same claim could deadlock. Taking it before the first flush gives every writer the same
+    order: the advisory lock, then rows.
+    """
+    if not session.info.get("writers_lock"):
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
+        session.info["writers_lock"] = True
+
+
 class UnitOfWork:
     """`with UnitOfWork(url) as uow: ...; uow.commit()` - anything not committed is rolled back."""
 
@@ -39,6 +73,9 @@ class UnitOfWork:
 
     def __enter__(self) -> Self:
         self.session = session_factory(self.url, write=self.write)()
+        if self.write and self.session.get_bind().dialect.name == "postgresql":
+            event.listen(self.session, "after_begin", _reset_writers_lock)
+            event.listen(self.session, "before_flush", _take_writers_lock)
         self.users = UserRepository(self.session)
         self.cases = CaseRepository(self.session)
         self.sources = SourceRepository(self.session)
@@ -59,10 +96,9 @@ class UnitOfWork:
             self.session.expunge_all()
         self.session.rollback()
         self.session.close()
-        if isinstance(exc, StaleDataError):
-            raise ConcurrencyConflict(_STALE) from exc
-        if isinstance(exc, IntegrityError):
-            raise ConcurrencyConflict(f"another change was recorded at the same time; try again ({exc.orig})") from exc
+        conflict = _conflict(exc) if exc is not None else None
+        if conflict is not None:
+            raise conflict from exc
 
     def flush(self) -> None:
         try:
@@ -74,9 +110,9 @@ class UnitOfWork:
     def commit(self) -> None:
         try:
             self.session.commit()
-        except StaleDataError as err:
+        except (StaleDataError, IntegrityError, OperationalError) as err:
+            conflict = _conflict(err)
+            if conflict is None:
+                raise
             self.session.rollback()
-            raise ConcurrencyConflict(_STALE) from err
-        except IntegrityError as err:
-            self.session.rollback()
-            raise ConcurrencyConflict(f"another change was recorded at the same time; try again ({err.orig})") from err
+            raise conflict from err

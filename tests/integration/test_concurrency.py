@@ -7,11 +7,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from integration_helpers import error_line, event_count, events_after
+from integration_helpers import error_line, event_count, events_after, small_case
 
 from claims import services
 from claims.domain import Stage
 from claims.services import Runtime
+from claims.store.events import EventLog
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
 
@@ -101,3 +102,59 @@ def test_advance_if_version_stale_exits_5_and_changes_nothing(three_lines: Runti
     result = cli("advance", "strong", "--to", "corroborated", "--if-version", current, "--as", "alice", "--json")
     assert result.exit_code == 0, result.stderr
     assert services.claim_detail(three_lines, "strong")["stage"] == "corroborated"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_batch_assessment_and_new_evidence_on_the_same_claim_do_not_deadlock(
+    three_lines: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    """The interleaving that deadlocked: an analyst's transaction has written the claim row and
+    not yet its event; the batch assessment holds the event log's lock and comes to that claim.
+    Now the analyst queues behind the assessment before touching any row, so one of them gets a
+    clean ConcurrencyConflict at worst, never a database deadlock error."""
+    rt = three_lines
+    second = small_case({"afp": "C", "osint": "C"}, {"second": [("afp", "supports", 3), ("osint", "supports", 3)]})
+    services.import_case(rt, "alice", second)
+    analyst_wrote_row, assessment_logging = threading.Event(), threading.Event()
+    real_flush, real_head = UnitOfWork.flush, EventLog._current_head
+
+    def flush(self: UnitOfWork) -> None:
+        real_flush(self)
+        if threading.current_thread().name == "analyst":
+            analyst_wrote_row.set()
+            assessment_logging.wait(0.5)  # hold the row while the assessment starts logging
+
+    def head(self: EventLog) -> str:
+        result = real_head(self)
+        if threading.current_thread().name == "assessment":
+            assessment_logging.set()
+        return result
+
+    monkeypatch.setattr(UnitOfWork, "flush", flush)
+    monkeypatch.setattr(EventLog, "_current_head", head)
+    outcomes: dict[str, object] = {}
+
+    def analyst() -> None:
+        try:
+            outcomes["analyst"] = services.add_evidence(
+                rt, "alice", "second", "reuters", "supports", credibility=2, summary="more"
+            )
+        except Exception as exc:
+            outcomes["analyst"] = exc
+
+    def assessment() -> None:
+        analyst_wrote_row.wait(5)
+        try:  # `strong` moves first (the assessment then holds the log), `second` is to move next
+            outcomes["assessment"] = services.assess_claims(rt, "system", ["strong", "second"])
+        except Exception as exc:
+            outcomes["assessment"] = exc
+
+    threads = [threading.Thread(target=analyst, name="analyst"), threading.Thread(target=assessment, name="assessment")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert all(not isinstance(o, Exception) or isinstance(o, ConcurrencyConflict) for o in outcomes.values()), outcomes
+    assert any(not isinstance(o, Exception) for o in outcomes.values()), outcomes
+    assert services.audit_verify(rt).ok
