@@ -67,6 +67,6 @@ with st.sidebar:
     if st.button("Refresh data", icon=":material/refresh:"):
         data.clear()
         st.rerun()
-    st.caption(f"Threshold policy {data.policy_version(d)}")
+    st.caption(f"Threshold policy {ui.esc(data.policy_version(d))}")
 
 page.run()

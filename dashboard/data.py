@@ -113,6 +113,11 @@ def claim_table(
 
 
 @_cache
+def claim_keys(d: Db, case: str | None) -> list[str]:
+    return queries.claim_keys(d.url, case)
+
+
+@_cache
 def lineage(d: Db, case: str) -> list[dict[str, Any]]:
     return queries.lineage_edges(d.url, case)
 

@@ -380,3 +380,12 @@ def recent_decisions(url: str, case: str | None = None, limit: int = 20) -> list
         stmt = stmt.join(Case, Case.id == Claim.case_id).where(Case.key == case)
     with session_factory(url)() as session:
         return [{**row._mapping, "decided_at": _utc(row.decided_at)} for row in session.execute(stmt)]
+
+
+def claim_keys(url: str, case: str | None = None) -> list[str]:
+    """Claim keys in case order, for pickers."""
+    stmt = select(Claim.key).join(Case, Case.id == Claim.case_id).order_by(Case.key, Claim.id)
+    if case:
+        stmt = stmt.where(Case.key == case)
+    with session_factory(url)() as session:
+        return list(session.scalars(stmt))

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import data, ui
 
 d = data.db()
-keys = [r["key"] for r in data.claim_table(d, ui.case())]
+keys = data.claim_keys(d, ui.case())
 wanted = st.query_params.get("claim")
 if wanted and wanted not in keys:
     keys = [wanted, *keys]  # a link from another case's page still opens

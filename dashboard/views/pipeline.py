@@ -13,7 +13,7 @@ d = data.db()
 case = ui.case()
 
 st.title("Pipeline")
-st.caption(f"{case or 'All cases'} · threshold policy {data.policy_version(d)}")
+st.caption(f"{case or 'All cases'} · threshold policy {ui.esc(data.policy_version(d))}")
 
 counts = data.stage_counts(d, case)
 moves = data.movements(d, case)

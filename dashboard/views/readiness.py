@@ -21,7 +21,7 @@ actions = data.readiness(d, case)
 st.title("Policy readiness")
 ready = [a for a in actions if a.ready]
 st.caption(
-    f"{case or 'All cases'} · threshold policy {data.policy_version(d)} · "
+    f"{case or 'All cases'} · threshold policy {ui.esc(data.policy_version(d))} · "
     f"{len(ready)} of {len(actions)} action{'s' if len(actions) != 1 else ''} ready"
 )
 if not actions:
@@ -123,7 +123,7 @@ state = st.session_state
 if state.get("whatif_for") != wcase:
     state["whatif_for"], state["whatif"] = wcase, []
 
-claim_keys = [r["key"] for r in data.claim_table(d, wcase)]
+claim_keys = data.claim_keys(d, wcase)
 sources = data.lineage(d, wcase)
 reliability = {s["key"]: s["reliability"] for s in sources}
 cred_labels = {c.value: f"{c.value} · {c.name.replace('_', ' ').lower()}" for c in Credibility}

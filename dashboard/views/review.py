@@ -19,7 +19,7 @@ role = {u["name"]: u["role"] for u in data.users(d)}.get(actor or "", "?")
 
 st.title("Review queue")
 st.caption(
-    f"Acting as {actor or 'nobody'} ({role}) · change it in the sidebar. "
+    f"Acting as {ui.esc(actor or 'nobody')} ({ui.esc(role)}) · change it in the sidebar. "
     "Whether you may decide is checked by the service: reviewers only, never the requester (four eyes)."
 )
 
@@ -29,7 +29,7 @@ if flash:
 
 queue = data.review_queue(d)
 if case:
-    in_case = {r["key"] for r in data.claim_table(d, case)}
+    in_case = set(data.claim_keys(d, case))
     queue = [r for r in queue if r["claim"] in in_case]
 if not queue:
     st.info("No review requests are waiting.", icon=":material/inbox:")

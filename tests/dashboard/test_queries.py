@@ -146,6 +146,8 @@ def test_filter_options_and_lineage(demo_db: Runtime) -> None:
     assert edges["reuters-documents"] == "reuters"
     assert edges["reuters"] is None
     assert [c["key"] for c in queries.case_rows(url)] == ["eu-drones-2024"]
+    assert queries.claim_keys(url, "eu-drones-2024")[:2] == ["factory-exists", "lethal-production"]
+    assert queries.claim_keys(url, "nope") == []
     assert {u["name"]: u["role"] for u in queries.user_rows(url)}["bob"] == "reviewer"
 
 
