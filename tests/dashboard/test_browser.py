@@ -68,9 +68,6 @@ def dashboard_url(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
         f"--server.port={port}",
         "--server.headless=true",
         "--server.fileWatcherType=none",
-        "--browser.gatherUsageStats=false",
-        "--client.toolbarMode=viewer",
-        "--theme.base=light",
     ]
     with log.open("w") as out:
         server = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
@@ -129,7 +126,7 @@ def test_reviewer_confirms_the_factory_in_a_real_browser(dashboard_url: str, sql
             settle(page)
             page.screenshot(path=str(SHOTS / "readiness.png"))
 
-            page.set_viewport_size({"width": 1440, "height": 1150})
+            page.set_viewport_size({"width": 1440, "height": 1250})
             sidebar.get_by_role("link", name="Pipeline").click()
             expect(page.get_by_role("heading", name="Claims per stage")).to_be_visible()
             expect(page.get_by_test_id("stMetric").filter(has_text="Awaiting sign-off")).to_contain_text("1")
