@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from integration_helpers import small_case
-from sqlalchemy import create_engine, text
+from integration_helpers import empty_postgres, small_case
 from typer.testing import CliRunner
 
 from claims import services
 from claims.cli import DEMO_CASE, app
 from claims.services import Runtime
-from claims.store.models import Base
 
 Invoke = Callable[..., Result]
 
@@ -61,12 +59,7 @@ def fresh_database(db_url: str, sqlite_template: Path, tmp_path: Path) -> Callab
             path = tmp_path / f"fresh-{uuid.uuid4().hex[:6]}.db"
             shutil.copy(sqlite_template, path)
             return f"sqlite:///{path}"
-        engine = create_engine(db_url)
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            conn.execute(text("INSERT INTO users (name, role, created_at) VALUES ('system', 'system', now())"))
-        engine.dispose()
+        empty_postgres(db_url)
         return db_url
 
     return make

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from click.testing import Result
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from claims import services
 from claims.services import Runtime
-from claims.store.models import Event
+from claims.store.models import Base, Event
 
 
 def error_line(result: Result) -> str:
@@ -66,3 +66,13 @@ def small_case(sources: dict[str, str], claims: dict[str, list[tuple[str, str, i
             ],
         }
     )
+
+
+def empty_postgres(url: str) -> None:
+    """Empty every table of a migrated PostgreSQL database, keeping the built-in system user."""
+    engine = create_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO users (name, role, created_at) VALUES ('system', 'system', now())"))
+    engine.dispose()

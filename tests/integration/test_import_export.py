@@ -7,13 +7,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 from integration_helpers import event_count, small_case
 
 from claims import services
 from claims.cli import DEMO_CASE, DEMO_USERS
 from claims.domain import Stage
-from claims.services import Runtime
+from claims.services import InvalidInput, Runtime
 from claims.services.casefile import dump_case
 
 
@@ -144,3 +145,17 @@ def test_history_reports_the_same_time_as_the_stage_timestamp(rt: Runtime, monke
     history = {h["stage"]: h["at"] for h in services.export_case(rt, "small")["claims"][0]["history"]}
     assert history == {"reported": pinned.isoformat(), "corroborated": pinned.isoformat()}
     assert {s: t for s, t in times.items() if t} == history
+
+
+def test_a_lineage_cycle_is_refused_on_an_empty_database(rt: Runtime, db_url: str, db_snapshot, tmp_path: Path):
+    text = DEMO_CASE.read_text(encoding="utf-8").replace(
+        "    reliability: B\n  - key: reuters-documents",
+        "    reliability: B\n    derived_from: reuters-documents\n  - key: reuters-documents",
+        1,
+    )
+    path = tmp_path / "cycle.yaml"
+    path.write_text(text, encoding="utf-8")
+    before = db_snapshot(db_url)
+    with pytest.raises(InvalidInput, match="reuters -> reuters-documents -> reuters"):
+        services.import_case(rt, "alice", services.read_case_file(path))
+    assert db_snapshot(db_url) == before
