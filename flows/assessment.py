@@ -86,6 +86,19 @@ def on_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
         _PROGRESS.reset(token)
 
 
+def progress_callback() -> Callable[[int, int], None]:
+    """The callback set by `on_progress`, else one that does nothing.
+
+    (The flow body reads the ContextVar only through this function: Dask pickles the flow with
+    each task, and a ContextVar cannot be pickled.)
+    """
+    return _PROGRESS.get() or _no_progress
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
+
+
 @task(name="list-claims", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
 def list_claims(rt: Runtime, case: str | None = None) -> list[str]:
     """Keys of the claims to assess: every claim, or those of one case."""
@@ -112,7 +125,7 @@ def start_signoff(review: ReviewState, deployment: str) -> str:
     run = run_deployment(
         deployment,
         parameters={"review_id": review.id},
-        flow_run_name=f"review-{review.id}-{review.claim}",
+        flow_run_name=f"review-{review.id}",  # the name the sign-off flow gives its runs
         idempotency_key=f"claims-review-{review.id}-{review.requested_at:%Y%m%dT%H%M%S}",
         timeout=0,
         as_subflow=False,
@@ -138,7 +151,7 @@ def assessment_flow(
     }
     by_claim: dict[str, Outcome] = {}
     failed: list[tuple[list[str], BaseException]] = []
-    report_progress = _PROGRESS.get() or (lambda done, total: None)
+    report_progress = progress_callback()
     report_progress(0, len(todo))
     for future in as_completed(list(submitted)):
         try:

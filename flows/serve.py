@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.settings import get_settings
-from flows.assessment import assessment_flow, task_runner
+from flows.assessment import assessment_flow
 from flows.intake import intake_flow
 from flows.review import signoff_flow
 
@@ -32,15 +32,17 @@ def deployments(
     every_minutes: float = 10,
     inbox: Path | None = None,
     intake_seconds: float = 60,
-    dask: str | None = None,
     poll_seconds: float = 10,
 ) -> list[Any]:
     """The three RunnerDeployments: scheduled assessment, inbox intake, sign-off on request."""
-    assess = assessment_flow.with_options(task_runner=task_runner(dask)) if dask else assessment_flow
+    from prefect.types.entrypoint import EntrypointType
+
     folder = (inbox or get_settings().inbox).resolve()
+    module = EntrypointType.MODULE_PATH  # runs import `flows.…` from the installed package, wherever they start
     return [
-        assess.to_deployment(
+        assessment_flow.to_deployment(
             name=ASSESSMENT.split("/")[1],
+            entrypoint_type=module,
             interval=timedelta(minutes=every_minutes),
             parameters={"signoff_deployment": SIGNOFF},
             concurrency_limit=1,
@@ -49,6 +51,7 @@ def deployments(
         ),
         intake_flow.to_deployment(
             name=INTAKE.split("/")[1],
+            entrypoint_type=module,
             interval=timedelta(seconds=intake_seconds),
             parameters={"path": str(folder)},
             concurrency_limit=1,
@@ -57,6 +60,7 @@ def deployments(
         ),
         signoff_flow.to_deployment(
             name=SIGNOFF.split("/")[1],
+            entrypoint_type=module,
             parameters={"poll_seconds": poll_seconds},
             description="Wait for a reviewer's decision on one review request (four eyes).",
             tags=["claims"],
@@ -91,9 +95,15 @@ def prefect_api() -> Iterator[str]:
         server.stop()
 
 
-def serve(*, limit: int | None = None, **options: Any) -> None:
-    """Serve the deployments until interrupted; each flow run executes in a child process."""
+def serve(*, limit: int | None = None, dask: str | None = None, **options: Any) -> None:
+    """Serve the deployments until interrupted; each flow run executes in a child process.
+
+    Each run imports its flow from the entrypoint in a fresh process, so the assessment's task
+    runner is chosen there from CLAIMS_DASK_ADDRESS, which `dask` sets for those processes.
+    """
     from prefect import serve as prefect_serve
 
+    if dask:
+        os.environ["CLAIMS_DASK_ADDRESS"] = dask
     with prefect_api():
         prefect_serve(*deployments(**options), limit=limit)

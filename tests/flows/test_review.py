@@ -136,5 +136,5 @@ def test_the_assessment_starts_one_signoff_run_per_pending_review(review_id: int
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(UUID(first.signoff_runs[review_id]))
     assert run.parameters == {"review_id": review_id}
-    assert run.name == f"review-{review_id}-factory-exists"
+    assert run.name == f"review-{review_id}"
     assert run.state.is_scheduled()  # nobody serves the deployment in this test

@@ -1,0 +1,182 @@
+"""Beyond one machine, on one machine: a real Prefect server, a real `claims serve`, a Dask cluster of worker
+processes, and the claims database on PostgreSQL.
+
+The test triggers the assessment deployment, waits for the run, checks the claims database, checks the
+batch ran on Dask, then decides the review through the CLI and sees the served sign-off run end. Every
+process it started is stopped in `finally`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from distributed import Client, LocalCluster
+from prefect import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+from prefect.deployments import run_deployment
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from claims import services
+from claims.cli import DEMO_CASE, DEMO_USERS
+from claims.services import Runtime
+from flows.serve import ASSESSMENT, SIGNOFF
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, procs: list[subprocess.Popen[bytes]]) -> Any:
+    """Poll `check` until it returns something truthy; fail early if a started process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise AssertionError(f"{what}: {p.args[2:5]} exited with {p.returncode}")
+        try:
+            if value := check():
+                return value
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {timeout}s")
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """SIGTERM the process group (the server's and serve's children too), SIGKILL if it lingers."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def started(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def signoff_runs(client: Any) -> list[Any]:
+    deployment = client.read_deployment_by_name(SIGNOFF)
+    return client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [deployment.id]}))
+
+
+def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_database(postgres_url: str, tmp_path: Path):
+    rt = Runtime(postgres_url)
+    services.ensure_users(rt, DEMO_USERS)
+    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    services.add_evidence(
+        rt, "alice", "factory-exists", "eu-official", "supports", credibility=2, summary="A third independent line."
+    )
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CLAIMS_"))}
+    env |= {
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),  # the server's own SQLite database lives here
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "CLAIMS_DATABASE_URL": postgres_url,
+    }
+    inbox = str(tmp_path / "inbox")
+    procs: list[subprocess.Popen[bytes]] = []
+    cluster: LocalCluster | None = None
+    try:
+        procs.append(
+            started(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                env,
+                tmp_path / "server.log",
+            )
+        )
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
+        wait_for("prefect server", lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, 120, procs)
+        procs.append(
+            started(
+                [
+                    sys.executable,
+                    "-m",
+                    "claims.cli",
+                    "serve",
+                    "--dask",
+                    cluster.scheduler_address,
+                    "--every",
+                    "60",
+                    "--inbox",
+                    inbox,
+                    "--poll",
+                    "1",
+                ],
+                env | {"PREFECT_API_URL": api},
+                tmp_path / "serve.log",
+            )
+        )
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            wait_for(
+                "deployments served",
+                lambda: client.read_deployments(
+                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["scheduled", "on-request"]))
+                ),
+                90,
+                procs,
+            )
+            run = run_deployment(ASSESSMENT, timeout=180, poll_interval=1, as_subflow=False)
+            assert run.state.is_completed(), (run.state, (tmp_path / "serve.log").read_text()[-3000:])
+
+            # the claims database, after the served run
+            detail = services.claim_detail(rt, "factory-exists")
+            assert detail["stage"] == "corroborated"
+            assert [(h["kind"], h["actor"]) for h in detail["history"][-2:]] == [
+                ("claim.stage_changed", "system"),
+                ("review.requested", "system"),
+            ]
+            assert [services.claim_detail(rt, k)["stage"] for k in ("lethal-production", "beijing-aware")] == [
+                "reported",
+                "reported",
+            ]
+            # the batch ran on the Dask workers, not in the flow-run process
+            with Client(cluster) as dask:
+                prefixes = dask.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+            assert "assess_batch" in prefixes
+
+            # the assessment started a sign-off run; the served run pauses for a reviewer
+            paused = wait_for(
+                "sign-off run paused",
+                lambda: [r for r in signoff_runs(client) if r.state and r.state.is_paused()],
+                90,
+                procs,
+            )
+            (review,) = services.review_queue(rt)
+            services.approve(rt, "bob", review["id"], "three independent lines, one of them B2")
+            done = wait_for(
+                "sign-off run ended",
+                lambda: client.read_flow_run(paused[0].id).state.is_completed(),
+                60,
+                procs,
+            )
+            assert done
+        assert services.claim_detail(rt, "factory-exists")["stage"] == "confirmed"
+        assert services.audit_verify(rt).ok
+    finally:
+        for proc in reversed(procs):  # serve first: its shutdown still talks to the server
+            stop(proc)
+        if cluster is not None:
+            cluster.close()

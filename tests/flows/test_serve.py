@@ -1,0 +1,47 @@
+"""The deployments `claims serve` serves, without serving them (the end-to-end test does that)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import cloudpickle
+import pytest
+from typer.testing import CliRunner
+
+from claims.cli import app
+from flows.assessment import assessment_flow
+from flows.serve import ASSESSMENT, INTAKE, SIGNOFF, deployments
+
+
+def test_three_deployments_with_their_schedules_and_parameters(tmp_path: Path):
+    assess, intake, signoff = deployments(inbox=tmp_path / "inbox")
+    assert [f"{d.flow_name}/{d.name}" for d in (assess, intake, signoff)] == [ASSESSMENT, INTAKE, SIGNOFF]
+    assert assess.schedules[0].schedule.interval == timedelta(minutes=10)  # the default
+    assert assess.parameters == {"signoff_deployment": SIGNOFF}
+    assert intake.schedules[0].schedule.interval == timedelta(seconds=60)
+    assert intake.parameters == {"path": str((tmp_path / "inbox").resolve())}
+    assert signoff.schedules == [] and signoff.parameters == {"poll_seconds": 10}
+    assert [d.entrypoint for d in (assess, intake, signoff)] == [
+        "flows.assessment.assessment_flow",
+        "flows.intake.intake_flow",
+        "flows.review.signoff_flow",
+    ]
+
+
+def test_the_schedule_follows_the_options(tmp_path: Path):
+    assess, intake, _ = deployments(every_minutes=2.5, intake_seconds=15, inbox=tmp_path)
+    assert assess.schedules[0].schedule.interval == timedelta(minutes=2.5)
+    assert intake.schedules[0].schedule.interval == timedelta(seconds=15)
+
+
+def test_the_assessment_flow_can_travel_to_dask_workers():
+    """Dask pickles the flow with every task it sends; nothing in the flow body may be unpicklable."""
+    cloudpickle.loads(cloudpickle.dumps(assessment_flow))
+
+
+@pytest.mark.parametrize("args", [["serve", "--help"], ["assess", "--help"], ["demo", "--help"]])
+def test_the_flow_commands_document_their_options(args: list[str]):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0
+    assert "--dask" in result.output or "--verbose" in result.output
