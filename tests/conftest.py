@@ -20,7 +20,6 @@ from sqlalchemy.engine import make_url
 
 from claims import services
 from claims.cli import DEMO_CASE, DEMO_USERS
-from claims.runner import run_assessment
 from claims.services import Runtime
 from claims.settings import get_settings
 from claims.store.db import dispose_engines
@@ -124,9 +123,9 @@ def rt(db_url: str) -> Runtime:
 
 @pytest.fixture
 def demo(rt: Runtime) -> Runtime:
-    """The EU drones case imported and assessed once."""
+    """The EU drones case imported and assessed once (through the service; tests/flows cover the flow)."""
     services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
-    run_assessment(rt, "system", None)
+    services.assess_claims(rt, "system", services.open_claim_keys(rt))
     return rt
 
 
