@@ -33,14 +33,19 @@ class ConcurrencyConflict(Exception):
 _CONFLICT_SQLSTATES = {"40P01", "40001"}
 
 
+def _first_line(err: BaseException) -> str:
+    """The driver's message without PostgreSQL's DETAIL lines: the CLI prints one line."""
+    return (str(getattr(err, "orig", None) or err).strip().splitlines() or [""])[0]
+
+
 def _conflict(err: BaseException) -> ConcurrencyConflict | None:
     """The conflict a database error stands for, if it stands for one."""
     if isinstance(err, StaleDataError):
         return ConcurrencyConflict(_STALE)
     if isinstance(err, IntegrityError):
-        return ConcurrencyConflict(f"another change was recorded at the same time; try again ({err.orig})")
+        return ConcurrencyConflict(f"another change was recorded at the same time; try again ({_first_line(err)})")
     if isinstance(err, OperationalError) and getattr(err.orig, "sqlstate", None) in _CONFLICT_SQLSTATES:
-        return ConcurrencyConflict(f"another change was being recorded at the same time; try again ({err.orig})")
+        return ConcurrencyConflict(f"another change was in progress at the same time; try again ({_first_line(err)})")
     return None
 
 

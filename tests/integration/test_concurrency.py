@@ -10,6 +10,7 @@ import pytest
 from integration_helpers import error_line, event_count, events_after, small_case
 
 from claims import services
+from claims.cli import DEMO_CASE
 from claims.domain import Stage
 from claims.services import Runtime
 from claims.store.events import EventLog
@@ -157,4 +158,21 @@ def test_a_batch_assessment_and_new_evidence_on_the_same_claim_do_not_deadlock(
         t.join(30)
     assert all(not isinstance(o, Exception) or isinstance(o, ConcurrencyConflict) for o in outcomes.values()), outcomes
     assert any(not isinstance(o, Exception) for o in outcomes.values()), outcomes
+    assert services.audit_verify(rt).ok
+
+
+def test_two_imports_of_the_same_new_case_at_once_leave_one_copy(rt: Runtime):
+    case_file = services.read_case_file(DEMO_CASE)
+    outcomes = race(
+        rt, (services.import_case, ("alice", case_file), {}), (services.import_case, ("bob", case_file), {})
+    )
+    reports = [o for o in outcomes if isinstance(o, services.ImportReport)]
+    assert [r.changed for r in reports].count(True) == 1, outcomes
+    for other in outcomes:
+        if isinstance(other, Exception):
+            # PostgreSQL: the second INSERT of the case key fails; the message stays one line for the CLI.
+            assert isinstance(other, ConcurrencyConflict), other
+            assert "\n" not in str(other)
+    exported = services.export_case(rt, "eu-drones-2024")
+    assert len(exported["claims"]) == len(case_file.claims)
     assert services.audit_verify(rt).ok
