@@ -13,7 +13,7 @@ from integration_helpers import empty_postgres, small_case
 from typer.testing import CliRunner
 
 from claims import services
-from claims.cli import DEMO_CASE, app
+from claims.cli import app
 from claims.services import Runtime
 
 Invoke = Callable[..., Result]
@@ -32,18 +32,6 @@ def cli(env_db: str) -> Invoke:
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
-
-
-@pytest.fixture
-def demo(rt: Runtime) -> Runtime:
-    """The EU drones case imported and assessed once, through the services alone.
-
-    Overrides the root fixture, which goes through claims.runner (the Prefect flows): the core's
-    tests should neither wait for a flow engine nor break while the flows change.
-    """
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
-    return rt
 
 
 @pytest.fixture

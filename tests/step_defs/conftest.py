@@ -12,7 +12,6 @@ from pytest_bdd import given, parsers, then, when
 from sqlalchemy import select
 
 from claims import services
-from claims.cli import DEMO_CASE
 from claims.domain import DomainError, Stage
 from claims.services import Runtime
 from claims.store.models import Event
@@ -24,18 +23,6 @@ CASE = "feature-case"
 def db_url(sqlite_url: str) -> str:
     """Features run on SQLite only; the integration tests cover PostgreSQL."""
     return sqlite_url
-
-
-@pytest.fixture
-def demo(rt: Runtime) -> Runtime:
-    """The EU drones case imported and assessed once, through the services alone.
-
-    Overrides the root fixture, which goes through claims.runner (the Prefect flows): the core's
-    tests should neither wait for a flow engine nor break while the flows change.
-    """
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
-    return rt
 
 
 # --- helpers -------------------------------------------------------------------------------
