@@ -133,8 +133,10 @@ def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table, to prove a failed command changed nothing."""
     engine = create_engine(url)
     with engine.connect() as conn:
-        data = {t.strip(): [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t.strip()} ORDER BY 1"))]
-                for t in TABLES.split(",")}
+        data = {
+            t.strip(): [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t.strip()} ORDER BY 1"))]
+            for t in TABLES.split(",")
+        }
     engine.dispose()
     return data
 

@@ -200,12 +200,13 @@ def advance(
             if result.holds:
                 raise RuleViolation(f"stage: {key!r} still meets corroborated under policy {rt.policy.version}")
         elif not result.for_stage(to).evidence_met:
-            gaps = [g for c in result.for_stage(to).criteria if not c.met and not c.sign_off and (g := c.gap)]
-            raise RuleViolation(
-                f"stage: {key!r} does not meet {to} under policy {rt.policy.version}: {'; '.join(gaps)}"
-            )
+            gaps = "; ".join(result.for_stage(to).evidence_gaps)
+            raise RuleViolation(f"stage: {key!r} does not meet {to} under policy {rt.policy.version}: {gaps}")
         review_id = None
         if kind is TransitionKind.AUTOMATIC:
+            pending = uow.reviews.pending_for(claim.id)
+            if pending is not None:  # the request was made from the stage the claim is leaving
+                _withdraw(uow, claim, pending, result, actor, rt)
             move(uow, claim, to, actor=actor, via="advance", policy_version=rt.policy.version, rationale=reason)
         else:
             pending = uow.reviews.pending_for(claim.id)

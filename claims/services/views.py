@@ -14,7 +14,7 @@ from claims.domain.assessment import Assessment, StageAssessment, assess
 from claims.domain.readiness import ActionReadiness, Requirement, readiness
 from claims.domain.stages import Stage, next_stages
 from claims.services.assessment import load_claim
-from claims.services.errors import NotFound
+from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import lineage_roots, load_facts
 from claims.services.runtime import Runtime
 from claims.store.events import ChainReport, verify_chain
@@ -155,7 +155,13 @@ def readiness_json(items: list[ActionReadiness]) -> list[dict[str, Any]]:
     ]
 
 
+REVIEW_STATUSES = ("pending", "approved", "rejected", "withdrawn")
+
+
 def review_queue(rt: Runtime, status: str | None = "pending") -> list[dict[str, Any]]:
+    """Review requests (all when status is None) with the assessment of their target stage."""
+    if status is not None and status not in REVIEW_STATUSES:
+        raise InvalidInput(f"status: {status!r} is not one of {', '.join(REVIEW_STATUSES)} or all")
     with rt.uow(write=False) as uow:
         reviews = uow.reviews.list(status)
         assessments = assessments_for(uow, rt, sorted({r.claim.key for r in reviews}))

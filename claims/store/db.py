@@ -64,7 +64,6 @@ def session_factory(url: str, *, write: bool = False) -> sessionmaker[Session]:
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
-
 def dispose_engines() -> None:
     """Close every pooled connection, e.g. before a test drops its database."""
     while _ENGINES:

@@ -290,3 +290,22 @@ def test_a_pending_review_is_withdrawn_when_its_criteria_no_longer_hold(three_li
     with pytest.raises(RuleViolation, match="already withdrawn"):
         services.approve(rt, "bob", review)
     assert services.claim_detail(rt, "strong")["stage"] == "corroborated"
+
+
+def test_demoting_by_hand_withdraws_the_pending_review_in_the_same_transaction(three_lines: Runtime):
+    rt = three_lines
+    services.advance(rt, "alice", "strong", CO)
+    review = services.advance(rt, "alice", "strong", CF).review_id
+    for source in ("afp", "osint"):
+        services.retract_evidence(rt, "alice", evidence_of(rt, "strong", source)["id"], "withdrawn by the outlet")
+    count = event_count(rt)
+    services.advance(rt, "alice", "strong", R, reason="lost two lines")
+    kinds = [e["kind"] for e in events_after(rt, count)]
+    assert kinds == ["review.withdrawn", "claim.stage_changed"]
+    assert [r["status"] for r in services.review_queue(rt, None) if r["id"] == review] == ["withdrawn"]
+    assert services.review_queue(rt) == []
+
+
+def test_an_unknown_review_status_is_refused(demo: Runtime):
+    with pytest.raises(InvalidInput, match="status: 'bogus'"):
+        services.review_queue(demo, "bogus")
