@@ -533,15 +533,30 @@ def serve_cmd(
     dask: DaskOpt = None,
     poll: Annotated[float, typer.Option(min=0.1, help="Seconds between checks of a waiting sign-off run.")] = 10,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many flow runs at once.")] = None,
+    port: Annotated[
+        int, typer.Option(help="Port of the local Prefect server started when PREFECT_API_URL is unset.")
+    ] = 4200,
 ) -> None:
     """Serve the flows: assessment on a schedule, intake of the inbox, sign-off runs on request (Ctrl-C stops).
 
-    Runs against PREFECT_API_URL when set (e.g. a `prefect server start`), else a temporary local API.
+    Runs against PREFECT_API_URL when set (a `prefect server start` anywhere, or Prefect Cloud); otherwise
+    starts a local Prefect server with its UI on 127.0.0.1:PORT for as long as it serves.
     """
-    from flows.serve import serve
+    from flows.serve import ServerDidNotStart, serve
 
-    err.print(f"serving against {os.environ.get('PREFECT_API_URL') or 'a temporary local Prefect API'}", markup=False)
-    serve(limit=limit, every_minutes=every, inbox=inbox, intake_seconds=intake_every, dask=dask, poll_seconds=poll)
+    with reported_errors():
+        try:
+            serve(
+                limit=limit,
+                every_minutes=every,
+                inbox=inbox,
+                intake_seconds=intake_every,
+                dask=dask,
+                poll_seconds=poll,
+                port=port,
+            )
+        except ServerDidNotStart as exc:
+            fail(f"serve: {exc}", 1)
 
 
 @app.command("dashboard")

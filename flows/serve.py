@@ -4,18 +4,24 @@
 - `claims-intake/inbox`: polls the inbox folder (CLAIMS_INBOX) every minute by default.
 - `claims-signoff/on-request`: no schedule; started by the assessment, one run per review request.
 
-Against whatever Prefect API is configured: PREFECT_API_URL (a `prefect server start`, or Prefect
-Cloud), else a temporary local API started for this process.
+Against whatever Prefect API is configured: PREFECT_API_URL (a `prefect server start` anywhere, or
+Prefect Cloud); without one, a local `prefect server start` (with its UI) for as long as we serve.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from claims.settings import get_settings
 from flows.assessment import assessment_flow
@@ -68,34 +74,77 @@ def deployments(
     ]
 
 
+class ServerDidNotStart(RuntimeError):
+    """The local Prefect server did not answer in time (a port taken by something else, a broken PREFECT_HOME)."""
+
+
 @contextmanager
-def prefect_api() -> Iterator[str]:
-    """The configured PREFECT_API_URL, or a temporary local API server shared with the flow-run processes."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+def prefect_api(port: int = 4200, startup_timeout: float = 120) -> Iterator[str]:
+    """The configured PREFECT_API_URL; else a local `prefect server start` on 127.0.0.1:`port` while serving.
 
-    url = PREFECT_API_URL.value()
-    if url:
-        yield url
+    An ephemeral API (what `claims demo` uses) runs no scheduler, so schedules would never fire: serving
+    needs a real server. One already listening on the port is used as it is; one started here gets
+    its own session (Ctrl-C reaches the runner first, which still needs the API to shut down) and
+    is stopped afterwards. Its log goes to $PREFECT_HOME/claims-serve-server.log.
+    """
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        yield configured
         return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
-    with temporary_settings(updates={"server.analytics_enabled": False}):
-        server.start()
+    url = f"http://127.0.0.1:{port}/api"
+    server: subprocess.Popen[bytes] | None = None
+    if not _healthy(url):
+        log = Path(PREFECT_HOME.value()) / "claims-serve-server.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + startup_timeout
+        while not _healthy(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                _stop(server)
+                raise ServerDidNotStart(f"prefect server on port {port} did not start; see {log}")
+            time.sleep(0.5)
     previous = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = server.api_url  # flow runs start in child processes: they inherit it
+    os.environ["PREFECT_API_URL"] = url  # flow runs start in child processes: they inherit it
     try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield server.api_url
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
     finally:
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = previous
-        server.stop()
+        if server is not None:
+            _stop(server)
 
 
-def serve(*, limit: int | None = None, dask: str | None = None, **options: Any) -> None:
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """SIGTERM the process group, SIGKILL what is left after `grace` seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def serve(*, limit: int | None = None, dask: str | None = None, port: int = 4200, **options: Any) -> None:
     """Serve the deployments until interrupted; each flow run executes in a child process.
 
     Each run imports its flow from the entrypoint in a fresh process, so the assessment's task
@@ -105,5 +154,7 @@ def serve(*, limit: int | None = None, dask: str | None = None, **options: Any) 
 
     if dask:
         os.environ["CLAIMS_DASK_ADDRESS"] = dask
-    with prefect_api():
+    (options.get("inbox") or get_settings().inbox).mkdir(parents=True, exist_ok=True)  # ready for the first file
+    with prefect_api(port) as api:
+        print(f"Prefect API: {api} (UI: {api.removesuffix('/api')})", file=sys.stderr, flush=True)
         prefect_serve(*deployments(**options), limit=limit)
