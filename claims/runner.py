@@ -42,6 +42,7 @@ def _progress_bar(enabled: bool, batch_size: int) -> Iterator[None]:
 
     def update(done: int, total: int) -> None:
         if total > batch_size and not bar.live.is_started:
+            bar.reset(job, total=total)  # the clock starts with the batches, not with Prefect's start-up
             bar.start()
         bar.update(job, completed=done, total=total, visible=True)
 

@@ -66,11 +66,15 @@ def local_run(*, quiet: bool = False) -> Iterator[None]:
 
     Heartbeats let a server detect crashed runs of a worker; in-process they only add up to a
     second to every flow run while the heartbeat thread is joined. `quiet` lowers Prefect's
-    console log to warnings (everything still reaches the Prefect API and UI).
+    console log to warnings (everything still reaches the Prefect API and UI) and, should a
+    temporary API server be started, keeps its shutdown chatter off the terminal.
     """
     from prefect.settings import temporary_settings
 
-    with temporary_settings(updates={"flows.heartbeat_frequency": None, "server.analytics_enabled": False}):
+    updates: dict[str, Any] = {"flows.heartbeat_frequency": None, "server.analytics_enabled": False}
+    if quiet:
+        updates["server.logging_level"] = "CRITICAL"
+    with temporary_settings(updates=updates):
         if not quiet:
             yield
             return
