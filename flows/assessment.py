@@ -8,6 +8,7 @@ every step from the stored state, so a retried or re-run batch never applies a t
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -140,24 +141,32 @@ def assessment_flow(
     actor: str = SYSTEM_USER,
     batch_size: int | None = None,
     signoff_deployment: str | None = None,
+    parallel: int | None = None,
 ) -> AssessmentReport:
     """Assess claims in batches, publish what moved and why, and start sign-off runs for pending reviews."""
     rt = current_runtime()
     logger = get_run_logger()
     todo = list(keys) if keys else list_claims(rt, case)
     chunks = batches(todo, batch_size or get_settings().batch_size)
-    submitted: dict[PrefectFuture[list[Outcome]], list[str]] = {
-        assess_batch.submit(rt, actor, chunk): chunk for chunk in chunks
-    }
+    waiting = deque(chunks)
+    # SQLite takes one writer at a time: batches in parallel would only queue on its lock, and its
+    # busy handler sleeps in coarse steps. PostgreSQL (and Dask) get every batch at once.
+    window = parallel or (1 if rt.database_url.startswith("sqlite") else len(chunks) or 1)
+    running: dict[PrefectFuture[list[Outcome]], list[str]] = {}
     by_claim: dict[str, Outcome] = {}
     failed: list[tuple[list[str], BaseException]] = []
     report_progress = progress_callback()
     report_progress(0, len(todo))
-    for future in as_completed(list(submitted)):
+    while waiting or running:
+        while waiting and len(running) < window:
+            chunk = waiting.popleft()
+            running[assess_batch.submit(rt, actor, chunk)] = chunk
+        future = next(as_completed(list(running)))
+        chunk = running.pop(future)
         try:
             done = future.result()
         except Exception as exc:  # one batch's failure must not hide what the others committed
-            failed.append((submitted[future], exc))
+            failed.append((chunk, exc))
             continue
         by_claim.update((o.claim, o) for o in done)
         report_progress(len(by_claim), len(todo))

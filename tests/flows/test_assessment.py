@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from uuid import UUID
 
 import pytest
@@ -74,11 +75,17 @@ def test_report_markdown_lists_failed_batches_and_risks():
     assert "## Failed batches" in text and "2 claim(s) from 'y'" in text
 
 
-def task_run_counts(flow_run_id: str | None) -> list[int]:
-    """How many times Prefect ran each assess-batch task of a flow run."""
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
-    return sorted(r.run_count for r in runs if r.name.startswith("assess-batch"))
+def task_run_counts(flow_run_id: str | None, expected: list[int], timeout: float = 15) -> list[int]:
+    """How many times Prefect ran each assess-batch task of a flow run, once the server has recorded them
+    (task run states reach the API as events, recorded a moment after the flow returns)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
+        counts = sorted(r.run_count for r in runs if r.name.startswith("assess-batch"))
+        if counts == expected or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
 
 
 class FailOnce:
@@ -112,7 +119,7 @@ def test_a_batch_that_fails_once_is_retried_and_applies_each_transition_once(
 
     assert sum("factory-exists" in c for c in flaky.calls) == 2  # the failed try and its retry
     assert len(flaky.calls) == 4  # three batches, one of them twice
-    assert task_run_counts(report.flow_run_id) == [1, 1, 2]  # as Prefect recorded them
+    assert task_run_counts(report.flow_run_id, [1, 1, 2]) == [1, 1, 2]  # as Prefect recorded them
     moved = {o.claim: o.stage for o in report.outcomes if o.moved}
     # After a commit the retry finds the claim already corroborated: nothing moves twice.
     assert moved == ({} if after_commit else {"factory-exists": Stage.CORROBORATED})
