@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -32,6 +32,9 @@ ASSESSMENT = "claims-assessment/scheduled"
 INTAKE = "claims-intake/inbox"
 SIGNOFF = "claims-signoff/on-request"
 
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
 
 def deployments(
     *,
@@ -39,7 +42,7 @@ def deployments(
     inbox: Path | None = None,
     intake_seconds: float = 60,
     poll_seconds: float = 10,
-) -> list[Any]:
+) -> list[RunnerDeployment]:
     """The three RunnerDeployments: scheduled assessment, inbox intake, sign-off on request."""
     from prefect.types.entrypoint import EntrypointType
 
