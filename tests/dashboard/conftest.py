@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -12,6 +13,15 @@ from claims import services
 from claims.cli import DEMO_USERS
 from claims.services import Runtime
 from claims.settings import get_settings
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module() -> Iterator[None]:
+    """AppTest installs the page as sys.modules["__main__"] and leaves it there; a later test that
+    spawns processes (Dask workers) would then re-run the dashboard in each child. Put it back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture
