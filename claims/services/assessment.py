@@ -11,7 +11,7 @@ from claims.domain.stages import Stage, TransitionKind, transition_kind
 from claims.services.errors import NotFound, RuleViolation
 from claims.services.facts import load_facts
 from claims.services.runtime import Runtime, authorize
-from claims.services.transitions import move, now, touch
+from claims.services.transitions import decide, move, now, touch
 from claims.store.models import Claim, ReviewRequest
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
@@ -144,20 +144,14 @@ def _open_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runti
 def _withdraw(
     uow: UnitOfWork, claim: Claim, review: ReviewRequest, result: Assessment, actor: str, rt: Runtime
 ) -> None:
-    review.status = "withdrawn"
-    review.decided_by = actor
-    review.decided_at = now()
-    review.rationale = "criteria no longer hold: " + "; ".join(result.for_stage(Stage(review.to_stage)).evidence_gaps)
-    uow.events.append(
+    gaps = "; ".join(result.for_stage(Stage(review.to_stage)).evidence_gaps)
+    decide(
+        uow,
+        review,
+        "withdrawn",
         actor=actor,
-        kind="review.withdrawn",
-        case_key=claim.case.key,
-        claim_key=claim.key,
-        from_stage=review.from_stage,
-        to_stage=review.to_stage,
-        rationale=review.rationale,
+        rationale=f"criteria no longer hold: {gaps}",
         policy_version=rt.policy.version,
-        payload={"review": review.id},
     )
 
 

@@ -10,7 +10,7 @@ from claims.services.assessment import check_version, load_claim
 from claims.services.errors import InvalidInput, NotFound, RuleViolation
 from claims.services.facts import load_facts
 from claims.services.runtime import Runtime, authorize
-from claims.services.transitions import move, now, touch
+from claims.services.transitions import decide, move
 from claims.store.models import ReviewRequest
 from claims.store.uow import UnitOfWork
 
@@ -51,18 +51,7 @@ def approve(rt: Runtime, actor: str, review_id: int, rationale: str | None = Non
         if not target.evidence_met:
             gaps = "; ".join(target.evidence_gaps)
             raise RuleViolation(f"review: #{review_id} can no longer be approved, {claim.key!r} misses {to}: {gaps}")
-        review.status, review.decided_by, review.decided_at, review.rationale = "approved", actor, now(), rationale
-        uow.events.append(
-            actor=actor,
-            kind="review.approved",
-            case_key=claim.case.key,
-            claim_key=claim.key,
-            from_stage=claim.stage,
-            to_stage=to.value,
-            rationale=rationale,
-            policy_version=rt.policy.version,
-            payload={"review": review.id},
-        )
+        decide(uow, review, "approved", actor=actor, rationale=rationale, policy_version=rt.policy.version)
         move(
             uow,
             claim,
@@ -87,22 +76,9 @@ def reject(rt: Runtime, actor: str, review_id: int, rationale: str) -> Decision:
         authorize(uow, actor, "approve")
         review = _pending(uow, review_id)
         _four_eyes(review, actor)
-        claim = review.claim
-        review.status, review.decided_by, review.decided_at, review.rationale = "rejected", actor, now(), rationale
-        touch(claim)
-        uow.events.append(
-            actor=actor,
-            kind="review.rejected",
-            case_key=claim.case.key,
-            claim_key=claim.key,
-            from_stage=review.from_stage,
-            to_stage=review.to_stage,
-            rationale=rationale,
-            policy_version=rt.policy.version,
-            payload={"review": review.id},
-        )
+        decide(uow, review, "rejected", actor=actor, rationale=rationale, policy_version=rt.policy.version)
         uow.commit()
-        return Decision(review.id, claim.key, review.status, Stage(claim.stage))
+        return Decision(review.id, review.claim.key, review.status, Stage(review.claim.stage))
 
 
 def reopen(

@@ -1,4 +1,4 @@
-"""The single place a claim changes stage, so every move writes the same audit event."""
+"""The single places a claim changes stage and a review is decided, so each writes the same audit event."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import flag_modified
 
 from claims.domain.stages import Stage
-from claims.store.models import Claim
+from claims.store.models import Claim, ReviewRequest
 from claims.store.uow import UnitOfWork
 
 
@@ -67,4 +67,30 @@ def move(
         rationale=rationale,
         policy_version=policy_version,
         payload=payload,
+    )
+
+
+def decide(
+    uow: UnitOfWork,
+    review: ReviewRequest,
+    status: str,
+    *,
+    actor: str,
+    rationale: str | None,
+    policy_version: str,
+) -> None:
+    """Close a review request (approved, rejected, withdrawn) and append `review.<status>`."""
+    review.status, review.decided_by, review.decided_at, review.rationale = status, actor, now(), rationale
+    claim = review.claim
+    touch(claim)
+    uow.events.append(
+        actor=actor,
+        kind=f"review.{status}",
+        case_key=claim.case.key,
+        claim_key=claim.key,
+        from_stage=review.from_stage,
+        to_stage=review.to_stage,
+        rationale=rationale,
+        policy_version=policy_version,
+        payload={"review": review.id},
     )
