@@ -34,16 +34,15 @@ def render_claim(console: Console, d: dict[str, Any]) -> None:
 
 
 def render_readiness(console: Console, items: list[ActionReadiness]) -> None:
+    """One block per action: its status, then each gating claim and the evidence that would close its gap."""
+    width = max((len(r.claim) for a in items for r in a.requirements), default=0)
     for a in items:
-        status = Text("READY", style="bold green") if a.ready else Text("NOT READY", style="bold red")
-        console.print(Text.assemble(status, f"  {a.key}: {a.title}"))
-        table = Table("claim", "stage", "required", "met", "what would close the gap", show_edge=False)
+        status = Text("READY    ", style="bold green") if a.ready else Text("NOT READY", style="bold red")
+        console.print(Text.assemble(status, f"  {a.key}: ", (a.title, "bold")))
         for r in a.requirements:
-            table.add_row(
-                r.claim,
-                r.stage.value if r.stage else "?",
-                r.required_stage.value,
-                "yes" if r.met else "no",
-                Text("\n".join(r.gaps)),
-            )
-        console.print(table)
+            mark = Text("  ok " if r.met else "  -- ", style="green" if r.met else "red")
+            stage = r.stage.value if r.stage else "unknown"
+            console.print(Text.assemble(mark, f"{r.claim:<{width}}  {stage} (needs {r.required_stage.value})"))
+            for gap in r.gaps:
+                console.print(Text(f"       {'':<{width}}  {gap}", style="dim" if r.met else ""))
+        console.print()

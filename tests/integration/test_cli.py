@@ -146,3 +146,18 @@ def test_a_deployment_policy_file_changes_the_thresholds_and_is_recorded(
     result = cli("show", "lethal-production", "--json")
     assert result.exit_code == 1
     assert "policy file: " in error_line(result) and "broken.toml" in error_line(result)
+
+
+def test_readiness_for_people_puts_each_gap_under_its_claim(demo: Runtime, cli):
+    result = cli("readiness")
+    assert result.exit_code == 0, result.stderr
+    blocks = {block.splitlines()[0].split(":")[0].split()[-1]: block for block in result.stdout.split("\n\n") if block}
+    expected = {a["key"]: a for a in json.loads(cli("readiness", "--json").stdout)}
+    assert set(blocks) == set(expected)
+    for key, action in expected.items():
+        lines = blocks[key].splitlines()
+        assert lines[0].startswith("READY" if action["ready"] else "NOT READY")
+        for req in action["requirements"]:
+            (at,) = [i for i, line in enumerate(lines) if line.split()[1:2] == [req["claim"]]]
+            assert f"{req['stage']} (needs {req['required_stage']})" in lines[at]
+            assert [line.strip() for line in lines[at + 1 : at + 1 + len(req["gaps"])]] == req["gaps"]
