@@ -79,6 +79,33 @@ class HistoryEntry(Strict):
     rationale: str | None = None
 
 
+class ReviewEntry(Strict):
+    """A confirm/refute request with its decision, so an export keeps rejections and pending ones."""
+
+    from_stage: Annotated[Stage, _domain(Stage.parse)]
+    to_stage: Annotated[Stage, _domain(Stage.parse)]
+    status: Literal["pending", "approved", "rejected", "withdrawn"]
+    requested_by: str = Field(min_length=1)
+    requested_at: datetime
+    reason: str | None = None
+    policy_version: str = Field(min_length=1)
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    rationale: str | None = None
+
+    @model_validator(mode="after")
+    def _decision_is_consistent(self) -> ReviewEntry:
+        if not self.to_stage.is_final:
+            raise ValueError(f"to_stage {self.to_stage.value}: only confirmed or refuted are reviewed")
+        if self.status == "pending" and self.decided_by:
+            raise ValueError("a pending review has no decided_by")
+        if self.status != "pending" and not (self.decided_by and self.decided_at):
+            raise ValueError(f"a {self.status} review needs decided_by and decided_at")
+        if self.status in ("approved", "rejected") and self.decided_by == self.requested_by:
+            raise ValueError(f"decided_by {self.decided_by!r} requested the review (four eyes)")
+        return self
+
+
 class ClaimEntry(Strict):
     key: Key
     statement: str = Field(min_length=1)
@@ -86,6 +113,7 @@ class ClaimEntry(Strict):
     assignee: str | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     evidence: list[EvidenceEntry] = Field(default_factory=list)
+    reviews: list[ReviewEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _history_explains_stage(self) -> ClaimEntry:
@@ -94,6 +122,11 @@ class ClaimEntry(Strict):
         for entry in self.history:
             if entry.stage.is_final and (not entry.approved_by or entry.approved_by == entry.by):
                 raise ValueError(f"history entry to {entry.stage.value} needs approved_by someone other than by")
+        pending = [r for r in self.reviews if r.status == "pending"]
+        if len(pending) > 1:
+            raise ValueError("at most one pending review per claim")
+        if pending and pending[0].from_stage is not self.stage:
+            raise ValueError(f"the pending review starts from {pending[0].from_stage.value}, not {self.stage.value}")
         return self
 
 

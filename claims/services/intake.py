@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage
-from claims.services.casefile import CaseFile, ClaimEntry
+from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.evidence import fingerprint
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import move, now, touch
-from claims.store.models import ActionRequirement, Case, Claim, Event, Evidence, PolicyAction, Source
+from claims.store.models import ActionRequirement, Case, Claim, Event, Evidence, PolicyAction, ReviewRequest, Source
 from claims.store.uow import UnitOfWork
 
 
@@ -194,7 +194,38 @@ def _new_claim(uow: UnitOfWork, rt: Runtime, actor: str, case: Case, entry: Clai
             approved_by=step.approved_by,
             at=_utc(step.at),
         )
+    for review in entry.reviews:
+        _import_review(uow, claim, review, actor)
     return claim
+
+
+def _import_review(uow: UnitOfWork, claim: Claim, entry: ReviewEntry, actor: str) -> None:
+    review = ReviewRequest(
+        claim=claim,
+        from_stage=entry.from_stage.value,
+        to_stage=entry.to_stage.value,
+        status=entry.status,
+        requested_by=entry.requested_by,
+        requested_at=_utc(entry.requested_at),
+        reason=entry.reason,
+        policy_version=entry.policy_version,
+        decided_by=entry.decided_by,
+        decided_at=_utc(entry.decided_at),
+        rationale=entry.rationale,
+    )
+    uow.reviews.add(review)
+    uow.flush()
+    uow.events.append(
+        actor=actor,
+        kind="review.imported",
+        case_key=claim.case.key,
+        claim_key=claim.key,
+        from_stage=review.from_stage,
+        to_stage=review.to_stage,
+        rationale=review.rationale,
+        policy_version=review.policy_version,
+        payload={"review": review.id, "status": review.status, "requested_by": review.requested_by},
+    )
 
 
 def _import_actions(uow: UnitOfWork, case: Case, cf: CaseFile, claims: dict[str, Claim], created: Counter[str]) -> None:
@@ -248,10 +279,15 @@ def export_case(rt: Runtime, case_key: str | None = None) -> dict[str, Any]:
             if ev.rationale:
                 entry["rationale"] = ev.rationale
             history.setdefault(ev.claim_key or "", []).append(entry)
+        reviews: dict[int, list[dict[str, Any]]] = {}
+        for r in uow.session.scalars(
+            select(ReviewRequest).join(Claim).where(Claim.case_id == case.id).order_by(ReviewRequest.id)
+        ):
+            reviews.setdefault(r.claim_id, []).append(_review_out(r))
         return {
             "case": {"key": case.key, "title": case.title},
             "sources": [_source_out(s) for s in case.sources],
-            "claims": [_claim_out(c, history.get(c.key, [])) for c in case.claims],
+            "claims": [_claim_out(c, history.get(c.key, []), reviews.get(c.id, [])) for c in case.claims],
             "policy_actions": [
                 {
                     "key": a.key,
@@ -271,7 +307,25 @@ def _source_out(s: Source) -> dict[str, Any]:
     return out
 
 
-def _claim_out(c: Claim, history: list[dict[str, Any]]) -> dict[str, Any]:
+def _review_out(r: ReviewRequest) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "from_stage": r.from_stage,
+        "to_stage": r.to_stage,
+        "status": r.status,
+        "requested_by": r.requested_by,
+        "requested_at": _utc(r.requested_at).isoformat(),  # type: ignore[union-attr]
+        "policy_version": r.policy_version,
+    }
+    if r.reason:
+        out["reason"] = r.reason
+    if r.decided_by:
+        out.update(decided_by=r.decided_by, decided_at=_utc(r.decided_at).isoformat())  # type: ignore[union-attr]
+    if r.rationale:
+        out["rationale"] = r.rationale
+    return out
+
+
+def _claim_out(c: Claim, history: list[dict[str, Any]], reviews: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"key": c.key, "statement": c.statement, "stage": c.stage}
     if c.assignee:
         out["assignee"] = c.assignee
@@ -298,4 +352,6 @@ def _claim_out(c: Claim, history: list[dict[str, Any]]) -> dict[str, Any]:
                 retraction_reason=e.retraction_reason,
             )
         out["evidence"].append(item)
+    if reviews:
+        out["reviews"] = reviews
     return out

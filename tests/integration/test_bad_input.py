@@ -112,6 +112,17 @@ CASE_FILES = [
         ["policy_actions[0].requires[0].stage", "'approved'"],
     ),
     (
+        "review-approved-by-its-requester",
+        "rev.yaml",
+        edit(
+            "    evidence:\n      - source: eu-council",
+            "    reviews:\n      - {from_stage: corroborated, to_stage: confirmed, status: approved,"
+            " requested_by: alice, requested_at: 2023-02-20T09:00:00Z, policy_version: v1, decided_by: alice,"
+            " decided_at: 2023-02-24T16:00:00Z}\n    evidence:\n      - source: eu-council",
+        ),
+        ["claims[4].reviews[0]", "decided_by 'alice' requested the review (four eyes)"],
+    ),
+    (
         "required-claim",
         "req.yaml",
         edit("{claim: factory-exists, stage: corroborated}", "{claim: ghost, stage: corroborated}"),

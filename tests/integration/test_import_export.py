@@ -80,6 +80,9 @@ def test_export_import_export_is_lossless(demo: Runtime, fresh_database: Callabl
         locator="treasury.gov/press",
         observed_at=date(2024, 10, 17),
     )
+    rejected = services.advance(rt, "alice", "factory-exists", Stage.CONFIRMED).review_id
+    assert rejected is not None
+    services.reject(rt, "carol", rejected, "wait for the OFAC press release text")
     review = services.advance(rt, "alice", "factory-exists", Stage.CONFIRMED).review_id
     assert review is not None
     services.approve(rt, "bob", review, "three independent lines, one of them B2")
@@ -98,6 +101,10 @@ def test_export_import_export_is_lossless(demo: Runtime, fresh_database: Callabl
     assert claims["factory-exists"]["history"][-1]["approved_by"] == "bob"
     assert claims["factory-exists"]["history"][-1]["by"] == "alice"
     assert [h["stage"] for h in claims["dual-use-supply"]["history"]] == ["reported", "corroborated", "confirmed"]
+    assert [(r["status"], r["decided_by"], r["rationale"]) for r in claims["factory-exists"]["reviews"]] == [
+        ("rejected", "carol", "wait for the OFAC press release text"),
+        ("approved", "bob", "three independent lines, one of them B2"),
+    ]
 
     path = tmp_path / "export.yaml"
     path.write_text(dump_case(first), encoding="utf-8")
@@ -114,6 +121,9 @@ def test_export_import_export_is_lossless(demo: Runtime, fresh_database: Callabl
         assert [(e["source"], e["grade"], e["retracted"]) for e in after["evidence"]] == [
             (e["source"], e["grade"], e["retracted"]) for e in before["evidence"]
         ], key
+    assert [(r["status"], r["requested_by"], r["decided_by"]) for r in services.review_queue(fresh, None)] == [
+        (r["status"], r["requested_by"], r["decided_by"]) for r in services.review_queue(rt, None)
+    ]
     assert services.audit_verify(fresh).ok
 
 
