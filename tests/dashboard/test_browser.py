@@ -1,7 +1,8 @@
 """A real browser on the running dashboard: readiness, pipeline, then a reviewer signs off a confirmation.
 
 Headless Chromium from Debian's `chromium` package, driven by Playwright (no browser
-download). The screenshots it saves (docs/screenshots/) are the ones the README shows.
+download). Screenshots go to a temporary folder, or to CLAIMS_SCREENSHOT_DIR when set:
+`CLAIMS_SCREENSHOT_DIR=docs/screenshots pytest -m browser` refreshes the ones the README shows.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 RATIONALE = "Three independent lines now (Reuters, EEAS, OFAC), one of them B2; the only denial is graded D4."
 
 
@@ -102,10 +102,11 @@ def settle(page, ms: int = 1200) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_timeout(ms)
 
 
-def test_reviewer_confirms_the_factory_in_a_real_browser(dashboard_url: str, sqlite_url: str) -> None:
+def test_reviewer_confirms_the_factory_in_a_real_browser(dashboard_url: str, sqlite_url: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = Path(os.environ.get("CLAIMS_SCREENSHOT_DIR") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
@@ -124,14 +125,14 @@ def test_reviewer_confirms_the_factory_in_a_real_browser(dashboard_url: str, sql
             ).to_be_visible()
             page.set_viewport_size({"width": 1440, "height": 2000})
             settle(page)
-            page.screenshot(path=str(SHOTS / "readiness.png"))
+            page.screenshot(path=str(shots / "readiness.png"))
 
             page.set_viewport_size({"width": 1440, "height": 1250})
             sidebar.get_by_role("link", name="Pipeline").click()
             expect(page.get_by_role("heading", name="Claims per stage")).to_be_visible()
             expect(page.get_by_test_id("stMetric").filter(has_text="Awaiting sign-off")).to_contain_text("1")
             settle(page)
-            page.screenshot(path=str(SHOTS / "pipeline.png"))
+            page.screenshot(path=str(shots / "pipeline.png"))
 
             sidebar.get_by_role("link", name=re.compile(r"^Review queue")).click()
             expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
@@ -146,7 +147,7 @@ def test_reviewer_confirms_the_factory_in_a_real_browser(dashboard_url: str, sql
             rationale.fill(RATIONALE)
             rationale.press("Control+Enter")  # commit the text area's value before the click
             settle(page)
-            page.screenshot(path=str(SHOTS / "review.png"))
+            page.screenshot(path=str(shots / "review.png"))
             page.get_by_role("button", name="Approve").click()
             expect(page.get_by_text("Review #1 approved by bob: factory-exists is now confirmed.")).to_be_visible()
             expect(page.get_by_text("No review requests are waiting.")).to_be_visible()
@@ -158,7 +159,7 @@ def test_reviewer_confirms_the_factory_in_a_real_browser(dashboard_url: str, sql
                 page.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile(r"^confirmed$"))
             ).to_be_visible()
             settle(page)
-            page.screenshot(path=str(SHOTS / "claim-detail.png"), full_page=True)
+            page.screenshot(path=str(shots / "claim-detail.png"), full_page=True)
         finally:
             browser.close()
 
@@ -169,4 +170,4 @@ def test_reviewer_confirms_the_factory_in_a_real_browser(dashboard_url: str, sql
     engine.dispose()
     assert tuple(review) == ("approved", "system", "bob", RATIONALE)
     for name in ("readiness.png", "pipeline.png"):
-        assert (SHOTS / name).stat().st_size > 20_000
+        assert (shots / name).stat().st_size > 20_000
