@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from claims.domain.errors import DomainError, LineageCycle
 from claims.domain.grades import Credibility, Reliability
@@ -143,10 +152,18 @@ class ActionEntry(Strict):
 
 
 class CaseFile(Strict):
+    """A validated case file; `origin` names it in the errors found while importing it."""
+
     case: CaseHeader
     sources: list[SourceEntry] = Field(default_factory=list)
     claims: list[ClaimEntry] = Field(default_factory=list)
     policy_actions: list[ActionEntry] = Field(default_factory=list)
+
+    _origin: str = PrivateAttr(default="case file")
+
+    @property
+    def origin(self) -> str:
+        return self._origin
 
     @field_validator("sources", "claims", "policy_actions")
     @classmethod
@@ -181,7 +198,7 @@ def validate_case(data: Any, origin: str = "case file") -> CaseFile:
     if not isinstance(data, dict):
         raise InvalidInput(f"{origin}: expected a mapping with case, sources, claims, policy_actions")
     try:
-        return CaseFile.model_validate(data)
+        case_file = CaseFile.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = _location(err["loc"]) or "case"
@@ -191,6 +208,8 @@ def validate_case(data: Any, origin: str = "case file") -> CaseFile:
         if shown and re.search(rf"(?<![\w']){re.escape(shown.strip())}(?![\w'])", message):
             shown = ""  # the domain's message already names the value
         raise InvalidInput(f"{origin}: {where}:{shown} {message}".replace(":  ", ": ")) from None
+    case_file._origin = origin
+    return case_file
 
 
 def read_case_file(path: str | Path) -> CaseFile:

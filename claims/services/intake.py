@@ -70,7 +70,7 @@ def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[
             and entry.derived_from not in known
             and entry.derived_from not in {s.key for s in cf.sources}
         ):
-            raise InvalidInput(f"case file: sources[{i}].derived_from: unknown source {entry.derived_from!r}")
+            raise InvalidInput(f"{cf.origin}: sources[{i}].derived_from: unknown source {entry.derived_from!r}")
         if entry.key not in known:
             lineage[entry.key] = entry.derived_from
     resolve_roots(lineage)  # raises LineageCycle naming the loop before anything is written
@@ -105,7 +105,7 @@ def _import_claims(
             existing = uow.claims.get(entry.key)
             if existing is not None:
                 raise InvalidInput(
-                    f"case file: claims[{i}].key: {entry.key!r} already belongs to case {existing.case.key!r}"
+                    f"{cf.origin}: claims[{i}].key: {entry.key!r} already belongs to case {existing.case.key!r}"
                 )
             claim = _new_claim(uow, rt, actor, case, entry)
             claims[entry.key] = claim
@@ -114,7 +114,7 @@ def _import_claims(
         for j, ev in enumerate(entry.evidence):
             source = sources.get(ev.source)
             if source is None:
-                raise InvalidInput(f"case file: claims[{i}].evidence[{j}].source: unknown source {ev.source!r}")
+                raise InvalidInput(f"{cf.origin}: claims[{i}].evidence[{j}].source: unknown source {ev.source!r}")
             fp = fingerprint(ev.source, ev.stance.value, int(ev.credibility), ev.summary, ev.locator, ev.observed_at)
             if fp in known:
                 continue
@@ -236,11 +236,11 @@ def _import_actions(uow: UnitOfWork, case: Case, cf: CaseFile, claims: dict[str,
             uow.actions.add(action)
             created["actions"] += 1
         elif action.case_id != case.id:
-            raise InvalidInput(f"case file: policy_actions[{i}].key: {entry.key!r} belongs to another case")
+            raise InvalidInput(f"{cf.origin}: policy_actions[{i}].key: {entry.key!r} belongs to another case")
         have = {r.claim.key for r in action.requirements}
         for j, req in enumerate(entry.requires):
             if req.claim not in claims:
-                raise InvalidInput(f"case file: policy_actions[{i}].requires[{j}].claim: unknown claim {req.claim!r}")
+                raise InvalidInput(f"{cf.origin}: policy_actions[{i}].requires[{j}].claim: unknown claim {req.claim!r}")
             if req.claim not in have:
                 action.requirements.append(ActionRequirement(claim=claims[req.claim], stage=req.stage.value))
     uow.flush()

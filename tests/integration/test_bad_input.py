@@ -140,6 +140,7 @@ def test_malformed_case_file(cli, demo_db: str, db_snapshot, tmp_path: Path, nam
     result = cli("import", path, "--as", "alice")
     assert result.exit_code == 1
     line = error_line(result)
+    assert name in line  # which file, whether the problem was found reading it or importing it
     for part in names:
         assert part in line
     assert db_snapshot(demo_db) == before
