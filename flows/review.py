@@ -159,16 +159,24 @@ def outside_decision(review: ReviewState) -> dict[str, Any]:
     }
 
 
+_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|#"})
+
+
+def plain(text: str) -> str:
+    """User text as literal Markdown: no links, no HTML, no table breaks, one line."""
+    return text.translate(_MARKDOWN).replace("\n", " ")
+
+
 def describe(review: ReviewState, detail: dict[str, Any], refused: list[str]) -> str:
     """The pause form's description: what is asked, the assessment of the target stage with gaps, the evidence."""
     target = detail["assessment"].get(review.to_stage, {})
     lines = [
         f"## Review #{review.id}: {review.claim} {review.from_stage} -> {review.to_stage}",
         "",
-        f"> {detail['statement']}",
+        f"> {plain(detail['statement'])}",
         "",
         f"Requested by **{review.requested_by}** on {review.requested_at:%Y-%m-%d %H:%M}"
-        + (f": {review.reason}" if review.reason else "."),
+        + (f": {plain(review.reason)}" if review.reason else "."),
         "",
         f"### Assessment for {review.to_stage} (policy {detail['policy_version']})",
         "",
@@ -187,11 +195,11 @@ def describe(review: ReviewState, detail: dict[str, Any], refused: list[str]) ->
         "| --- | --- | --- | --- | --- |",
     ]
     for e in detail["evidence"]:
-        summary = e["summary"].replace("|", "/").replace("\n", " ")
+        summary = plain(e["summary"])
         row = f"| {e['grade']} | {e['stance']} | {e['source']} | {e['independent_root']} | {summary} |"
         lines.append(row if not e["retracted"] else f"| ~~{e['grade']}~~ | retracted | {e['source']} | | {summary} |")
     if refused:
-        lines += ["", "### Refused so far", ""] + [f"- {r}" for r in refused]
+        lines += ["", "### Refused so far", ""] + [f"- {plain(r)}" for r in refused]
     lines += [
         "",
         f"Approve or reject. The reviewer must hold the reviewer role and must not be {review.requested_by} "

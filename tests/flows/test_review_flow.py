@@ -138,3 +138,14 @@ def test_the_assessment_starts_one_signoff_run_per_pending_review(review_id: int
     assert run.parameters == {"review_id": review_id}
     assert run.name == f"review-{review_id}"
     assert run.state.is_scheduled()  # nobody serves the deployment in this test
+
+
+def test_user_text_in_the_description_is_literal_markdown(review_id: int, loaded: Runtime):
+    review = review_state(loaded, review_id)
+    detail = services.claim_detail(loaded, review.claim)
+    detail["statement"] = "<script>alert(1)</script> see [this](http://example.invalid)"
+    detail["evidence"][0]["summary"] = "a | b\nnext line"
+    text = describe(review, detail, [])
+    assert "<script>" not in text and "[this](" not in text
+    assert r"> \<script\>alert(1)\</script\> see \[this\](http://example.invalid)" in text
+    assert r"a \| b next line" in text
