@@ -27,7 +27,7 @@ from claims.services import Outcome, Runtime
 from claims.services.runtime import SYSTEM_USER
 from claims.services.signoff import ReviewState, pending_reviews
 from claims.settings import get_settings
-from flows.common import current_runtime, retry_on_io
+from flows.common import current_runtime, plain, retry_on_io
 
 ARTIFACT_KEY = "claims-assessment"
 THREADS = 4
@@ -209,10 +209,6 @@ def summary_line(outcomes: list[Outcome]) -> str:
     return f"{len(outcomes)} claim(s) assessed: {moved} moved, {reviews} review request(s) opened, {at_risk} at risk"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def report_markdown(
     outcomes: list[Outcome], n_batches: int, failed: list[tuple[list[str], BaseException]], policy_version: str
 ) -> str:
@@ -227,7 +223,7 @@ def report_markdown(
     if changed:
         lines += ["| claim | was | now | what happened and why |", "| --- | --- | --- | --- |"]
         lines += [
-            f"| {o.claim} | {o.from_stage} | {o.stage} | {'<br>'.join(_cell(c) for c in o.changes)} |" for o in changed
+            f"| {o.claim} | {o.from_stage} | {o.stage} | {'<br>'.join(plain(c) for c in o.changes)} |" for o in changed
         ]
     else:
         lines.append("Nothing moved: every claim already stands where the policy puts it.")
@@ -244,5 +240,5 @@ def report_markdown(
         lines += [f"- {k}" for k in at_risk]
     if failed:
         lines += ["", "## Failed batches", "", "These were rolled back and will be assessed again on the next run:", ""]
-        lines += [f"- {len(keys)} claim(s) from {keys[0]!r}: {_cell(str(exc))}" for keys, exc in failed]
+        lines += [f"- {len(keys)} claim(s) from {keys[0]!r}: {plain(str(exc))}" for keys, exc in failed]
     return "\n".join(lines) + "\n"

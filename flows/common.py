@@ -107,3 +107,11 @@ def silence_console(level: int = logging.CRITICAL) -> None:
     """Raise the level of Prefect's console handlers for the rest of the process (a CLI command that reports)."""
     for h in _console_handlers():
         h.setLevel(max(level, h.level))
+
+
+_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<|#"})
+
+
+def plain(text: str) -> str:
+    """User text as literal Markdown: no links, no HTML tags, no emphasis or table breaks, one line."""
+    return text.translate(_MARKDOWN).replace("\n", " ")

@@ -29,7 +29,7 @@ from claims import services
 from claims.domain.errors import DomainError
 from claims.services import Runtime
 from claims.services.signoff import ReviewState, review_state
-from flows.common import current_runtime, retry_on_io
+from flows.common import current_runtime, plain, retry_on_io
 
 STATUS_OF = {"approve": "approved", "reject": "rejected"}
 
@@ -157,14 +157,6 @@ def outside_decision(review: ReviewState) -> dict[str, Any]:
         "reviewer": review.decided_by or "unknown",
         "rationale": f"{review.status} outside this flow run" + (f": {review.rationale}" if review.rationale else ""),
     }
-
-
-_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|#"})
-
-
-def plain(text: str) -> str:
-    """User text as literal Markdown: no links, no HTML, no table breaks, one line."""
-    return text.translate(_MARKDOWN).replace("\n", " ")
 
 
 def describe(review: ReviewState, detail: dict[str, Any], refused: list[str]) -> str:
