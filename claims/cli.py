@@ -375,11 +375,9 @@ def review_list(
     if as_json:
         emit_json(items)
         return
-    table = Table("#", "claim", "transition", "requested by", "status", "open gaps")
-    for r in items:
-        gaps = "; ".join(r["gaps"])
-        table.add_row(str(r["id"]), r["claim"], f"{r['from']} -> {r['to']}", r["requested_by"], r["status"], gaps)
-    out.print(table)
+    from claims.render import render_reviews
+
+    render_reviews(out, items)
 
 
 def _decide(

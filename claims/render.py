@@ -46,3 +46,22 @@ def render_readiness(console: Console, items: list[ActionReadiness]) -> None:
             for gap in r.gaps:
                 console.print(Text(f"       {'':<{width}}  {gap}", style="dim" if r.met else ""))
         console.print()
+
+
+def render_reviews(console: Console, items: list[dict[str, Any]]) -> None:
+    """One line per review request, then what still stands between it and the target stage."""
+    if not items:
+        console.print("no review requests")
+        return
+    for r in items:
+        decided = f" by {r['decided_by']}" if r["decided_by"] else ""
+        console.print(
+            Text.assemble(
+                (f"#{r['id']}", "bold"),
+                f"  {r['claim']}  {r['from']} -> {r['to']}  requested by {r['requested_by']}  ",
+                (f"{r['status']}{decided}", "yellow" if r["status"] == "pending" else ""),
+            )
+        )
+        notes = r["gaps"] if r["status"] == "pending" else [r["rationale"]] if r["rationale"] else []
+        for note in notes:
+            console.print(Text(f"     {note}"))

@@ -88,6 +88,10 @@ def test_four_eyes_through_the_cli(demo: Runtime, cli):
     queue = json.loads(cli("review", "list", "--json").stdout)
     assert [(r["id"], r["claim"], r["requested_by"]) for r in queue] == [(review, "factory-exists", "bob")]
     assert queue[0]["gaps"] == ["awaiting sign-off by a reviewer other than bob"]
+    assert cli("review", "list").stdout.splitlines() == [
+        f"#{review}  factory-exists  corroborated -> confirmed  requested by bob  pending",
+        "     awaiting sign-off by a reviewer other than bob",
+    ]
 
     own = cli("review", "approve", review, "--as", "bob")
     assert own.exit_code == 1
@@ -100,6 +104,8 @@ def test_four_eyes_through_the_cli(demo: Runtime, cli):
         "status": "approved",
         "stage": "confirmed",
     }
+    assert cli("review", "list").stdout == "no review requests\n"
+    assert cli("review", "list", "--status", "all").stdout.splitlines()[-1] == "     three lines"
     reopened = cli("reopen", "factory-exists", "--to", "corroborated", "--rationale", "source burned", "--as", "carol")
     assert reopened.exit_code == 0, reopened.stderr
     assert services.claim_detail(demo, "factory-exists")["stage"] == "corroborated"
