@@ -120,18 +120,28 @@ def assess_batch(rt: Runtime, actor: str, keys: list[str]) -> list[Outcome]:
 
 @task(name="start-signoff", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
 def start_signoff(review: ReviewState, deployment: str) -> str:
-    """Start the sign-off run waiting for a reviewer on `review`, once per review request."""
+    """Make sure one sign-off run waits for a reviewer on `review`.
+
+    The idempotency key gives one run per review request. A run that ended without a decision
+    (its pause timed out, it crashed or was cancelled) while the review is still pending is
+    followed by a new one, keyed on the run it replaces, so re-runs still start it only once.
+    """
     from prefect.deployments import run_deployment
 
-    run = run_deployment(
-        deployment,
-        parameters={"review_id": review.id},
-        flow_run_name=f"review-{review.id}",  # the name the sign-off flow gives its runs
-        idempotency_key=f"claims-review-{review.id}-{review.requested_at:%Y%m%dT%H%M%S}",
-        timeout=0,
-        as_subflow=False,
-    )
-    return str(run.id)
+    key = f"claims-review-{review.id}-{review.requested_at:%Y%m%dT%H%M%S}"
+    while True:
+        run = run_deployment(
+            deployment,
+            parameters={"review_id": review.id},
+            flow_run_name=f"review-{review.id}",  # the name the sign-off flow gives its runs
+            idempotency_key=key,
+            timeout=0,
+            as_subflow=False,
+        )
+        state = run.state
+        if state is None or not state.is_final() or state.is_completed():
+            return str(run.id)
+        key = f"claims-review-{review.id}-after-{run.id}"
 
 
 @flow(name="claims-assessment", task_runner=default_task_runner())

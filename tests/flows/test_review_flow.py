@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 from flow_helpers import event_counts
 from prefect import get_client
+from prefect.states import Failed
 from typer.testing import CliRunner
 
 from claims import services
@@ -139,6 +140,17 @@ def test_the_assessment_starts_one_signoff_run_per_pending_review(review_id: int
     assert run.parameters == {"review_id": review_id}
     assert run.name == f"review-{review_id}"
     assert run.state.is_scheduled()  # nobody serves the deployment in this test
+
+    # The waiting run ends without a decision (its pause timed out): the next assessment starts
+    # one replacement, and only one, however often it runs.
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, Failed(message="pause timed out"), force=True)
+    third = assessment_flow(signoff_deployment=SIGNOFF)
+    fourth = assessment_flow(signoff_deployment=SIGNOFF)
+    assert third.signoff_runs[review_id] != first.signoff_runs[review_id]
+    assert fourth.signoff_runs == third.signoff_runs
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(UUID(third.signoff_runs[review_id])).state.is_scheduled()
 
 
 def test_user_text_in_the_description_is_literal_markdown(review_id: int, loaded: Runtime):
