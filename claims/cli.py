@@ -440,28 +440,43 @@ def show(key: str, as_json: JsonOut = False) -> None:
 def list_cmd(
     case: Annotated[str | None, typer.Option(help="Case key.")] = None,
     stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only claims with evidence from this source key.")] = None,
+    grade: Annotated[str | None, typer.Option(help="Only claims with live evidence of this grade, e.g. B2.")] = None,
+    assignee: Annotated[str | None, typer.Option(help="Only claims assigned to this person.")] = None,
     search: Annotated[str | None, typer.Option(help="Text in key or statement.")] = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Claims with their stage and evidence counts."""
-    from claims.store.queries import claim_rows
+    """Claims with their stage, evidence counts and any pending review (filtered in SQL)."""
+    from claims.domain.grades import Grade
+    from claims.store.queries import claim_table
 
-    if stage:
-        stage_arg(stage)
-    rows = claim_rows(get_settings().database_url, case=case, stage=stage, search=search)
+    with reported_errors():
+        stages = [Stage.parse(stage).value] if stage else None
+        grade = str(Grade.parse(grade)) if grade else None
+    rows = claim_table(
+        get_settings().database_url,
+        case=case,
+        stages=stages,
+        source=source,
+        grade=grade,
+        assignee=assignee,
+        search=search,
+    )
     if as_json:
         emit_json(rows)
         return
-    table = Table("claim", "case", "stage", "at risk", "supporting", "contradicting", "retracted")
+    several_cases = len({r["case"] for r in rows}) > 1
+    table = Table("claim", *(["case"] if several_cases else []), "stage", "for", "against", "retracted", "review")
     for r in rows:
+        stage_text = r["stage"] + (" (at risk)" if r["at_risk"] else "")
         table.add_row(
             r["key"],
-            r["case"],
-            r["stage"],
-            "yes" if r["at_risk"] else "",
+            *([r["case"]] if several_cases else []),
+            stage_text,
             str(r["supporting"]),
             str(r["contradicting"]),
             str(r["retracted"]),
+            r["pending_review"] or "",
         )
     out.print(table)
 

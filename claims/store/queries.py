@@ -12,42 +12,6 @@ from sqlalchemy.orm import aliased
 from claims.store.db import session_factory
 from claims.store.models import Case, Claim, Event, Evidence, ReviewRequest, Source, User
 
-
-def claim_rows(
-    url: str, *, case: str | None = None, stage: str | None = None, search: str | None = None, limit: int = 5000
-) -> list[dict[str, Any]]:
-    """One row per claim with live supporting/contradicting counts and retracted count."""
-    live = Evidence.retracted.is_(False)
-    stmt = (
-        select(
-            Claim.key,
-            Case.key.label("case"),
-            Claim.statement,
-            Claim.stage,
-            Claim.at_risk,
-            Claim.assignee,
-            Claim.updated_at,
-            func.count(when((live & (Evidence.stance == "supports"), Evidence.id))).label("supporting"),
-            func.count(when((live & (Evidence.stance == "contradicts"), Evidence.id))).label("contradicting"),
-            func.count(when((Evidence.retracted.is_(True), Evidence.id))).label("retracted"),
-        )
-        .join(Case, Case.id == Claim.case_id)
-        .outerjoin(Evidence, Evidence.claim_id == Claim.id)
-        .group_by(Claim.id, Case.key)
-        .order_by(Case.key, Claim.id)
-        .limit(limit)
-    )
-    if case:
-        stmt = stmt.where(Case.key == case)
-    if stage:
-        stmt = stmt.where(Claim.stage == stage)
-    if search:
-        pattern = f"%{search.lower()}%"
-        stmt = stmt.where(or_(func.lower(Claim.key).like(pattern), func.lower(Claim.statement).like(pattern)))
-    with session_factory(url)() as session:
-        return [dict(row._mapping) for row in session.execute(stmt)]
-
-
 # --- dashboard read side -----------------------------------------------------------------
 # Every function below returns plain dicts built from one or two aggregate queries; none of
 # them loads a whole table to aggregate it in Python or pandas.
@@ -314,18 +278,23 @@ def claim_table(
     if search:
         pattern = f"%{search.strip().lower()}%"
         stmt = stmt.where(or_(func.lower(Claim.key).like(pattern), func.lower(Claim.statement).like(pattern)))
+    # The filters look at a claim's evidence through their own aliases: correlated to the outer
+    # Evidence they would drop the other items from the counts above.
+    item, by = aliased(Evidence), aliased(Source)
     if source:
-        stmt = stmt.where(
-            exists().where(Evidence.claim_id == Claim.id).where(Evidence.source_id == Source.id, Source.key == source)
-        )
+        stmt = stmt.where(exists().where(item.claim_id == Claim.id, item.source_id == by.id, by.key == source))
     if grade:
         g = grade.strip().upper()
         if len(g) != 2 or not g[1].isdigit():
             return []
         stmt = stmt.where(
-            exists()
-            .where(Evidence.claim_id == Claim.id, Evidence.retracted.is_(False))
-            .where(Evidence.source_id == Source.id, Source.reliability == g[0], Evidence.credibility == int(g[1]))
+            exists().where(
+                item.claim_id == Claim.id,
+                item.retracted.is_(False),
+                item.source_id == by.id,
+                by.reliability == g[0],
+                item.credibility == int(g[1]),
+            )
         )
     with session_factory(url)() as session:
         rows = []

@@ -167,3 +167,18 @@ def test_readiness_for_people_puts_each_gap_under_its_claim(demo: Runtime, cli):
             (at,) = [i for i, line in enumerate(lines) if line.split()[1:2] == [req["claim"]]]
             assert f"{req['stage']} (needs {req['required_stage']})" in lines[at]
             assert [line.strip() for line in lines[at + 1 : at + 1 + len(req["gaps"])]] == req["gaps"]
+
+
+def test_list_filters_keep_whole_rows(demo: Runtime, cli):
+    """A grade or source filter chooses claims; it must not thin out the counts of the claims it keeps."""
+    everything = {r["key"]: r for r in json.loads(cli("list", "--json").stdout)}
+    details = {key: services.claim_detail(demo, key) for key in everything}
+    for option, value, keeps in (
+        ("--grade", "B2", lambda e: e["grade"] == "B2" and not e["retracted"]),
+        ("--source", "eeas-intel", lambda e: e["source"] == "eeas-intel"),
+    ):
+        rows = json.loads(cli("list", option, value, "--json").stdout)
+        assert {r["key"] for r in rows} == {k for k, d in details.items() if any(keeps(e) for e in d["evidence"])}
+        for row in rows:
+            assert row == everything[row["key"]], (option, row["key"])
+    assert error_line(cli("list", "--grade", "Z9")).startswith("error: grade: 'Z9'")
