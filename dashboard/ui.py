@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from claims.domain.errors import DomainError
@@ -150,3 +151,19 @@ def lineage_dot(claim: str, evidence: list[dict[str, Any]], sources: list[dict[s
         )
     out.append("}")
     return "\n".join(out)
+
+
+def criteria_table(criteria: list[dict[str, Any]], *, with_gap: bool = False) -> None:
+    """The criteria of one target stage: met or not, have and need, optionally the gap sentence."""
+    rows = []
+    for c in criteria:
+        row = {
+            "criterion": c["criterion"],
+            "met": tick(c["met"]),
+            "have": "" if c["have"] is None else str(c["have"]),
+            "need": "" if c["need"] is None else str(c["need"]),
+        }
+        if with_gap:
+            row["gap"] = c["gap"] or ""
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

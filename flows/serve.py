@@ -111,7 +111,7 @@ def prefect_api(port: int = 4200, startup_timeout: float = 120) -> Iterator[str]
         deadline = time.monotonic() + startup_timeout
         while not _healthy(url):
             if server.poll() is not None or time.monotonic() > deadline:
-                _stop(server)
+                stop_process(server)
                 raise ServerDidNotStart(f"prefect server on port {port} did not start; see {log}")
             time.sleep(0.5)
     previous = os.environ.get("PREFECT_API_URL")
@@ -125,7 +125,7 @@ def prefect_api(port: int = 4200, startup_timeout: float = 120) -> Iterator[str]
         else:
             os.environ["PREFECT_API_URL"] = previous
         if server is not None:
-            _stop(server)
+            stop_process(server)
 
 
 def _healthy(api_url: str) -> bool:
@@ -135,7 +135,7 @@ def _healthy(api_url: str) -> bool:
         return False
 
 
-def _stop(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
     """SIGTERM the process group, SIGKILL what is left after `grace` seconds."""
     if proc.poll() is not None:
         return

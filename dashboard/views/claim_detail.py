@@ -163,21 +163,7 @@ for stage, sa in detail["assessment"].items():
                 st.badge("evidence met, sign-off missing", color="orange")
             else:
                 st.badge("not met", color="red", icon=":material/close:")
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "criterion": c["criterion"],
-                        "met": ui.tick(c["met"]),
-                        "have": "" if c["have"] is None else str(c["have"]),
-                        "need": "" if c["need"] is None else str(c["need"]),
-                    }
-                    for c in sa["criteria"]
-                ]
-            ),
-            hide_index=True,
-            width="stretch",
-        )
+        ui.criteria_table(sa["criteria"])
         if sa["gaps"]:
             st.text("\n".join(f"• {gap}" for gap in sa["gaps"]))
 

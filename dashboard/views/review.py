@@ -82,22 +82,7 @@ for r in shown:
         if r["reason"]:
             st.text(f"Reason: {r['reason']}")
         criteria = data.claim_detail(d, r["claim"])["assessment"].get(r["to"], {}).get("criteria", [])
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "criterion": c["criterion"],
-                        "met": ui.tick(c["met"]),
-                        "have": "" if c["have"] is None else str(c["have"]),
-                        "need": "" if c["need"] is None else str(c["need"]),
-                        "gap": c["gap"] or "",
-                    }
-                    for c in criteria
-                ]
-            ),
-            hide_index=True,
-            width="stretch",
-        )
+        ui.criteria_table(criteria, with_gap=True)
         ui.claim_link(r["claim"], f"Open {r['claim']}")
         rationale = st.text_area(
             "Rationale",

@@ -9,7 +9,6 @@ process it started is stopped in `finally`.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from claims import services
 from claims.cli import DEMO_CASE, DEMO_USERS
 from claims.services import Runtime
 from flows.serve import ASSESSMENT, SIGNOFF
+from flows.serve import stop_process as stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -54,18 +54,6 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, procs: list[su
             pass
         time.sleep(0.5)
     raise AssertionError(f"{what}: not within {timeout}s")
-
-
-def stop(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
-    """SIGTERM the process group (the server's and serve's children too), SIGKILL if it lingers."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
 
 
 def started(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
