@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -103,14 +103,25 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def env_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point CLAIMS_DATABASE_URL (and so the CLI) at the test database."""
-    monkeypatch.setenv("CLAIMS_DATABASE_URL", db_url)
-    monkeypatch.delenv("CLAIMS_USER", raising=False)
-    monkeypatch.delenv("CLAIMS_POLICY_FILE", raising=False)
+def point_settings_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Point CLAIMS_DATABASE_URL (and so the CLI and the dashboard) at a test database, with the
+    default policy and no acting user from the environment; the settings cache is reset both ways."""
+
+    def point(url: str) -> None:
+        monkeypatch.setenv("CLAIMS_DATABASE_URL", url)
+        monkeypatch.delenv("CLAIMS_USER", raising=False)
+        monkeypatch.delenv("CLAIMS_POLICY_FILE", raising=False)
+        get_settings.cache_clear()
+
+    yield point
     get_settings.cache_clear()
-    yield db_url
-    get_settings.cache_clear()
+
+
+@pytest.fixture
+def env_db(db_url: str, point_settings_at: Callable[[str], None]) -> str:
+    """The test database, with CLAIMS_DATABASE_URL pointing at it."""
+    point_settings_at(db_url)
+    return db_url
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from streamlit.testing.v1 import AppTest
 from claims import services
 from claims.cli import DEMO_USERS
 from claims.services import Runtime
-from claims.settings import get_settings
 
 
 @pytest.fixture(autouse=True)
@@ -25,16 +24,12 @@ def _restore_main_module() -> Iterator[None]:
 
 
 @pytest.fixture
-def app_env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+def app_env(sqlite_url: str, point_settings_at: Callable[[str], None]) -> Runtime:
     """An empty migrated SQLite file with the demo users, which the dashboard reads via CLAIMS_DATABASE_URL."""
-    monkeypatch.setenv("CLAIMS_DATABASE_URL", sqlite_url)
-    monkeypatch.delenv("CLAIMS_POLICY_FILE", raising=False)
-    monkeypatch.delenv("CLAIMS_USER", raising=False)
-    get_settings.cache_clear()
+    point_settings_at(sqlite_url)
     rt = Runtime(sqlite_url)
     services.ensure_users(rt, DEMO_USERS)
-    yield rt
-    get_settings.cache_clear()
+    return rt
 
 
 @pytest.fixture

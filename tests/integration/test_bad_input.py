@@ -7,7 +7,7 @@ Exit codes (claims/cli.py): 1 rule or input, 3 not found, 4 permission denied.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 from claims import services
 from claims.cli import DEMO_CASE, DEMO_USERS, app
 from claims.services import Runtime
-from claims.settings import get_settings
 
 DEMO_TEXT = DEMO_CASE.read_text(encoding="utf-8")
 
@@ -42,14 +41,10 @@ def demo_db(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_fact
 
 
 @pytest.fixture
-def cli(demo_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
-    monkeypatch.setenv("CLAIMS_DATABASE_URL", demo_db)
-    monkeypatch.delenv("CLAIMS_USER", raising=False)
-    monkeypatch.delenv("CLAIMS_POLICY_FILE", raising=False)
-    get_settings.cache_clear()
+def cli(demo_db: str, point_settings_at: Callable[[str], None]) -> Callable[..., Result]:
+    point_settings_at(demo_db)
     runner = CliRunner()
-    yield lambda *args: runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-    get_settings.cache_clear()
+    return lambda *args: runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def edit(old: str, new: str) -> Callable[[], str]:
