@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from claims import services
-from claims.cli import DEMO_CASE, DEMO_USERS
+from claims.demo import DEMO_CASE, DEMO_USERS
 from claims.services import Runtime
 from claims.settings import get_settings
 from claims.store.db import dispose_engines

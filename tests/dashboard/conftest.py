@@ -10,7 +10,7 @@ from dashboard_helpers import APP, seed_demo
 from streamlit.testing.v1 import AppTest
 
 from claims import services
-from claims.cli import DEMO_USERS
+from claims.demo import DEMO_USERS
 from claims.services import Runtime
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, func, select, text
 from streamlit.testing.v1 import AppTest
 
 from claims import services
-from claims.cli import DEMO_CASE, DEMO_USERS
+from claims.demo import DEMO_CASE, DEMO_USERS
 from claims.services import Runtime
 from claims.store.models import Base
 

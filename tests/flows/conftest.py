@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from claims import services
-from claims.cli import DEMO_CASE
+from claims.demo import DEMO_CASE
 from claims.services import Runtime
 from flows.common import use_runtime
 from flows.testing import start_harness, stop_harness

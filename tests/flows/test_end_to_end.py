@@ -26,7 +26,7 @@ from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from claims import services
-from claims.cli import DEMO_CASE, DEMO_USERS
+from claims.demo import DEMO_CASE, DEMO_USERS
 from claims.services import Runtime
 from flows.serve import ASSESSMENT, SIGNOFF
 from flows.serve import stop_process as stop

@@ -11,7 +11,7 @@ from flow_helpers import event_counts
 from sqlalchemy.exc import OperationalError
 
 from claims import services
-from claims.cli import DEMO_CASE
+from claims.demo import DEMO_CASE
 from claims.services import Runtime
 from flows import intake
 from flows.common import use_runtime

@@ -16,7 +16,8 @@ from integration_helpers import empty_postgres, error_line
 from typer.testing import CliRunner
 
 from claims import services
-from claims.cli import DEMO_CASE, DEMO_USERS, app
+from claims.cli import app
+from claims.demo import DEMO_CASE, DEMO_USERS
 from claims.services import Runtime
 
 DEMO_TEXT = DEMO_CASE.read_text(encoding="utf-8")

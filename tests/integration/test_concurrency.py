@@ -10,7 +10,7 @@ import pytest
 from integration_helpers import error_line, event_count, events_after, small_case
 
 from claims import services
-from claims.cli import DEMO_CASE
+from claims.demo import DEMO_CASE
 from claims.domain import Stage
 from claims.services import Runtime
 from claims.store.events import EventLog

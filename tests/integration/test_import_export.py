@@ -12,7 +12,7 @@ import yaml
 from integration_helpers import event_count, small_case
 
 from claims import services
-from claims.cli import DEMO_CASE, DEMO_USERS
+from claims.demo import DEMO_CASE, DEMO_USERS
 from claims.domain import Stage
 from claims.services import InvalidInput, Runtime
 from claims.services.casefile import dump_case

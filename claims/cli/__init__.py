@@ -1,0 +1,39 @@
+"""The `claims` command line: thin typer wrappers over the services, one module per group of commands.
+
+Exit codes: 0 success; 1 a rule or input problem; 2 usage; 3 not found; 4 permission
+denied; 5 a concurrent change won (mapped once, in `claims.cli.common.ReportedErrors`).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from claims.cli import cases, read, run, transitions
+from claims.cli.common import ReportedErrors
+from claims.cli.db import db_app
+from claims.cli.evidence import evidence_app
+from claims.cli.read import audit_app
+from claims.cli.review import review_app
+from claims.cli.users import user_app
+
+app = typer.Typer(
+    cls=ReportedErrors,
+    help="Claim verification: graded evidence, threshold policy, four-eyes sign-off.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(review_app, name="review")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+for module in (cases, transitions, read, run):
+    module.register(app)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

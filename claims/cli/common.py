@@ -1,0 +1,74 @@
+"""What every command shares: consoles, option types, the one-line failure, the acting user.
+
+Domain errors are mapped to exit codes once, by `ReportedErrors` around the whole app; a command
+only raises. Exit codes: 0 success; 1 a rule or input problem; 2 usage; 3 not found; 4 permission
+denied; 5 a concurrent change won. Every failure is one line on stderr naming the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, NoReturn
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from claims.domain.errors import DomainError
+from claims.domain.stages import Stage
+from claims.services import NotFound, PermissionDenied, Runtime
+from claims.settings import get_settings
+from claims.store.uow import ConcurrencyConflict
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+AsUser = Annotated[str | None, typer.Option("--as", help="Acting user (default: $CLAIMS_USER).")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(help="Fan batches out on Dask: a scheduler address (tcp://host:8786), or 'local' for a LocalCluster."),
+]
+BatchOpt = Annotated[int | None, typer.Option(min=1, help="Claims per task (default $CLAIMS_BATCH_SIZE, 200).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run log on stderr.")]
+
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (NotFound, 3),
+    (PermissionDenied, 4),
+    (ConcurrencyConflict, 5),
+    (DomainError, 1),
+)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+class ReportedErrors(TyperGroup):
+    """The app's root group: every expected failure becomes one line and its exit code, here and only here."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except tuple(kind for kind, _ in EXIT_CODES) as exc:
+            code = next(c for kind, c in EXIT_CODES if isinstance(exc, kind))
+            fail(str(exc), code)
+
+
+def runtime() -> Runtime:
+    return Runtime.from_settings()
+
+
+def actor(name: str | None) -> str:
+    return name or get_settings().user or fail("user: no acting user; pass --as NAME or set CLAIMS_USER", 4)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def stage_arg(value: str) -> Stage:
+    return Stage.parse(value)

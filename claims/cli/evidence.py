@@ -1,0 +1,60 @@
+"""`claims evidence`: add or retract graded evidence."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from claims import services
+from claims.cli.common import AsUser, JsonOut, actor, emit_json, fail, out, runtime
+
+evidence_app = typer.Typer(help="Add or retract evidence.", no_args_is_help=True)
+
+
+@evidence_app.command("add")
+def evidence_add(
+    claim: Annotated[str, typer.Option(help="Claim key.")],
+    source: Annotated[str, typer.Option(help="Source key in the claim's case.")],
+    stance: Annotated[str, typer.Option(help="supports or contradicts")],
+    summary: Annotated[str, typer.Option(help="What the source says.")],
+    credibility: Annotated[str | None, typer.Option(help="1-6 (Admiralty).")] = None,
+    grade: Annotated[str | None, typer.Option(help="Full grade like B2; the letter must match the source.")] = None,
+    locator: Annotated[str | None, typer.Option(help="URL, document id, page.")] = None,
+    observed_at: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Attach one graded evidence item to a claim."""
+    observed = None
+    if observed_at:
+        try:
+            observed = date.fromisoformat(observed_at)
+        except ValueError:
+            fail(f"observed_at: {observed_at!r} is not a date YYYY-MM-DD")
+    added = services.add_evidence(
+        runtime(),
+        actor(as_user),
+        claim,
+        source,
+        stance,
+        credibility=credibility,
+        grade=grade,
+        summary=summary,
+        locator=locator,
+        observed_at=observed,
+    )
+    if as_json:
+        emit_json({"id": added.id, "claim": added.claim, "grade": added.grade})
+    else:
+        out.print(f"evidence #{added.id} ({added.grade}) added to {added.claim}", markup=False)
+
+
+@evidence_app.command("retract")
+def evidence_retract(
+    evidence_id: int, reason: Annotated[str, typer.Option(help="Why it no longer stands.")], as_user: AsUser = None
+) -> None:
+    """Retract an evidence item; it stays on record but never counts again."""
+    item = services.retract_evidence(runtime(), actor(as_user), evidence_id, reason)
+    out.print(f"evidence #{item.id} on {item.claim} retracted", markup=False)

@@ -1,0 +1,103 @@
+"""Reading commands: `claims show`, `claims list`, `claims readiness`, `claims audit`.
+
+They import neither Prefect nor Streamlit, so they answer at human speed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from claims import services
+from claims.cli.common import JsonOut, emit_json, fail, out, runtime
+from claims.domain.stages import Stage
+from claims.settings import get_settings
+
+audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
+
+
+def show(key: str, as_json: JsonOut = False) -> None:
+    """A claim: stage, evidence with grades and lineage roots, assessment and history."""
+    detail = services.claim_detail(runtime(), key)
+    if as_json:
+        emit_json(detail)
+        return
+    from claims.render import render_claim
+
+    render_claim(out, detail)
+
+
+def list_cmd(
+    case: Annotated[str | None, typer.Option(help="Case key.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only claims with evidence from this source key.")] = None,
+    grade: Annotated[str | None, typer.Option(help="Only claims with live evidence of this grade, e.g. B2.")] = None,
+    assignee: Annotated[str | None, typer.Option(help="Only claims assigned to this person.")] = None,
+    search: Annotated[str | None, typer.Option(help="Text in key or statement.")] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Claims with their stage, evidence counts and any pending review (filtered in SQL)."""
+    from claims.domain.grades import Grade
+    from claims.store.queries import claim_table
+
+    stages = [Stage.parse(stage).value] if stage else None
+    grade = str(Grade.parse(grade)) if grade else None
+    rows = claim_table(
+        get_settings().database_url,
+        case=case,
+        stages=stages,
+        source=source,
+        grade=grade,
+        assignee=assignee,
+        search=search,
+    )
+    if as_json:
+        emit_json(rows)
+        return
+    several_cases = len({r["case"] for r in rows}) > 1
+    table = Table("claim", *(["case"] if several_cases else []), "stage", "for", "against", "retracted", "review")
+    for r in rows:
+        stage_text = r["stage"] + (" (at risk)" if r["at_risk"] else "")
+        table.add_row(
+            r["key"],
+            *([r["case"]] if several_cases else []),
+            stage_text,
+            str(r["supporting"]),
+            str(r["contradicting"]),
+            str(r["retracted"]),
+            r["pending_review"] or "",
+        )
+    out.print(table)
+
+
+def readiness_cmd(case: Annotated[str | None, typer.Option(help="Case key.")] = None, as_json: JsonOut = False) -> None:
+    """Policy actions: ready or not, which claims gate each, and what evidence would close the gap."""
+    items = services.action_readiness(runtime(), case)
+    if as_json:
+        emit_json(services.readiness_json(items))
+        return
+    from claims.render import render_readiness
+
+    render_readiness(out, items)
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonOut = False) -> None:
+    """Recompute the hash chain of the audit log; non-zero exit if any event was altered."""
+    report = services.audit_verify(runtime())
+    if as_json:
+        emit_json(
+            {"events": report.events, "ok": report.ok, "first_bad_id": report.first_bad_id, "problem": report.problem}
+        )
+    if not report.ok:
+        fail(f"audit: chain broken at {report.problem}")
+    if not as_json:
+        out.print(f"audit log intact: {report.events} events verified", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("show")(show)
+    app.command("list")(list_cmd)
+    app.command("readiness")(readiness_cmd)

@@ -1,0 +1,106 @@
+"""`claims demo`, `claims serve`, `claims dashboard`: the long-running and all-in-one commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from claims import services
+from claims.cli.common import DaskOpt, VerboseOpt, err, fail, out, runtime
+from claims.cli.db import db_upgrade
+from claims.cli.read import readiness_cmd
+from claims.cli.transitions import flow_errors, prefect_console, print_outcomes
+from claims.demo import DEMO_CASE, DEMO_USERS
+
+
+def demo(
+    file: Annotated[Path, typer.Option(help="Case file to load.")] = DEMO_CASE,
+    dashboard: Annotated[bool, typer.Option(help="Start the dashboard afterwards.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Migrate, create the demo users, load the EU drones case and assess it through the flows, print readiness."""
+    from claims.runner import assess, run_intake
+
+    db_upgrade("head")
+    rt = runtime()
+    prefect_console(verbose)
+    with flow_errors():
+        created = services.ensure_users(rt, DEMO_USERS)
+        if created:
+            err.print(f"users created: {', '.join(created)}", markup=False)
+        intake = run_intake(rt, "alice", file, quiet=not verbose)
+        loaded = intake.files[0]
+        made = ", ".join(f"{n} {k}" for k, n in loaded.created.items() if n) or "nothing new"
+        out.print(f"imported {loaded.case}: {made}", markup=False)
+        report = assess(rt, "system", None, case=loaded.case, progress=True, quiet=not verbose)
+    print_outcomes(report.outcomes, False)
+    readiness_cmd(case=loaded.case, as_json=False)
+    if dashboard:
+        dashboard_cmd()
+
+
+def serve_cmd(
+    every: Annotated[float, typer.Option(min=0.1, help="Minutes between scheduled assessments.")] = 10,
+    inbox: Annotated[Path | None, typer.Option(help="Inbox folder for case files (default $CLAIMS_INBOX).")] = None,
+    intake_every: Annotated[float, typer.Option(min=1, help="Seconds between looks into the inbox.")] = 60,
+    dask: DaskOpt = None,
+    poll: Annotated[float, typer.Option(min=0.1, help="Seconds between checks of a waiting sign-off run.")] = 10,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many flow runs at once.")] = None,
+    port: Annotated[
+        int, typer.Option(help="Port of the local Prefect server started when PREFECT_API_URL is unset.")
+    ] = 4200,
+) -> None:
+    """Serve the flows: assessment on a schedule, intake of the inbox, sign-off runs on request (Ctrl-C stops).
+
+    Runs against PREFECT_API_URL when set (a `prefect server start` anywhere, or Prefect Cloud); otherwise
+    starts a local Prefect server with its UI on 127.0.0.1:PORT for as long as it serves.
+    """
+    from flows.serve import ServerDidNotStart, serve
+
+    try:
+        serve(
+            limit=limit,
+            every_minutes=every,
+            inbox=inbox,
+            intake_seconds=intake_every,
+            dask=dask,
+            poll_seconds=poll,
+            port=port,
+        )
+    except ServerDidNotStart as exc:
+        fail(f"serve: {exc}", 1)
+
+
+def dashboard_cmd(
+    port: Annotated[int, typer.Option(help="Port.")] = 8501,
+    headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = True,
+) -> None:
+    """Start the Streamlit dashboard on the configured database."""
+    app_path = Path(__file__).resolve().parent.parent.parent / "dashboard" / "app.py"
+    if not app_path.exists():
+        fail("dashboard: dashboard/app.py is not installed")
+    args = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        str(headless).lower(),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    err.print(f"dashboard on http://localhost:{port}", markup=False)
+    os.execv(sys.executable, args)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+    app.command("serve")(serve_cmd)
+    app.command("dashboard")(dashboard_cmd)

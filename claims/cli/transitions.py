@@ -1,0 +1,139 @@
+"""`claims assess`, `claims advance`, `claims reopen`: moving claims between stages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from claims import services
+from claims.cli.common import (
+    AsUser,
+    BatchOpt,
+    DaskOpt,
+    JsonOut,
+    VerboseOpt,
+    actor,
+    emit_json,
+    fail,
+    out,
+    runtime,
+    stage_arg,
+)
+
+
+def assess_cmd(
+    keys: Annotated[list[str] | None, typer.Argument(help="Claim keys (default: every claim).")] = None,
+    case: Annotated[str | None, typer.Option(help="Only this case.")] = None,
+    dask: DaskOpt = None,
+    batch_size: BatchOpt = None,
+    verbose: VerboseOpt = False,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Assess claims against the threshold policy through the assessment flow, and apply what it says."""
+    from claims.runner import assess
+
+    rt = runtime()
+    prefect_console(verbose)
+    with flow_errors():
+        report = assess(
+            rt,
+            actor(as_user or "system"),
+            keys or None,
+            case=case,
+            progress=not as_json,
+            dask=dask,
+            batch_size=batch_size,
+            quiet=not verbose,
+        )
+    print_outcomes(report.outcomes, as_json)
+
+
+def prefect_console(verbose: bool) -> None:
+    """Prefect's own run log goes to stderr only with --verbose; otherwise the summary and errors are ours."""
+    if not verbose:
+        from flows.common import silence_console
+
+        silence_console()
+
+
+@contextmanager
+def flow_errors() -> Iterator[None]:
+    """Batches that failed on I/O after retries exit 1 (rule and input errors keep their own codes)."""
+    from flows.assessment import BatchesFailed
+
+    try:
+        yield
+    except BatchesFailed as exc:
+        fail(f"assessment: {exc}", 1)
+
+
+def print_outcomes(outcomes: list[services.Outcome], as_json: bool) -> None:
+    changed = [o for o in outcomes if o.changes]
+    if as_json:
+        emit_json(
+            {
+                "assessed": len(outcomes),
+                "moved": [
+                    {"claim": o.claim, "from": o.from_stage.value, "to": o.stage.value} for o in outcomes if o.moved
+                ],
+                "review_requested": [
+                    {"claim": o.claim, "to": o.review_requested.value} for o in outcomes if o.review_requested
+                ],
+                "at_risk": [o.claim for o in outcomes if o.at_risk],
+                "changes": {o.claim: list(o.changes) for o in changed},
+            }
+        )
+        return
+    out.print(f"assessed {len(outcomes)} claim(s); {len(changed)} changed", markup=False)
+    for o in changed:
+        for change in o.changes:
+            out.print(f"  {o.claim}: {change}", markup=False)
+
+
+def advance_cmd(
+    key: str,
+    to: Annotated[str, typer.Option(help="Target stage.")],
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    if_version: Annotated[int | None, typer.Option(help="Fail if the claim changed since this version.")] = None,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Request a transition: corroborate/demote apply now, confirm/refute open a review."""
+    target = stage_arg(to)
+    result = services.advance(runtime(), actor(as_user), key, target, expect_version=if_version, reason=reason)
+    if as_json:
+        emit_json(
+            {
+                "claim": result.claim,
+                "from": result.from_stage.value,
+                "stage": result.stage.value,
+                "review": result.review_id,
+            }
+        )
+    elif result.review_id:
+        out.print(f"review #{result.review_id} requested: {key} {result.from_stage} -> {target}", markup=False)
+    else:
+        out.print(f"{key}: {result.from_stage} -> {result.stage}", markup=False)
+
+
+def reopen_cmd(
+    key: str,
+    to: Annotated[str, typer.Option(help="corroborated or reported")],
+    rationale: Annotated[str, typer.Option(help="Why the claim is reopened.")],
+    if_version: Annotated[int | None, typer.Option(help="Fail if the claim changed since.")] = None,
+    as_user: AsUser = None,
+) -> None:
+    """Reopen a confirmed or refuted claim (reviewer; audited with the rationale)."""
+    target = stage_arg(to)
+    services.reopen(runtime(), actor(as_user), key, target, rationale, expect_version=if_version)
+    out.print(f"{key} reopened to {target}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("assess")(assess_cmd)
+    app.command("advance")(advance_cmd)
+    app.command("reopen")(reopen_cmd)
