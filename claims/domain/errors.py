@@ -14,7 +14,7 @@ class LineageCycle(DomainError):
 
 
 class IllegalTransition(DomainError):
-    """A stage change that DESIGN.md section 3 does not allow."""
+    """A stage change that docs/design.md section 3 does not allow."""
 
 
 class InvalidPolicy(DomainError):

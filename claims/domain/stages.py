@@ -1,4 +1,4 @@
-"""Stages of a claim and exactly the transitions between them (DESIGN.md section 3)."""
+"""Stages of a claim and exactly the transitions between them (docs/design.md section 3)."""
 
 from __future__ import annotations
 

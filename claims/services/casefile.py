@@ -1,4 +1,4 @@
-"""The case file contract (DESIGN.md section 4): validated with pydantic, errors name the field."""
+"""The case file contract (docs/design.md section 4): validated with pydantic, errors name the field."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Read side for the CLI and the flows: claim detail, readiness, review queue, audit check.
 
-Everything returns plain dicts/dataclasses shaped like the JSON contract of DESIGN.md section 4.
+Everything returns plain dicts/dataclasses shaped like the JSON contract of docs/design.md section 4.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def stage_json(sa: StageAssessment) -> dict[str, Any]:
 
 
 def assessment_json(a: Assessment) -> dict[str, Any]:
-    """Per reachable next stage: met and gaps (DESIGN.md section 4)."""
+    """Per reachable next stage: met and gaps (docs/design.md section 4)."""
     return {stage.value: stage_json(a.for_stage(stage)) for stage in next_stages(a.stage)}
 
 

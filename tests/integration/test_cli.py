@@ -1,4 +1,4 @@
-"""The command line contract of DESIGN.md section 4: JSON shapes, exit codes, one-line errors."""
+"""The command line contract of docs/design.md section 4: JSON shapes, exit codes, one-line errors."""
 
 from __future__ import annotations
 

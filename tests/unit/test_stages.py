@@ -1,4 +1,4 @@
-"""Stages and exactly the transitions DESIGN.md section 3 allows."""
+"""Stages and exactly the transitions docs/design.md section 3 allows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from claims.domain import DomainError, IllegalTransition, Stage, Stance, Transit
 
 R, CO, CF, RF = Stage.REPORTED, Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED
 
-# DESIGN.md section 3, transcribed: anything not listed here is illegal.
+# docs/design.md section 3, transcribed: anything not listed here is illegal.
 ALLOWED = {
     (R, CO): TransitionKind.AUTOMATIC,  # automatic when the criteria hold
     (CO, R): TransitionKind.AUTOMATIC,  # automatic when corroboration no longer holds
