@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 import streamlit as st
 
 from claims import services
-from claims.domain.policy import default_policy, load_policy
 from claims.domain.readiness import ActionReadiness
 from claims.services.whatif import Hypothesis, WhatIfResult, what_if
 from claims.settings import get_settings
@@ -40,8 +39,7 @@ def db() -> Db:
 
 
 def runtime(d: Db) -> services.Runtime:
-    policy = load_policy(d.policy_file) if d.policy_file else default_policy()
-    return services.Runtime(d.url, policy)
+    return services.Runtime(d.url, get_settings().policy())  # d.policy_file keys the cache only
 
 
 def clear() -> None:

@@ -13,12 +13,13 @@ from claims.domain.assessment import (
     StageAssessment,
     assess,
 )
-from claims.domain.errors import DomainError, IllegalTransition, InvalidGrade, LineageCycle
+from claims.domain.errors import DomainError, IllegalTransition, InvalidGrade, LineageCycle, ParseError, RuleViolation
+from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade, Reliability
 from claims.domain.lineage import independent_roots, resolve_roots
 from claims.domain.policy import Policy, default_policy, load_policy, parse_policy
 from claims.domain.readiness import ActionReadiness, Requirement, RequirementStatus, readiness
-from claims.domain.stages import Stage, Stance, TransitionKind, transition_kind
+from claims.domain.stages import ReviewStatus, Stage, Stance, TransitionKind, transition_kind
 
 __all__ = [
     "ActionReadiness",
@@ -27,16 +28,20 @@ __all__ = [
     "Credibility",
     "CriterionResult",
     "DomainError",
+    "EventKind",
     "EvidenceFacts",
     "Grade",
     "IllegalTransition",
     "InvalidGrade",
     "LineageCycle",
     "NextStep",
+    "ParseError",
     "Policy",
     "Reliability",
     "Requirement",
     "RequirementStatus",
+    "ReviewStatus",
+    "RuleViolation",
     "Stage",
     "StageAssessment",
     "Stance",

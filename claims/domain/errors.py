@@ -17,5 +17,13 @@ class IllegalTransition(DomainError):
     """A stage change that docs/design.md section 3 does not allow."""
 
 
+class RuleViolation(DomainError):
+    """The request is well-formed but the policy or four eyes forbid it now."""
+
+
+class ParseError(DomainError):
+    """A word (stage, stance) outside the domain's vocabulary."""
+
+
 class InvalidPolicy(DomainError):
     """A threshold policy file that cannot be understood."""

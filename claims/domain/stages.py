@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from claims.domain.errors import IllegalTransition
+from claims.domain.errors import IllegalTransition, ParseError
 
 
 class Stage(StrEnum):
@@ -21,7 +21,7 @@ class Stage(StrEnum):
             return cls(value.strip().lower())
         except ValueError:
             allowed = ", ".join(s.value for s in cls)
-            raise IllegalTransition(f"{field}: unknown stage {value!r} (expected one of {allowed})") from None
+            raise ParseError(f"{field}: unknown stage {value!r} (expected one of {allowed})") from None
 
     @property
     def is_final(self) -> bool:
@@ -52,7 +52,16 @@ class Stance(StrEnum):
                 raise ValueError(value)
             return cls(value.strip().lower())
         except ValueError:
-            raise IllegalTransition(f"{field}: unknown stance {value!r} (expected supports or contradicts)") from None
+            raise ParseError(f"{field}: unknown stance {value!r} (expected supports or contradicts)") from None
+
+
+class ReviewStatus(StrEnum):
+    """Where a review request stands: waiting, or closed one of three ways."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
 
 
 class TransitionKind(StrEnum):

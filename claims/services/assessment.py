@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from claims.domain.assessment import Assessment, ClaimFacts, StepKind, assess
-from claims.domain.stages import Stage, TransitionKind, transition_kind
+from claims.domain.events import EventKind
+from claims.domain.stages import ReviewStatus, Stage, TransitionKind, transition_kind
 from claims.services.errors import NotFound, RuleViolation
 from claims.services.facts import load_facts
 from claims.services.runtime import Runtime, authorize
@@ -99,13 +100,12 @@ def _sync_at_risk(
         return
     claim.at_risk = result.at_risk
     touch(claim)
-    kind = "claim.at_risk" if result.at_risk else "claim.at_risk_cleared"
+    kind = EventKind.CLAIM_AT_RISK if result.at_risk else EventKind.CLAIM_AT_RISK_CLEARED
     reason = result.next_step.reason if result.at_risk else f"meets {claim.stage} again"
-    uow.events.append(
+    uow.record(
+        kind,
         actor=actor,
-        kind=kind,
-        case_key=claim.case.key,
-        claim_key=claim.key,
+        claim=claim,
         policy_version=rt.policy.version,
         rationale=reason,
         payload={"gaps": result.current_gaps},
@@ -118,7 +118,7 @@ def _open_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runti
         claim=claim,
         from_stage=claim.stage,
         to_stage=to.value,
-        status="pending",
+        status=ReviewStatus.PENDING.value,
         requested_by=actor,
         requested_at=now(),
         reason=reason,
@@ -127,11 +127,10 @@ def _open_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runti
     uow.reviews.add(review)
     touch(claim)  # bumps the claim's version: the aggregate changed
     uow.flush()
-    uow.events.append(
+    uow.record(
+        EventKind.REVIEW_REQUESTED,
         actor=actor,
-        kind="review.requested",
-        case_key=claim.case.key,
-        claim_key=claim.key,
+        claim=claim,
         from_stage=claim.stage,
         to_stage=to.value,
         rationale=reason,
@@ -148,7 +147,7 @@ def _withdraw(
     decide(
         uow,
         review,
-        "withdrawn",
+        ReviewStatus.WITHDRAWN,
         actor=actor,
         rationale=f"criteria no longer hold: {gaps}",
         policy_version=rt.policy.version,

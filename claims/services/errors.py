@@ -1,6 +1,8 @@
 """Errors a use case raises for the user; each message is one line naming field and value."""
 
-from claims.domain.errors import DomainError
+from claims.domain.errors import DomainError, RuleViolation
+
+__all__ = ["InvalidInput", "NotFound", "PermissionDenied", "RuleViolation"]
 
 
 class NotFound(DomainError):
@@ -13,7 +15,3 @@ class PermissionDenied(DomainError):
 
 class InvalidInput(DomainError):
     """A value the user gave that no rule accepts (a malformed case file, an empty rationale)."""
-
-
-class RuleViolation(DomainError):
-    """The request is well-formed but the policy or four eyes forbid it now."""

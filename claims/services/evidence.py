@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 
+from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade
 from claims.domain.stages import Stance
 from claims.services.assessment import load_claim
@@ -82,12 +83,11 @@ def add_evidence(
         uow.evidence.add(item)
         touch(claim)
         uow.flush()
-        grade_s = f"{source.reliability}{int(cred)}"
-        uow.events.append(
+        grade_s = str(item.grade)
+        uow.record(
+            EventKind.EVIDENCE_ADDED,
             actor=actor,
-            kind="evidence.added",
-            case_key=claim.case.key,
-            claim_key=claim.key,
+            claim=claim,
             payload={"evidence": item.id, "source": source.key, "stance": stance_v.value, "grade": grade_s},
         )
         uow.commit()
@@ -107,13 +107,12 @@ def retract_evidence(rt: Runtime, actor: str, evidence_id: int, reason: str) -> 
             raise RuleViolation(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
         item.retracted, item.retracted_by, item.retracted_at, item.retraction_reason = True, actor, now(), reason
         touch(item.claim)
-        uow.events.append(
+        uow.record(
+            EventKind.EVIDENCE_RETRACTED,
             actor=actor,
-            kind="evidence.retracted",
-            case_key=item.claim.case.key,
-            claim_key=item.claim.key,
+            claim=item.claim,
             rationale=reason,
             payload={"evidence": item.id},
         )
         uow.commit()
-        return EvidenceAdded(item.id, item.claim.key, f"{item.source.reliability}{item.credibility}")
+        return EvidenceAdded(item.id, item.claim.key, str(item.grade))

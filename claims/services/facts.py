@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from claims.domain.assessment import ClaimFacts, EvidenceFacts, PendingReview
-from claims.domain.grades import Credibility, Grade, Reliability
 from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage, Stance
 from claims.store.models import Claim, Evidence, ReviewRequest, Source
@@ -28,7 +27,7 @@ def evidence_facts(ev: Evidence, roots: dict[int, str]) -> EvidenceFacts:
         source=ev.source.key,
         root=roots.get(ev.source_id, ev.source.key),
         stance=Stance(ev.stance),
-        grade=Grade(Reliability(ev.source.reliability), Credibility(ev.credibility)),
+        grade=ev.grade,
         retracted=ev.retracted,
         source_name=ev.source.name,
         id=ev.id,

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
+from claims.domain.events import EventKind
 from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage
 from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry
@@ -16,7 +14,8 @@ from claims.services.errors import InvalidInput, NotFound
 from claims.services.evidence import fingerprint
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import move, now, touch
-from claims.store.models import ActionRequirement, Case, Claim, Event, Evidence, PolicyAction, ReviewRequest, Source
+from claims.store.models import ActionRequirement, Case, Claim, Evidence, PolicyAction, ReviewRequest, Source
+from claims.store.types import to_utc
 from claims.store.uow import UnitOfWork
 
 
@@ -28,12 +27,6 @@ class ImportReport:
     @property
     def changed(self) -> bool:
         return any(self.created.values())
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
 
 
 def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
@@ -56,7 +49,7 @@ def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
         _import_actions(uow, case, case_file, claims, created)
         report = ImportReport(case.key, {k: created[k] for k in ("cases", "sources", "claims", "evidence", "actions")})
         if report.changed:
-            uow.events.append(actor=actor, kind="case.imported", case_key=case.key, payload=report.created)
+            uow.record(EventKind.CASE_IMPORTED, actor=actor, case_key=case.key, payload=report.created)
         uow.commit()
         return report
 
@@ -128,27 +121,26 @@ def _import_claims(
                 locator=ev.locator,
                 observed_at=ev.observed_at,
                 added_by=ev.added_by or actor,
-                added_at=_utc(ev.added_at) or now(),
+                added_at=to_utc(ev.added_at) or now(),
                 fingerprint=fp,
                 retracted=ev.retracted,
                 retracted_by=ev.retracted_by if ev.retracted else None,
-                retracted_at=(_utc(ev.retracted_at) or now()) if ev.retracted else None,
+                retracted_at=(to_utc(ev.retracted_at) or now()) if ev.retracted else None,
                 retraction_reason=ev.retraction_reason if ev.retracted else None,
             )
             uow.evidence.add(item)
             touch(claim)
             created["evidence"] += 1
             uow.flush()
-            uow.events.append(
+            uow.record(
+                EventKind.EVIDENCE_ADDED,
                 actor=actor,
-                kind="evidence.added",
-                case_key=case.key,
-                claim_key=claim.key,
+                claim=claim,
                 payload={
                     "evidence": item.id,
                     "source": source.key,
                     "stance": item.stance,
-                    "grade": f"{source.reliability}{item.credibility}",
+                    "grade": str(item.grade),
                     "via": "import",
                     "retracted": item.retracted,
                 },
@@ -168,18 +160,17 @@ def _new_claim(uow: UnitOfWork, rt: Runtime, actor: str, case: Case, entry: Clai
         assignee=entry.assignee,
         created_at=stamp,
         updated_at=stamp,
-        reported_at=_utc(first.at) if first else stamp,
+        reported_at=to_utc(first.at) if first else stamp,
     )
     uow.claims.add(claim)
     uow.flush()
-    uow.events.append(
+    uow.record(
+        EventKind.CLAIM_REPORTED,
         at=stamp,
         actor=actor,
-        kind="claim.reported",
-        case_key=case.key,
-        claim_key=claim.key,
+        claim=claim,
         to_stage=Stage.REPORTED.value,
-        payload={"by": first.by if first else actor, **({"at": _utc(first.at).isoformat()} if first else {})},
+        payload={"by": first.by if first else actor, **({"at": to_utc(first.at).isoformat()} if first else {})},
     )
     for step in history[1:] if first else history:
         move(
@@ -192,7 +183,7 @@ def _new_claim(uow: UnitOfWork, rt: Runtime, actor: str, case: Case, entry: Clai
             rationale=step.rationale,
             requested_by=step.by,
             approved_by=step.approved_by,
-            at=_utc(step.at),
+            at=to_utc(step.at),
         )
     for review in entry.reviews:
         _import_review(uow, claim, review, actor)
@@ -206,20 +197,19 @@ def _import_review(uow: UnitOfWork, claim: Claim, entry: ReviewEntry, actor: str
         to_stage=entry.to_stage.value,
         status=entry.status,
         requested_by=entry.requested_by,
-        requested_at=_utc(entry.requested_at),
+        requested_at=to_utc(entry.requested_at),
         reason=entry.reason,
         policy_version=entry.policy_version,
         decided_by=entry.decided_by,
-        decided_at=_utc(entry.decided_at),
+        decided_at=to_utc(entry.decided_at),
         rationale=entry.rationale,
     )
     uow.reviews.add(review)
     uow.flush()
-    uow.events.append(
+    uow.record(
+        EventKind.REVIEW_IMPORTED,
         actor=actor,
-        kind="review.imported",
-        case_key=claim.case.key,
-        claim_key=claim.key,
+        claim=claim,
         from_stage=review.from_stage,
         to_stage=review.to_stage,
         rationale=review.rationale,
@@ -259,19 +249,10 @@ def export_case(rt: Runtime, case_key: str | None = None) -> dict[str, Any]:
         if case is None:
             raise NotFound(f"case: unknown case {case_key!r}")
         history: dict[str, list[dict[str, Any]]] = {}
-        stage_events = uow.session.scalars(
-            select(Event)
-            .where(
-                Event.case_key == case.key,
-                Event.to_stage.is_not(None),
-                Event.kind.in_(("claim.reported", "claim.stage_changed")),
-            )
-            .order_by(Event.id)
-        )
-        for ev in stage_events:
+        for ev in uow.history.stage_events(case.key):
             entry: dict[str, Any] = {
                 "stage": ev.to_stage,
-                "at": ev.payload.get("at") or _utc(ev.at).isoformat(),
+                "at": ev.payload.get("at") or ev.at.isoformat(),
                 "by": ev.payload.get("by") or ev.actor,
             }
             if ev.payload.get("approved_by"):
@@ -280,9 +261,7 @@ def export_case(rt: Runtime, case_key: str | None = None) -> dict[str, Any]:
                 entry["rationale"] = ev.rationale
             history.setdefault(ev.claim_key or "", []).append(entry)
         reviews: dict[int, list[dict[str, Any]]] = {}
-        for r in uow.session.scalars(
-            select(ReviewRequest).join(Claim).where(Claim.case_id == case.id).order_by(ReviewRequest.id)
-        ):
+        for r in uow.reviews.for_case(case.id):
             reviews.setdefault(r.claim_id, []).append(_review_out(r))
         return {
             "case": {"key": case.key, "title": case.title},
@@ -313,13 +292,13 @@ def _review_out(r: ReviewRequest) -> dict[str, Any]:
         "to_stage": r.to_stage,
         "status": r.status,
         "requested_by": r.requested_by,
-        "requested_at": _utc(r.requested_at).isoformat(),  # type: ignore[union-attr]
+        "requested_at": r.requested_at.isoformat(),
         "policy_version": r.policy_version,
     }
     if r.reason:
         out["reason"] = r.reason
     if r.decided_by:
-        out.update(decided_by=r.decided_by, decided_at=_utc(r.decided_at).isoformat())  # type: ignore[union-attr]
+        out.update(decided_by=r.decided_by, decided_at=r.decided_at.isoformat() if r.decided_at else None)
     if r.rationale:
         out["rationale"] = r.rationale
     return out
@@ -343,12 +322,12 @@ def _claim_out(c: Claim, history: list[dict[str, Any]], reviews: list[dict[str, 
         if e.observed_at:
             item["observed_at"] = e.observed_at.isoformat()
         item["added_by"] = e.added_by
-        item["added_at"] = _utc(e.added_at).isoformat()  # type: ignore[union-attr]
+        item["added_at"] = e.added_at.isoformat()
         if e.retracted:
             item.update(
                 retracted=True,
                 retracted_by=e.retracted_by,
-                retracted_at=_utc(e.retracted_at).isoformat(),  # type: ignore[union-attr]
+                retracted_at=e.retracted_at.isoformat() if e.retracted_at else None,
                 retraction_reason=e.retraction_reason,
             )
         out["evidence"].append(item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from claims.domain.assessment import assess
-from claims.domain.stages import Stage, TransitionKind, transition_kind
+from claims.domain.stages import ReviewStatus, Stage, TransitionKind, transition_kind
 from claims.services.assessment import check_version, load_claim
 from claims.services.errors import InvalidInput, NotFound, RuleViolation
 from claims.services.facts import load_facts
@@ -27,7 +27,7 @@ def _pending(uow: UnitOfWork, review_id: int) -> ReviewRequest:
     review = uow.reviews.get(review_id)
     if review is None:
         raise NotFound(f"review: unknown review #{review_id}")
-    if review.status != "pending":
+    if review.status != ReviewStatus.PENDING:
         raise RuleViolation(f"review: #{review_id} is already {review.status} (by {review.decided_by})")
     return review
 
@@ -51,7 +51,7 @@ def approve(rt: Runtime, actor: str, review_id: int, rationale: str | None = Non
         if not target.evidence_met:
             gaps = "; ".join(target.evidence_gaps)
             raise RuleViolation(f"review: #{review_id} can no longer be approved, {claim.key!r} misses {to}: {gaps}")
-        decide(uow, review, "approved", actor=actor, rationale=rationale, policy_version=rt.policy.version)
+        decide(uow, review, ReviewStatus.APPROVED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
         move(
             uow,
             claim,
@@ -76,7 +76,7 @@ def reject(rt: Runtime, actor: str, review_id: int, rationale: str) -> Decision:
         authorize(uow, actor, "approve")
         review = _pending(uow, review_id)
         _four_eyes(review, actor)
-        decide(uow, review, "rejected", actor=actor, rationale=rationale, policy_version=rt.policy.version)
+        decide(uow, review, ReviewStatus.REJECTED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
         uow.commit()
         return Decision(review.id, review.claim.key, review.status, Stage(review.claim.stage))
 

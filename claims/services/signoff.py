@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from claims.domain.stages import ReviewStatus
 from claims.services.errors import NotFound
 from claims.services.runtime import Runtime
 from claims.store.models import ReviewRequest
@@ -27,7 +28,7 @@ class ReviewState:
 
     @property
     def pending(self) -> bool:
-        return self.status == "pending"
+        return self.status == ReviewStatus.PENDING
 
 
 def review_state(rt: Runtime, review_id: int) -> ReviewState:
@@ -42,7 +43,7 @@ def review_state(rt: Runtime, review_id: int) -> ReviewState:
 def pending_reviews(rt: Runtime) -> list[ReviewState]:
     """Every review request still waiting for a decision, oldest first."""
     with rt.uow(write=False) as uow:
-        return [_state(r) for r in uow.reviews.list("pending")]
+        return [_state(r) for r in uow.reviews.list(ReviewStatus.PENDING)]
 
 
 def _state(review: ReviewRequest) -> ReviewState:

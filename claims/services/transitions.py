@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
 
-from claims.domain.stages import Stage
+from claims.domain.events import EventKind
+from claims.domain.stages import ReviewStatus, Stage
 from claims.store.models import Claim, ReviewRequest
 from claims.store.uow import UnitOfWork
 
@@ -41,7 +42,7 @@ def move(
     at: datetime | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Set the stage and its timestamp, clear at-risk, and append `claim.stage_changed`."""
+    """Set the stage and its timestamp, clear at-risk, and record `claim.stage_changed`."""
     when = at or now()
     from_stage = claim.stage
     claim.stage = to.value
@@ -54,14 +55,13 @@ def move(
     if at is not None:
         payload["at"] = when.isoformat()
     payload.update(extra or {})
-    uow.events.append(
+    uow.record(
+        EventKind.CLAIM_STAGE_CHANGED,
         # One clock reading for the stage timestamp and its event, so history and stage times agree;
         # a move replayed from a case file keeps its historical time in the payload instead.
         at=None if at is not None else when,
         actor=actor,
-        kind="claim.stage_changed",
-        case_key=claim.case.key,
-        claim_key=claim.key,
+        claim=claim,
         from_stage=from_stage,
         to_stage=to.value,
         rationale=rationale,
@@ -73,21 +73,20 @@ def move(
 def decide(
     uow: UnitOfWork,
     review: ReviewRequest,
-    status: str,
+    status: ReviewStatus,
     *,
     actor: str,
     rationale: str | None,
     policy_version: str,
 ) -> None:
-    """Close a review request (approved, rejected, withdrawn) and append `review.<status>`."""
-    review.status, review.decided_by, review.decided_at, review.rationale = status, actor, now(), rationale
+    """Close a review request (approved, rejected, withdrawn) and record `review.<status>`."""
+    review.status, review.decided_by, review.decided_at, review.rationale = status.value, actor, now(), rationale
     claim = review.claim
     touch(claim)
-    uow.events.append(
+    uow.record(
+        EventKind.review_decided(status),
         actor=actor,
-        kind=f"review.{status}",
-        case_key=claim.case.key,
-        claim_key=claim.key,
+        claim=claim,
         from_stage=review.from_stage,
         to_stage=review.to_stage,
         rationale=rationale,

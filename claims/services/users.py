@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from claims.domain.events import EventKind
 from claims.services.errors import InvalidInput, RuleViolation
 from claims.services.runtime import Role, Runtime, authorize
 from claims.services.transitions import now
@@ -24,7 +25,7 @@ def add_user(rt: Runtime, actor: str | None, name: str, role: str) -> User:
             raise RuleViolation(f"name: user {name!r} already exists")
         user = User(name=name.strip(), role=role_v.value, created_at=now())
         uow.users.add(user)
-        uow.events.append(actor=actor or name, kind="user.added", payload={"user": user.name, "role": user.role})
+        uow.record(EventKind.USER_ADDED, actor=actor or name, payload={"user": user.name, "role": user.role})
         uow.commit()
         return user
 

@@ -5,30 +5,23 @@ Everything returns plain dicts/dataclasses shaped like the JSON contract of docs
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import date, datetime
 from typing import Any
-
-from sqlalchemy import select
 
 from claims.domain.assessment import Assessment, StageAssessment, assess
 from claims.domain.readiness import ActionReadiness, Requirement, readiness
-from claims.domain.stages import Stage, next_stages
+from claims.domain.stages import ReviewStatus, Stage, next_stages
 from claims.services.assessment import load_claim
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import lineage_roots, load_facts
 from claims.services.runtime import Runtime
 from claims.store.events import ChainReport, verify_chain
-from claims.store.models import Event
 from claims.store.uow import UnitOfWork
 
 
-def _iso(value: Any) -> str | None:
-    """ISO text; datetimes always in UTC with their offset (SQLite hands them back naive)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-    return value.isoformat()
+def _iso(value: date | datetime | None) -> str | None:
+    """ISO text; stored datetimes are already aware UTC (the UtcDateTime column type)."""
+    return value.isoformat() if value is not None else None
 
 
 def stage_json(sa: StageAssessment) -> dict[str, Any]:
@@ -53,7 +46,7 @@ def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
         roots = lineage_roots(uow.sources.for_case(claim.case_id))
         facts = load_facts(uow, [claim])[key]
         result = assess(facts, rt.policy)
-        history = uow.session.scalars(select(Event).where(Event.claim_key == key).order_by(Event.id)).all()
+        history = uow.history.for_claim(key)
         return {
             "key": claim.key,
             "case": claim.case.key,
@@ -68,7 +61,7 @@ def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
                     "id": e.id,
                     "source": e.source.key,
                     "source_name": e.source.name,
-                    "grade": f"{e.source.reliability}{e.credibility}",
+                    "grade": str(e.grade),
                     "stance": e.stance,
                     "independent_root": roots.get(e.source_id, e.source.key),
                     "summary": e.summary,
@@ -155,10 +148,10 @@ def readiness_json(items: list[ActionReadiness]) -> list[dict[str, Any]]:
     ]
 
 
-REVIEW_STATUSES = ("pending", "approved", "rejected", "withdrawn")
+REVIEW_STATUSES = tuple(s.value for s in ReviewStatus)
 
 
-def review_queue(rt: Runtime, status: str | None = "pending") -> list[dict[str, Any]]:
+def review_queue(rt: Runtime, status: str | None = ReviewStatus.PENDING) -> list[dict[str, Any]]:
     """Review requests (all when status is None) with the assessment of their target stage."""
     if status is not None and status not in REVIEW_STATUSES:
         raise InvalidInput(f"status: {status!r} is not one of {', '.join(REVIEW_STATUSES)} or all")

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from claims.domain.events import EventKind
 from claims.store.models import Event
 
 GENESIS = "0" * 64
@@ -58,7 +59,7 @@ class EventLog:
         self,
         *,
         actor: str,
-        kind: str,
+        kind: EventKind,
         case_key: str | None = None,
         claim_key: str | None = None,
         from_stage: str | None = None,
@@ -71,7 +72,7 @@ class EventLog:
         ev = Event(
             at=(at or datetime.now(UTC)).replace(microsecond=0),
             actor=actor,
-            kind=kind,
+            kind=EventKind(kind).value,  # the plain value: it is what the hash covers
             case_key=case_key,
             claim_key=claim_key,
             from_stage=from_stage,

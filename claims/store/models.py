@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +20,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from claims.domain.grades import Credibility, Grade, Reliability
+from claims.domain.stages import ReviewStatus
+from claims.store.types import UtcDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -35,16 +38,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-UTC_DATETIME = DateTime(timezone=True)
-
-
 class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     role: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Case(Base):
@@ -53,7 +53,7 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(120), unique=True)
     title: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     sources: Mapped[list[Source]] = relationship(back_populates="case", order_by="Source.id")
     claims: Mapped[list[Claim]] = relationship(back_populates="case", order_by="Claim.id")
@@ -89,12 +89,12 @@ class Claim(Base):
     at_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     assignee: Mapped[str | None] = mapped_column(String(80))
     version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
-    updated_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
-    reported_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
-    corroborated_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
-    refuted_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    corroborated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    refuted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     case: Mapped[Case] = relationship(back_populates="claims")
     evidence: Mapped[list[Evidence]] = relationship(back_populates="claim", order_by="Evidence.id")
@@ -117,15 +117,20 @@ class Evidence(Base):
     locator: Mapped[str | None] = mapped_column(Text)
     observed_at: Mapped[date | None] = mapped_column(Date)
     added_by: Mapped[str] = mapped_column(String(80))
-    added_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
     fingerprint: Mapped[str] = mapped_column(String(64))
     retracted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     retracted_by: Mapped[str | None] = mapped_column(String(80))
-    retracted_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    retracted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     retraction_reason: Mapped[str | None] = mapped_column(Text)
 
     claim: Mapped[Claim] = relationship(back_populates="evidence")
     source: Mapped[Source] = relationship()
+
+    @property
+    def grade(self) -> Grade:
+        """The source's reliability with this item's credibility, e.g. `B2`."""
+        return Grade(Reliability(self.source.reliability), Credibility(self.credibility))
 
 
 class ReviewRequest(Base):
@@ -138,8 +143,8 @@ class ReviewRequest(Base):
             "uq_review_requests_one_pending",
             "claim_id",
             unique=True,
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text(f"status = '{ReviewStatus.PENDING.value}'"),
+            postgresql_where=text(f"status = '{ReviewStatus.PENDING.value}'"),
         ),
     )
 
@@ -149,11 +154,11 @@ class ReviewRequest(Base):
     to_stage: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12), index=True)
     requested_by: Mapped[str] = mapped_column(String(80))
-    requested_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
     policy_version: Mapped[str] = mapped_column(String(40))
     decided_by: Mapped[str | None] = mapped_column(String(80))
-    decided_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     rationale: Mapped[str | None] = mapped_column(Text)
 
     claim: Mapped[Claim] = relationship()
@@ -197,7 +202,7 @@ class Event(Base):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTC_DATETIME, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     actor: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(40), index=True)
     case_key: Mapped[str | None] = mapped_column(String(120), index=True)

@@ -9,38 +9,29 @@ from sqlalchemy import case as when
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import aliased
 
+from claims.domain.events import STAGE_EVENTS, EventKind
+from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.store.db import session_factory
 from claims.store.models import Case, Claim, Event, Evidence, ReviewRequest, Source, User
+from claims.store.types import to_utc
 
 # --- dashboard read side -----------------------------------------------------------------
 # Every function below returns plain dicts built from one or two aggregate queries; none of
 # them loads a whole table to aggregate it in Python or pandas.
 
-STAGES = ("reported", "corroborated", "confirmed", "refuted")
+STAGES = tuple(s.value for s in Stage)
 AGE_BUCKETS = ("under 7 days", "7-30 days", "30-90 days", "over 90 days")
-MOVE_KINDS = ("claim.stage_changed", "claim.reported")
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+MOVE_KINDS = tuple(k.value for k in STAGE_EVENTS)
 
 
 def _now(now: datetime | None) -> datetime:
-    return (_utc(now) or datetime.now(UTC)).replace(microsecond=0)
+    return to_utc(now or datetime.now(UTC))  # type: ignore[return-value]
 
 
 def _entered_current_stage() -> Any:
     """When the claim entered the stage it is in now (the stage's own timestamp)."""
     return func.coalesce(
-        when(
-            (Claim.stage == "reported", Claim.reported_at),
-            (Claim.stage == "corroborated", Claim.corroborated_at),
-            (Claim.stage == "confirmed", Claim.confirmed_at),
-            (Claim.stage == "refuted", Claim.refuted_at),
-        ),
+        when(*((Claim.stage == s.value, getattr(Claim, f"{s.value}_at")) for s in Stage)),
         Claim.created_at,
     )
 
@@ -146,7 +137,7 @@ def ageing(url: str, case: str | None = None, *, now: datetime | None = None) ->
     with session_factory(url)() as session:
         rows = [dict(row._mapping) for row in session.execute(stmt)]
     for row in rows:
-        oldest = _utc(row["oldest"])
+        oldest = to_utc(row["oldest"])
         row["oldest"] = oldest
         row["oldest_days"] = (now - oldest).days if oldest else None
     order = {s: i for i, s in enumerate(STAGES)}
@@ -157,7 +148,7 @@ def at_risk_claims(url: str, case: str | None = None) -> list[dict[str, Any]]:
     """Confirmed or refuted claims that no longer meet their stage, with the reason last recorded."""
     latest = (
         select(Event.rationale, Event.at)
-        .where(Event.claim_key == Claim.key, Event.kind == "claim.at_risk")
+        .where(Event.claim_key == Claim.key, Event.kind == EventKind.CLAIM_AT_RISK.value)
         .order_by(Event.id.desc())
         .limit(1)
     )
@@ -177,11 +168,11 @@ def at_risk_claims(url: str, case: str | None = None) -> list[dict[str, Any]]:
     if case:
         stmt = stmt.where(Case.key == case)
     with session_factory(url)() as session:
-        return [{**row._mapping, "flagged_at": _utc(row.flagged_at)} for row in session.execute(stmt)]
+        return [dict(row._mapping) for row in session.execute(stmt)]
 
 
 def pending_review_count(url: str, case: str | None = None) -> int:
-    stmt = select(func.count(ReviewRequest.id)).where(ReviewRequest.status == "pending")
+    stmt = select(func.count(ReviewRequest.id)).where(ReviewRequest.status == ReviewStatus.PENDING.value)
     if case:
         stmt = stmt.join(Claim, Claim.id == ReviewRequest.claim_id).join(Case, Case.id == Claim.case_id)
         stmt = stmt.where(Case.key == case)
@@ -255,8 +246,10 @@ def claim_table(
             Claim.assignee,
             _entered_current_stage().label("in_stage_since"),
             Claim.updated_at,
-            func.count(when((live & (Evidence.stance == "supports"), Evidence.id))).label("supporting"),
-            func.count(when((live & (Evidence.stance == "contradicts"), Evidence.id))).label("contradicting"),
+            func.count(when((live & (Evidence.stance == Stance.SUPPORTS.value), Evidence.id))).label("supporting"),
+            func.count(when((live & (Evidence.stance == Stance.CONTRADICTS.value), Evidence.id))).label(
+                "contradicting"
+            ),
             func.count(when((Evidence.retracted.is_(True), Evidence.id))).label("retracted"),
             sources.c.sources,
             pending.to_stage.label("pending_review"),
@@ -264,7 +257,7 @@ def claim_table(
         .join(Case, Case.id == Claim.case_id)
         .outerjoin(Evidence, Evidence.claim_id == Claim.id)
         .outerjoin(sources, sources.c.claim_id == Claim.id)
-        .outerjoin(pending, (pending.claim_id == Claim.id) & (pending.status == "pending"))
+        .outerjoin(pending, (pending.claim_id == Claim.id) & (pending.status == ReviewStatus.PENDING.value))
         .group_by(Claim.id, Case.key, sources.c.sources, pending.to_stage)
         .order_by(Case.key, Claim.id)
         .limit(limit)
@@ -301,8 +294,6 @@ def claim_table(
         for row in session.execute(stmt):
             item = dict(row._mapping)
             item["sources"] = ", ".join(sorted(set(filter(None, (item["sources"] or "").split(",")))))
-            item["in_stage_since"] = _utc(item["in_stage_since"])
-            item["updated_at"] = _utc(item["updated_at"])
             rows.append(item)
         return rows
 
@@ -341,14 +332,14 @@ def recent_decisions(url: str, case: str | None = None, limit: int = 20) -> list
             ReviewRequest.rationale,
         )
         .join(Claim, Claim.id == ReviewRequest.claim_id)
-        .where(ReviewRequest.status != "pending")
+        .where(ReviewRequest.status != ReviewStatus.PENDING.value)
         .order_by(ReviewRequest.id.desc())
         .limit(limit)
     )
     if case:
         stmt = stmt.join(Case, Case.id == Claim.case_id).where(Case.key == case)
     with session_factory(url)() as session:
-        return [{**row._mapping, "decided_at": _utc(row.decided_at)} for row in session.execute(stmt)]
+        return [dict(row._mapping) for row in session.execute(stmt)]
 
 
 def claim_keys(url: str, case: str | None = None) -> list[str]:

@@ -7,10 +7,13 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from claims.domain.events import STAGE_EVENTS
+from claims.domain.stages import ReviewStatus, Stage
 from claims.store.models import (
     ActionRequirement,
     Case,
     Claim,
+    Event,
     Evidence,
     PolicyAction,
     ReviewRequest,
@@ -68,7 +71,7 @@ class ClaimRepository(Repository):
     def keys(self, *, open_only: bool = False, case_key: str | None = None) -> list[str]:
         stmt = select(Claim.key).order_by(Claim.id)
         if open_only:
-            stmt = stmt.where(Claim.stage.in_(("reported", "corroborated")))
+            stmt = stmt.where(Claim.stage.in_([s.value for s in Stage if not s.is_final]))
         if case_key:
             stmt = stmt.join(Case).where(Case.key == case_key)
         return list(self.session.scalars(stmt))
@@ -97,16 +100,20 @@ class ReviewRepository(Repository):
 
     def pending_for(self, claim_id: int) -> ReviewRequest | None:
         return self.session.scalar(
-            select(ReviewRequest).where(ReviewRequest.claim_id == claim_id, ReviewRequest.status == "pending")
+            select(ReviewRequest).where(
+                ReviewRequest.claim_id == claim_id, ReviewRequest.status == ReviewStatus.PENDING
+            )
         )
 
     def pending_for_claims(self, claim_ids: Iterable[int]) -> dict[int, ReviewRequest]:
         rows = self.session.scalars(
-            select(ReviewRequest).where(ReviewRequest.claim_id.in_(list(claim_ids)), ReviewRequest.status == "pending")
+            select(ReviewRequest).where(
+                ReviewRequest.claim_id.in_(list(claim_ids)), ReviewRequest.status == ReviewStatus.PENDING
+            )
         )
         return {r.claim_id: r for r in rows}
 
-    def list(self, status: str | None = "pending") -> Sequence[ReviewRequest]:
+    def list(self, status: str | None = ReviewStatus.PENDING) -> Sequence[ReviewRequest]:
         stmt = select(ReviewRequest).options(selectinload(ReviewRequest.claim)).order_by(ReviewRequest.id)
         if status:
             stmt = stmt.where(ReviewRequest.status == status)
@@ -115,6 +122,14 @@ class ReviewRepository(Repository):
     def for_claim(self, claim_id: int) -> Sequence[ReviewRequest]:
         return self.session.scalars(
             select(ReviewRequest).where(ReviewRequest.claim_id == claim_id).order_by(ReviewRequest.id)
+        ).all()
+
+    def for_case(self, case_id: int) -> Sequence[ReviewRequest]:
+        return self.session.scalars(
+            select(ReviewRequest)
+            .join(Claim, Claim.id == ReviewRequest.claim_id)
+            .where(Claim.case_id == case_id)
+            .order_by(ReviewRequest.id)
         ).all()
 
 
@@ -131,3 +146,22 @@ class ActionRepository(Repository):
         if case_key:
             stmt = stmt.join(Case).where(Case.key == case_key)
         return self.session.scalars(stmt).all()
+
+
+class HistoryRepository(Repository):
+    """Reads of the audit log for the use cases; appending is the EventLog's job alone."""
+
+    def stage_events(self, case_key: str) -> Sequence[Event]:
+        """Every event that put a claim of the case into a stage, oldest first."""
+        return self.session.scalars(
+            select(Event)
+            .where(
+                Event.case_key == case_key,
+                Event.to_stage.is_not(None),
+                Event.kind.in_([k.value for k in STAGE_EVENTS]),
+            )
+            .order_by(Event.id)
+        ).all()
+
+    def for_claim(self, claim_key: str) -> Sequence[Event]:
+        return self.session.scalars(select(Event).where(Event.claim_key == claim_key).order_by(Event.id)).all()

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from claims.domain.events import EventKind
 from claims.store.db import session_factory
 from claims.store.events import WRITERS_LOCK, EventLog
+from claims.store.models import Claim
 from claims.store.repositories import (
     ActionRepository,
     CaseRepository,
     ClaimRepository,
     EvidenceRepository,
+    HistoryRepository,
     ReviewRepository,
     SourceRepository,
     UserRepository,
@@ -67,6 +72,22 @@ def _take_writers_lock(session: Session, _context: object, _instances: object) -
         session.info["writers_lock"] = True
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """An audit event waiting for its change to commit (see `UnitOfWork.record`)."""
+
+    kind: EventKind
+    actor: str
+    case_key: str | None = None
+    claim_key: str | None = None
+    from_stage: str | None = None
+    to_stage: str | None = None
+    rationale: str | None = None
+    policy_version: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+
+
 class UnitOfWork:
     """`with UnitOfWork(url) as uow: ...; uow.commit()` - anything not committed is rolled back."""
 
@@ -89,6 +110,8 @@ class UnitOfWork:
         self.reviews = ReviewRepository(self.session)
         self.actions = ActionRepository(self.session)
         self.events = EventLog(self.session)
+        self.history = HistoryRepository(self.session)
+        self._recorded: list[Recorded] = []
         return self
 
     def __exit__(
@@ -105,6 +128,60 @@ class UnitOfWork:
         if conflict is not None:
             raise conflict from exc
 
+    def record(
+        self,
+        kind: EventKind,
+        *,
+        actor: str,
+        claim: Claim | None = None,
+        case_key: str | None = None,
+        from_stage: str | None = None,
+        to_stage: str | None = None,
+        rationale: str | None = None,
+        policy_version: str | None = None,
+        payload: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Note the audit event of a change; `commit` appends it in the same transaction.
+
+        Use cases record what happened instead of writing to the log by hand, so a change
+        can never commit without its event, nor an event without its change. `claim` fills in
+        the claim and case keys.
+        """
+        if claim is not None:
+            case_key = case_key or claim.case.key
+        self._recorded.append(
+            Recorded(
+                kind=EventKind(kind),
+                actor=actor,
+                case_key=case_key,
+                claim_key=claim.key if claim is not None else None,
+                from_stage=from_stage,
+                to_stage=to_stage,
+                rationale=rationale,
+                policy_version=policy_version,
+                payload=dict(payload or {}),
+                at=at,
+            )
+        )
+
+    def _append_recorded(self) -> None:
+        """Append the recorded events in the order their changes were made."""
+        recorded, self._recorded = self._recorded, []
+        for r in recorded:
+            self.events.append(
+                actor=r.actor,
+                kind=r.kind,
+                case_key=r.case_key,
+                claim_key=r.claim_key,
+                from_stage=r.from_stage,
+                to_stage=r.to_stage,
+                rationale=r.rationale,
+                policy_version=r.policy_version,
+                payload=r.payload,
+                at=r.at,
+            )
+
     def flush(self) -> None:
         try:
             self.session.flush()
@@ -113,7 +190,9 @@ class UnitOfWork:
             raise ConcurrencyConflict(_STALE) from err
 
     def commit(self) -> None:
+        """Append the recorded events, then commit the change and its events as one."""
         try:
+            self._append_recorded()
             self.session.commit()
         except (StaleDataError, IntegrityError, OperationalError) as err:
             conflict = _conflict(err)

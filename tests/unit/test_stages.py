@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from claims.domain import DomainError, IllegalTransition, Stage, Stance, TransitionKind, transition_kind
+from claims.domain import DomainError, IllegalTransition, ParseError, Stage, Stance, TransitionKind, transition_kind
 
 R, CO, CF, RF = Stage.REPORTED, Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED
 
@@ -77,16 +77,19 @@ def test_only_confirmed_and_refuted_are_final():
 
 @pytest.mark.parametrize("raw", ["approved", "", "confirm", 3, None])
 def test_unknown_stage_is_a_domain_error_naming_the_value(raw: object):
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(ParseError) as caught:
         Stage.parse(raw)  # type: ignore[arg-type]
+    assert not isinstance(caught.value, IllegalTransition)
+    assert isinstance(caught.value, DomainError)  # exit code 1 through ReportedErrors
     assert repr(raw) in str(caught.value)
     assert str(caught.value).startswith("stage: ")
 
 
 @pytest.mark.parametrize("raw", ["maybe", "", 5, None])
 def test_unknown_stance_is_a_domain_error_naming_the_value(raw: object):
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(ParseError) as caught:
         Stance.parse(raw)  # type: ignore[arg-type]
+    assert not isinstance(caught.value, IllegalTransition)
     assert repr(raw) in str(caught.value)
     assert str(caught.value).startswith("stance: ")
 

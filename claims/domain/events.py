@@ -1,0 +1,34 @@
+"""The kinds of audit event: one vocabulary for the writers and the read queries.
+
+The values are what the hash chain covers, so they never change: renaming one would make
+every existing database fail `claims audit verify`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    CLAIM_REPORTED = "claim.reported"
+    CLAIM_STAGE_CHANGED = "claim.stage_changed"
+    CLAIM_AT_RISK = "claim.at_risk"
+    CLAIM_AT_RISK_CLEARED = "claim.at_risk_cleared"
+    REVIEW_REQUESTED = "review.requested"
+    REVIEW_APPROVED = "review.approved"
+    REVIEW_REJECTED = "review.rejected"
+    REVIEW_WITHDRAWN = "review.withdrawn"
+    REVIEW_IMPORTED = "review.imported"
+    EVIDENCE_ADDED = "evidence.added"
+    EVIDENCE_RETRACTED = "evidence.retracted"
+    CASE_IMPORTED = "case.imported"
+    USER_ADDED = "user.added"
+
+    @classmethod
+    def review_decided(cls, status: str) -> EventKind:
+        """The event that closes a review with `status` (approved, rejected, withdrawn)."""
+        return cls(f"review.{status}")
+
+
+#: Events that put a claim into a stage: its stage history.
+STAGE_EVENTS = (EventKind.CLAIM_REPORTED, EventKind.CLAIM_STAGE_CHANGED)
