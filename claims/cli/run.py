@@ -23,7 +23,7 @@ def demo(
     verbose: VerboseOpt = False,
 ) -> None:
     """Migrate, create the demo users, load the EU drones case and assess it through the flows, print readiness."""
-    from claims.runner import assess, run_intake
+    from flows.runner import assess, run_intake
 
     db_upgrade("head")
     rt = runtime()

@@ -34,7 +34,7 @@ def assess_cmd(
     as_json: JsonOut = False,
 ) -> None:
     """Assess claims against the threshold policy through the assessment flow, and apply what it says."""
-    from claims.runner import assess
+    from flows.runner import assess
 
     rt = runtime()
     prefect_console(verbose)

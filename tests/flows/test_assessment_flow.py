@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from claims import services
 from claims.cli import app
 from claims.domain.stages import Stage
-from claims.runner import assess
+from flows.runner import assess
 from claims.services import Runtime
 from flows import assessment
 from flows.assessment import ARTIFACT_KEY, BatchesFailed, assess_batch, batches, report_markdown, task_runner

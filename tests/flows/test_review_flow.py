@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 from claims import services
 from claims.cli import app
 from claims.domain.stages import Stage
-from claims.runner import assess
+from flows.runner import assess
 from claims.services import Runtime
 from claims.services.signoff import review_state
 from flows.review import ReviewDecision, apply_decision, describe, signoff_flow
 from flows.serve import SIGNOFF
-from flows.testing import BackgroundRun
+from prefect_support import BackgroundRun
 
 POLL = 0.2
 

@@ -18,7 +18,7 @@ from claims.cli import app
 from claims.services import Runtime
 from flows.common import use_runtime
 from flows.review import signoff_flow
-from flows.testing import BackgroundRun, start_harness, stop_harness
+from prefect_support import BackgroundRun, start_harness, stop_harness
 
 scenarios("signoff.feature")
 
