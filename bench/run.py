@@ -18,8 +18,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 
@@ -89,6 +89,7 @@ def _harness() -> tuple[Any, Any]:
 
 def bench_flow(tmp: Path, n: int) -> tuple[float, float]:
     from flows.runner import run_assessment
+
     start_harness, stop_harness = _harness()
 
     n = min(n, 400)  # one task per claim is the slow baseline: keep it to minutes
