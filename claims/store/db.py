@@ -65,14 +65,24 @@ def _check_location(url: str) -> None:
 
 
 def _check_schema(engine: Engine, url: str) -> None:
+    """The database exists and Alembic has stamped it; an SQLite file is looked at read-only, never created."""
     path = sqlite_path(url)
-    if path is not None and not path.exists():
-        raise DatabaseNotReady(f"database: no database at {safe_url(url)}; run `claims db upgrade` to create it")
-    with engine.connect() as conn:
-        migrated = (
-            inspect(conn).has_table("alembic_version")
-            and conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one()
-        )
+    if path is not None:
+        if not path.exists():
+            raise DatabaseNotReady(f"database: no database at {safe_url(url)}; run `claims db upgrade` to create it")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'").fetchone()
+            migrated = bool(found) and bool(conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0])
+        except sqlite3.DatabaseError as exc:  # not an SQLite file at all
+            raise DatabaseNotReady(f"database: {safe_url(url)} is not an SQLite database ({exc})") from None
+        finally:
+            conn.close()
+    else:
+        with engine.connect() as conn:
+            migrated = inspect(conn).has_table("alembic_version") and bool(
+                conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one()
+            )
     if not migrated:
         raise DatabaseNotReady(f"database: {safe_url(url)} has no schema yet; run `claims db upgrade`")
 
