@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     user: str | None = None
     batch_size: int = 200
     inbox: Path = Path("inbox")
+    # A running Prefect server that flow-running commands use when PREFECT_API_URL is unset and it answers
+    # (where `claims serve` starts its own); "none" never looks. Without one, a command starts a temporary API.
+    prefect_api_url: str | None = "http://127.0.0.1:4200/api"
 
     def policy(self) -> Policy:
         return load_policy(self.policy_file) if self.policy_file else default_policy()

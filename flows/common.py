@@ -71,7 +71,14 @@ def local_run(*, quiet: bool = False) -> Iterator[None]:
     """
     from prefect.settings import temporary_settings
 
-    updates: dict[str, Any] = {"flows.heartbeat_frequency": None, "server.analytics_enabled": False}
+    from flows.api import startup_seconds
+
+    updates: dict[str, Any] = {
+        "flows.heartbeat_frequency": None,
+        "server.analytics_enabled": False,
+        # Should Prefect start its own ephemeral API after all, give it the time a busy machine needs (default 20 s).
+        "server.ephemeral.startup_timeout_seconds": int(startup_seconds()),
+    }
     if quiet:
         updates["server.logging_level"] = "CRITICAL"
     with temporary_settings(updates=updates):

@@ -38,7 +38,7 @@ def run_migrations_online() -> None:
             from claims.settings import get_settings
 
             url = get_settings().database_url
-        engine = get_engine(normalise_url(url))
+        engine = get_engine(normalise_url(url), create=True)
     with engine.connect() as conn:
         _run(conn)
         conn.commit()

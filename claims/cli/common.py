@@ -20,6 +20,7 @@ from claims.domain.errors import DomainError
 from claims.domain.stages import Stage
 from claims.services import NotFound, PermissionDenied, Runtime
 from claims.settings import get_settings
+from claims.store.db import dispose_engines
 from claims.store.uow import ConcurrencyConflict
 
 out = Console(soft_wrap=True)
@@ -56,6 +57,8 @@ class ReportedErrors(TyperGroup):
         except tuple(kind for kind, _ in EXIT_CODES) as exc:
             code = next(c for kind, c in EXIT_CODES if isinstance(exc, kind))
             fail(str(exc), code)
+        finally:
+            dispose_engines()  # checkpoints the SQLite WAL this command wrote: the .db file alone holds the data
 
 
 def runtime() -> Runtime:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from claims.cli.common import err
 from claims.settings import get_settings
+from claims.store.db import backup, safe_url
 
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+db_app = typer.Typer(help="The database: schema (Alembic migrations only) and backup.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
@@ -32,7 +36,9 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
     command.downgrade(alembic_config(get_settings().database_url), revision)
 
 
-def safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+@db_app.command("backup")
+def db_backup(path: Annotated[Path, typer.Argument(help="New file to write the copy to.")]) -> None:
+    """Copy the SQLite database to PATH while it is in use (SQLite's online backup); PostgreSQL: use pg_dump."""
+    url = get_settings().database_url
+    written = backup(url, path)
+    err.print(f"backed up {safe_url(url)} to {written}", markup=False)

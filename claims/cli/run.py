@@ -15,6 +15,8 @@ from claims.cli.db import db_upgrade
 from claims.cli.read import readiness_cmd
 from claims.cli.transitions import flow_errors, prefect_console, print_outcomes
 from claims.demo import DEMO_CASE, DEMO_USERS
+from claims.settings import get_settings
+from claims.store.db import dispose_engines, get_engine
 
 
 def demo(
@@ -22,13 +24,16 @@ def demo(
     dashboard: Annotated[bool, typer.Option(help="Start the dashboard afterwards.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Migrate, create the demo users, load the EU drones case and assess it through the flows, print readiness."""
-    from claims.runner import assess, run_intake
+    """Migrate, create the demo users, load the EU drones case and assess it through the flows, print readiness.
+
+    Intake and assessment share one Prefect API; a temporary one is stopped before the dashboard starts.
+    """
+    from flows.runner import assess, flow_api, run_intake
 
     db_upgrade("head")
     rt = runtime()
     prefect_console(verbose)
-    with flow_errors():
+    with flow_errors(), flow_api(quiet=not verbose):
         created = services.ensure_users(rt, DEMO_USERS)
         if created:
             err.print(f"users created: {', '.join(created)}", markup=False)
@@ -80,6 +85,7 @@ def dashboard_cmd(
     headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = True,
 ) -> None:
     """Start the Streamlit dashboard on the configured database."""
+    get_engine(get_settings().database_url)  # a missing or unmigrated database is one line here, not in the browser
     app_path = Path(__file__).resolve().parent.parent.parent / "dashboard" / "app.py"
     if not app_path.exists():
         fail("dashboard: dashboard/app.py is not installed")
@@ -97,6 +103,9 @@ def dashboard_cmd(
         "false",
     ]
     err.print(f"dashboard on http://localhost:{port}", markup=False)
+    dispose_engines()  # exec skips every `finally`: checkpoint the SQLite WAL and close the files now
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.execv(sys.executable, args)
 
 

@@ -34,7 +34,7 @@ def assess_cmd(
     as_json: JsonOut = False,
 ) -> None:
     """Assess claims against the threshold policy through the assessment flow, and apply what it says."""
-    from claims.runner import assess
+    from flows.runner import assess
 
     rt = runtime()
     prefect_console(verbose)
@@ -62,13 +62,27 @@ def prefect_console(verbose: bool) -> None:
 
 @contextmanager
 def flow_errors() -> Iterator[None]:
-    """Batches that failed on I/O after retries exit 1 (rule and input errors keep their own codes)."""
+    """Batches that failed on I/O after retries, or no Prefect API to run on, exit 1 with one line
+    (rule and input errors keep their own codes)."""
+    import httpx
+
+    from flows.api import PrefectApiUnavailable
     from flows.assessment import BatchesFailed
 
     try:
         yield
     except BatchesFailed as exc:
         fail(f"assessment: {exc}", 1)
+    except PrefectApiUnavailable as exc:
+        fail(str(exc), 1)
+    except httpx.TransportError as exc:
+        from prefect.settings import PREFECT_API_URL
+
+        fail(
+            f"prefect: no answer from the Prefect API at {PREFECT_API_URL.value()} ({exc}); "
+            "start that server or unset PREFECT_API_URL",
+            1,
+        )
 
 
 def print_outcomes(outcomes: list[services.Outcome], as_json: bool) -> None:

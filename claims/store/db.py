@@ -1,12 +1,32 @@
-"""Engines and sessions. SQLite gets WAL, foreign keys and IMMEDIATE write transactions."""
+"""Engines and sessions. SQLite gets WAL, foreign keys and IMMEDIATE write transactions.
+
+An engine is handed out only for a database that exists and carries the schema (else one line
+naming the URL and saying `claims db upgrade`): a read never creates an SQLite file. Only
+migrations (`create=True`) may create one. `dispose_engines` checkpoints the WAL of a database
+this process wrote, so the `.db` file alone holds the data once a command ends.
+"""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from claims.domain.errors import DomainError
+
+
+class DatabaseNotReady(DomainError):
+    """The configured database is missing or has no schema yet; the message says `claims db upgrade`."""
+
+
+class BackupRefused(DomainError):
+    """A backup that cannot be made here (another tool's job, or a target that would be overwritten)."""
 
 
 def normalise_url(url: str) -> str:
@@ -15,6 +35,56 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return url
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.query.get("mode") == "memory" or parsed.database.startswith("file::memory:"):
+        return None
+    database = parsed.database.removeprefix("file:") if parsed.query.get("uri") else parsed.database
+    return Path(database.split("?", 1)[0])
+
+
+def _check_location(url: str) -> None:
+    """An SQLite file must sit in an existing folder (and, unless migrating, exist); checked before any connect."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        raise DatabaseNotReady(f"database: folder {path.parent} does not exist ({safe_url(url)})")
+    if path.is_dir():
+        raise DatabaseNotReady(f"database: {path} is a folder, not an SQLite file ({safe_url(url)})")
+
+
+def _check_schema(engine: Engine, url: str) -> None:
+    """The database exists and Alembic has stamped it; an SQLite file is looked at read-only, never created."""
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.exists():
+            raise DatabaseNotReady(f"database: no database at {safe_url(url)}; run `claims db upgrade` to create it")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'").fetchone()
+            migrated = bool(found) and bool(conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0])
+        except sqlite3.DatabaseError as exc:  # not an SQLite file at all
+            raise DatabaseNotReady(f"database: {safe_url(url)} is not an SQLite database ({exc})") from None
+        finally:
+            conn.close()
+    else:
+        with engine.connect() as conn:
+            migrated = inspect(conn).has_table("alembic_version") and bool(
+                conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one()
+            )
+    if not migrated:
+        raise DatabaseNotReady(f"database: {safe_url(url)} has no schema yet; run `claims db upgrade`")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -33,22 +103,32 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode == "IMMEDIATE":
+            _WROTE.add(str(conn.engine.url))
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 _ENGINES: dict[str, Engine] = {}
+_WROTE: set[str] = set()  # SQLite URLs this process wrote to: checkpointed by dispose_engines
 
 
-def get_engine(url: str) -> Engine:
-    """One engine per URL per process."""
+def get_engine(url: str, *, create: bool = False) -> Engine:
+    """One engine per URL per process, for a database that exists and is migrated (`create`: for migrations)."""
     url = normalise_url(url)
     engine = _ENGINES.get(url)
     if engine is None:
+        _check_location(url)
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": 30})
             _configure_sqlite(engine)
         else:
             engine = create_engine(url, pool_pre_ping=True)
+        if not create:
+            try:
+                _check_schema(engine, url)
+            except BaseException:
+                engine.dispose()
+                raise
         _ENGINES[url] = engine
     return engine
 
@@ -64,7 +144,61 @@ def session_factory(url: str, *, write: bool = False) -> sessionmaker[Session]:
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
+def checkpoint(engine: Engine) -> None:
+    """Copy an SQLite WAL into the database file and empty it, so the `.db` file alone holds every commit.
+
+    Closing the last connection does this too, but not while another process (the dashboard) has
+    the database open; TRUNCATE waits (busy_timeout) for readers, and a busy result only means the
+    data stays in the WAL, where it is just as safe.
+    """
+    if is_sqlite(engine):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def dispose_engines() -> None:
-    """Close every pooled connection, e.g. before a test drops its database."""
+    """Close every pooled connection (checkpointing the SQLite files written to): at the end of a command,
+    before a test drops its database."""
     while _ENGINES:
-        _ENGINES.popitem()[1].dispose()
+        url, engine = _ENGINES.popitem()
+        if url in _WROTE or str(engine.url) in _WROTE:
+            _WROTE.discard(str(engine.url))
+            with suppress(Exception):  # the commits are safe in the WAL; a failed checkpoint only leaves them there
+                checkpoint(engine)
+        engine.dispose()
+
+
+def backup(url: str, target: Path) -> Path:
+    """Copy a live SQLite database to `target` with SQLite's online backup (consistent while others write).
+
+    The copy is written beside `target` and renamed into place, so a failed backup leaves no partial
+    file, and it is a plain single file (journal mode DELETE). PostgreSQL has its own tool.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        if make_url(url).get_backend_name() == "postgresql":
+            raise BackupRefused(
+                f"backup: PostgreSQL databases are backed up with pg_dump, e.g. "
+                f"pg_dump --format=custom --file {target} '{safe_url(normalise_url(url)).replace('+psycopg', '')}'"
+            )
+        raise BackupRefused(f"backup: only SQLite files can be backed up here, not {safe_url(url)}")
+    get_engine(url)  # exists and is migrated, else one line saying so
+    target = target.expanduser()
+    if target.exists():
+        raise BackupRefused(f"backup: {target} already exists; choose a new file")
+    if not target.parent.is_dir():
+        raise BackupRefused(f"backup: folder {target.parent} does not exist")
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    source = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            copy.close()
+        partial.replace(target)
+    finally:
+        source.close()
+        partial.unlink(missing_ok=True)
+    return target

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from prefect_support import start_harness, stop_harness
 
 from claims import services
 from claims.demo import DEMO_CASE
 from claims.services import Runtime
 from flows.common import use_runtime
-from flows.testing import start_harness, stop_harness
 
 
 @pytest.fixture(scope="session", autouse=True)

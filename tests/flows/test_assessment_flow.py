@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from claims import services
 from claims.cli import app
 from claims.domain.stages import Stage
-from claims.runner import assess
 from claims.services import Runtime
 from flows import assessment
 from flows.assessment import ARTIFACT_KEY, BatchesFailed, assess_batch, batches, report_markdown, task_runner
+from flows.runner import assess
 
 DEMO_KEYS = ["factory-exists", "lethal-production", "shipped-to-russia", "beijing-aware", "dual-use-supply"]
 

@@ -10,17 +10,17 @@ import pytest
 from flow_helpers import event_counts
 from prefect import get_client
 from prefect.states import Failed
+from prefect_support import BackgroundRun
 from typer.testing import CliRunner
 
 from claims import services
 from claims.cli import app
 from claims.domain.stages import Stage
-from claims.runner import assess
 from claims.services import Runtime
 from claims.services.signoff import review_state
 from flows.review import ReviewDecision, apply_decision, describe, signoff_flow
+from flows.runner import assess
 from flows.serve import SIGNOFF
-from flows.testing import BackgroundRun
 
 POLL = 0.2
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prefect_support import BackgroundRun, start_harness, stop_harness
 from pytest_bdd import given, parsers, scenarios, then, when
 from typer.testing import CliRunner
 
@@ -18,7 +19,6 @@ from claims.cli import app
 from claims.services import Runtime
 from flows.common import use_runtime
 from flows.review import signoff_flow
-from flows.testing import BackgroundRun, start_harness, stop_harness
 
 scenarios("signoff.feature")
 

@@ -1,7 +1,8 @@
 """Run the Prefect flows from the command line, in this process, with a progress bar for people.
 
-With no PREFECT_API_URL configured, Prefect starts a temporary local API for the run (ephemeral
-mode); with one, the runs are recorded on that server and show in its UI.
+Every flow of one command talks to one Prefect API (`flow_api`): PREFECT_API_URL when configured,
+else a running `claims serve` server, else a temporary API started once for the command and
+stopped with it (see `flows.api`). Runs on a real server are recorded there and show in its UI.
 """
 
 from __future__ import annotations
@@ -20,6 +21,19 @@ from claims.settings import get_settings
 if TYPE_CHECKING:  # Prefect takes a second or two to import: only the commands that run flows pay for it
     from flows.assessment import AssessmentReport
     from flows.intake import IntakeReport
+
+
+@contextmanager
+def flow_api(*, quiet: bool = True) -> Iterator[str]:
+    """Local run settings and ONE Prefect API for every flow run inside (its URL); wrap a whole command in it."""
+    from flows.api import command_api
+    from flows.common import local_run
+
+    def say(message: str) -> None:
+        Console(stderr=True, soft_wrap=True).print(message, markup=False, highlight=False)
+
+    with local_run(quiet=quiet), command_api(say=say) as url:
+        yield url
 
 
 @contextmanager
@@ -67,11 +81,11 @@ def assess(
 ) -> AssessmentReport:
     """Run the assessment flow here: the given claims (default: all, or one case's), one batch per task."""
     from flows.assessment import assessment_flow, task_runner
-    from flows.common import local_run, use_runtime
+    from flows.common import use_runtime
 
     size = batch_size or get_settings().batch_size
     flow_ = assessment_flow.with_options(task_runner=task_runner(dask)) if dask else assessment_flow
-    with local_run(quiet=quiet), use_runtime(rt), _progress_bar(progress, size):
+    with flow_api(quiet=quiet), use_runtime(rt), _progress_bar(progress, size):
         return flow_(keys=list(keys) if keys else None, case=case, actor=actor, batch_size=size)
 
 
@@ -91,8 +105,8 @@ def run_assessment(
 
 def run_intake(rt: Runtime, actor: str, path: Path, *, assess_after: bool = False, quiet: bool = True) -> IntakeReport:
     """Run the intake flow here on a case file or an inbox folder."""
-    from flows.common import local_run, use_runtime
+    from flows.common import use_runtime
     from flows.intake import intake_flow
 
-    with local_run(quiet=quiet), use_runtime(rt):
+    with flow_api(quiet=quiet), use_runtime(rt):
         return intake_flow(path=str(path), actor=actor, assess=assess_after)

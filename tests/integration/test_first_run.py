@@ -1,0 +1,179 @@
+"""A first run that never stumbles (issue 7, points 9 and 10; issue 11, point 1's reading commands).
+
+- A missing or un-migrated database is one line naming the URL and saying `claims db upgrade`; a read
+  never creates a file.
+- After a writing command the `.db` file alone holds the data (the WAL is checkpointed).
+- `claims db backup PATH` copies a live SQLite database; on PostgreSQL it points at pg_dump.
+- Reading commands import neither Prefect nor Streamlit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from claims import services
+from claims.cli import app
+from claims.demo import DEMO_CASE, DEMO_USERS
+from claims.services import Runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+READS = [["list"], ["show", "factory-exists"], ["readiness"], ["review", "list"], ["audit", "verify"]]
+
+
+def invoke(*args: object) -> Result:
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def claims_cli(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`claims ...` in a process of its own, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "claims.cli", *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def sqlite_demo(sqlite_url: str) -> str:
+    """An SQLite file with the EU drones case imported and assessed (through the services)."""
+    rt = Runtime(sqlite_url)
+    services.ensure_users(rt, DEMO_USERS)
+    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    return sqlite_url
+
+
+@pytest.fixture
+def in_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point_settings_at: Callable[[str], None]) -> Path:
+    """An empty working folder and the default database URL (sqlite:///claims.db, relative to it)."""
+    monkeypatch.chdir(tmp_path)
+    point_settings_at("sqlite:///claims.db")
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", READS, ids=" ".join)
+def test_a_read_without_a_database_is_one_line_and_creates_no_file(in_folder: Path, command: list[str]):
+    result = invoke(*command)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: database: no database at sqlite:///claims.db; run `claims db upgrade` to create it"
+    ]
+    assert list(in_folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["list"], ["import", str(DEMO_CASE), "--as", "alice"]], ids=" ".join)
+def test_an_unmigrated_database_is_one_line_and_left_as_it_was(in_folder: Path, command: list[str]):
+    (in_folder / "claims.db").touch()
+    result = invoke(*command)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: database: sqlite:///claims.db has no schema yet; run `claims db upgrade`"
+    ]
+    assert [(p.name, p.stat().st_size) for p in in_folder.iterdir()] == [("claims.db", 0)]
+
+
+def test_a_file_that_is_not_sqlite_is_one_line(in_folder: Path):
+    (in_folder / "claims.db").write_text("not a database\n")
+    result = invoke("list")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: database: sqlite:///claims.db is not an SQLite database (file is not a database)"
+    ]
+
+
+@pytest.mark.parametrize("command", [["list"], ["db", "upgrade"]], ids=" ".join)
+def test_a_database_in_a_missing_folder_is_one_line(
+    tmp_path: Path, point_settings_at: Callable[[str], None], command: list[str]
+):
+    point_settings_at(f"sqlite:///{tmp_path}/missing/claims.db")
+    result = invoke(*command)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: database: folder {tmp_path}/missing does not exist (sqlite:///{tmp_path}/missing/claims.db)"
+    ]
+    assert not (tmp_path / "missing").exists()
+
+
+def test_after_a_writing_command_the_db_file_alone_holds_the_data(tmp_path: Path):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir(), elsewhere.mkdir()
+    env = {"CLAIMS_DATABASE_URL": "sqlite:///claims.db"}
+    assert claims_cli("db", "upgrade", cwd=work, env=env).returncode == 0
+    imported = claims_cli("import", DEMO_CASE, "--as", "system", cwd=work, env=env)
+    assert imported.returncode == 0, imported.stderr
+    wal = work / "claims.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    shutil.copy(work / "claims.db", elsewhere / "claims.db")  # what a user copying "the database" copies
+    listed = claims_cli("list", "--json", cwd=elsewhere, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 5
+
+
+def test_backup_copies_a_live_database_into_one_file(
+    sqlite_demo: str, point_settings_at: Callable[[str], None], tmp_path: Path
+):
+    point_settings_at(sqlite_demo)
+    target = tmp_path / "copies" / "backup.db"
+    target.parent.mkdir()
+    before = invoke("list", "--json")
+    result = invoke("db", "backup", target)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in target.parent.iterdir()) == ["backup.db"]  # one file: no -wal, no partial copy
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    point_settings_at(f"sqlite:///{target}")
+    assert json.loads(invoke("list", "--json").stdout) == json.loads(before.stdout)
+
+    again = invoke("db", "backup", target)
+    assert again.exit_code == 1
+    assert again.stderr.splitlines() == [f"error: backup: {target} already exists; choose a new file"]
+
+
+@pytest.mark.postgres
+def test_backup_on_postgresql_points_at_pg_dump(postgres_url: str, point_settings_at: Callable[[str], None]):
+    point_settings_at(postgres_url)
+    result = invoke("db", "backup", "claims.dump")
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: backup: PostgreSQL databases are backed up with pg_dump, e.g. pg_dump ")
+
+
+PROBE = """
+import sys
+from claims.cli import app
+try:
+    app(sys.argv[1:], standalone_mode=False)
+except SystemExit:
+    pass
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"prefect", "streamlit"})
+print("HEAVY=" + ",".join(heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("command", [*READS[:4], ["--help"], ["list", "--help"]], ids=" ".join)
+def test_reading_commands_import_neither_prefect_nor_streamlit(sqlite_demo: str, tmp_path: Path, command: list[str]):
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *command],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "CLAIMS_DATABASE_URL": sqlite_demo},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == "HEAVY=", result.stderr
+    assert result.stdout.strip()  # the command did answer
