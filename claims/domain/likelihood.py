@@ -111,7 +111,7 @@ class Likelihood:
     def sentence(self, claim: str) -> str:
         """One sentence with the likelihood term (and no confidence word)."""
         return (
-            f"That {claim} is true is {self.term} ({self.band.low}-{self.band.high}%; "
+            f"Likelihood that {claim} is true: {self.term} ({self.band.low}-{self.band.high}%; "
             f"the evidence rule gives {self.percent}%)."
         )
 
