@@ -181,7 +181,10 @@ def _needs(tier: ConfidenceTier, rule: ConfidenceRule, adj: str, opp: str) -> st
     parts = [f">= {tier.lines} independent {adj} lines graded {rule.grade} or better"]
     if tier.strong:
         parts.append(f">= {tier.strong} graded {rule.strong_grade} or better")
-    parts.append(f"at most {tier.open_contradictions} open {opp} line(s)")
+    allowed = tier.open_contradictions
+    parts.append(
+        f"no open {opp} line" if allowed == 0 else f"at most {allowed} open {opp} line{'s' if allowed > 1 else ''}"
+    )
     return ", ".join(parts)
 
 

@@ -43,9 +43,13 @@ def _review(
         item["author"] = {"@type": "Organization", "name": sources[first["source"]]["name"]}
         if first.get("observed_at"):
             item["datePublished"] = first["observed_at"]
-    appearances = [e["locator"] for e in supporting if (e.get("locator") or "").startswith(("http://", "https://"))]
+    # Where the claim appeared: the supporting evidence's locators (a URL, or the citation's words).
+    appearances = dict.fromkeys(e["locator"] for e in supporting if e.get("locator"))
     if appearances:
-        item["appearance"] = [{"@type": "CreativeWork", "url": u} for u in dict.fromkeys(appearances)]
+        item["appearance"] = [
+            {"@type": "CreativeWork", "url" if loc.startswith(("http://", "https://")) else "name": loc}
+            for loc in appearances
+        ]
     reached = next((h for h in reversed(c.get("history", [])) if h["stage"] == c["stage"]), {})
     review: dict[str, Any] = {
         "@type": "ClaimReview",
