@@ -29,6 +29,9 @@ def render_claim(console: Console, d: dict[str, Any]) -> None:
             console.print(
                 Text(f"   [{'x' if c['met'] else ' '}] {c['criterion']}" + (f" - {c['gap']}" if c["gap"] else ""))
             )
+    if "likelihood" in d:  # two sentences: the likelihood term and the confidence word never share one
+        console.print(Text(d["likelihood"]["sentence"], style="bold"))
+        console.print(Text(d["likelihood"]["confidence"]["sentence"]))
     if not d["holds"]:
         console.print(Text(f"no longer meets {d['stage']}: {d['next_step']['reason']}", style="red"))
 

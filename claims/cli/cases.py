@@ -13,9 +13,11 @@ from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, fail, out,
 
 
 def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> None:
-    """Import a case file (YAML or JSON). Importing the same file twice changes nothing."""
+    """Import a case file (YAML or JSON) or a STIX bundle from `claims export --format stix`. Idempotent."""
     rt = runtime()
-    report = services.import_case(rt, actor(as_user), services.read_case_file(file))
+    from claims.services.exports import read_import_file
+
+    report = services.import_case(rt, actor(as_user), read_import_file(file))
     if as_json:
         emit_json({"case": report.case, "created": report.created})
     else:
@@ -26,14 +28,14 @@ def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> Non
 def export(
     case: Annotated[str | None, typer.Option(help="Case key (needed when several exist).")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml",
+    fmt: Annotated[str, typer.Option("--format", help="yaml, json, stix (STIX 2.1 bundle) or claimreview")] = "yaml",
 ) -> None:
-    """Write a case as a case file, losslessly: retracted evidence and stage history included."""
-    from claims.services.casefile import dump_case
+    """Write a case: as a case file (lossless), a STIX 2.1 bundle, or schema.org ClaimReview JSON-LD."""
+    from claims.services.exports import FORMATS, export_text
 
-    if fmt not in ("yaml", "json"):
-        fail(f"format: {fmt!r} is not yaml or json", 2)
-    text = dump_case(services.export_case(runtime(), case), fmt)
+    if fmt not in FORMATS:
+        fail(f"format: {fmt!r} is not one of {', '.join(FORMATS)}", 2)
+    text = export_text(runtime(), case, fmt)
     if output:
         output.write_text(text, encoding="utf-8")
         err.print(f"wrote {output}", markup=False)

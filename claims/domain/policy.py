@@ -7,13 +7,14 @@ code: a deployment changes thresholds by shipping a new file with a new version.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from claims.domain.errors import DomainError, InvalidPolicy
-from claims.domain.grades import Grade
+from claims.domain.grades import Credibility, Grade, Reliability
 from claims.domain.stages import Stage, Stance
 
 
@@ -63,10 +64,40 @@ Criterion = Lines | NoContradiction | Outweighs | SignOff
 
 
 @dataclass(frozen=True, slots=True)
+class LikelihoodTable:
+    """The prior and each grade's likelihood ratio (exact fractions, so the rule is monotone to the last bit)."""
+
+    prior: Fraction
+    ratios: dict[Grade, Fraction]
+
+    def ratio(self, grade: Grade) -> Fraction:
+        return self.ratios[grade]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceTier:
+    """What a confidence level needs: independent lines, strong ones among them, most open contradictions."""
+
+    lines: int
+    strong: int
+    open_contradictions: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceRule:
+    grade: Grade
+    strong_grade: Grade
+    high: ConfidenceTier
+    moderate: ConfidenceTier
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     version: str
     title: str
     stages: dict[Stage, tuple[Criterion, ...]]
+    likelihood: LikelihoodTable = field(default_factory=lambda: _shipped_likelihood())
+    confidence: ConfidenceRule = field(default_factory=lambda: _shipped_confidence())
 
     def criteria(self, stage: Stage) -> tuple[Criterion, ...]:
         return self.stages.get(stage, ())
@@ -116,6 +147,75 @@ def _criterion(raw: object, where: str) -> Criterion:
     raise InvalidPolicy(f"{where}.kind: unknown criterion {kind!r} (lines, no_contradiction, outweighs, sign_off)")
 
 
+def _number(value: object, where: str) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidPolicy(f"{where}: {value!r} must be a number")
+    return Fraction(str(value))
+
+
+def parse_likelihood(raw: object) -> LikelihoodTable:
+    """`[likelihood]`: a prior strictly between 0 and 1 and a ratio >= 1 for every reliability and credibility."""
+    if not isinstance(raw, dict):
+        raise InvalidPolicy(f"likelihood: {raw!r} must be a table with prior and ratios")
+    prior = _number(raw.get("prior"), "likelihood.prior")
+    if not 0 < prior < 1:
+        raise InvalidPolicy(f"likelihood.prior: {float(prior)!r} must be between 0 and 1 (exclusive)")
+    rows = raw.get("ratios")
+    if not isinstance(rows, dict):
+        raise InvalidPolicy(f"likelihood.ratios: {rows!r} must be a table with one row per reliability A-F")
+    ratios: dict[Grade, Fraction] = {}
+    for reliability in Reliability:
+        row = rows.get(reliability.value)
+        where = f"likelihood.ratios.{reliability.value}"
+        if not isinstance(row, list) or len(row) != len(Credibility):
+            raise InvalidPolicy(f"{where}: {row!r} must list 6 ratios, one per credibility 1-6")
+        for credibility, value in zip(Credibility, row, strict=True):
+            ratio = _number(value, f"{where}[{credibility.value - 1}]")
+            if ratio < 1:
+                raise InvalidPolicy(f"{where}[{credibility.value - 1}]: {value!r} must be at least 1 (1 = no weight)")
+            ratios[Grade(reliability, credibility)] = ratio
+    return LikelihoodTable(prior, ratios)
+
+
+def _tier(raw: object, where: str) -> ConfidenceTier:
+    if not isinstance(raw, dict):
+        raise InvalidPolicy(f"{where}: {raw!r} must be a table with lines, strong, open_contradictions")
+    values = []
+    for name in ("lines", "strong", "open_contradictions"):
+        value = raw.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidPolicy(f"{where}.{name}: {value!r} must be a whole number of at least 0")
+        values.append(value)
+    return ConfidenceTier(*values)
+
+
+def parse_confidence(raw: object) -> ConfidenceRule:
+    """`[confidence]`: the grades that count and what high and moderate confidence need."""
+    if not isinstance(raw, dict):
+        raise InvalidPolicy(f"confidence: {raw!r} must be a table")
+    try:
+        grade = Grade.parse(raw.get("grade"), "confidence.grade")
+        strong = Grade.parse(raw.get("strong_grade"), "confidence.strong_grade")
+    except DomainError as exc:
+        raise InvalidPolicy(str(exc)) from None
+    return ConfidenceRule(
+        grade, strong, _tier(raw.get("high"), "confidence.high"), _tier(raw.get("moderate"), "confidence.moderate")
+    )
+
+
+def _shipped() -> dict[str, Any]:
+    return tomllib.loads(resources.files("claims.policies").joinpath("v1.toml").read_text(encoding="utf-8"))
+
+
+def _shipped_likelihood() -> LikelihoodTable:
+    """A policy file without `[likelihood]` uses the shipped v1 table."""
+    return parse_likelihood(_shipped()["likelihood"])
+
+
+def _shipped_confidence() -> ConfidenceRule:
+    return parse_confidence(_shipped()["confidence"])
+
+
 def parse_policy(data: dict[str, Any]) -> Policy:
     """Build a Policy from parsed TOML, naming the offending field on any error."""
     version = data.get("version")
@@ -143,7 +243,13 @@ def parse_policy(data: dict[str, Any]) -> Policy:
     missing = {Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED} - stages.keys()
     if missing:
         raise InvalidPolicy(f"stages: missing {', '.join(sorted(s.value for s in missing))}")
-    return Policy(version=version.strip(), title=str(data.get("title", version)), stages=stages)
+    return Policy(
+        version=version.strip(),
+        title=str(data.get("title", version)),
+        stages=stages,
+        likelihood=parse_likelihood(data["likelihood"]) if "likelihood" in data else _shipped_likelihood(),
+        confidence=parse_confidence(data["confidence"]) if "confidence" in data else _shipped_confidence(),
+    )
 
 
 def load_policy(path: str | Path) -> Policy:

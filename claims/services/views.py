@@ -14,6 +14,7 @@ from claims.domain.stages import ReviewStatus, Stage, next_stages
 from claims.services.assessment import load_claim
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import lineage_roots, load_facts
+from claims.services.judgement import likelihood_json
 from claims.services.runtime import Runtime
 from claims.store.events import ChainReport, verify_chain
 from claims.store.uow import UnitOfWork
@@ -82,6 +83,7 @@ def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
                 "reason": result.next_step.reason,
             },
             "assessment": assessment_json(result),
+            "likelihood": likelihood_json(facts, rt.policy),
             "reviews": [
                 {
                     "id": r.id,

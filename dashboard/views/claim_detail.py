@@ -62,6 +62,10 @@ elif step["kind"] == "demote":
 elif step["kind"] == "at_risk":
     st.warning(ui.esc(step["reason"]), icon=":material/warning:")
 
+if judgement := detail.get("likelihood"):  # ICD 203: the term and the confidence word in separate sentences
+    st.markdown(f"**{ui.esc(judgement['sentence'])}**")
+    st.caption(ui.esc(judgement["confidence"]["sentence"]))
+
 st.markdown("#### Stage history")
 times = {
     stage: (pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t))

@@ -1,0 +1,247 @@
+"""A manager's brief: for each policy action, ready or not, the claims that gate it, how likely each
+is and (in its own sentence) with what confidence, and exactly what evidence is still needed.
+
+One document model (a list of blocks) rendered three ways - Markdown, HTML, PDF (fpdf2, pure
+Python; a local DejaVu TTF if the system has one, otherwise core fonts with Latin-1 text) - so the
+three never say different things.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from claims.domain.grades import Reliability
+from claims.domain.readiness import ActionReadiness
+from claims.services.errors import InvalidInput
+from claims.services.intake import export_case
+from claims.services.judgement import case_likelihoods
+from claims.services.runtime import Runtime
+from claims.services.views import action_readiness
+
+BRIEF_FORMATS = ("md", "html", "pdf")
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Heading (level 1-3), paragraph, bullets or table: all the brief is made of."""
+
+    kind: str
+    text: str = ""
+    level: int = 0
+    items: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    strong: bool = False
+
+
+def brief_blocks(rt: Runtime, case_key: str | None = None) -> list[Block]:
+    data = export_case(rt, case_key)
+    key = data["case"]["key"]
+    actions = action_readiness(rt, key)
+    judged = case_likelihoods(rt, key)
+    return compose(data, actions, judged, rt.policy.version, datetime.now(UTC))
+
+
+def compose(
+    data: dict[str, Any],
+    actions: list[ActionReadiness],
+    judged: dict[str, dict[str, Any]],
+    policy_version: str,
+    at: datetime,
+) -> list[Block]:
+    """The brief's content, independent of the format it is written in."""
+    claims = {c["key"]: c for c in data["claims"]}
+    ready = sum(a.ready for a in actions)
+    blocks = [
+        Block("heading", f"Brief: {data['case']['title']}", 1),
+        Block(
+            "para",
+            f"Case {data['case']['key']}, threshold policy {policy_version}, as of {at:%Y-%m-%d %H:%M} UTC. "
+            f"{ready} of {len(actions)} policy action{'s' if len(actions) != 1 else ''} ready.",
+        ),
+    ]
+    for n, a in enumerate(actions, 1):
+        blocks.append(Block("heading", f"{n}. {a.title}", 2))
+        verdict = "READY: every gating claim is at its required stage." if a.ready else "NOT READY."
+        blocks.append(Block("para", f"{verdict} Action key {a.key}.", strong=True))
+        for r in a.requirements:
+            claim = claims.get(r.claim, {})
+            stage = r.stage.value if r.stage else "unknown"
+            blocks.append(Block("heading", f"{r.claim}: {stage}, needs {r.required_stage.value}", 3))
+            if claim.get("statement"):
+                blocks.append(Block("para", claim["statement"]))
+            if j := judged.get(r.claim):
+                blocks.append(Block("para", j["sentence"]))  # the likelihood term ...
+                blocks.append(Block("para", j["confidence"]["sentence"]))  # ... and the confidence, apart
+            if r.met and not r.gaps:
+                blocks.append(Block("para", "Evidence still needed: none, this requirement is met."))
+            else:
+                lead = "At risk:" if r.met else "Evidence still needed before acting:"
+                blocks.append(Block("para", lead))
+                blocks.append(Block("bullets", items=tuple(r.gaps)))
+    blocks.append(Block("heading", "Annex A: sources and their reliability", 2))
+    names = {s["key"]: s["name"] for s in data["sources"]}
+    blocks.append(
+        Block(
+            "table",
+            rows=(
+                ("source", "name", "kind", "reliability", "repeats"),
+                *(
+                    (
+                        s["key"],
+                        s["name"],
+                        s["kind"],
+                        f"{s['reliability']} ({Reliability(s['reliability']).label})",
+                        s.get("derived_from") or "",
+                    )
+                    for s in data["sources"]
+                ),
+            ),
+        )
+    )
+    blocks.append(Block("heading", "Annex B: evidence and grades by claim", 2))
+    reliability = {s["key"]: s["reliability"] for s in data["sources"]}
+    rows = [("claim", "source", "grade", "stance", "status")]
+    for c in data["claims"]:
+        for e in c.get("evidence", []):
+            rows.append(
+                (
+                    c["key"],
+                    names.get(e["source"], e["source"]),
+                    f"{reliability.get(e['source'], '?')}{e['credibility']}",
+                    e["stance"],
+                    "retracted" if e.get("retracted") else "live",
+                )
+            )
+    blocks.append(Block("table", rows=tuple(rows)))
+    return blocks
+
+
+# --- renderers ------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if b.kind == "heading":
+            out.append(f"{'#' * b.level} {b.text}")
+        elif b.kind == "para":
+            out.append(f"**{b.text}**" if b.strong else b.text)
+        elif b.kind == "bullets":
+            out.append("\n".join(f"- {item}" for item in b.items))
+        elif b.kind == "table":
+            head, *body = b.rows
+            lines = [f"| {' | '.join(map(_md_cell, head))} |", f"|{'---|' * len(head)}"]
+            lines += [f"| {' | '.join(map(_md_cell, row))} |" for row in body]
+            out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+def to_html(blocks: list[Block]) -> str:
+    e = html.escape
+    title = next((b.text for b in blocks if b.kind == "heading"), "Brief")
+    body: list[str] = []
+    for b in blocks:
+        if b.kind == "heading":
+            body.append(f"<h{b.level}>{e(b.text)}</h{b.level}>")
+        elif b.kind == "para":
+            body.append(f"<p><strong>{e(b.text)}</strong></p>" if b.strong else f"<p>{e(b.text)}</p>")
+        elif b.kind == "bullets":
+            body.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in b.items) + "</ul>")
+        elif b.kind == "table":
+            head, *rows = b.rows
+            body.append(
+                "<table><thead><tr>"
+                + "".join(f"<th>{e(h)}</th>" for h in head)
+                + "</tr></thead><tbody>"
+                + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+                + "</tbody></table>"
+            )
+    style = (
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
+    )
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
+        f"<style>{style}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def _font_dir() -> Path | None:
+    return next(
+        (d for d in FONT_DIRS if (d / "DejaVuSans.ttf").is_file() and (d / "DejaVuSans-Bold.ttf").is_file()), None
+    )
+
+
+def to_pdf(blocks: list[Block]) -> bytes:
+    """The brief as PDF; nothing is fetched at run time."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    fonts = _font_dir()
+    if fonts is not None:
+        pdf.add_font("brief", "", str(fonts / "DejaVuSans.ttf"))
+        pdf.add_font("brief", "B", str(fonts / "DejaVuSans-Bold.ttf"))
+        family = "brief"
+
+        def clean(text: str) -> str:
+            return text
+    else:
+        family = "helvetica"
+
+        def clean(text: str) -> str:
+            text = text.translate({0x2018: "'", 0x2019: "'", 0x201C: '"', 0x201D: '"', 0x2013: "-", 0x2014: "-"})
+            return text.encode("latin-1", "replace").decode("latin-1")
+
+    pdf.add_page()
+    title = next((b.text for b in blocks if b.kind == "heading"), "Brief")
+    pdf.set_title(clean(title))
+    width = pdf.epw
+    for b in blocks:
+        if b.kind == "heading":
+            pdf.set_font(family, "B", {1: 16, 2: 13, 3: 11}[b.level])
+            pdf.ln(2 if b.level == 3 else 4)
+            pdf.multi_cell(width, 7, clean(b.text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        elif b.kind == "para":
+            pdf.set_font(family, "B" if b.strong else "", 10)
+            pdf.multi_cell(width, 5.5, clean(b.text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        elif b.kind == "bullets":
+            pdf.set_font(family, "", 10)
+            for item in b.items:
+                pdf.multi_cell(width, 5.5, clean(f"- {item}"), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        elif b.kind == "table":
+            pdf.set_font(family, "", 8)
+            with pdf.table(first_row_as_headings=True, line_height=4.5) as table:
+                for row in b.rows:
+                    cells = table.row()
+                    for cell in row:
+                        cells.cell(clean(cell))
+            pdf.ln(2)
+    return bytes(pdf.output())
+
+
+def render_brief(blocks: list[Block], fmt: str) -> bytes:
+    """The brief in md, html or pdf, as bytes ready to write or download."""
+    if fmt == "md":
+        return to_markdown(blocks).encode("utf-8")
+    if fmt == "html":
+        return to_html(blocks).encode("utf-8")
+    if fmt == "pdf":
+        return to_pdf(blocks)
+    raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(BRIEF_FORMATS)}")
+
+
+def brief(rt: Runtime, case_key: str | None, fmt: str) -> bytes:
+    if fmt not in BRIEF_FORMATS:
+        raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(BRIEF_FORMATS)}")
+    return render_brief(brief_blocks(rt, case_key), fmt)

@@ -1,0 +1,302 @@
+"""STIX 2.1: one bundle per case, built with OASIS's `stix2`, and read back by `claims import`.
+
+Mapping (README, section "STIX 2.1"):
+- case -> `grouping` (x_claims_type "case"; policy actions in x_claims_policy_actions);
+- source -> `identity`; reliability as the MISP tag `admiralty-scale:source-reliability="b"` in
+  `labels` and as OpenCTI's `x_opencti_reliability`;
+- lineage -> `relationship` of type `derived-from` (the repeating source -> the source it repeats);
+- claim -> `grouping` (x_claims_type "claim") of its evidence and verdict;
+- verdict -> `opinion`: refuted strongly-disagree, reported neutral, corroborated agree,
+  confirmed strongly-agree (disagree is unused: no stage says "probably false" short of refuted);
+  its explanation carries the likelihood and, in a separate sentence, the confidence;
+- evidence -> `note` created by the source's identity, `confidence` from the STIX 2.1 appendix
+  (credibility 1->90 ... 5->10, 6 none) via `stix2.confidence.scales`, the locator as an external
+  reference, retracted evidence `revoked`.
+Ids are uuid5 of the keys and timestamps come from the data, so the same case always gives the
+same bytes. What STIX has no property for travels in `x_claims_*` properties, so import is lossless.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import stix2
+from stix2.confidence.scales import admiralty_credibility_to_value
+
+from claims.services.errors import InvalidInput
+
+NAMESPACE = uuid.UUID("48ae28ab-76ac-5ae9-9262-502084c1a5fe")  # fixed: ids must never change
+EPOCH = "2000-01-01T00:00:00+00:00"
+
+OPINION = {
+    "refuted": "strongly-disagree",
+    "reported": "neutral",
+    "corroborated": "agree",
+    "confirmed": "strongly-agree",
+}
+CREDIBILITY_SCALE = {
+    1: "1 - Confirmed by other sources",
+    2: "2 - Probably True",
+    3: "3 - Possibly True",
+    4: "4 - Doubtful",
+    5: "5 - Improbable",
+    6: "6 - Truth cannot be judged",
+}
+OPENCTI_RELIABILITY = {
+    "A": "A - Completely reliable",
+    "B": "B - Usually reliable",
+    "C": "C - Fairly reliable",
+    "D": "D - Not usually reliable",
+    "E": "E - Unreliable",
+    "F": "F - Reliability cannot be judged",
+}
+IDENTITY_CLASS = {
+    "media": "organization",
+    "official": "organization",
+    "intelligence": "organization",
+    "document": "unknown",
+    "osint": "unknown",
+    "other": "unknown",
+}
+RELIABILITY_TAG = 'admiralty-scale:source-reliability="{}"'
+CREDIBILITY_TAG = 'admiralty-scale:information-credibility="{}"'
+
+
+def sid(kind: str, *parts: str) -> str:
+    """A deterministic STIX id: the same keys always give the same id."""
+    return f"{kind}--{uuid.uuid5(NAMESPACE, '/'.join((kind, *parts)))}"
+
+
+def _ts(value: str | None) -> datetime:
+    moment = datetime.fromisoformat(value or EPOCH)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def confidence_for(credibility: int) -> int | None:
+    """STIX 2.1 confidence from Admiralty credibility; 6 (cannot be judged) has none."""
+    return None if credibility == 6 else admiralty_credibility_to_value(CREDIBILITY_SCALE[credibility])
+
+
+def _times(claim: dict[str, Any]) -> list[str]:
+    times = [h["at"] for h in claim.get("history", [])]
+    for e in claim.get("evidence", []):
+        times += [t for t in (e.get("added_at"), e.get("retracted_at")) if t]
+    return times
+
+
+def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any]]) -> stix2.Bundle:
+    """The case file as one STIX 2.1 bundle (`likelihoods`: claim key -> likelihood_json)."""
+    case = case_file["case"]["key"]
+    all_times = [t for c in case_file["claims"] for t in _times(c)]
+    epoch = min((_ts(t) for t in all_times), default=_ts(EPOCH))
+    objects: list[Any] = []
+    identities = {
+        s["key"]: stix2.Identity(
+            id=sid("identity", case, s["key"]),
+            created=epoch,
+            modified=epoch,
+            name=s["name"],
+            identity_class=IDENTITY_CLASS[s["kind"]],
+            labels=[RELIABILITY_TAG.format(s["reliability"].lower())],
+            x_opencti_reliability=OPENCTI_RELIABILITY[s["reliability"]],
+            x_claims_key=s["key"],
+            x_claims_kind=s["kind"],
+            allow_custom=True,
+        )
+        for s in case_file["sources"]
+    }
+    lineage = [
+        stix2.Relationship(
+            id=sid("relationship", case, s["key"], "derived-from", s["derived_from"]),
+            created=epoch,
+            modified=epoch,
+            relationship_type="derived-from",
+            source_ref=identities[s["key"]].id,
+            target_ref=identities[s["derived_from"]].id,
+            description=f"{s['name']} repeats {s['derived_from']}: one independent line with it",
+        )
+        for s in case_file["sources"]
+        if s.get("derived_from")
+    ]
+    claim_objects: list[Any] = []
+    for c in case_file["claims"]:
+        claim_objects += _claim_objects(case, c, identities, likelihoods.get(c["key"]), epoch)
+    members = [*identities.values(), *lineage, *(o for o in claim_objects if o.type == "grouping")]
+    objects = [
+        stix2.Grouping(
+            id=sid("grouping", case),
+            created=epoch,
+            modified=epoch,
+            name=case_file["case"]["title"],
+            context="unspecified",
+            object_refs=[o.id for o in members] or [sid("identity", case, "none")],
+            x_claims_type="case",
+            x_claims_key=case,
+            x_claims_policy_actions=case_file.get("policy_actions", []),
+            allow_custom=True,
+        ),
+        *identities.values(),
+        *lineage,
+        *claim_objects,
+    ]
+    return stix2.Bundle(id=sid("bundle", case), objects=objects, allow_custom=True)
+
+
+def _claim_objects(
+    case: str, c: dict[str, Any], identities: dict[str, Any], judged: dict[str, Any] | None, epoch: datetime
+) -> list[Any]:
+    claim_id = sid("grouping", case, "claim", c["key"])
+    times = [_ts(t) for t in _times(c)]
+    created = min(times, default=epoch)
+    modified = max(times, default=epoch)
+    notes = []
+    for i, e in enumerate(c.get("evidence", [])):
+        extra: dict[str, Any] = {}
+        if (confidence := confidence_for(int(e["credibility"]))) is not None:
+            extra["confidence"] = confidence
+        if e.get("locator"):
+            ref = {"source_name": e["source"]}
+            ref["url" if e["locator"].startswith(("http://", "https://")) else "description"] = e["locator"]
+            extra["external_references"] = [ref]
+        if e.get("retracted"):
+            extra.update(
+                revoked=True,
+                x_claims_retraction={k: e[k] for k in ("retracted_by", "retracted_at", "retraction_reason")},
+            )
+        added = _ts(e.get("added_at"))
+        notes.append(
+            stix2.Note(
+                id=sid("note", case, c["key"], str(i)),
+                created=added,
+                modified=max(added, _ts(e["retracted_at"])) if e.get("retracted") else added,
+                created_by_ref=identities[e["source"]].id,
+                abstract=f"{e['source']} {e['stance']} {c['key']}",
+                content=e["summary"],
+                authors=[e["added_by"]] if e.get("added_by") else None,
+                object_refs=[claim_id],
+                labels=[CREDIBILITY_TAG.format(e["credibility"]), e["stance"]],
+                x_claims_stance=e["stance"],
+                x_claims_credibility=int(e["credibility"]),
+                x_claims_observed_at=e.get("observed_at"),
+                x_claims_added_at=e.get("added_at"),
+                allow_custom=True,
+                **extra,
+            )
+        )
+    last = c["history"][-1] if c.get("history") else {}
+    explanation = f"Stage {c['stage']}."
+    if judged:
+        explanation += f" {judged['sentence']} {judged['confidence']['sentence']}"
+    opinion = stix2.Opinion(
+        id=sid("opinion", case, c["key"]),
+        created=created,
+        modified=modified,
+        opinion=OPINION[c["stage"]],
+        explanation=explanation,
+        authors=[a for a in (last.get("by"), last.get("approved_by")) if a] or None,
+        object_refs=[claim_id],
+        x_claims_stage=c["stage"],
+        allow_custom=True,
+    )
+    claim = stix2.Grouping(
+        id=claim_id,
+        created=created,
+        modified=modified,
+        name=c["key"],
+        description=c["statement"],
+        context="unspecified",
+        object_refs=[*(n.id for n in notes), opinion.id],
+        x_claims_type="claim",
+        x_claims_key=c["key"],
+        x_claims_stage=c["stage"],
+        x_claims_assignee=c.get("assignee"),
+        x_claims_history=c.get("history", []),
+        x_claims_reviews=c.get("reviews"),
+        x_claims_likelihood=judged,
+        allow_custom=True,
+    )
+    return [claim, opinion, *notes]
+
+
+def dump_bundle(bundle: stix2.Bundle) -> str:
+    return bundle.serialize(pretty=True, ensure_ascii=False) + "\n"
+
+
+def is_bundle(data: object) -> bool:
+    return isinstance(data, dict) and data.get("type") == "bundle"
+
+
+def case_file_from_bundle(data: dict[str, Any], origin: str = "STIX bundle") -> dict[str, Any]:
+    """A bundle written by `claims export --format stix`, back into the case-file shape (validated by the caller)."""
+    try:
+        bundle = stix2.parse(data, allow_custom=True)
+    except Exception as exc:  # stix2 raises many kinds; all mean "not a bundle we can read"
+        raise InvalidInput(f"{origin}: not a valid STIX 2.1 bundle ({str(exc).splitlines()[0]})") from None
+    objects = list(bundle.get("objects", []))
+    by_id = {o.id: o for o in objects}
+    cases = [o for o in objects if o.type == "grouping" and o.get("x_claims_type") == "case"]
+    if len(cases) != 1:
+        raise InvalidInput(f"{origin}: objects: expected one grouping with x_claims_type 'case', found {len(cases)}")
+    case = cases[0]
+    derived = {
+        o.source_ref: o.target_ref
+        for o in objects
+        if o.type == "relationship" and o.relationship_type == "derived-from"
+    }
+    sources = []
+    for o in objects:
+        if o.type != "identity" or "x_claims_key" not in o:
+            continue
+        tags = [lab for lab in o.get("labels", []) if lab.startswith("admiralty-scale:source-reliability=")]
+        if not tags:
+            raise InvalidInput(f"{origin}: identity {o.id}: labels: no admiralty-scale:source-reliability tag")
+        entry: dict[str, Any] = {
+            "key": o["x_claims_key"],
+            "name": o.name,
+            "kind": o.get("x_claims_kind", "other"),
+            "reliability": tags[0].split("=", 1)[1].strip('"').upper(),
+        }
+        if o.id in derived:
+            entry["derived_from"] = by_id[derived[o.id]]["x_claims_key"]
+        sources.append(entry)
+    claims = []
+    for o in objects:
+        if o.type != "grouping" or o.get("x_claims_type") != "claim":
+            continue
+        claim: dict[str, Any] = {"key": o["x_claims_key"], "statement": o.description, "stage": o["x_claims_stage"]}
+        if o.get("x_claims_assignee"):
+            claim["assignee"] = o["x_claims_assignee"]
+        claim["history"] = [dict(h) for h in o.get("x_claims_history", [])]
+        claim["evidence"] = [_evidence(by_id[ref], by_id) for ref in o.object_refs if ref.startswith("note--")]
+        if o.get("x_claims_reviews"):
+            claim["reviews"] = [dict(r) for r in o["x_claims_reviews"]]
+        claims.append(claim)
+    return {
+        "case": {"key": case["x_claims_key"], "title": case.name},
+        "sources": sources,
+        "claims": claims,
+        "policy_actions": [json.loads(json.dumps(a)) for a in case.get("x_claims_policy_actions", [])],
+    }
+
+
+def _evidence(note: Any, by_id: dict[str, Any]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "source": by_id[note.created_by_ref]["x_claims_key"],
+        "stance": note["x_claims_stance"],
+        "credibility": note["x_claims_credibility"],
+        "summary": note.content,
+    }
+    for ref in note.get("external_references", []):
+        item["locator"] = ref.get("url") or ref.get("description")
+    if note.get("x_claims_observed_at"):
+        item["observed_at"] = note["x_claims_observed_at"]
+    if note.get("authors"):
+        item["added_by"] = note.authors[0]
+    if note.get("x_claims_added_at"):
+        item["added_at"] = note["x_claims_added_at"]
+    if note.get("revoked"):
+        item.update(retracted=True, **dict(note["x_claims_retraction"]))
+    return item
