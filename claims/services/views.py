@@ -16,7 +16,7 @@ from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import lineage_roots, load_facts
 from claims.services.judgement import likelihood_json
 from claims.services.runtime import Runtime
-from claims.store.events import ChainReport, verify_chain
+from claims.store.events import ChainReport
 from claims.store.uow import UnitOfWork
 
 
@@ -186,4 +186,4 @@ def review_queue(rt: Runtime, status: str | None = ReviewStatus.PENDING) -> list
 
 def audit_verify(rt: Runtime) -> ChainReport:
     with rt.uow(write=False) as uow:
-        return verify_chain(uow.session)
+        return uow.history.verify()
