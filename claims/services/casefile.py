@@ -23,7 +23,7 @@ from pydantic import (
 from claims.domain.errors import DomainError, LineageCycle
 from claims.domain.grades import Credibility, Reliability
 from claims.domain.lineage import resolve_roots
-from claims.domain.stages import Stage, Stance
+from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import InvalidInput
 
@@ -94,7 +94,7 @@ class ReviewEntry(Strict):
 
     from_stage: Annotated[Stage, _domain(Stage.parse)]
     to_stage: Annotated[Stage, _domain(Stage.parse)]
-    status: Literal["pending", "approved", "rejected", "withdrawn"]
+    status: ReviewStatus
     requested_by: str = Field(min_length=1)
     requested_at: datetime
     reason: str | None = None
@@ -107,11 +107,11 @@ class ReviewEntry(Strict):
     def _decision_is_consistent(self) -> ReviewEntry:
         if not self.to_stage.is_final:
             raise ValueError(f"to_stage {self.to_stage.value}: only confirmed or refuted are reviewed")
-        if self.status == "pending" and self.decided_by:
+        if self.status is ReviewStatus.PENDING and self.decided_by:
             raise ValueError("a pending review has no decided_by")
-        if self.status != "pending" and not (self.decided_by and self.decided_at):
+        if self.status is not ReviewStatus.PENDING and not (self.decided_by and self.decided_at):
             raise ValueError(f"a {self.status} review needs decided_by and decided_at")
-        if self.status in ("approved", "rejected") and self.decided_by == self.requested_by:
+        if self.status in (ReviewStatus.APPROVED, ReviewStatus.REJECTED) and self.decided_by == self.requested_by:
             raise ValueError(f"decided_by {self.decided_by!r} requested the review (four eyes)")
         return self
 
@@ -138,7 +138,7 @@ class ClaimEntry(Strict):
     def _history_explains_stage(self) -> ClaimEntry:
         if self.stage is not Stage.REPORTED and (not self.history or self.history[-1].stage is not self.stage):
             raise ValueError(f"stage {self.stage.value} needs a history whose last entry reaches it")
-        pending = [r for r in self.reviews if r.status == "pending"]
+        pending = [r for r in self.reviews if r.status is ReviewStatus.PENDING]
         if len(pending) > 1:
             raise ValueError("at most one pending review per claim")
         if pending and pending[0].from_stage is not self.stage:

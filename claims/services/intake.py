@@ -201,7 +201,7 @@ def _import_review(uow: UnitOfWork, claim: Claim, entry: ReviewEntry, actor: str
         claim=claim,
         from_stage=entry.from_stage.value,
         to_stage=entry.to_stage.value,
-        status=entry.status,
+        status=entry.status.value,
         requested_by=entry.requested_by,
         requested_at=to_utc(entry.requested_at),
         reason=entry.reason,

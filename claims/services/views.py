@@ -11,10 +11,10 @@ from typing import Any
 from claims.domain.assessment import Assessment, StageAssessment, assess
 from claims.domain.readiness import ActionReadiness, Requirement, readiness
 from claims.domain.stages import ReviewStatus, Stage, next_stages
-from claims.services.assessment import load_claim
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import lineage_roots, load_facts
 from claims.services.judgement import likelihood_json
+from claims.services.loading import load_claim
 from claims.services.runtime import Runtime
 from claims.store.events import ChainReport
 from claims.store.uow import UnitOfWork
