@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from claims.domain.readiness import ActionReadiness
+from claims.domain.stages import ReviewStatus
 
 
 def render_claim(console: Console, d: dict[str, Any]) -> None:
@@ -62,9 +63,9 @@ def render_reviews(console: Console, items: list[dict[str, Any]]) -> None:
             Text.assemble(
                 (f"#{r['id']}", "bold"),
                 f"  {r['claim']}  {r['from']} -> {r['to']}  requested by {r['requested_by']}  ",
-                (f"{r['status']}{decided}", "yellow" if r["status"] == "pending" else ""),
+                (f"{r['status']}{decided}", "yellow" if r["status"] == ReviewStatus.PENDING else ""),
             )
         )
-        notes = r["gaps"] if r["status"] == "pending" else [r["rationale"]] if r["rationale"] else []
+        notes = r["gaps"] if r["status"] == ReviewStatus.PENDING else [r["rationale"]] if r["rationale"] else []
         for note in notes:
             console.print(Text(f"     {note}"))

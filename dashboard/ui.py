@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from claims.domain.errors import DomainError
-from claims.services.assessment import ConcurrencyConflict
+from claims.services.errors import ConcurrencyConflict
 
 # Page scripts live in views/, not pages/: a pages/ folder beside the entrypoint switches Streamlit to its
 # legacy multipage mode, where AppTest.switch_page (and a fresh server's first run) skip the router.

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 
 from claims.domain.assessment import Assessment, ClaimFacts, StepKind, assess
 from claims.domain.events import EventKind
-from claims.domain.stages import ReviewStatus, Stage, TransitionKind, transition_kind
+from claims.domain.stages import ReviewStatus, Stage
+from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import NotFound, RuleViolation
 from claims.services.facts import load_facts
+from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import decide, move, now, touch
 from claims.store.models import Claim, ReviewRequest
-from claims.store.uow import ConcurrencyConflict, UnitOfWork
+from claims.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,9 @@ def _apply(uow: UnitOfWork, rt: Runtime, claim: Claim, facts: ClaimFacts, actor:
                 claim,
                 step.to,
                 actor=actor,
-                via="assessment",
+                via=Via.ASSESSMENT,
                 policy_version=rt.policy.version,
+                criteria_met=True,  # the assessment just found them to hold (or, demoting, to fail)
                 rationale=step.reason,
             )
             changes.append(f"{facts.stage} -> {step.to}: {step.reason}")
@@ -162,45 +165,50 @@ class AdvanceResult:
     review_id: int | None = None
 
 
-def load_claim(uow: UnitOfWork, key: str) -> Claim:
-    claim = uow.claims.get(key)
-    if claim is None:
-        raise NotFound(f"claim: unknown claim {key!r}")
-    return claim
-
-
-def check_version(claim: Claim, expected: int | None) -> None:
-    if expected is not None and claim.version != expected:
-        raise ConcurrencyConflict(
-            f"version: claim {claim.key!r} is at version {claim.version}, not {expected}; someone changed it meanwhile"
-        )
-
-
 def advance(
     rt: Runtime, actor: str, key: str, to: Stage, *, expect_version: int | None = None, reason: str | None = None
 ) -> AdvanceResult:
     """Request a transition: automatic ones apply now if the criteria hold; confirm/refute open a review."""
     with rt.uow() as uow:
         authorize(uow, actor, "request")
-        claim = load_claim(uow, key)
-        check_version(claim, expect_version)
+        claim = load_claim(uow, key, expect_version=expect_version)
         current = Stage(claim.stage)
-        kind = transition_kind(current, to)
-        if kind is TransitionKind.REOPEN:
-            raise RuleViolation(f"stage: {current} -> {to} is a reopen; use `claims reopen {key} --to {to}`")
         result = assess(load_facts(uow, [claim])[key], rt.policy)
+        # Demoting to reported needs the current stage to have stopped holding; anything else,
+        # the target's evidence criteria to hold. Reopens are refused here by the same rule.
         if to is Stage.REPORTED:
-            if result.holds:
-                raise RuleViolation(f"stage: {key!r} still meets corroborated under policy {rt.policy.version}")
-        elif not result.for_stage(to).evidence_met:
-            gaps = "; ".join(result.for_stage(to).evidence_gaps)
-            raise RuleViolation(f"stage: {key!r} does not meet {to} under policy {rt.policy.version}: {gaps}")
+            met, gaps = not result.holds, ()
+        elif to in result.stages:
+            met, gaps = result.for_stage(to).evidence_met, tuple(result.for_stage(to).evidence_gaps)
+        else:
+            met, gaps = False, ()
+        request = TransitionRequest(
+            claim=key,
+            from_stage=current,
+            to_stage=to,
+            via=Via.ADVANCE,
+            requested_by=actor,
+            criteria_met=met,
+            gaps=gaps,
+            rationale=reason,
+            policy_version=rt.policy.version,
+        )
+        decision = decide_transition(request)
         review_id = None
-        if kind is TransitionKind.AUTOMATIC:
+        if decision.apply:
             pending = uow.reviews.pending_for(claim.id)
             if pending is not None:  # the request was made from the stage the claim is leaving
                 _withdraw(uow, claim, pending, result, actor, rt)
-            move(uow, claim, to, actor=actor, via="advance", policy_version=rt.policy.version, rationale=reason)
+            move(
+                uow,
+                claim,
+                to,
+                actor=actor,
+                via=Via.ADVANCE,
+                policy_version=rt.policy.version,
+                criteria_met=met,
+                rationale=reason,
+            )
         else:
             pending = uow.reviews.pending_for(claim.id)
             if pending is not None:

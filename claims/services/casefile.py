@@ -23,7 +23,8 @@ from pydantic import (
 from claims.domain.errors import DomainError, LineageCycle
 from claims.domain.grades import Credibility, Reliability
 from claims.domain.lineage import resolve_roots
-from claims.domain.stages import Stage, Stance
+from claims.domain.stages import ReviewStatus, Stage, Stance
+from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import InvalidInput
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
@@ -93,7 +94,7 @@ class ReviewEntry(Strict):
 
     from_stage: Annotated[Stage, _domain(Stage.parse)]
     to_stage: Annotated[Stage, _domain(Stage.parse)]
-    status: Literal["pending", "approved", "rejected", "withdrawn"]
+    status: ReviewStatus
     requested_by: str = Field(min_length=1)
     requested_at: datetime
     reason: str | None = None
@@ -106,11 +107,11 @@ class ReviewEntry(Strict):
     def _decision_is_consistent(self) -> ReviewEntry:
         if not self.to_stage.is_final:
             raise ValueError(f"to_stage {self.to_stage.value}: only confirmed or refuted are reviewed")
-        if self.status == "pending" and self.decided_by:
+        if self.status is ReviewStatus.PENDING and self.decided_by:
             raise ValueError("a pending review has no decided_by")
-        if self.status != "pending" and not (self.decided_by and self.decided_at):
+        if self.status is not ReviewStatus.PENDING and not (self.decided_by and self.decided_at):
             raise ValueError(f"a {self.status} review needs decided_by and decided_at")
-        if self.status in ("approved", "rejected") and self.decided_by == self.requested_by:
+        if self.status in (ReviewStatus.APPROVED, ReviewStatus.REJECTED) and self.decided_by == self.requested_by:
             raise ValueError(f"decided_by {self.decided_by!r} requested the review (four eyes)")
         return self
 
@@ -124,14 +125,20 @@ class ClaimEntry(Strict):
     evidence: list[EvidenceEntry] = Field(default_factory=list)
     reviews: list[ReviewEntry] = Field(default_factory=list)
 
+    def replayed_history(self) -> list[tuple[int, HistoryEntry]]:
+        """The history steps to replay after the claim is reported, with their index in the file.
+
+        A history that starts with `reported` gives the claim its report; any other starts
+        from reported too, so its first step is a transition like every later one.
+        """
+        start = 1 if self.history and self.history[0].stage is Stage.REPORTED else 0
+        return list(enumerate(self.history))[start:]
+
     @model_validator(mode="after")
     def _history_explains_stage(self) -> ClaimEntry:
         if self.stage is not Stage.REPORTED and (not self.history or self.history[-1].stage is not self.stage):
             raise ValueError(f"stage {self.stage.value} needs a history whose last entry reaches it")
-        for entry in self.history:
-            if entry.stage.is_final and (not entry.approved_by or entry.approved_by == entry.by):
-                raise ValueError(f"history entry to {entry.stage.value} needs approved_by someone other than by")
-        pending = [r for r in self.reviews if r.status == "pending"]
+        pending = [r for r in self.reviews if r.status is ReviewStatus.PENDING]
         if len(pending) > 1:
             raise ValueError("at most one pending review per claim")
         if pending and pending[0].from_stage is not self.stage:
@@ -186,6 +193,37 @@ class CaseFile(Strict):
         return sources
 
 
+def history_error(where: str, index: int, err: DomainError) -> InvalidInput:
+    """`claims[2].history[3]: reported -> confirmed is not allowed ...`: the bad step's path, then why."""
+    field, _, why = str(err).partition(": ")
+    path = f"{where}.history[{index}]" + ("" if field == "stage" else f".{field}")
+    return InvalidInput(f"{path}: {why or field}")
+
+
+def check_history(entry: ClaimEntry, where: str) -> None:
+    """Replay a claim's history through the domain's transition rule, as the import will.
+
+    The import replays it again through `move`, which asks the same rule; checking here as
+    well names the bad step before anything is read from or written to the database.
+    """
+    stage = Stage.REPORTED
+    for index, step in entry.replayed_history():
+        request = TransitionRequest(
+            claim=entry.key,
+            from_stage=stage,
+            to_stage=step.stage,
+            via=Via.IMPORT,
+            requested_by=step.by,
+            approved_by=step.approved_by,
+            rationale=step.rationale,
+        )
+        try:
+            decide_transition(request)
+        except DomainError as err:
+            raise history_error(where, index, err) from None
+        stage = step.stage
+
+
 def _location(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -209,6 +247,8 @@ def validate_case(data: Any, origin: str = "case file") -> CaseFile:
             shown = ""  # the domain's message already names the value
         raise InvalidInput(f"{origin}: {where}:{shown} {message}".replace(":  ", ": ")) from None
     case_file._origin = origin
+    for i, claim in enumerate(case_file.claims):
+        check_history(claim, f"{origin}: claims[{i}]")
     return case_file
 
 

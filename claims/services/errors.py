@@ -1,8 +1,9 @@
 """Errors a use case raises for the user; each message is one line naming field and value."""
 
 from claims.domain.errors import DomainError, RuleViolation
+from claims.store.uow import ConcurrencyConflict
 
-__all__ = ["InvalidInput", "NotFound", "PermissionDenied", "RuleViolation"]
+__all__ = ["ConcurrencyConflict", "InvalidInput", "NotFound", "PermissionDenied", "RuleViolation"]
 
 
 class NotFound(DomainError):

@@ -9,8 +9,8 @@ from datetime import date
 from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade
 from claims.domain.stages import Stance
-from claims.services.assessment import load_claim
 from claims.services.errors import InvalidInput, NotFound, RuleViolation
+from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
 from claims.store.models import Evidence

@@ -6,10 +6,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
 from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage
-from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry
+from claims.domain.transitions import Via
+from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry, history_error
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.evidence import fingerprint
 from claims.services.runtime import Runtime, authorize
@@ -100,7 +102,7 @@ def _import_claims(
                 raise InvalidInput(
                     f"{cf.origin}: claims[{i}].key: {entry.key!r} already belongs to case {existing.case.key!r}"
                 )
-            claim = _new_claim(uow, rt, actor, case, entry)
+            claim = _new_claim(uow, actor, case, entry, f"{cf.origin}: claims[{i}]")
             claims[entry.key] = claim
             created["claims"] += 1
         known = {e.fingerprint for e in claim.evidence}
@@ -148,7 +150,7 @@ def _import_claims(
     return claims
 
 
-def _new_claim(uow: UnitOfWork, rt: Runtime, actor: str, case: Case, entry: ClaimEntry) -> Claim:
+def _new_claim(uow: UnitOfWork, actor: str, case: Case, entry: ClaimEntry, where: str) -> Claim:
     stamp = now()
     history = entry.history or []
     first = history[0] if history and history[0].stage is Stage.REPORTED else None
@@ -172,19 +174,23 @@ def _new_claim(uow: UnitOfWork, rt: Runtime, actor: str, case: Case, entry: Clai
         to_stage=Stage.REPORTED.value,
         payload={"by": first.by if first else actor, **({"at": to_utc(first.at).isoformat()} if first else {})},
     )
-    for step in history[1:] if first else history:
-        move(
-            uow,
-            claim,
-            step.stage,
-            actor=actor,
-            via="import",
-            policy_version=None,
-            rationale=step.rationale,
-            requested_by=step.by,
-            approved_by=step.approved_by,
-            at=to_utc(step.at),
-        )
+    for index, step in entry.replayed_history():
+        try:
+            move(
+                uow,
+                claim,
+                step.stage,
+                actor=actor,
+                via=Via.IMPORT,
+                policy_version=None,
+                criteria_met=None,  # history happened under the evidence and policy of its day
+                rationale=step.rationale,
+                requested_by=step.by,
+                approved_by=step.approved_by,
+                at=to_utc(step.at),
+            )
+        except DomainError as err:
+            raise history_error(where, index, err) from None
     for review in entry.reviews:
         _import_review(uow, claim, review, actor)
     return claim
@@ -195,7 +201,7 @@ def _import_review(uow: UnitOfWork, claim: Claim, entry: ReviewEntry, actor: str
         claim=claim,
         from_stage=entry.from_stage.value,
         to_stage=entry.to_stage.value,
-        status=entry.status,
+        status=entry.status.value,
         requested_by=entry.requested_by,
         requested_at=to_utc(entry.requested_at),
         reason=entry.reason,

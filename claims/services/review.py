@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from claims.domain.assessment import assess
-from claims.domain.stages import ReviewStatus, Stage, TransitionKind, transition_kind
-from claims.services.assessment import check_version, load_claim
+from claims.domain.stages import ReviewStatus, Stage
+from claims.domain.transitions import Via, check_four_eyes
 from claims.services.errors import InvalidInput, NotFound, RuleViolation
 from claims.services.facts import load_facts
+from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import decide, move
 from claims.store.models import ReviewRequest
@@ -32,36 +33,31 @@ def _pending(uow: UnitOfWork, review_id: int) -> ReviewRequest:
     return review
 
 
-def _four_eyes(review: ReviewRequest, actor: str) -> None:
-    if review.requested_by == actor:
-        raise RuleViolation(f"reviewer: {actor!r} requested review #{review.id} and cannot also decide it (four eyes)")
-
-
 def approve(rt: Runtime, actor: str, review_id: int, rationale: str | None = None) -> Decision:
     """Apply a confirm/refute if a second person approves and the criteria still hold."""
     with rt.uow() as uow:
         authorize(uow, actor, "approve")
         review = _pending(uow, review_id)
-        _four_eyes(review, actor)
+        check_four_eyes(review.requested_by, actor, review.id)
         claim = load_claim(uow, review.claim.key)
         to = Stage(review.to_stage)
-        transition_kind(Stage(claim.stage), to)
-        result = assess(load_facts(uow, [claim])[claim.key], rt.policy)
-        target = result.for_stage(to)
-        if not target.evidence_met:
-            gaps = "; ".join(target.evidence_gaps)
-            raise RuleViolation(f"review: #{review_id} can no longer be approved, {claim.key!r} misses {to}: {gaps}")
+        target = assess(load_facts(uow, [claim])[claim.key], rt.policy).for_stage(to)
         decide(uow, review, ReviewStatus.APPROVED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
+        # The move asks decide_transition: criteria (re-measured now, not when requested) and four eyes;
+        # if it refuses, the decision above rolls back with it.
         move(
             uow,
             claim,
             to,
             actor=actor,
-            via="review",
+            via=Via.REVIEW,
             policy_version=rt.policy.version,
+            criteria_met=target.evidence_met,
+            gaps=tuple(target.evidence_gaps),
             rationale=rationale,
             requested_by=review.requested_by,
             approved_by=actor,
+            review_id=review.id,
             extra={"review": review.id},
         )
         uow.commit()
@@ -75,7 +71,7 @@ def reject(rt: Runtime, actor: str, review_id: int, rationale: str) -> Decision:
     with rt.uow() as uow:
         authorize(uow, actor, "approve")
         review = _pending(uow, review_id)
-        _four_eyes(review, actor)
+        check_four_eyes(review.requested_by, actor, review.id)
         decide(uow, review, ReviewStatus.REJECTED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
         uow.commit()
         return Decision(review.id, review.claim.key, review.status, Stage(review.claim.stage))
@@ -89,11 +85,16 @@ def reopen(
         raise InvalidInput("rationale: a reopen needs a rationale")
     with rt.uow() as uow:
         authorize(uow, actor, "reopen")
-        claim = load_claim(uow, key)
-        check_version(claim, expect_version)
-        current = Stage(claim.stage)
-        if transition_kind(current, to) is not TransitionKind.REOPEN:
-            raise RuleViolation(f"stage: {current} -> {to} is not a reopen; only confirmed or refuted claims reopen")
-        move(uow, claim, to, actor=actor, via="reopen", policy_version=rt.policy.version, rationale=rationale)
+        claim = load_claim(uow, key, expect_version=expect_version)
+        move(
+            uow,
+            claim,
+            to,
+            actor=actor,
+            via=Via.REOPEN,
+            policy_version=rt.policy.version,
+            criteria_met=None,  # a reopen is a human judgement; the evidence is not what decides it
+            rationale=rationale,
+        )
         uow.commit()
         return Decision(0, key, "reopened", to)

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
 
+from claims.domain.errors import RuleViolation
 from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
+from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.store.models import Claim, ReviewRequest
 from claims.store.uow import UnitOfWork
 
@@ -34,22 +36,46 @@ def move(
     to: Stage,
     *,
     actor: str,
-    via: str,
+    via: Via,
     policy_version: str | None,
+    criteria_met: bool | None,
+    gaps: tuple[str, ...] = (),
     rationale: str | None = None,
     requested_by: str | None = None,
     approved_by: str | None = None,
+    review_id: int | None = None,
     at: datetime | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Set the stage and its timestamp, clear at-risk, and record `claim.stage_changed`."""
-    when = at or now()
+    """Set the stage and its timestamp, clear at-risk, and record `claim.stage_changed`.
+
+    Every stage change passes here, and here asks the domain's `decide_transition` first:
+    a move it refuses (or allows only after a sign-off nobody gave) raises and changes nothing.
+    """
     from_stage = claim.stage
+    decision = decide_transition(
+        TransitionRequest(
+            claim=claim.key,
+            from_stage=Stage(from_stage),
+            to_stage=to,
+            via=via,
+            requested_by=requested_by or actor,
+            approved_by=approved_by,
+            criteria_met=criteria_met,
+            gaps=gaps,
+            rationale=rationale,
+            policy_version=policy_version,
+            review_id=review_id,
+        )
+    )
+    if not decision.apply:
+        raise RuleViolation(f"stage: {from_stage} -> {to} of {claim.key!r} needs a reviewer's sign-off first")
+    when = at or now()
     claim.stage = to.value
     setattr(claim, f"{to.value}_at", when)
     claim.at_risk = False
     touch(claim)
-    payload: dict[str, Any] = {"via": via, "by": requested_by or actor}
+    payload: dict[str, Any] = {"via": via.value, "by": requested_by or actor}
     if approved_by:
         payload["approved_by"] = approved_by
     if at is not None:

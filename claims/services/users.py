@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from claims.domain.events import EventKind
 from claims.services.errors import InvalidInput, RuleViolation
 from claims.services.runtime import Role, Runtime, authorize
@@ -9,7 +11,19 @@ from claims.services.transitions import now
 from claims.store.models import User
 
 
-def add_user(rt: Runtime, actor: str | None, name: str, role: str) -> User:
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as the callers see it: plain data that outlives the unit of work."""
+
+    name: str
+    role: str
+
+    @classmethod
+    def of(cls, user: User) -> UserInfo:
+        return cls(user.name, user.role)
+
+
+def add_user(rt: Runtime, actor: str | None, name: str, role: str) -> UserInfo:
     """Admins add users; while no admin exists yet, the first admin may be added by anyone (bootstrap)."""
     try:
         role_v = Role(role.strip().lower())
@@ -26,8 +40,9 @@ def add_user(rt: Runtime, actor: str | None, name: str, role: str) -> User:
         user = User(name=name.strip(), role=role_v.value, created_at=now())
         uow.users.add(user)
         uow.record(EventKind.USER_ADDED, actor=actor or name, payload={"user": user.name, "role": user.role})
+        info = UserInfo.of(user)
         uow.commit()
-        return user
+        return info
 
 
 def ensure_users(rt: Runtime, users: dict[str, str]) -> list[str]:
@@ -43,6 +58,6 @@ def ensure_users(rt: Runtime, users: dict[str, str]) -> list[str]:
     return created
 
 
-def list_users(rt: Runtime) -> list[User]:
+def list_users(rt: Runtime) -> list[UserInfo]:
     with rt.uow(write=False) as uow:
-        return list(uow.users.list())
+        return [UserInfo.of(u) for u in uow.users.list()]

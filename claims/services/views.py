@@ -11,12 +11,12 @@ from typing import Any
 from claims.domain.assessment import Assessment, StageAssessment, assess
 from claims.domain.readiness import ActionReadiness, Requirement, readiness
 from claims.domain.stages import ReviewStatus, Stage, next_stages
-from claims.services.assessment import load_claim
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import lineage_roots, load_facts
 from claims.services.judgement import likelihood_json
+from claims.services.loading import load_claim
 from claims.services.runtime import Runtime
-from claims.store.events import ChainReport, verify_chain
+from claims.store.events import ChainReport
 from claims.store.uow import UnitOfWork
 
 
@@ -186,4 +186,4 @@ def review_queue(rt: Runtime, status: str | None = ReviewStatus.PENDING) -> list
 
 def audit_verify(rt: Runtime) -> ChainReport:
     with rt.uow(write=False) as uow:
-        return verify_chain(uow.session)
+        return uow.history.verify()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from claims.domain.events import STAGE_EVENTS
 from claims.domain.stages import ReviewStatus, Stage
+from claims.store.events import ChainReport, verify_chain
 from claims.store.models import (
     ActionRequirement,
     Case,
@@ -150,6 +151,10 @@ class ActionRepository(Repository):
 
 class HistoryRepository(Repository):
     """Reads of the audit log for the use cases; appending is the EventLog's job alone."""
+
+    def verify(self) -> ChainReport:
+        """Walk the whole hash chain (see `verify_chain`)."""
+        return verify_chain(self.session)
 
     def stage_events(self, case_key: str) -> Sequence[Event]:
         """Every event that put a claim of the case into a stage, oldest first."""

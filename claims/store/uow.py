@@ -117,11 +117,8 @@ class UnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc is None:
-            # Detach what was loaded before the rollback below would expire it: a use case may
-            # return the objects it read (e.g. the users it listed) and their loaded values
-            # must stay readable after the unit of work ends.
-            self.session.expunge_all()
+        # Use cases return plain data built inside the unit of work, never rows, so nothing
+        # loaded here needs to stay readable once the session closes.
         self.session.rollback()
         self.session.close()
         conflict = _conflict(exc) if exc is not None else None

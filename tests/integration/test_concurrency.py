@@ -117,14 +117,18 @@ def test_a_batch_assessment_and_new_evidence_on_the_same_claim_do_not_deadlock(
     rt = three_lines
     second = small_case({"afp": "C", "osint": "C"}, {"second": [("afp", "supports", 3), ("osint", "supports", 3)]})
     services.import_case(rt, "alice", second)
-    analyst_wrote_row, assessment_logging = threading.Event(), threading.Event()
+    analyst_wrote_row, assessment_started, analyst_done = threading.Event(), threading.Event(), threading.Event()
+    assessment_logging = threading.Event()
     real_flush, real_head = UnitOfWork.flush, EventLog._current_head
+    seen: dict[str, bool] = {}
 
     def flush(self: UnitOfWork) -> None:
         real_flush(self)
         if threading.current_thread().name == "analyst":
             analyst_wrote_row.set()
-            assessment_logging.wait(0.5)  # hold the row while the assessment starts logging
+            # Hold the row, uncommitted, until the assessment has begun its own transaction.
+            seen["assessment_started_while_row_held"] = assessment_started.wait(10)
+            assessment_logging.wait(0.5)
 
     def head(self: EventLog) -> str:
         result = real_head(self)
@@ -141,23 +145,42 @@ def test_a_batch_assessment_and_new_evidence_on_the_same_claim_do_not_deadlock(
             outcomes["analyst"] = services.add_evidence(
                 rt, "alice", "second", "reuters", "supports", credibility=2, summary="more"
             )
-        except Exception as exc:
+        except Exception as exc:  # recorded and asserted below
             outcomes["analyst"] = exc
+        finally:
+            analyst_done.set()
 
     def assessment() -> None:
-        analyst_wrote_row.wait(5)
-        try:  # `strong` moves first (the assessment then holds the log), `second` is to move next
+        seen["analyst_wrote_row_first"] = analyst_wrote_row.wait(10)
+        seen["analyst_still_open"] = not analyst_done.is_set()
+        assessment_started.set()
+        try:  # `strong` moves first, `second` (whose row the analyst holds) next
             outcomes["assessment"] = services.assess_claims(rt, "system", ["strong", "second"])
-        except Exception as exc:
+        except Exception as exc:  # recorded and asserted below
             outcomes["assessment"] = exc
 
     threads = [threading.Thread(target=analyst, name="analyst"), threading.Thread(target=assessment, name="assessment")]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
-    assert all(not isinstance(o, Exception) or isinstance(o, ConcurrencyConflict) for o in outcomes.values()), outcomes
-    assert any(not isinstance(o, Exception) for o in outcomes.values()), outcomes
+        t.join(60)
+    # Both finished: a deadlock that hung a thread would fail here, not pass silently.
+    assert [t.is_alive() for t in threads] == [False, False]
+    # The interleaving under test happened: the analyst had written the claim row and had not
+    # committed when the assessment began its transaction.
+    assert seen == {
+        "analyst_wrote_row_first": True,
+        "analyst_still_open": True,
+        "assessment_started_while_row_held": True,
+    }, seen
+    # The analyst queued first and wins; the assessment either ran after it or lost cleanly on the
+    # stale claim version - never on a database deadlock (SQLSTATE 40P01).
+    assert isinstance(outcomes["analyst"], services.evidence.EvidenceAdded), outcomes
+    loser = outcomes["assessment"]
+    if isinstance(loser, Exception):
+        assert isinstance(loser, ConcurrencyConflict), outcomes
+        assert "deadlock" not in f"{loser} {loser.__cause__}", outcomes
+        assert "changed by someone else" in str(loser), outcomes
     assert services.audit_verify(rt).ok
 
 

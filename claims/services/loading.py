@@ -1,0 +1,28 @@
+"""Loading a claim for a use case, and the optimistic-concurrency check on its version.
+
+Shared by every use case that acts on one claim (advance, reopen, evidence, the views), so
+it lives apart from any one of them.
+"""
+
+from __future__ import annotations
+
+from claims.services.errors import NotFound
+from claims.store.models import Claim
+from claims.store.uow import ConcurrencyConflict, UnitOfWork
+
+
+def load_claim(uow: UnitOfWork, key: str, *, expect_version: int | None = None) -> Claim:
+    """The claim `key` with its evidence and case; NotFound, or ConcurrencyConflict if it moved on."""
+    claim = uow.claims.get(key)
+    if claim is None:
+        raise NotFound(f"claim: unknown claim {key!r}")
+    check_version(claim, expect_version)
+    return claim
+
+
+def check_version(claim: Claim, expected: int | None) -> None:
+    """Refuse to act on a claim someone changed since the caller read it (`--expect-version`)."""
+    if expected is not None and claim.version != expected:
+        raise ConcurrencyConflict(
+            f"version: claim {claim.key!r} is at version {claim.version}, not {expected}; someone changed it meanwhile"
+        )
