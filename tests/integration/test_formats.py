@@ -248,3 +248,13 @@ def test_brief_refuses_bad_input_in_one_line(demo: Runtime, cli) -> None:
     assert no_file.exit_code == 2 and "-o FILE" in no_file.stderr
     unknown = cli("brief", "--case", "nope")
     assert unknown.exit_code == 3 and "unknown case 'nope'" in unknown.stderr
+
+
+def test_show_carries_likelihood_and_confidence(demo: Runtime, cli) -> None:
+    shown = cli("show", "dual-use-supply", "--json")
+    judged = json.loads(shown.stdout)["likelihood"]
+    assert (judged["term"], judged["range"], judged["percent"]) == ("almost certain", "95-99%", 97)
+    assert judged["confidence"]["level"] == "high"
+    assert [ln["root"] for ln in judged["lines"] if ln["stance"] == "supports"]
+    text = cli("show", "dual-use-supply").stdout
+    assert judged["sentence"] in text and judged["confidence"]["sentence"] in " ".join(text.split())
