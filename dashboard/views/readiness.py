@@ -26,6 +26,18 @@ st.caption(
 )
 if not actions:
     st.info("No policy actions are recorded for this selection.")
+elif case or len(data.cases(d)) == 1:  # the brief covers one case; built only when clicked
+    from claims.services.exports.brief import brief
+
+    st.download_button(
+        "Download the brief (PDF)",
+        lambda: brief(data.runtime(d), case, "pdf"),
+        file_name=f"brief-{case or actions[0].key}.pdf",
+        mime="application/pdf",
+        icon=":material/download:",
+        key="brief_pdf",
+        on_click="ignore",
+    )
 
 overview, whatif_tab = st.tabs(["Actions", "What if…"])
 

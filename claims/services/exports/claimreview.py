@@ -43,8 +43,9 @@ def _review(
         item["author"] = {"@type": "Organization", "name": sources[first["source"]]["name"]}
         if first.get("observed_at"):
             item["datePublished"] = first["observed_at"]
-    # Where the claim appeared: the supporting evidence's locators (a URL, or the citation's words).
-    appearances = dict.fromkeys(e["locator"] for e in supporting if e.get("locator"))
+    # Where the claim appeared: the supporting evidence's locators (a URL, or the citation's words),
+    # or the name of the source that carried it when no locator was recorded.
+    appearances = dict.fromkeys(e.get("locator") or sources[e["source"]]["name"] for e in supporting or live)
     if appearances:
         item["appearance"] = [
             {"@type": "CreativeWork", "url" if loc.startswith(("http://", "https://")) else "name": loc}
