@@ -95,10 +95,11 @@ def audit_verify(as_json: JsonOut = False) -> None:
                 "checkpoints": report.checkpoints,
                 "first_bad_id": report.first_bad_id,
                 "problem": report.problem,
+                "failed": report.failed,
             }
         )
     if not report.ok:
-        fail(f"audit: {report.problem}")
+        fail(f"audit: {report.message}")
     if not as_json:
         out.print(
             f"audit log intact: {report.events} events verified, {report.checkpoints} signed checkpoints match, "

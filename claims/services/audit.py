@@ -234,7 +234,14 @@ class AuditReport:
     checkpoints: int
     first_bad_id: int | None = None
     problem: str | None = None
-    checked: tuple[str, ...] = ("chain",)
+    failed: str | None = None  # which check failed: chain, checkpoint or replay
+
+    @property
+    def message(self) -> str | None:
+        """The problem as one line for people."""
+        if self.problem is None:
+            return None
+        return f"chain broken at {self.problem}" if self.failed == "chain" else self.problem
 
 
 def verify(rt: Runtime) -> AuditReport:
@@ -242,14 +249,14 @@ def verify(rt: Runtime) -> AuditReport:
     with rt.uow(write=False) as uow:
         chain = uow.history.verify()
         if not chain.ok:
-            return AuditReport(chain.events, False, 0, chain.first_bad_id, f"chain broken at {chain.problem}")
+            return AuditReport(chain.events, False, 0, chain.first_bad_id, chain.problem, "chain")
         checkpoints, problem = read_checkpoints(rt.database_url)
         if problem:
-            return AuditReport(chain.events, False, len(checkpoints), None, problem)
+            return AuditReport(chain.events, False, len(checkpoints), None, problem, "checkpoint")
         broken = _check_against(uow.session, checkpoints)
         if broken:
-            return AuditReport(chain.events, False, len(checkpoints), None, broken)
+            return AuditReport(chain.events, False, len(checkpoints), None, broken, "checkpoint")
         different = compare(uow.session, replay(uow.session))
         if different:
-            return AuditReport(chain.events, False, len(checkpoints), None, f"replay differs: {different}")
-        return AuditReport(chain.events, True, len(checkpoints), checked=("chain", "checkpoints", "replay"))
+            return AuditReport(chain.events, False, len(checkpoints), None, f"replay differs: {different}", "replay")
+        return AuditReport(chain.events, True, len(checkpoints))
