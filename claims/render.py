@@ -34,7 +34,7 @@ def render_claim(console: Console, d: dict[str, Any]) -> None:
         console.print(Text(d["likelihood"]["sentence"], style="bold"))
         console.print(Text(d["likelihood"]["confidence"]["sentence"]))
     if not d["holds"]:
-        console.print(Text(f"no longer meets {d['stage']}: {d['next_step']['reason']}", style="red"))
+        console.print(Text(d["next_step"]["reason"], style="red"))  # the reason already says "no longer meets"
 
 
 def render_readiness(console: Console, items: list[ActionReadiness]) -> None:

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     # A running Prefect server that flow-running commands use when PREFECT_API_URL is unset and it answers
     # (where `claims serve` starts its own); "none" never looks. Without one, a command starts a temporary API.
     prefect_api_url: str | None = "http://127.0.0.1:4200/api"
+    key_dir: Path | None = None  # the instance key and audit checkpoints; default ~/.config/claims
+    checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
 
     def policy(self) -> Policy:
         return load_policy(self.policy_file) if self.policy_file else default_policy()

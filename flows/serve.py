@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -147,6 +148,27 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
         proc.wait(10)
 
 
+def checkpoints(interval: float, stop: threading.Event) -> None:
+    """Sign the audit chain head now and every `interval` seconds until `stop` (issue 9.8).
+
+    Runs beside the runner in a daemon thread; without an instance key there is nothing to sign
+    with. A failed checkpoint (the log no longer matches an earlier one) is said on stderr and
+    serving goes on: `claims audit verify` names the problem.
+    """
+    from claims.services import Runtime
+    from claims.services.audit import make_checkpoint
+    from claims.services.provenance import load_private_key
+
+    while True:
+        try:
+            if load_private_key() is not None:
+                make_checkpoint(Runtime.from_settings())
+        except Exception as exc:  # a checkpoint problem must not stop the flows
+            print(f"audit checkpoint failed: {exc}", file=sys.stderr, flush=True)
+        if stop.wait(interval):
+            return
+
+
 def serve(*, limit: int | None = None, dask: str | None = None, port: int = 4200, **options: Any) -> None:
     """Serve the deployments until interrupted; each flow run executes in a child process.
 
@@ -158,6 +180,13 @@ def serve(*, limit: int | None = None, dask: str | None = None, port: int = 4200
     if dask:
         os.environ["CLAIMS_DASK_ADDRESS"] = dask
     (options.get("inbox") or get_settings().inbox).mkdir(parents=True, exist_ok=True)  # ready for the first file
-    with prefect_api(port) as api:
-        print(f"Prefect API: {api} (UI: {api.removesuffix('/api')})", file=sys.stderr, flush=True)
-        prefect_serve(*deployments(**options), limit=limit)
+    stop = threading.Event()
+    every = get_settings().checkpoint_minutes
+    if every > 0:
+        threading.Thread(target=checkpoints, args=(every * 60, stop), name="audit-checkpoints", daemon=True).start()
+    try:
+        with prefect_api(port) as api:
+            print(f"Prefect API: {api} (UI: {api.removesuffix('/api')})", file=sys.stderr, flush=True)
+            prefect_serve(*deployments(**options), limit=limit)
+    finally:
+        stop.set()

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from claims import services
-from claims.demo import DEMO_CASE, DEMO_USERS
+from claims.demo import DEMO_USERS, signed_demo_case
 from claims.services import Runtime
 from claims.settings import get_settings
 from claims.store.db import dispose_engines
@@ -27,7 +27,10 @@ from migrations import alembic_config
 
 PG_ADMIN_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_SERVICES = os.environ.get("CLAIMS_REQUIRE_SERVICES") == "1"
-TABLES = "action_requirements, policy_actions, review_requests, evidence, claims, sources, cases, events, users"
+TABLES = (
+    "action_requirements, policy_actions, review_requests, evidence, claims, sources, cases, events, users, "
+    "trusted_keys"
+)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -132,10 +135,20 @@ def rt(db_url: str) -> Runtime:
     return runtime
 
 
+@pytest.fixture(autouse=True)
+def key_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test its own instance key folder (CLAIMS_KEY_DIR): keys and checkpoints never touch ~/.config."""
+    folder = tmp_path / "keys"
+    monkeypatch.setenv("CLAIMS_KEY_DIR", str(folder))
+    get_settings.cache_clear()
+    yield folder
+    get_settings.cache_clear()
+
+
 @pytest.fixture
-def demo(rt: Runtime) -> Runtime:
-    """The EU drones case imported and assessed once (through the service; tests/flows cover the flow)."""
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+def demo(rt: Runtime, tmp_path: Path) -> Runtime:
+    """The EU drones case (signed by this instance, so its confirmed history stands) imported and assessed once."""
+    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
     services.assess_claims(rt, "system", services.open_claim_keys(rt))
     return rt
 

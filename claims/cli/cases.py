@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,12 +35,27 @@ def export(
 
     if fmt not in FORMATS:
         fail(f"format: {fmt!r} is not one of {', '.join(FORMATS)}", 2)
-    text = export_text(runtime(), case, fmt)
+    if fmt in ("yaml", "json"):  # a case file: signed, so its confirm/refute history stands where this key is trusted
+        from claims.services.casefile import dump_case
+
+        text = dump_case(signed(services.export_case(runtime(), case)), fmt)
+    else:
+        text = export_text(runtime(), case, fmt)
     if output:
         output.write_text(text, encoding="utf-8")
         err.print(f"wrote {output}", markup=False)
     else:
         sys.stdout.write(text)
+
+
+def signed(data: dict[str, Any]) -> dict[str, Any]:
+    """Sign with the instance key; without one the file goes out unsigned (it then vouches for nothing)."""
+    from claims.services.provenance import load_private_key, sign_case
+
+    if load_private_key() is None:
+        err.print("warning: export is unsigned (no instance key; run `claims keys init`)", markup=False)
+        return data
+    return sign_case(data)
 
 
 def register(app: typer.Typer) -> None:

@@ -85,16 +85,27 @@ def readiness_cmd(case: Annotated[str | None, typer.Option(help="Case key.")] = 
 
 @audit_app.command("verify")
 def audit_verify(as_json: JsonOut = False) -> None:
-    """Recompute the hash chain of the audit log; non-zero exit if any event was altered."""
+    """Check the hash chain, every signed checkpoint, and a replay of the events against the tables."""
     report = services.audit_verify(runtime())
     if as_json:
         emit_json(
-            {"events": report.events, "ok": report.ok, "first_bad_id": report.first_bad_id, "problem": report.problem}
+            {
+                "events": report.events,
+                "ok": report.ok,
+                "checkpoints": report.checkpoints,
+                "first_bad_id": report.first_bad_id,
+                "problem": report.problem,
+                "failed": report.failed,
+            }
         )
     if not report.ok:
-        fail(f"audit: chain broken at {report.problem}")
+        fail(f"audit: {report.message}")
     if not as_json:
-        out.print(f"audit log intact: {report.events} events verified", markup=False)
+        out.print(
+            f"audit log intact: {report.events} events verified, {report.checkpoints} signed checkpoints match, "
+            "replay matches claims, evidence and reviews",
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

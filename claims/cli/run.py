@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from claims.cli.common import DaskOpt, VerboseOpt, err, fail, out, runtime
 from claims.cli.db import db_upgrade
 from claims.cli.read import readiness_cmd
 from claims.cli.transitions import flow_errors, prefect_console, print_outcomes
-from claims.demo import DEMO_CASE, DEMO_USERS
+from claims.demo import DEMO_CASE, DEMO_USERS, signed_demo_case
 from claims.settings import get_settings
 from claims.store.db import dispose_engines, get_engine
 
@@ -37,6 +38,8 @@ def demo(
         created = services.ensure_users(rt, DEMO_USERS)
         if created:
             err.print(f"users created: {', '.join(created)}", markup=False)
+        if file.resolve() == DEMO_CASE.resolve():  # the shipped example, vouched for by this instance's key
+            file = signed_demo_case(Path(tempfile.mkdtemp(prefix="claims-demo-")))
         intake = run_intake(rt, "alice", file, quiet=not verbose)
         loaded = intake.files[0]
         made = ", ".join(f"{n} {k}" for k, n in loaded.created.items() if n) or "nothing new"

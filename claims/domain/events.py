@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     EVIDENCE_RETRACTED = "evidence.retracted"
     CASE_IMPORTED = "case.imported"
     USER_ADDED = "user.added"
+    TRUST_ADDED = "trust.added"  # a key whose signed case files may carry confirm/refute history
 
     @classmethod
     def review_decided(cls, status: str) -> EventKind:

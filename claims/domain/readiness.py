@@ -39,8 +39,10 @@ def requirement_status(requirement: Requirement, assessment: Assessment | None) 
         return RequirementStatus(requirement.claim, required, None, False, (f"claim {requirement.claim!r} is unknown",))
     stage = assessment.stage
     if stage.satisfies(required):
-        gaps = tuple(f"at risk: {g}" for g in assessment.current_gaps) if assessment.at_risk else ()
-        return RequirementStatus(requirement.claim, required, stage, True, gaps)
+        if assessment.at_risk:  # at the stage on paper, but its evidence no longer carries it: not solid ground
+            gaps = tuple(f"at risk: no longer meets {stage}: {g}" for g in assessment.current_gaps)
+            return RequirementStatus(requirement.claim, required, stage, False, gaps or (f"at risk: {stage}",))
+        return RequirementStatus(requirement.claim, required, stage, True, ())
     if stage is Stage.REFUTED:
         gaps = ("claim is refuted; it blocks this action unless reopened with new evidence",)
     elif required is Stage.REFUTED and stage is Stage.CONFIRMED:
@@ -58,6 +60,6 @@ def requirement_status(requirement: Requirement, assessment: Assessment | None) 
 def readiness(
     key: str, title: str, requirements: list[Requirement], assessments: Mapping[str, Assessment]
 ) -> ActionReadiness:
-    """An action is ready when every required claim is at or beyond its required stage."""
+    """An action is ready when every required claim is at or beyond its required stage and still meets it."""
     statuses = tuple(requirement_status(r, assessments.get(r.claim)) for r in requirements)
     return ActionReadiness(key, title, bool(statuses) and all(s.met for s in statuses), statuses)

@@ -26,6 +26,7 @@ from claims.domain.lineage import resolve_roots
 from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import InvalidInput
+from claims.services.provenance import Attestation, verify_signature
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=120)]
@@ -167,10 +168,16 @@ class CaseFile(Strict):
     policy_actions: list[ActionEntry] = Field(default_factory=list)
 
     _origin: str = PrivateAttr(default="case file")
+    _attestation: Attestation | None = PrivateAttr(default=None)
 
     @property
     def origin(self) -> str:
         return self._origin
+
+    @property
+    def attestation(self) -> Attestation | None:
+        """The key whose valid signature the file carried (trust is decided on import), or None."""
+        return self._attestation
 
     @field_validator("sources", "claims", "policy_actions")
     @classmethod
@@ -235,8 +242,9 @@ def validate_case(data: Any, origin: str = "case file") -> CaseFile:
     """Validate parsed data; the first problem becomes a one-line InvalidInput."""
     if not isinstance(data, dict):
         raise InvalidInput(f"{origin}: expected a mapping with case, sources, claims, policy_actions")
+    body = {k: v for k, v in data.items() if k != "signature"}
     try:
-        case_file = CaseFile.model_validate(data)
+        case_file = CaseFile.model_validate(body)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = _location(err["loc"]) or "case"
@@ -249,6 +257,7 @@ def validate_case(data: Any, origin: str = "case file") -> CaseFile:
     case_file._origin = origin
     for i, claim in enumerate(case_file.claims):
         check_history(claim, f"{origin}: claims[{i}]")
+    case_file._attestation = verify_signature(data, origin)  # a tampered signed file stops here
     return case_file
 
 

@@ -6,14 +6,17 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from claims.domain.assessment import assess
 from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
 from claims.domain.lineage import resolve_roots
-from claims.domain.stages import Stage
+from claims.domain.stages import Stage, TransitionKind, transition_kind
 from claims.domain.transitions import Via
 from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry, history_error
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.evidence import fingerprint
+from claims.services.facts import load_facts
+from claims.services.provenance import trusted_name
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import move, now, touch
 from claims.store.models import ActionRequirement, Case, Claim, Evidence, PolicyAction, ReviewRequest, Source
@@ -40,6 +43,7 @@ def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
     created: Counter[str] = Counter()
     with rt.uow() as uow:
         authorize(uow, actor, "import")
+        voucher = _voucher(uow, case_file)
         case = uow.cases.get(case_file.case.key)
         if case is None:
             case = Case(key=case_file.case.key, title=case_file.case.title, created_at=now())
@@ -47,13 +51,29 @@ def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
             uow.flush()
             created["cases"] += 1
         sources = _import_sources(uow, case, case_file, created)
-        claims = _import_claims(uow, rt, actor, case, case_file, sources, created)
+        claims = _import_claims(uow, rt, actor, case, case_file, sources, created, voucher)
         _import_actions(uow, case, case_file, claims, created)
         report = ImportReport(case.key, {k: created[k] for k in ("cases", "sources", "claims", "evidence", "actions")})
         if report.changed:
-            uow.record(EventKind.CASE_IMPORTED, actor=actor, case_key=case.key, payload=report.created)
+            uow.record(
+                EventKind.CASE_IMPORTED,
+                actor=actor,
+                case_key=case.key,
+                payload={**report.created, "attested_by": voucher.get("key_id"), "signature": voucher["signature"]},
+            )
         uow.commit()
         return report
+
+
+def _voucher(uow: UnitOfWork, cf: CaseFile) -> dict[str, Any]:
+    """Who vouches for the file's confirm/refute history: a trusted key that signed it, or nobody."""
+    att = cf.attestation
+    if att is None:
+        return {"signature": "none", "trusted": False}
+    name = trusted_name(uow, att)
+    if name is None:
+        return {"signature": "untrusted", "trusted": False, "key_id": att.key_id}
+    return {"signature": "trusted", "trusted": True, "key_id": att.key_id, "key_name": name}
 
 
 def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[str]) -> dict[str, Source]:
@@ -92,17 +112,19 @@ def _import_claims(
     cf: CaseFile,
     sources: dict[str, Source],
     created: Counter[str],
+    voucher: dict[str, Any],
 ) -> dict[str, Claim]:
     claims: dict[str, Claim] = {c.key: c for c in uow.claims.for_case(case.id)}
     for i, entry in enumerate(cf.claims):
         claim = claims.get(entry.key)
+        new = claim is None
         if claim is None:
             existing = uow.claims.get(entry.key)
             if existing is not None:
                 raise InvalidInput(
                     f"{cf.origin}: claims[{i}].key: {entry.key!r} already belongs to case {existing.case.key!r}"
                 )
-            claim = _new_claim(uow, actor, case, entry, f"{cf.origin}: claims[{i}]")
+            claim = _new_claim(uow, actor, case, entry, f"{cf.origin}: claims[{i}]", voucher)
             claims[entry.key] = claim
             created["claims"] += 1
         known = {e.fingerprint for e in claim.evidence}
@@ -147,10 +169,20 @@ def _import_claims(
                     "retracted": item.retracted,
                 },
             )
+        claims_more = entry.reviews or any(h.stage is not Stage.REPORTED for h in entry.history)
+        if new and not voucher["trusted"] and claims_more:
+            _land_unvouched(uow, rt, actor, claim, entry, cf.origin, voucher)
     return claims
 
 
-def _new_claim(uow: UnitOfWork, actor: str, case: Case, entry: ClaimEntry, where: str) -> Claim:
+def _new_claim(
+    uow: UnitOfWork, actor: str, case: Case, entry: ClaimEntry, where: str, voucher: dict[str, Any]
+) -> Claim:
+    """Create the claim; replay its stage history and reviews only when a trusted key vouches for them.
+
+    Without that, the history is kept as provenance in the `claim.reported` event and the
+    claim is placed by its evidence afterwards (`_land_unvouched`).
+    """
     stamp = now()
     history = entry.history or []
     first = history[0] if history and history[0].stage is Stage.REPORTED else None
@@ -166,14 +198,29 @@ def _new_claim(uow: UnitOfWork, actor: str, case: Case, entry: ClaimEntry, where
     )
     uow.claims.add(claim)
     uow.flush()
+    payload: dict[str, Any] = {"by": first.by if first else actor}
+    if first:
+        payload["at"] = to_utc(first.at).isoformat()
+    if voucher["trusted"]:
+        payload["attested_by"] = voucher["key_id"]
+    elif history or entry.reviews:
+        payload["provenance"] = {
+            "signature": voucher["signature"],
+            **({"key_id": voucher["key_id"]} if "key_id" in voucher else {}),
+            "stage": entry.stage.value,
+            "history": [h.model_dump(mode="json", exclude_none=True) for h in history],
+            "reviews": [r.model_dump(mode="json", exclude_none=True) for r in entry.reviews],
+        }
     uow.record(
         EventKind.CLAIM_REPORTED,
         at=stamp,
         actor=actor,
         claim=claim,
         to_stage=Stage.REPORTED.value,
-        payload={"by": first.by if first else actor, **({"at": to_utc(first.at).isoformat()} if first else {})},
+        payload=payload,
     )
+    if not voucher["trusted"]:
+        return claim
     for index, step in entry.replayed_history():
         try:
             move(
@@ -188,6 +235,7 @@ def _new_claim(uow: UnitOfWork, actor: str, case: Case, entry: ClaimEntry, where
                 requested_by=step.by,
                 approved_by=step.approved_by,
                 at=to_utc(step.at),
+                extra={"attested_by": voucher["key_id"]},
             )
         except DomainError as err:
             raise history_error(where, index, err) from None
@@ -220,7 +268,81 @@ def _import_review(uow: UnitOfWork, claim: Claim, entry: ReviewEntry, actor: str
         to_stage=review.to_stage,
         rationale=review.rationale,
         policy_version=review.policy_version,
-        payload={"review": review.id, "status": review.status, "requested_by": review.requested_by},
+        payload={
+            "review": review.id,
+            "status": review.status,
+            "requested_by": review.requested_by,
+            "decided_by": review.decided_by,
+        },
+    )
+
+
+def _land_unvouched(
+    uow: UnitOfWork, rt: Runtime, actor: str, claim: Claim, entry: ClaimEntry, origin: str, voucher: dict[str, Any]
+) -> None:
+    """Place a claim from an unsigned or untrusted file where its evidence puts it, never further.
+
+    Corroborated if the criteria hold (an automatic step), else reported. A confirm or refute the
+    file claims becomes a review request here, carrying the imported rationale, for a reviewer
+    other than the importer.
+    """
+    uow.flush()
+    uow.session.expire(claim, ["evidence"])
+    result = assess(load_facts(uow, [claim])[claim.key], rt.policy)
+    if result.for_stage(Stage.CORROBORATED).evidence_met:
+        move(
+            uow,
+            claim,
+            Stage.CORROBORATED,
+            actor=actor,
+            via=Via.ASSESSMENT,
+            policy_version=rt.policy.version,
+            criteria_met=True,  # just assessed under this instance's policy
+            rationale="corroboration criteria hold",
+            extra={"imported": True},
+        )
+    claimed = next((h for h in reversed(entry.history) if h.stage.is_final), None)
+    pending = next((r for r in entry.reviews if r.status == "pending"), None)
+    if entry.stage.is_final and claimed is not None:
+        target = claimed.stage
+        said = f"{claimed.stage} by {claimed.by}, approved by {claimed.approved_by}"
+        said += f": {claimed.rationale}" if claimed.rationale else ""
+    elif pending is not None:
+        target = pending.to_stage
+        said = f"review to {pending.to_stage} requested by {pending.requested_by}"
+        said += f": {pending.reason}" if pending.reason else ""
+    else:
+        return
+    try:
+        allowed = transition_kind(Stage(claim.stage), target) is TransitionKind.SIGN_OFF
+    except DomainError:
+        allowed = False
+    if not allowed:
+        return
+    how = "unsigned" if voucher["signature"] == "none" else f"signed by untrusted key {voucher['key_id']}"
+    reason = f"imported from {origin} ({how}): {said}"
+    review = ReviewRequest(
+        claim=claim,
+        from_stage=claim.stage,
+        to_stage=target.value,
+        status="pending",
+        requested_by=actor,
+        requested_at=now(),
+        reason=reason,
+        policy_version=rt.policy.version,
+    )
+    uow.reviews.add(review)
+    touch(claim)
+    uow.flush()
+    uow.record(
+        EventKind.REVIEW_REQUESTED,
+        actor=actor,
+        claim=claim,
+        from_stage=review.from_stage,
+        to_stage=review.to_stage,
+        rationale=reason,
+        policy_version=rt.policy.version,
+        payload={"review": review.id, "via": "import"},
     )
 
 

@@ -11,12 +11,12 @@ from typing import Any
 from claims.domain.assessment import Assessment, StageAssessment, assess
 from claims.domain.readiness import ActionReadiness, Requirement, readiness
 from claims.domain.stages import ReviewStatus, Stage, next_stages
+from claims.services.audit import AuditReport, verify
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import lineage_roots, load_facts
 from claims.services.judgement import likelihood_json
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime
-from claims.store.events import ChainReport
 from claims.store.uow import UnitOfWork
 
 
@@ -184,6 +184,6 @@ def review_queue(rt: Runtime, status: str | None = ReviewStatus.PENDING) -> list
         return out
 
 
-def audit_verify(rt: Runtime) -> ChainReport:
-    with rt.uow(write=False) as uow:
-        return uow.history.verify()
+def audit_verify(rt: Runtime) -> AuditReport:
+    """Hash chain, signed checkpoints and a replay of the events against the tables (claims.services.audit)."""
+    return verify(rt)

@@ -192,6 +192,19 @@ class ActionRequirement(Base):
     claim: Mapped[Claim] = relationship()
 
 
+class TrustedKey(Base):
+    """A public key whose signed case files may carry confirm/refute history (the instance's own is implicit)."""
+
+    __tablename__ = "trusted_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    added_by: Mapped[str] = mapped_column(String(80))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class Event(Base):
     """Append-only audit record, hash-chained: each row names the hash of the one before.
 

@@ -116,11 +116,12 @@ with overview:
             for r in a.requirements:
                 if r.met and not r.gaps:
                     continue
+                at_risk = r.stage is not None and r.stage.satisfies(r.required_stage)  # on paper only
                 st.markdown(
-                    f"**{ui.esc(r.claim)}** is {r.stage.value if r.stage else 'unknown'}, "
+                    f"**{ui.esc(r.claim)}** is {r.stage.value} but at risk, so this action is not ready:"
+                    if at_risk and r.stage
+                    else f"**{ui.esc(r.claim)}** is {r.stage.value if r.stage else 'unknown'}, "
                     f"needs {r.required_stage.value}. What would close the gap:"
-                    if not r.met
-                    else f"**{ui.esc(r.claim)}** meets {r.required_stage.value} but is at risk:"
                 )
                 st.text("\n".join(f"• {gap}" for gap in r.gaps))
                 ui.claim_link(r.claim, f"Open {r.claim}")

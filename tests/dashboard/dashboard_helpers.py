@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from sqlalchemy import create_engine, func, select, text
 from streamlit.testing.v1 import AppTest
 
 from claims import services
-from claims.demo import DEMO_CASE, DEMO_USERS
+from claims.demo import DEMO_USERS, signed_demo_case
 from claims.services import Runtime
 from claims.store.models import Base
 
@@ -24,7 +25,8 @@ def assess_all(rt: Runtime) -> None:
 def seed_demo(rt: Runtime) -> Runtime:
     """The EU drones case imported and assessed, with the demo users."""
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    folder = Path(tempfile.mkdtemp(prefix="claims-demo-"))
+    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(folder)))
     assess_all(rt)
     return rt
 

@@ -58,7 +58,8 @@ def test_a_contradiction_never_demotes_a_confirmed_claim(demo_db: Runtime) -> No
     assert dual.projected is Stage.CONFIRMED and not dual.moves
     extend = next(a for a in result.actions if a.key == "extend-dual-use-listings")
     (req,) = extend.requirements
-    assert req.met and any(g.startswith("at risk: a contradicting B2 item") for g in req.gaps)
+    assert not req.met and any(g.startswith("at risk: no longer meets confirmed: a contradicting B2") for g in req.gaps)
+    assert extend.ready_now and not extend.ready_then  # a contradiction would take the ground from under it
 
 
 def test_a_pending_review_is_the_baseline_not_a_move(demo_db: Runtime) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prefect_support import start_harness, stop_harness
 
 from claims import services
-from claims.demo import DEMO_CASE
+from claims.demo import signed_demo_case
 from claims.services import Runtime
 from flows.common import use_runtime
 
@@ -22,8 +23,8 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
-def loaded(rt: Runtime) -> Iterator[Runtime]:
+def loaded(rt: Runtime, tmp_path: Path) -> Iterator[Runtime]:
     """The EU drones case imported (not assessed); flows called in the test run against this database."""
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
     with use_runtime(rt):
         yield rt

@@ -16,6 +16,7 @@ from claims.demo import DEMO_CASE, DEMO_USERS
 from claims.domain import Stage
 from claims.services import InvalidInput, Runtime
 from claims.services.casefile import dump_case
+from claims.services.provenance import sign_case
 
 
 def expected_counts() -> dict[str, int]:
@@ -107,7 +108,7 @@ def test_export_import_export_is_lossless(demo: Runtime, fresh_database: Callabl
     ]
 
     path = tmp_path / "export.yaml"
-    path.write_text(dump_case(first), encoding="utf-8")
+    path.write_text(dump_case(sign_case(first)), encoding="utf-8")  # the instance trusts its own signature
     fresh = Runtime(fresh_database())
     services.ensure_users(fresh, DEMO_USERS)
     services.import_case(fresh, "alice", services.read_case_file(path))
@@ -130,7 +131,7 @@ def test_export_import_export_is_lossless(demo: Runtime, fresh_database: Callabl
 def test_json_export_reads_back_the_same(demo: Runtime, fresh_database: Callable[[], str], tmp_path: Path):
     first = services.export_case(demo)
     path = tmp_path / "export.json"
-    path.write_text(dump_case(first, "json"), encoding="utf-8")
+    path.write_text(dump_case(sign_case(first), "json"), encoding="utf-8")
     fresh = Runtime(fresh_database())
     services.ensure_users(fresh, DEMO_USERS)
     services.import_case(fresh, "alice", services.read_case_file(path))

@@ -262,8 +262,12 @@ def test_a_confirmed_claim_losing_evidence_is_flagged_then_cleared_never_demoted
     assert flagged["kind"] == "claim.at_risk"
     assert "(has 2 of 3)" in flagged["rationale"]
     (action,) = [a for a in services.action_readiness(demo) if a.key == "extend-dual-use-listings"]
-    assert action.ready  # still confirmed, but the requirement says it is at risk
-    assert action.requirements[0].gaps[0].startswith("at risk: needs 1 more independent supporting source")
+    assert not action.ready  # still confirmed, but at risk: not solid ground to act on
+    assert (
+        action.requirements[0]
+        .gaps[0]
+        .startswith("at risk: no longer meets confirmed: needs 1 more independent supporting source")
+    )
 
     # Running the assessment again changes nothing and writes nothing.
     count = event_count(demo)

@@ -65,7 +65,9 @@ def test_a_refuted_claim_blocks_an_action_needing_it_confirmed():
 
 
 def test_refuted_satisfies_only_a_refuted_requirement():
-    assert check([("k", RF)], assessed("k", RF)).ready
+    against = tuple(EvidenceFacts(s, s, Stance.CONTRADICTS, Grade.parse(g)) for s, g in (("x", "B2"), ("y", "C3")))
+    assert check([("k", RF)], assessed("k", RF, *against)).ready
+    assert not check([("k", RF)], assessed("k", RF)).ready  # refuted on paper, nothing against it: at risk
     assert not check([("k", R)], assessed("k", RF)).ready
     assert not check([("k", CO)], assessed("k", RF)).ready
 
@@ -101,9 +103,17 @@ def test_an_action_without_requirements_is_not_ready():
     assert not check([]).ready
 
 
-def test_an_at_risk_confirmed_claim_still_satisfies_but_says_it_is_at_risk():
+def test_an_at_risk_confirmed_claim_does_not_make_its_action_ready():
+    """Readiness only on solid ground: confirmed on paper but no longer meeting it is a gap, with the reason."""
     action = check([("k", CF)], assessed("k", CF, *THREE[:2], supports("c", "C3", retracted=True)))
-    assert action.ready
+    assert not action.ready
+    assert not action.requirements[0].met
     assert action.requirements[0].gaps == (
-        "at risk: needs 1 more independent supporting source graded C3 or better (has 2 of 3)",
+        "at risk: no longer meets confirmed: needs 1 more independent supporting source graded C3 or better "
+        "(has 2 of 3)",
     )
+
+
+def test_an_at_risk_claim_blocks_a_lower_requirement_too():
+    action = check([("k", CO)], assessed("k", CF, *THREE[:2], supports("c", "C3", retracted=True)))
+    assert not action.ready
