@@ -83,8 +83,10 @@ class EventLog:
             prev_hash=self._current_head(),
         )
         ev.hash = event_hash(ev)
+        # No flush here: the chain is computed in Python, so the rows can wait for the
+        # transaction's next flush and go in as one batched INSERT (a flush per event was
+        # 44% of an assessment). The session inserts them in the order they were added.
         self.session.add(ev)
-        self.session.flush()
         self._head = ev.hash
         return ev
 
