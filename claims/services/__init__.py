@@ -4,6 +4,7 @@ from claims.services.assessment import AdvanceResult, Outcome, advance, assess_c
 from claims.services.casefile import CaseFile, read_case_file, validate_case
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.evidence import add_evidence, retract_evidence
+from claims.services.bulk_import import import_path
 from claims.services.intake import ImportReport, export_case, import_case
 from claims.services.review import Decision, approve, reject, reopen
 from claims.services.runtime import Role, Runtime
@@ -39,6 +40,7 @@ __all__ = [
     "ensure_users",
     "export_case",
     "import_case",
+    "import_path",
     "list_users",
     "open_claim_keys",
     "read_case_file",
