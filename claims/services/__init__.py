@@ -1,10 +1,10 @@
 """Use cases. Each write is one unit of work: the change and its audit event commit together."""
 
 from claims.services.assessment import AdvanceResult, Outcome, advance, assess_claims, open_claim_keys
+from claims.services.bulk_import import import_path
 from claims.services.casefile import CaseFile, read_case_file, validate_case
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.evidence import add_evidence, retract_evidence
-from claims.services.bulk_import import import_path
 from claims.services.intake import ImportReport, export_case, import_case
 from claims.services.review import Decision, approve, reject, reopen
 from claims.services.runtime import Role, Runtime
