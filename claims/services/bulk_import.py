@@ -22,14 +22,16 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, select, text, update
 
+from claims.domain.events import EventKind
 from claims.domain.stages import Stage
 from claims.services.casefile import CaseFile, ClaimEntry, validate_case, validation_message
 from claims.services.errors import InvalidInput
 from claims.services.evidence import fingerprint
-from claims.services.intake import ImportReport, _import_actions, _import_sources, _new_claim, _utc, import_case
+from claims.services.intake import ImportReport, _import_actions, _import_sources, _new_claim, import_case
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import Case, Claim, Evidence
+from claims.store.types import to_utc
 from claims.store.uow import UnitOfWork
 
 CHUNK = 1000  # claims per round of executemany: bounded parameters, bounded memory
@@ -142,7 +144,7 @@ def _run(
         _import_actions(uow, case, cf, by_key, created)
         report = ImportReport(case.key, {k: created[k] for k in ("cases", "sources", "claims", "evidence", "actions")})
         if report.changed:
-            uow.events.append(actor=actor, kind="case.imported", case_key=case.key, payload=report.created)
+            uow.record(EventKind.CASE_IMPORTED, actor=actor, case_key=case.key, payload=report.created)
         uow.commit()
     if created["claims"] + created["evidence"] >= CHUNK:
         refresh_statistics(rt)
@@ -215,15 +217,15 @@ def _write_chunk(
                     "version": 1,
                     "created_at": stamp,
                     "updated_at": stamp,
-                    "reported_at": _utc(first.at) if first else stamp,
+                    "reported_at": to_utc(first.at) if first else stamp,
                 }
             )
             payload: dict[str, Any] = {"by": first.by if first else actor}
             if first:
-                payload["at"] = _utc(first.at).isoformat()  # type: ignore[union-attr]
+                payload["at"] = to_utc(first.at).isoformat()  # type: ignore[union-attr]
             events.append(
                 {
-                    "kind": "claim.reported",
+                    "kind": EventKind.CLAIM_REPORTED.value,
                     "case_key": case.key,
                     "claim_key": entry.key,
                     "to_stage": Stage.REPORTED.value,
@@ -238,9 +240,9 @@ def _write_chunk(
             created["claims"] += len(rows)
     uow.events.append_many(actor, stamp, events)
     events = []
-    for _, entry in chunk:  # the rest: full history or reviews, replayed with every transition checked
+    for i, entry in chunk:  # the rest: full history or reviews, replayed with every transition checked
         if entry.key not in ids:
-            claim = _new_claim(uow, rt, actor, case, entry)
+            claim = _new_claim(uow, actor, case, entry, f"{origin}: claims[{i}]")
             uow.flush()
             ids[entry.key] = claim.id
             created["claims"] += 1
@@ -274,11 +276,11 @@ def _write_chunk(
                     "locator": ev.locator,
                     "observed_at": ev.observed_at,
                     "added_by": ev.added_by or actor,
-                    "added_at": _utc(ev.added_at) or stamp,
+                    "added_at": to_utc(ev.added_at) or stamp,
                     "fingerprint": fp,
                     "retracted": ev.retracted,
                     "retracted_by": ev.retracted_by if ev.retracted else None,
-                    "retracted_at": (_utc(ev.retracted_at) or stamp) if ev.retracted else None,
+                    "retracted_at": (to_utc(ev.retracted_at) or stamp) if ev.retracted else None,
                     "retraction_reason": ev.retraction_reason if ev.retracted else None,
                 }
             )
@@ -288,7 +290,7 @@ def _write_chunk(
         for evidence_id, row, (claim_key, source, grade) in zip(result.scalars(), rows, payloads, strict=True):
             events.append(
                 {
-                    "kind": "evidence.added",
+                    "kind": EventKind.EVIDENCE_ADDED.value,
                     "case_key": case.key,
                     "claim_key": claim_key,
                     "payload": {
