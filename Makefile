@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint install clean bench
 
+SIZE ?= full
+
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -25,8 +27,9 @@ test: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
+## Benchmarks against their baselines at 1k, 10k, 100k claims on SQLite and PostgreSQL (SIZE=quick: smoke run)
 bench: $(STAMP)
-	$(PY) -m bench.run
+	$(PY) -m bench.run --size $(SIZE)
 
 clean:
 	rm -rf $(VENV) claims.db claims.db-wal claims.db-shm .pytest_cache

@@ -1,131 +1,536 @@
-"""Benchmarks, each a ratio against a baseline measured in the same run (machines here are noisy).
+"""Benchmarks (issue 11): each step against a baseline measured in the same run, on SQLite and PostgreSQL.
 
-1. Batched assessment (one transaction per 200 claims) against one transaction per claim:
-   target at least 5x faster.
-2. Facts for many claims loaded in a fixed number of queries against loading each claim on
-   its own (what readiness and the dashboard do): target at least 3x faster.
-3. The Prefect assessment flow with one task per batch of 200 claims against one task per
-   claim (Prefect's per-task overhead is tens of milliseconds): target at least 3x faster.
+For every size and backend:
 
-Run: `make bench` (or `python bench/run.py --claims 2000`). Exits non-zero if a target is missed.
+- `import`: `claims import` of one streamed JSON case file (claims, evidence, hash-chained
+  events) against raw SQLAlchemy Core executemany of the same rows into the same tables
+  (no events). Target: ratio <= 2.
+- `assess_full`: the assessment service over every claim (batches, events, reviews) against a
+  hand-written assessment: one SQL query for claims, evidence and source roots, the v1 rules in
+  plain Python, one bulk update plus review requests and hashed events. Results checked equal
+  (stage and requested review of every claim). Target: ratio <= 2.
+- `assess_scaling`: seconds per claim of `assess_full` at this size over that at the size
+  before. Target: ratio <= 1.5.
+- `reassess_unchanged` / `reassess_one`: the incremental assessment with nothing changed / after
+  one new evidence item (absolute targets 2 s / 1 s; the baseline column is the full run).
+- `whatif`: one hypothetical item on a case of every claim (absolute target 2 s).
+- `review_queue`: the pending review queue (absolute target 0.5 s).
+- `explain:*` (PostgreSQL): EXPLAIN of the set-based reads; met when no sequential scan of
+  evidence or events is planned.
+
+Every measured step runs in a forked child, so `peak_rss_mb` is that step's own peak (target
+< 500 MB). Prints a table and writes bench/results.json. Exits 1 if results disagree with the
+baseline, never for timings (machines here are shared and noisy).
+
+Run: `make bench` (1k, 10k, 100k) or `make bench SIZE=quick` (a smoke run the test suite uses).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import hashlib
+import json
+import os
+import pickle
+import resource
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
+from sqlalchemy import bindparam, create_engine, insert, select, text, update
 
-from bench.synthetic import synthetic_case
-from claims import services
-from claims.domain.assessment import assess
-from claims.services import Runtime
-from claims.services.casefile import validate_case
-from claims.services.facts import load_facts
+from bench.synthetic import write_case_json
 from migrations import alembic_config
 
-
-def fresh_runtime(tmp: Path, name: str, n_claims: int) -> Runtime:
-    url = f"sqlite:///{tmp / name}.db"
-    command.upgrade(alembic_config(url), "head")
-    rt = Runtime(url)
-    services.ensure_users(rt, {"admin": "admin", "alice": "analyst"})
-    services.import_case(rt, "alice", validate_case(synthetic_case(n_claims)))
-    return rt
+SIZES = {"quick": [300], "full": [1_000, 10_000, 100_000]}
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+RESULTS = Path(__file__).with_name("results.json")
+RSS_LIMIT_MB = 500
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+@dataclass
+class Result:
+    name: str
+    size: int
+    backend: str
+    seconds: float
+    baseline_seconds: float | None
+    ratio: float | None
+    target: str
+    met: bool
+    peak_rss_mb: float
+    agrees: bool = True
+    note: str = ""
 
 
-def bench_assessment(tmp: Path, n: int) -> tuple[float, float]:
-    batched_rt, single_rt = fresh_runtime(tmp, "batched", n), fresh_runtime(tmp, "single", n)
-    keys = services.open_claim_keys(batched_rt)
-
-    def batched() -> None:
-        for i in range(0, len(keys), 200):
-            services.assess_claims(batched_rt, "system", keys[i : i + 200])
-
-    def one_by_one() -> None:
-        for key in keys:
-            services.assess_claims(single_rt, "system", [key])
-
-    return timed(one_by_one), timed(batched)
+# --- measuring --------------------------------------------------------------------------------
 
 
-def bench_readiness(tmp: Path, n: int) -> tuple[float, float]:
-    rt = fresh_runtime(tmp, "readiness", n)
-    keys = services.open_claim_keys(rt)[:300]
+def measured(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """Run `fn` in a forked child: (seconds, the child's peak RSS in MB, what fn returned)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read)
+        from claims.store import db
 
-    def per_claim() -> None:
-        with rt.uow(write=False) as uow:
-            for key in keys:
-                claim = uow.claims.get(key)
-                assert claim is not None
-                assess(load_facts(uow, [claim])[key], rt.policy)
+        for engine in db._ENGINES.values():  # connections belong to the parent
+            engine.dispose(close=False)
+        db._ENGINES.clear()
+        try:
+            start = time.perf_counter()
+            value = fn()
+            seconds = time.perf_counter() - start
+            out: Any = ("ok", seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, value)
+        except BaseException as exc:
+            out = ("error", repr(exc))
+        with os.fdopen(write, "wb") as fh:
+            pickle.dump(out, fh)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    got = pickle.loads(data)
+    if got[0] != "ok":
+        raise RuntimeError(f"benchmark step failed: {got[1]}")
+    return got[1], got[2], got[3]
 
-    def set_based() -> None:
-        with rt.uow(write=False) as uow:
-            for facts in load_facts(uow, uow.claims.many(keys)).values():
-                assess(facts, rt.policy)
 
-    return timed(per_claim), timed(set_based)
+# --- databases --------------------------------------------------------------------------------
 
 
-def _harness() -> tuple[Any, Any]:
-    """The tests' Prefect harness (test support, not installed): the module pytest already loaded, else from tests/."""
-    module = sys.modules.get("prefect_support") or importlib.import_module("tests.prefect_support")
-    return module.start_harness, module.stop_harness
+class Databases:
+    """Fresh, migrated databases per backend; PostgreSQL ones are dropped at the end."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.pg_names: list[str] = []
+
+    def fresh(self, backend: str, label: str) -> str:
+        if backend == "sqlite":
+            url = f"sqlite:///{self.tmp / label}.db"
+        else:
+            name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            self.pg_names.append(name)
+            url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        command.upgrade(alembic_config(url), "head")
+        return url
+
+    def drop_all(self) -> None:
+        from claims.store.db import dispose_engines
+
+        dispose_engines()
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in self.pg_names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
-def bench_flow(tmp: Path, n: int) -> tuple[float, float]:
-    from flows.runner import run_assessment
-
-    start_harness, stop_harness = _harness()
-
-    n = min(n, 400)  # one task per claim is the slow baseline: keep it to minutes
-    per_task_rt, batched_rt = fresh_runtime(tmp, "flow-single", n), fresh_runtime(tmp, "flow-batched", n)
-    start_harness()
+def postgres_available() -> bool:
     try:
-        run_assessment(fresh_runtime(tmp, "flow-warmup", 10), "system", None)  # API start-up off the clock
-        # Batched first: the per-claim run leaves the in-process API server a backlog of task-run
-        # events to write for seconds afterwards, which would slow whatever runs next.
-        ours = timed(lambda: run_assessment(batched_rt, "system", None, batch_size=200))
-        baseline = timed(lambda: run_assessment(per_task_rt, "system", None, batch_size=1))
-    finally:
-        stop_harness()
-    return baseline, ours
+        engine = create_engine(PG_ADMIN)
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--claims", type=int, default=2000)
-    args = parser.parse_args()
-    ok = True
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, fn, target in (
-            ("assessment: per-claim tx vs batched tx", bench_assessment, 5.0),
-            ("facts: per-claim load vs set-based load", bench_readiness, 3.0),
-            ("flow: one task per claim vs one task per batch", bench_flow, 3.0),
-        ):
-            baseline, candidate = fn(Path(tmp), args.claims)
-            ratio = baseline / candidate
-            verdict = "ok" if ratio >= target else "MISSED"
-            ok &= ratio >= target
-            print(
-                f"{name}: baseline {baseline:.2f}s, ours {candidate:.2f}s, ratio {ratio:.1f}x "
-                f"(target >= {target}x) {verdict}"
+# --- baselines --------------------------------------------------------------------------------
+
+
+def baseline_import(url: str, path: Path) -> dict[str, int]:
+    """Raw Core executemany of the file's rows (case, sources, claims, evidence), no events, no checks."""
+    from claims.store.models import Case, Claim, Evidence, Source
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    engine = create_engine(url)
+    stamp = datetime.now(UTC).replace(microsecond=0)
+    with engine.begin() as conn:
+        case_id = conn.execute(
+            insert(Case.__table__).returning(Case.__table__.c.id),
+            {"key": data["case"]["key"], "title": data["case"]["title"], "created_at": stamp},
+        ).scalar_one()
+        src = Source.__table__
+        ids = {}
+        for s in data["sources"]:
+            ids[s["key"]] = conn.execute(
+                insert(src).returning(src.c.id),
+                {
+                    "case_id": case_id,
+                    "key": s["key"],
+                    "name": s["name"],
+                    "kind": s["kind"],
+                    "reliability": s["reliability"],
+                },
+            ).scalar_one()
+        for s in data["sources"]:
+            if s.get("derived_from"):
+                conn.execute(
+                    update(src).where(src.c.id == ids[s["key"]]).values(derived_from_id=ids[s["derived_from"]])
+                )
+        claims = data["claims"]
+        ct, et = Claim.__table__, Evidence.__table__
+        for i in range(0, len(claims), 5000):
+            part = claims[i : i + 5000]
+            rows = [
+                {
+                    "case_id": case_id,
+                    "key": c["key"],
+                    "statement": c["statement"],
+                    "stage": "reported",
+                    "at_risk": False,
+                    "version": 1,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "reported_at": stamp,
+                }
+                for c in part
+            ]
+            claim_ids = conn.execute(insert(ct).returning(ct.c.id, sort_by_parameter_order=True), rows).scalars().all()
+            ev_rows = [
+                {
+                    "claim_id": cid,
+                    "source_id": ids[e["source"]],
+                    "stance": e["stance"],
+                    "credibility": e["credibility"],
+                    "summary": e["summary"],
+                    "added_by": "alice",
+                    "added_at": stamp,
+                    "fingerprint": hashlib.sha256(
+                        f"{e['source']}{e['stance']}{e['credibility']}{e['summary']}".encode()
+                    ).hexdigest(),
+                    "retracted": False,
+                }
+                for cid, c in zip(claim_ids, part, strict=True)
+                for e in c["evidence"]
+            ]
+            conn.execute(insert(et), ev_rows)
+    engine.dispose()
+    return {"claims": len(claims), "evidence": sum(len(c["evidence"]) for c in claims)}
+
+
+def _roots(sources: list[Any]) -> dict[int, int]:
+    parent = {s.id: s.derived_from_id for s in sources}
+    out = {}
+    for sid in parent:
+        root = sid
+        while parent[root] is not None:
+            root = parent[root]
+        out[sid] = root
+    return out
+
+
+def baseline_assess(url: str) -> dict[str, tuple[str, str | None]]:
+    """The hand-written assessment: one query, the v1 rules in plain Python, bulk writes, hashed events."""
+    from claims.store.events import GENESIS, _row_hash
+    from claims.store.models import Claim, Event, Evidence, ReviewRequest, Source
+
+    engine = create_engine(url)
+    ct, et, st = Claim.__table__, Evidence.__table__, Source.__table__
+    c3 = lambda r, c: r in "ABC" and c <= 3  # noqa: E731 - graded C3 or better
+    b2 = lambda r, c: r in "AB" and c <= 2  # noqa: E731
+    result: dict[str, tuple[str, str | None]] = {}
+    stamp = datetime.now(UTC).replace(microsecond=0)
+    with engine.begin() as conn:
+        roots = _roots(conn.execute(select(st.c.id, st.c.derived_from_id)).all())
+        rows = conn.execute(
+            select(
+                ct.c.id, ct.c.key, ct.c.stage, et.c.stance, et.c.credibility, et.c.retracted, st.c.id, st.c.reliability
             )
-    return 0 if ok else 1
+            .select_from(ct.outerjoin(et, et.c.claim_id == ct.c.id).outerjoin(st, st.c.id == et.c.source_id))
+            .where(ct.c.stage.in_(("reported", "corroborated")))
+            .order_by(ct.c.id)
+        )
+        claims: dict[int, list[Any]] = {}
+        for cid, key, stage, stance, cred, retracted, sid, rel in rows:
+            entry = claims.setdefault(cid, [key, stage, set(), set(), set(), set()])
+            if stance is None or retracted or not c3(rel, cred):
+                continue
+            root = roots[sid]
+            if stance == "supports":
+                entry[2].add(root)
+                if b2(rel, cred):
+                    entry[3].add(root)
+            else:
+                entry[4].add(root)
+                if b2(rel, cred):
+                    entry[5].add(root)
+        moves, reviews, events = [], [], []
+        for cid, (key, stage, sup, sup_b2, con, con_b2) in claims.items():
+            review = None
+            refute = len(con) >= 2 and con_b2 and len(con) > len(sup)
+            new = stage
+            if not refute and stage == "reported" and len(sup) >= 2:
+                new = "corroborated"
+            elif stage == "corroborated" and len(sup) < 2:
+                new = "reported"
+            if refute:
+                review = "refuted"
+            elif new == "corroborated" and len(sup) >= 3 and sup_b2 and not con:
+                review = "confirmed"
+            if new != stage:
+                moves.append({"cid": cid, "stage": new, "at": stamp})
+                events.append({"kind": "claim.stage_changed", "claim_key": key, "from_stage": stage, "to_stage": new})
+            if review:
+                reviews.append(
+                    {
+                        "claim_id": cid,
+                        "from_stage": new,
+                        "to_stage": review,
+                        "status": "pending",
+                        "requested_by": "system",
+                        "requested_at": stamp,
+                        "policy_version": "v1",
+                    }
+                )
+                events.append({"kind": "review.requested", "claim_key": key, "from_stage": new, "to_stage": review})
+            result[key] = (new, review)
+        if moves:
+            conn.execute(
+                update(ct)
+                .where(ct.c.id == bindparam("cid"))
+                .values(stage=bindparam("stage"), corroborated_at=bindparam("at"), version=ct.c.version + 1),
+                moves,
+            )
+        if reviews:
+            conn.execute(insert(ReviewRequest.__table__), reviews)
+        head = conn.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1)) or GENESIS
+        chained = []
+        for ev in events:
+            row = {
+                "at": stamp,
+                "actor": "system",
+                "case_key": "bench",
+                "rationale": None,
+                "policy_version": "v1",
+                "payload": {},
+                "prev_hash": head,
+                **ev,
+            }
+            row["hash"] = head = _row_hash(row)
+            chained.append(row)
+        if chained:
+            conn.execute(insert(Event.__table__), chained)
+    engine.dispose()
+    return result
+
+
+# --- ours -------------------------------------------------------------------------------------
+
+
+def our_state(url: str) -> dict[str, tuple[str, str | None]]:
+    """Stage and pending review target of every claim, to compare with the baseline's."""
+    from claims.store.models import Claim, ReviewRequest
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pending = dict(
+            conn.execute(
+                select(ReviewRequest.claim_id, ReviewRequest.to_stage).where(ReviewRequest.status == "pending")
+            ).all()
+        )
+        out = {
+            key: (stage, pending.get(cid)) for cid, key, stage in conn.execute(select(Claim.id, Claim.key, Claim.stage))
+        }
+    engine.dispose()
+    return out
+
+
+def our_assess(url: str, changed_only: bool) -> int:
+    from claims import services
+    from claims.services import Runtime
+
+    rt = Runtime(url)
+    keys = services.open_claim_keys(rt, changed_only=changed_only)
+    for i in range(0, len(keys), 200):
+        services.assess_claims(rt, "system", keys[i : i + 200])
+    return len(keys)
+
+
+def chain_ok(url: str) -> bool:
+    from claims import services
+    from claims.services import Runtime
+
+    return bool(services.audit_verify(Runtime(url)).ok)
+
+
+EXPLAINED = {
+    "explain:review_queue": "SELECT r.id, c.key FROM review_requests r JOIN claims c ON c.id = r.claim_id "
+    "WHERE r.status = 'pending' ORDER BY r.id LIMIT 50",
+    "explain:claim_evidence": "SELECT e.* FROM evidence e JOIN claims c ON c.id = e.claim_id WHERE c.key = 'bench-c7'",
+    "explain:claim_history": "SELECT * FROM events WHERE claim_key = 'bench-c7' ORDER BY id",
+    "explain:changed_claims": "SELECT key FROM claims WHERE assessed_version IS NULL OR assessed_version <> version "
+    "OR assessed_policy IS NULL OR assessed_policy <> 'v1' ORDER BY id",
+}
+
+
+def explain(url: str, sql: str) -> tuple[float, dict[str, Any]]:
+    """Seconds (planning + execution) and the plan tree of EXPLAIN ANALYZE."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        plan = conn.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")).scalar_one()
+    engine.dispose()
+    top = plan[0]
+    return (top["Planning Time"] + top["Execution Time"]) / 1000, top["Plan"]
+
+
+def plan_nodes(plan: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(node type, relation) of every node in a plan tree."""
+    out = [(plan["Node Type"], plan.get("Relation Name"))]
+    for child in plan.get("Plans", []):
+        out += plan_nodes(child)
+    return out
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def run_size(dbs: Databases, backend: str, size: int, tmp: Path, per_claim_before: dict[str, float]) -> list[Result]:
+    from claims import services
+    from claims.services import Runtime
+    from claims.services.whatif import Hypothesis, what_if
+
+    results: list[Result] = []
+
+    def add(name: str, seconds: float, baseline: float | None, target: str, met: bool, rss: float, **kw: Any) -> None:
+        ratio = seconds / baseline if baseline else None
+        results.append(
+            Result(
+                name,
+                size,
+                backend,
+                round(seconds, 4),
+                baseline and round(baseline, 4),
+                ratio and round(ratio, 3),
+                target,
+                met and rss < RSS_LIMIT_MB,
+                round(rss, 1),
+                **kw,
+            )
+        )
+
+    case = tmp / f"case-{size}.json"
+    if not case.exists():
+        write_case_json(case, size)
+    ours_url, base_url = dbs.fresh(backend, f"ours{size}"), dbs.fresh(backend, f"base{size}")
+    services.ensure_users(Runtime(ours_url), {"admin": "admin", "alice": "analyst"})
+
+    secs, rss, report = measured(lambda: services.import_path(Runtime(ours_url), "alice", case).created)
+    bsecs, _, counts = measured(lambda: baseline_import(base_url, case))
+    agrees = report["claims"] == counts["claims"] and report["evidence"] == counts["evidence"] and chain_ok(ours_url)
+    add("import", secs, bsecs, "ratio <= 2", secs <= 2 * bsecs, rss, agrees=agrees)
+    again, rss2, report2 = measured(lambda: services.import_path(Runtime(ours_url), "alice", case).created)
+    add(
+        "import_again",
+        again,
+        secs,
+        "creates nothing",
+        not any(report2.values()),
+        rss2,
+        agrees=not any(report2.values()),
+    )
+
+    secs, rss, n = measured(lambda: our_assess(ours_url, changed_only=False))
+    bsecs, _, expected = measured(lambda: baseline_assess(base_url))
+    agrees = our_state(ours_url) == expected and our_state(base_url) == expected and chain_ok(ours_url)
+    add("assess_full", secs, bsecs, "ratio <= 2", secs <= 2 * bsecs, rss, agrees=agrees and n == size)
+    per_claim = secs / size
+    before = per_claim_before.get(backend)
+    if before:
+        add(
+            "assess_scaling",
+            per_claim,
+            before,
+            "ratio <= 1.5 (per claim vs previous size)",
+            per_claim <= 1.5 * before,
+            rss,
+        )
+    per_claim_before[backend] = per_claim
+    full = secs
+
+    secs, rss, n = measured(lambda: our_assess(ours_url, changed_only=True))
+    add("reassess_unchanged", secs, full, "seconds < 2", secs < 2.0, rss, agrees=n == 0)
+    rt = Runtime(ours_url)
+    services.add_evidence(rt, "alice", "bench-c1", "s0", "supports", credibility=2, summary="one more item")
+    secs, rss, n = measured(lambda: our_assess(ours_url, changed_only=True))
+    add("reassess_one", secs, full, "seconds < 1", secs < 1.0, rss, agrees=n == 1)
+
+    hypothesis = [Hypothesis(claim="bench-c2", stance="supports", credibility=2, reliability="B")]
+    secs, rss, moved = measured(
+        lambda: {
+            p.claim: p.projected.value for p in what_if(Runtime(ours_url), "bench", hypothesis).claims if p.affected
+        }
+    )
+    add("whatif", secs, None, "seconds < 2", secs < 2.0, rss, agrees=list(moved) == ["bench-c2"])
+    secs, rss, n = measured(lambda: len(services.review_queue(Runtime(ours_url))))
+    pending = sum(1 for _, review in our_state(ours_url).values() if review)
+    add("review_queue", secs, None, "seconds < 0.5", secs < 0.5, rss, agrees=n == pending)
+
+    if backend == "postgresql":
+        for name, sql in EXPLAINED.items():
+            secs, plan = explain(ours_url, sql)
+            seq = sorted({t for node, t in plan_nodes(plan) if node == "Seq Scan" and t in ("evidence", "events")})
+            add(name, secs, None, "no seq scan of evidence/events", not seq, 0.0, note=", ".join(seq))
+    return results
+
+
+def print_table(results: list[Result]) -> None:
+    head = (
+        f"{'benchmark':<22} {'size':>7} {'backend':<10} {'seconds':>9} {'baseline':>9} {'ratio':>7} {'RSS MB':>7}"
+        "  target / met / agrees"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        base = f"{r.baseline_seconds:.3f}" if r.baseline_seconds else "-"
+        ratio = f"{r.ratio:.2f}" if r.ratio else "-"
+        print(
+            f"{r.name:<22} {r.size:>7} {r.backend:<10} {r.seconds:>9.3f} {base:>9} {ratio:>7} {r.peak_rss_mb:>7.0f}  "
+            f"{r.target} / {'met' if r.met else 'MISSED'} / {'agrees' if r.agrees else 'DISAGREES'}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="full", help="quick, full, or comma-separated claim counts")
+    parser.add_argument("--backend", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    sizes = SIZES.get(args.size) or [int(s) for s in args.size.split(",")]
+    backends = [b for b in args.backend.split(",") if b]
+    if "postgresql" in backends and not postgres_available():
+        print(f"PostgreSQL not reachable at {PG_ADMIN}: SQLite only", file=sys.stderr)
+        backends.remove("postgresql")
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        dbs = Databases(Path(tmp))
+        try:
+            for backend in backends:
+                before: dict[str, float] = {}
+                for size in sizes:
+                    results += run_size(dbs, backend, size, Path(tmp), before)
+                    args.output.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
+        finally:
+            if dbs.pg_names:
+                dbs.drop_all()
+    print_table(results)
+    args.output.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
+    return 0 if all(r.agrees for r in results) else 1
 
 
 if __name__ == "__main__":

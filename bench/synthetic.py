@@ -1,16 +1,21 @@
-"""A synthetic case of N claims with realistic evidence mixes, for benchmarks."""
+"""Synthetic cases of N claims with realistic evidence mixes, for benchmarks.
+
+`write_case_json` streams the file claim by claim, so a 100k-claim case never sits in memory
+(the benchmark's own footprint would otherwise hide the importer's).
+"""
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 RELIABILITY = "ABCDEF"
 
 
-def synthetic_case(n_claims: int, *, key: str = "bench", seed: int = 7) -> dict[str, Any]:
-    """Sources with lineage chains, claims with 0-6 evidence items each, a few actions."""
-    rng = random.Random(seed)
+def _sources(rng: random.Random) -> list[dict[str, Any]]:
     sources = []
     for i in range(40):
         entry: dict[str, Any] = {
@@ -22,7 +27,11 @@ def synthetic_case(n_claims: int, *, key: str = "bench", seed: int = 7) -> dict[
         if i >= 10 and rng.random() < 0.4:
             entry["derived_from"] = f"s{rng.randrange(0, 10)}"
         sources.append(entry)
-    claims = []
+    return sources
+
+
+def _claims(rng: random.Random, n_claims: int, key: str) -> Iterator[dict[str, Any]]:
+    """0-7 evidence items per claim (about 4 on average, as in the issue's measurements)."""
     for c in range(n_claims):
         evidence = [
             {
@@ -31,15 +40,42 @@ def synthetic_case(n_claims: int, *, key: str = "bench", seed: int = 7) -> dict[
                 "credibility": rng.randint(1, 5),
                 "summary": f"item {j} on claim {c}",
             }
-            for j in range(rng.randint(0, 6))
+            for j in range(rng.randint(1, 7))
         ]
-        claims.append({"key": f"{key}-c{c}", "statement": f"Synthetic claim {c}", "evidence": evidence})
-    actions = [
+        yield {"key": f"{key}-c{c}", "statement": f"Synthetic claim {c}", "evidence": evidence}
+
+
+def _actions(rng: random.Random, n_claims: int, key: str) -> list[dict[str, Any]]:
+    return [
         {
             "key": f"{key}-a{a}",
             "title": f"Action {a}",
-            "requires": [{"claim": f"{key}-c{rng.randrange(n_claims)}", "stage": "confirmed"} for _ in range(3)],
+            "requires": [{"claim": f"{key}-c{c}", "stage": "confirmed"} for c in rng.sample(range(n_claims), 3)],
         }
         for a in range(5)
     ]
-    return {"case": {"key": key, "title": "Synthetic"}, "sources": sources, "claims": claims, "policy_actions": actions}
+
+
+def synthetic_case(n_claims: int, *, key: str = "bench", seed: int = 7) -> dict[str, Any]:
+    """Sources with lineage chains, claims with evidence, a few actions (in memory: small sizes)."""
+    rng = random.Random(seed)
+    sources = _sources(rng)
+    claims = list(_claims(rng, n_claims, key))
+    return {
+        "case": {"key": key, "title": "Synthetic"},
+        "sources": sources,
+        "claims": claims,
+        "policy_actions": _actions(rng, n_claims, key),
+    }
+
+
+def write_case_json(path: Path, n_claims: int, *, key: str = "bench", seed: int = 7) -> None:
+    """The same case as `synthetic_case`, written to `path` one claim at a time."""
+    rng = random.Random(seed)
+    sources = _sources(rng)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write('{"case": ' + json.dumps({"key": key, "title": "Synthetic"}))
+        fh.write(',\n"sources": ' + json.dumps(sources) + ',\n"claims": [\n')
+        for i, claim in enumerate(_claims(rng, n_claims, key)):
+            fh.write((",\n" if i else "") + json.dumps(claim))
+        fh.write('\n],\n"policy_actions": ' + json.dumps(_actions(rng, n_claims, key)) + "}\n")

@@ -101,9 +101,9 @@ def _no_progress(done: int, total: int) -> None:
 
 
 @task(name="list-claims", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
-def list_claims(rt: Runtime, case: str | None = None) -> list[str]:
-    """Keys of the claims to assess: every claim, or those of one case."""
-    return services.open_claim_keys(rt, case)
+def list_claims(rt: Runtime, case: str | None = None, full: bool = False) -> list[str]:
+    """Keys of the claims to assess (all, or one case's): those changed since last judged, or every one if `full`."""
+    return services.open_claim_keys(rt, case, changed_only=not full)
 
 
 @task(
@@ -152,11 +152,16 @@ def assessment_flow(
     batch_size: int | None = None,
     signoff_deployment: str | None = None,
     parallel: int | None = None,
+    full: bool = False,
 ) -> AssessmentReport:
-    """Assess claims in batches, publish what moved and why, and start sign-off runs for pending reviews."""
+    """Assess claims in batches, publish what moved and why, and start sign-off runs for pending reviews.
+
+    Without `keys`, only claims changed since their last assessment (or judged under another
+    policy version) are assessed; `full` assesses every claim.
+    """
     rt = current_runtime()
     logger = get_run_logger()
-    todo = list(keys) if keys else list_claims(rt, case)
+    todo = list(keys) if keys else list_claims(rt, case, full)
     chunks = batches(todo, batch_size or get_settings().batch_size)
     waiting = deque(chunks)
     # SQLite takes one writer at a time: batches in parallel would only queue on its lock, and its

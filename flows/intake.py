@@ -74,8 +74,8 @@ def list_inbox(inbox: str) -> list[str]:
     cache_policy=NO_CACHE,
 )
 def import_file(rt: Runtime, actor: str, path: str) -> ImportReport:
-    """Read one case file and import what is new in it, in one transaction."""
-    return services.import_case(rt, actor, services.read_case_file(path))
+    """Read one case file (JSON streamed) and import what is new in it, in one transaction."""
+    return services.import_path(rt, actor, path)
 
 
 @task(name="move-aside", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)

@@ -78,15 +78,17 @@ def assess(
     dask: str | None = None,
     batch_size: int | None = None,
     quiet: bool = True,
+    full: bool = False,
 ) -> AssessmentReport:
-    """Run the assessment flow here: the given claims (default: all, or one case's), one batch per task."""
+    """Run the assessment flow here: the given claims (default: those changed since last judged, all
+    of them with `full`; or one case's), one batch per task."""
     from flows.assessment import assessment_flow, task_runner
     from flows.common import use_runtime
 
     size = batch_size or get_settings().batch_size
     flow_ = assessment_flow.with_options(task_runner=task_runner(dask)) if dask else assessment_flow
     with flow_api(quiet=quiet), use_runtime(rt), _progress_bar(progress, size):
-        return flow_(keys=list(keys) if keys else None, case=case, actor=actor, batch_size=size)
+        return flow_(keys=list(keys) if keys else None, case=case, actor=actor, batch_size=size, full=full)
 
 
 def run_assessment(
@@ -98,9 +100,10 @@ def run_assessment(
     progress: bool = False,
     dask: str | None = None,
     batch_size: int | None = None,
+    full: bool = False,
 ) -> list[Outcome]:
-    """Assess the given claims (default: all of them) through the assessment flow; the outcome per claim."""
-    return assess(rt, actor, keys, case=case, progress=progress, dask=dask, batch_size=batch_size).outcomes
+    """Assess the given claims (default: those changed since last judged; `full`: all) through the flow."""
+    return assess(rt, actor, keys, case=case, progress=progress, dask=dask, batch_size=batch_size, full=full).outcomes
 
 
 def run_intake(rt: Runtime, actor: str, path: Path, *, assess_after: bool = False, quiet: bool = True) -> IntakeReport:

@@ -13,11 +13,27 @@ from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, fail, out,
 
 
 def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> None:
-    """Import a case file (YAML or JSON) or a STIX bundle from `claims export --format stix`. Idempotent."""
-    rt = runtime()
-    from claims.services.exports import read_import_file
+    """Import a case file (YAML or JSON, JSON streamed) or a STIX bundle from `claims export --format stix`."""
+    from rich.console import Console
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
-    report = services.import_case(rt, actor(as_user), read_import_file(file))
+    rt = runtime()
+    bar = Progress(
+        TextColumn("importing: {task.fields[claims]:,} claims, {task.fields[evidence]:,} evidence items"),
+        TextColumn("({task.fields[rate]:,.0f} claims/s)"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=as_json,
+    )
+    job = bar.add_task("import", total=None, claims=0, evidence=0, rate=0.0)
+
+    def progress(claims: int, evidence: int) -> None:
+        elapsed = bar.tasks[0].elapsed or 0.0
+        bar.update(job, claims=claims, evidence=evidence, rate=claims / elapsed if elapsed else 0.0)
+
+    with bar:
+        report = services.import_path(rt, actor(as_user), file, progress)
     if as_json:
         emit_json({"case": report.case, "created": report.created})
     else:

@@ -25,8 +25,11 @@ from claims.cli.common import (
 
 
 def assess_cmd(
-    keys: Annotated[list[str] | None, typer.Argument(help="Claim keys (default: every claim).")] = None,
+    keys: Annotated[
+        list[str] | None, typer.Argument(help="Claim keys (default: every claim changed since it was last assessed).")
+    ] = None,
     case: Annotated[str | None, typer.Option(help="Only this case.")] = None,
+    full: Annotated[bool, typer.Option("--all", help="Re-assess every claim, changed or not.")] = False,
     dask: DaskOpt = None,
     batch_size: BatchOpt = None,
     verbose: VerboseOpt = False,
@@ -48,6 +51,7 @@ def assess_cmd(
             dask=dask,
             batch_size=batch_size,
             quiet=not verbose,
+            full=full,
         )
     print_outcomes(report.outcomes, as_json)
 

@@ -1,6 +1,7 @@
 """Use cases. Each write is one unit of work: the change and its audit event commit together."""
 
 from claims.services.assessment import AdvanceResult, Outcome, advance, assess_claims, open_claim_keys
+from claims.services.bulk_import import import_path
 from claims.services.casefile import CaseFile, read_case_file, validate_case
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.evidence import add_evidence, retract_evidence
@@ -39,6 +40,7 @@ __all__ = [
     "ensure_users",
     "export_case",
     "import_case",
+    "import_path",
     "list_users",
     "open_claim_keys",
     "read_case_file",

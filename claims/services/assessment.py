@@ -35,9 +35,12 @@ class Outcome:
         return self.from_stage is not self.stage
 
 
-def open_claim_keys(rt: Runtime, case_key: str | None = None) -> list[str]:
-    """Keys of every claim the assessment should look at (reported, corroborated, and at-risk candidates)."""
+def open_claim_keys(rt: Runtime, case_key: str | None = None, *, changed_only: bool = False) -> list[str]:
+    """Keys of the claims the assessment should look at: every one, or (`changed_only`) those
+    changed since their last assessment or judged under another policy version."""
     with rt.uow(write=False) as uow:
+        if changed_only:
+            return uow.claims.stale_keys(rt.policy.version, case_key=case_key)
         return uow.claims.keys(case_key=case_key)
 
 
@@ -55,6 +58,8 @@ def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]
             raise NotFound(f"claim: unknown claim {sorted(missing)[0]!r}")
         facts = load_facts(uow, claims)
         outcomes = [_apply(uow, rt, claim, facts[claim.key], actor) for claim in claims]
+        uow.flush()  # the versions the moves above bumped, before they are stamped as judged
+        uow.claims.mark_assessed(claims, rt.policy.version)
         uow.commit()
     return outcomes
 

@@ -246,19 +246,24 @@ def validate_case(data: Any, origin: str = "case file") -> CaseFile:
     try:
         case_file = CaseFile.model_validate(body)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _location(err["loc"]) or "case"
-        value = err.get("input")
-        shown = f" {value!r}" if not isinstance(value, dict | list) and value is not None else ""
-        message = err["msg"].removeprefix("Value error, ")
-        if shown and re.search(rf"(?<![\w']){re.escape(shown.strip())}(?![\w'])", message):
-            shown = ""  # the domain's message already names the value
-        raise InvalidInput(f"{origin}: {where}:{shown} {message}".replace(":  ", ": ")) from None
+        raise InvalidInput(validation_message(exc, origin)) from None
     case_file._origin = origin
     for i, claim in enumerate(case_file.claims):
         check_history(claim, f"{origin}: claims[{i}]")
     case_file._attestation = verify_signature(data, origin)  # a tampered signed file stops here
     return case_file
+
+
+def validation_message(exc: ValidationError, origin: str, prefix: tuple[int | str, ...] = ()) -> str:
+    """The first problem as one line naming the field and the value (`prefix`: where the item sits)."""
+    err = exc.errors()[0]
+    where = _location(prefix + tuple(err["loc"])) or "case"
+    value = err.get("input")
+    shown = f" {value!r}" if not isinstance(value, dict | list) and value is not None else ""
+    message = err["msg"].removeprefix("Value error, ")
+    if shown and re.search(rf"(?<![\w']){re.escape(shown.strip())}(?![\w'])", message):
+        shown = ""  # the domain's message already names the value
+    return f"{origin}: {where}:{shown} {message}".replace(":  ", ": ")
 
 
 def read_case_file(path: str | Path) -> CaseFile:

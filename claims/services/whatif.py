@@ -118,14 +118,21 @@ def _hypothetical_item(h: Hypothesis, index: int, sources: dict[str, tuple[str, 
 
 
 def what_if(rt: Runtime, case_key: str, hypotheses: Sequence[Hypothesis]) -> WhatIfResult:
-    """Project every claim and action of a case with the hypothetical items added; nothing is written."""
+    """Project the claims the hypotheses touch or the actions require, and every action; nothing is written.
+
+    No other claim can move: without hypothetical evidence its projection is its baseline.
+    """
     with rt.uow(write=False) as uow:
         case = uow.cases.get(case_key)
         if case is None:
             raise NotFound(f"case: unknown case {case_key!r}")
         actions = uow.actions.list(case_key)
-        keys = set(uow.claims.keys(case_key=case_key)) | {r.claim.key for a in actions for r in a.requirements}
-        claims = uow.claims.many(sorted(keys))
+        # Only a claim that gains hypothetical evidence can move, and only the claims the actions
+        # require decide readiness: load those (a handful), never every claim of the case (100k
+        # bound keys broke PostgreSQL's parameter limit and took a minute as ORM objects).
+        required = {r.claim.key for a in actions for r in a.requirements}
+        claims = uow.claims.many(sorted(required | {h.claim for h in hypotheses}))
+        claims = [c for c in claims if c.case_id == case.id or c.key in required]
         facts = load_facts(uow, claims)
         source_rows = uow.sources.for_case(case.id)
         roots = lineage_roots(source_rows)

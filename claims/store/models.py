@@ -95,6 +95,10 @@ class Claim(Base):
     corroborated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     refuted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # What the last assessment judged: the claim's version and the policy version (migration 0005).
+    # Written with a Core UPDATE, so stamping them does not bump `version` itself.
+    assessed_version: Mapped[int | None] = mapped_column(Integer)
+    assessed_policy: Mapped[str | None] = mapped_column(String(40))
 
     case: Mapped[Case] = relationship(back_populates="claims")
     evidence: Mapped[list[Evidence]] = relationship(back_populates="claim", order_by="Evidence.id")
@@ -146,6 +150,7 @@ class ReviewRequest(Base):
             sqlite_where=text(f"status = '{ReviewStatus.PENDING.value}'"),
             postgresql_where=text(f"status = '{ReviewStatus.PENDING.value}'"),
         ),
+        Index("ix_review_requests_status_id", "status", "id"),  # the review queue (migration 0005)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from claims.domain.events import STAGE_EVENTS
@@ -76,6 +76,45 @@ class ClaimRepository(Repository):
         if case_key:
             stmt = stmt.join(Case).where(Case.key == case_key)
         return list(self.session.scalars(stmt))
+
+    def stale_keys(self, policy_version: str, *, case_key: str | None = None) -> list[str]:
+        """Keys of claims changed since their last assessment, or last judged under another policy.
+
+        Every change to a claim's aggregate bumps its `version` (evidence added or retracted, a
+        move, a review opened or decided), so one comparison on the claims table finds them.
+        """
+        stmt = (
+            select(Claim.key)
+            .where(
+                or_(
+                    Claim.assessed_version.is_(None),
+                    Claim.assessed_version != Claim.version,
+                    Claim.assessed_policy.is_(None),
+                    Claim.assessed_policy != policy_version,
+                )
+            )
+            .order_by(Claim.id)
+        )
+        if case_key:
+            stmt = stmt.join(Case).where(Case.key == case_key)
+        return list(self.session.scalars(stmt))
+
+    def mark_assessed(self, claims: Iterable[Claim], policy_version: str) -> None:
+        """Record the version each claim was judged at (call after the flush that wrote its changes).
+
+        A Core UPDATE, one executemany: the ORM would bump `version` for this bookkeeping too.
+        Stamping the version the assessment saw (not `version` in SQL) keeps a change committed
+        meanwhile by someone else visible to the next run.
+        """
+        rows = [{"cid": c.id, "v": c.version, "p": policy_version} for c in claims]
+        if rows:
+            table = Claim.__table__
+            self.session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("cid"))
+                .values(assessed_version=bindparam("v"), assessed_policy=bindparam("p")),
+                rows,
+            )
 
     def many(self, keys: Iterable[str]) -> Sequence[Claim]:
         """Claims with their evidence and sources loaded in three queries, whatever the count."""

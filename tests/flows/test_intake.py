@@ -113,7 +113,7 @@ def test_a_file_whose_import_fails_on_io_stays_in_the_inbox(
     def unreachable(*args: object, **kwargs: object) -> None:
         raise OperationalError("BEGIN", {}, Exception("could not connect to server"))
 
-    monkeypatch.setattr(services, "import_case", unreachable)
+    monkeypatch.setattr(services, "import_path", unreachable)
     monkeypatch.setattr(intake, "import_file", intake.import_file.with_options(retries=0))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
