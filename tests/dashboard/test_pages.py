@@ -83,18 +83,18 @@ def test_claims_table_searches_and_filters(demo_app: Runtime, open_page: Open) -
     ]
     assert table.value.set_index("claim").loc["factory-exists", "stage"] == "corroborated"
 
-    at.selectbox(key="claims_grade").select("B2").run()
+    at.selectbox(key="grade").select("B2").run()
     assert list(at.dataframe(key="claims_table").value["claim"]) == ["factory-exists", "dual-use-supply"]
-    at.multiselect(key="claims_stages").select("confirmed").run()
+    at.multiselect(key="stage").select("confirmed").run()
     assert list(at.dataframe(key="claims_table").value["claim"]) == ["dual-use-supply"]
-    at.selectbox(key="claims_grade").select(None).run()
-    at.multiselect(key="claims_stages").unselect("confirmed").run()
-    at.selectbox(key="claims_source").select("reuters-documents").run()
+    at.selectbox(key="grade").select(None).run()
+    at.multiselect(key="stage").unselect("confirmed").run()
+    at.selectbox(key="source").select("reuters-documents").run()
     assert list(at.dataframe(key="claims_table").value["claim"]) == ["shipped-to-russia"]
-    at.selectbox(key="claims_source").select(None).run()
-    at.text_input(key="claims_search").input("beijing").run()
+    at.selectbox(key="source").select(None).run()
+    at.text_input(key="q").input("beijing").run()
     assert list(at.dataframe(key="claims_table").value["claim"]) == ["beijing-aware"]
-    at.text_input(key="claims_search").input("no such words").run()
+    at.text_input(key="q").input("no such words").run()
     assert "No claim matches these filters." in texts(at)
 
 
