@@ -61,6 +61,11 @@ def users(d: Db) -> list[dict[str, Any]]:
     return queries.user_rows(d.url)
 
 
+def role_of(d: Db, name: str | None) -> str | None:
+    """The role of a user (None for nobody or an unknown name): decides which controls a page offers."""
+    return {u["name"]: u["role"] for u in users(d)}.get(name or "")
+
+
 @_cache
 def policy_version(d: Db) -> str:
     return runtime(d).policy.version
@@ -124,6 +129,11 @@ def claim_total(d: Db, filters: ClaimFilters) -> int:
 @_cache
 def claim_gates(d: Db, case: str | None) -> dict[str, int]:
     return queries.claim_gates(d.url, case)
+
+
+@_cache
+def action_claims(d: Db, case: str | None) -> dict[str, list[str]]:
+    return queries.action_claims(d.url, case)
 
 
 @_cache

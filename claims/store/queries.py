@@ -12,7 +12,17 @@ from sqlalchemy.orm import aliased
 from claims.domain.events import STAGE_EVENTS, EventKind
 from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.store.db import session_factory
-from claims.store.models import ActionRequirement, Case, Claim, Event, Evidence, ReviewRequest, Source, User
+from claims.store.models import (
+    ActionRequirement,
+    Case,
+    Claim,
+    Event,
+    Evidence,
+    PolicyAction,
+    ReviewRequest,
+    Source,
+    User,
+)
 from claims.store.types import to_utc
 
 # --- dashboard read side -----------------------------------------------------------------
@@ -445,3 +455,21 @@ def claim_gates(url: str, case: str | None = None) -> dict[str, int]:
         stmt = stmt.where(Case.key == case)
     with session_factory(url)() as session:
         return {key: int(n) for key, n in session.execute(stmt)}
+
+
+def action_claims(url: str, case: str | None = None) -> dict[str, list[str]]:
+    """Policy action key -> the claim keys it requires (for filtering the review queue by action)."""
+    stmt = (
+        select(PolicyAction.key, Claim.key.label("claim"))
+        .join(ActionRequirement, ActionRequirement.action_id == PolicyAction.id)
+        .join(Claim, Claim.id == ActionRequirement.claim_id)
+        .join(Case, Case.id == PolicyAction.case_id)
+        .order_by(PolicyAction.key, Claim.key)
+    )
+    if case:
+        stmt = stmt.where(Case.key == case)
+    out: dict[str, list[str]] = {}
+    with session_factory(url)() as session:
+        for action, claim in session.execute(stmt):
+            out.setdefault(action, []).append(claim)
+    return out

@@ -91,13 +91,16 @@ with overview:
             st.selectbox(
                 "Action",
                 keys,
-                format_func=lambda k: f"{'✓' if by_key[k].ready else '✗'} {by_key[k].title} ({k})",
                 key="action",
-                bind="query-params",
+                bind="query-params",  # the key, not the title, goes into the address: ?action=KEY
                 label_visibility="collapsed",
+                help="Type to search. Not-ready actions come first.",
             )
         ]
         with st.container(border=True):
+            st.markdown(
+                f"{':green-badge[ready]' if focus.ready else ':red-badge[not ready]'} **{ui.esc(focus.title)}**"
+            )
             if focus.ready:
                 st.success(f"{ui.esc(focus.title)} is ready.", icon=":material/check_circle:")
             for r in focus.requirements:
