@@ -28,6 +28,7 @@ REVIEW = "views/review.py"
 
 STAGES = ("reported", "corroborated", "confirmed", "refuted")
 STAGE_COLOURS = {"reported": "#8c9bb0", "corroborated": "#e3a21a", "confirmed": "#2e8b57", "refuted": "#c0392b"}
+NEUTRAL_TEXT = "#8c9bb0"  # chart labels readable on the light and the dark theme alike
 BADGE_COLOURS = {"reported": "gray", "corroborated": "orange", "confirmed": "green", "refuted": "red"}
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&])")

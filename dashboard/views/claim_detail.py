@@ -114,7 +114,7 @@ dots = base.mark_circle(opacity=1).encode(
     size=alt.condition("datum.current", alt.value(900), alt.value(420)),
     tooltip=["stage", "when"],
 )
-names = base.mark_text(dy=-30, fontSize=13, fontWeight="bold").encode(text="stage:N")
+names = base.mark_text(dy=-30, fontSize=13, fontWeight="bold", color=ui.NEUTRAL_TEXT).encode(text="stage:N")
 dates = base.mark_text(dy=32, fontSize=11, color="#5f6b7a").encode(text="when:N")
 st.altair_chart((line + dots + names + dates).properties(height=110), width="stretch")
 st.caption("When the claim last entered each stage; every change is in the audit history below.")
