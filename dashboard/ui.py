@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from claims.domain.errors import DomainError
+from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Reliability
 from claims.services.errors import ConcurrencyConflict
 from claims.services.runtime import PERMISSIONS, Role
@@ -95,25 +96,26 @@ def grade_legend() -> None:
 
 
 EVENT_LABELS = {
-    "case.imported": "case imported",
-    "claim.reported": "claim reported",
-    "claim.stage_changed": "stage changed",
-    "claim.at_risk": "flagged at risk",
-    "claim.at_risk_cleared": "no longer at risk",
-    "evidence.added": "evidence added",
-    "evidence.retracted": "evidence retracted",
-    "review.requested": "sign-off requested",
-    "review.approved": "sign-off approved",
-    "review.rejected": "sign-off rejected",
-    "review.withdrawn": "request withdrawn",
-    "review.imported": "review imported",
-    "user.added": "user added",
+    EventKind.CASE_IMPORTED: "case imported",
+    EventKind.CLAIM_REPORTED: "claim reported",
+    EventKind.CLAIM_STAGE_CHANGED: "stage changed",
+    EventKind.CLAIM_AT_RISK: "flagged at risk",
+    EventKind.CLAIM_AT_RISK_CLEARED: "no longer at risk",
+    EventKind.EVIDENCE_ADDED: "evidence added",
+    EventKind.EVIDENCE_RETRACTED: "evidence retracted",
+    EventKind.REVIEW_REQUESTED: "sign-off requested",
+    EventKind.REVIEW_APPROVED: "sign-off approved",
+    EventKind.REVIEW_REJECTED: "sign-off rejected",
+    EventKind.REVIEW_WITHDRAWN: "request withdrawn",
+    EventKind.REVIEW_IMPORTED: "review imported",
+    EventKind.USER_ADDED: "user added",
 }
 
 
 def event_label(kind: str) -> str:
     """A human label for an audit event kind (unknown kinds shown readably, never raw dotted names)."""
-    return EVENT_LABELS.get(kind, kind.replace(".", " ").replace("_", " "))
+    labels = {k.value: v for k, v in EVENT_LABELS.items()}
+    return labels.get(str(kind), str(kind).replace(".", " ").replace("_", " "))
 
 
 def stage_badge(stage: str | None, *, suffix: str = "") -> None:

@@ -113,3 +113,11 @@ def test_reviewer_reopens_a_confirmed_claim_with_a_rationale(demo_app: Runtime, 
         ("bob", "The Council annulled the listing.")
     ]
     assert services.claim_detail(demo_app, "dual-use-supply")["stage"] == "corroborated"
+
+
+def test_every_event_kind_has_a_human_label() -> None:
+    from claims.domain.events import EventKind
+    from dashboard import ui
+
+    for kind in EventKind:
+        assert ui.event_label(kind.value) == ui.EVENT_LABELS[kind] and "." not in ui.event_label(kind.value)
