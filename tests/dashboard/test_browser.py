@@ -173,6 +173,11 @@ def test_manager_reads_the_gap_before_an_action(dashboard_url: str, browser_page
         page.goto(f"{dashboard_url}/{path}")
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         expect(page.get_by_text("Page not found")).to_have_count(0)
+    # filters live in the address: a shared link reopens the same filtered table
+    page.goto(f"{dashboard_url}/claims?grade=B2&stage=confirmed")
+    expect(page.get_by_text("1 claim", exact=True)).to_be_visible()
+    page.goto(f"{dashboard_url}/claims?q=drone")
+    expect(page.get_by_label("Search")).to_have_value("drone")
     settle(page)
     page.set_viewport_size({"width": 1440, "height": 1250})
     page.goto(f"{dashboard_url}/pipeline")

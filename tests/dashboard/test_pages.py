@@ -103,6 +103,24 @@ def test_claims_table_searches_and_filters(demo_app: Runtime, open_page: Open) -
     assert "No claim matches these filters." in texts(at)
 
 
+def test_claims_table_shows_the_true_total_and_pages_in_sql(app_env: Runtime, open_page: Open) -> None:
+    sources = [{"key": "wire", "name": "Wire", "kind": "media", "reliability": "B"}]
+    claims = [{"key": f"k-{n:03d}", "statement": f"Claim number {n}"} for n in range(120)]
+    claims.append({"key": "pct", "statement": "Support rose to 50% in the_poll"})
+    case = {"case": {"key": "big", "title": "Big"}, "sources": sources, "claims": claims}
+    services.import_case(app_env, "alice", services.validate_case(case))
+    at = open_page("claims")
+    assert "**121 claims** · showing 1-50" in [m.value for m in at.markdown]
+    assert len(at.dataframe(key="claims_table").value) == 50
+    assert [b.label for b in at.get("download_button")] == ["CSV of all 121"]
+    at.pagination(key="page").set_value(3).run()
+    assert list(at.dataframe(key="claims_table").value["claim"]) == [*(f"k-{n:03d}" for n in range(100, 120)), "pct"]
+    at.text_input(key="q").input("%").run()
+    assert list(at.dataframe(key="claims_table").value["claim"]) == ["pct"]  # literal, not a wildcard
+    at.text_input(key="q").input("_").run()
+    assert list(at.dataframe(key="claims_table").value["claim"]) == ["pct"]
+
+
 def test_selecting_a_row_opens_the_claim(demo_app: Runtime, open_page: Open) -> None:
     at = open_page("claims")
     at.session_state["claims_table"] = {"selection": {"rows": [2], "columns": [], "cells": []}}

@@ -157,3 +157,16 @@ def test_a_long_queue_is_paged(app_env: Runtime, open_page: Open) -> None:
     ]
     at.button(key="approve_12").click().run()
     assert "Review #12 approved by bob: claim-11 is now confirmed." in unescape(texts(at))
+
+
+def test_the_page_does_not_assess_each_request_again(
+    pending: Runtime, open_page: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue service already assessed every request; the page draws from that, not from claim_detail."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the review page re-assessed a claim")
+
+    monkeypatch.setattr(services, "claim_detail", refuse)
+    at = open_page("review", user="bob")
+    assert list(at.dataframe[0].value["met"]) == ["✓", "✓", "✓", "✗"]
