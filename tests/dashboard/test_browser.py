@@ -177,7 +177,7 @@ def test_manager_reads_the_gap_before_an_action(dashboard_url: str, browser_page
     page.goto(f"{dashboard_url}/claims?grade=B2&stage=confirmed")
     expect(page.get_by_text("1 claim", exact=True)).to_be_visible()
     page.goto(f"{dashboard_url}/claims?q=drone")
-    expect(page.get_by_label("Search")).to_have_value("drone")
+    expect(page.get_by_test_id("stTextInputField").first).to_have_value("drone")
     settle(page)
     page.set_viewport_size({"width": 1440, "height": 1250})
     page.goto(f"{dashboard_url}/pipeline")
@@ -270,7 +270,7 @@ def test_a_what_if_started_from_a_gap(dashboard_url: str, browser_page: Any, sql
     expect(page.get_by_text("factory-exists would move to confirmed once a second reviewer signs off.")).to_be_visible()
     settle(page)
     page.set_viewport_size({"width": 1440, "height": 1500})
-    settle(page, 600)
+    settle(page, 2500)  # the result tables are drawn on a canvas after the resize
     page.screenshot(path=str(shots_dir(tmp_path) / "whatif.png"))
     assert row_counts(sqlite_url) == before  # nothing written
 
