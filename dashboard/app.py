@@ -1,7 +1,10 @@
 """The dashboard's router: `streamlit run dashboard/app.py` (or `claims dashboard`).
 
-The sidebar holds the choices every page shares: the case, and the acting user (a plain
-picker, no authentication - the services enforce roles and the four-eyes rule).
+The landing page is policy readiness: the manager's question ("what is missing before action
+X?") comes first. Every page has its own path (/readiness, /pipeline, /claims, /claim, /review);
+the root forwards to /readiness with its query. The sidebar holds the choices every page shares:
+the case (also `?case=` in the address) and the acting user (`ui.acting_user()`; the services
+enforce roles and the four-eyes rule).
 """
 
 from __future__ import annotations
@@ -19,15 +22,23 @@ if _ROOT not in sys.path:
 
 from dashboard import data, ui  # noqa: E402
 
-st.set_page_config(page_title="Claims dashboard", page_icon=":material/fact_check:", layout="wide")
+# An emoji icon: drawn locally as an inline SVG (a :material/ icon makes the browser fetch it from a font CDN).
+st.set_page_config(page_title="Claims dashboard", page_icon="⚖️", layout="wide")
 
 d = data.db()
 pending = data.pending_count(d, None)
 
+
+def _home() -> None:
+    """The root address: forward to the readiness page (so /readiness itself is a working, shareable path)."""
+    st.switch_page(ui.READINESS, query_params=dict(st.query_params))
+
+
 pages = {
+    "": [st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden")],
     "Overview": [
-        st.Page(ui.PIPELINE, title="Pipeline", icon=":material/filter_alt:", url_path="pipeline", default=True),
         st.Page(ui.READINESS, title="Policy readiness", icon=":material/gavel:", url_path="readiness"),
+        st.Page(ui.PIPELINE, title="Pipeline", icon=":material/filter_alt:", url_path="pipeline"),
     ],
     "Verification": [
         st.Page(ui.CLAIMS, title="Claims", icon=":material/list:", url_path="claims"),
@@ -49,6 +60,7 @@ with st.sidebar:
         [None, *case_keys],
         format_func=lambda k: "All cases" if k is None else k,
         key="case",
+        bind="query-params",
         help="Every page shows this case only.",
     )
     people = [u for u in data.users(d) if u["role"] != "system"]

@@ -39,7 +39,8 @@ def db() -> Db:
 
 
 def runtime(d: Db) -> services.Runtime:
-    return services.Runtime(d.url, get_settings().policy())  # d.policy_file keys the cache only
+    """The same runtime as the CLI and the flows: database and policy from settings."""
+    return services.Runtime(d.url, get_settings().policy())
 
 
 def clear() -> None:
@@ -58,6 +59,11 @@ def cases(d: Db) -> list[dict[str, Any]]:
 @_cache
 def users(d: Db) -> list[dict[str, Any]]:
     return queries.user_rows(d.url)
+
+
+def role_of(d: Db, name: str | None) -> str | None:
+    """The role of a user (None for nobody or an unknown name): decides which controls a page offers."""
+    return {u["name"]: u["role"] for u in users(d)}.get(name or "")
 
 
 @_cache
@@ -95,19 +101,39 @@ def filter_options(d: Db, case: str | None) -> dict[str, list[str]]:
     return queries.filter_options(d.url, case)
 
 
+class ClaimFilters(NamedTuple):
+    """The claims table's filters (hashable, so a cache key)."""
+
+    case: str | None = None
+    stages: tuple[str, ...] = ()
+    source: str | None = None
+    grade: str | None = None
+    assignee: str | None = None
+    search: str | None = None
+
+    def query(self) -> dict[str, Any]:
+        return {**self._asdict(), "stages": self.stages or None}
+
+
 @_cache
-def claim_table(
-    d: Db,
-    case: str | None,
-    stages: tuple[str, ...] = (),
-    source: str | None = None,
-    grade: str | None = None,
-    assignee: str | None = None,
-    search: str | None = None,
-) -> list[dict[str, Any]]:
-    return queries.claim_table(
-        d.url, case=case, stages=stages, source=source, grade=grade, assignee=assignee, search=search
-    )
+def claim_page(d: Db, filters: ClaimFilters, limit: int | None, offset: int = 0) -> list[dict[str, Any]]:
+    """One page of the claims table, cut in SQL (limit None: every matching row, e.g. for CSV)."""
+    return queries.claim_table(d.url, **filters.query(), limit=limit, offset=offset)
+
+
+@_cache
+def claim_total(d: Db, filters: ClaimFilters) -> int:
+    return queries.claim_count(d.url, **filters.query())
+
+
+@_cache
+def claim_gates(d: Db, case: str | None) -> dict[str, int]:
+    return queries.claim_gates(d.url, case)
+
+
+@_cache
+def action_claims(d: Db, case: str | None) -> dict[str, list[str]]:
+    return queries.action_claims(d.url, case)
 
 
 @_cache

@@ -14,7 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from claims.domain.errors import DomainError
+from claims.domain.events import EventKind
+from claims.domain.grades import Credibility, Reliability
 from claims.services.errors import ConcurrencyConflict
+from claims.services.runtime import PERMISSIONS, Role
 
 # Page scripts live in views/, not pages/: a pages/ folder beside the entrypoint switches Streamlit to its
 # legacy multipage mode, where AppTest.switch_page (and a fresh server's first run) skip the router.
@@ -26,6 +29,7 @@ REVIEW = "views/review.py"
 
 STAGES = ("reported", "corroborated", "confirmed", "refuted")
 STAGE_COLOURS = {"reported": "#8c9bb0", "corroborated": "#e3a21a", "confirmed": "#2e8b57", "refuted": "#c0392b"}
+NEUTRAL_TEXT = "#8c9bb0"  # chart labels readable on the light and the dark theme alike
 BADGE_COLOURS = {"reported": "gray", "corroborated": "orange", "confirmed": "green", "refuted": "red"}
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&])")
@@ -41,9 +45,77 @@ def case() -> str | None:
     return st.session_state.get("case")
 
 
-def actor() -> str | None:
-    """The acting user chosen in the sidebar (no real authentication; the services check roles)."""
+def acting_user() -> str | None:
+    """Who acts on every page. The ONE place pages learn it: the sidebar's picker today, the sign-in later."""
     return st.session_state.get("user")
+
+
+def may(role: str | None, permission: str) -> bool:
+    """Whether to OFFER a control to this role; the service still decides when it is used."""
+    try:
+        return permission in PERMISSIONS[Role(role or "")]
+    except ValueError:
+        return False
+
+
+def query_param(name: str) -> str | None:
+    """One value from the address bar (links carry case, claim, action and filters)."""
+    value = st.query_params.get(name)
+    return value or None
+
+
+def sync_query(**values: object) -> None:
+    """Write the page's choices into the address so the view can be shared and reloaded."""
+    for name, value in values.items():
+        text = ",".join(map(str, value)) if isinstance(value, list | tuple) else ("" if value is None else str(value))
+        if text:
+            if st.query_params.get(name) != text:
+                st.query_params[name] = text
+        elif name in st.query_params:
+            del st.query_params[name]
+
+
+RELIABILITY_LABELS = {r.value: f"{r.value} · {r.label}" for r in Reliability}
+CREDIBILITY_LABELS = {int(c): f"{int(c)} · {c.name.replace('_', ' ').lower()}" for c in Credibility}
+
+
+def grade_legend() -> None:
+    """The Admiralty code in words, on every page that shows a grade."""
+    with st.expander("What the grades mean (Admiralty code)", icon=":material/help:"):
+        left, right = st.columns(2)
+        left.markdown("**Source reliability**\n\n" + "\n".join(f"- **{r.value}**: {r.label}" for r in Reliability))
+        right.markdown(
+            "**Information credibility**\n\n"
+            + "\n".join(f"- **{int(c)}**: {c.name.replace('_', ' ').lower()}" for c in Credibility)
+        )
+        st.markdown(
+            "A grade joins both, e.g. **B2** = usually reliable source, probably true. "
+            '**"C3 or better"** means *both* parts at least as good: reliability A, B or C *and* '
+            "credibility 1, 2 or 3 (so B4 and D2 do not qualify). F and 6 never qualify."
+        )
+
+
+EVENT_LABELS = {
+    EventKind.CASE_IMPORTED: "case imported",
+    EventKind.CLAIM_REPORTED: "claim reported",
+    EventKind.CLAIM_STAGE_CHANGED: "stage changed",
+    EventKind.CLAIM_AT_RISK: "flagged at risk",
+    EventKind.CLAIM_AT_RISK_CLEARED: "no longer at risk",
+    EventKind.EVIDENCE_ADDED: "evidence added",
+    EventKind.EVIDENCE_RETRACTED: "evidence retracted",
+    EventKind.REVIEW_REQUESTED: "sign-off requested",
+    EventKind.REVIEW_APPROVED: "sign-off approved",
+    EventKind.REVIEW_REJECTED: "sign-off rejected",
+    EventKind.REVIEW_WITHDRAWN: "request withdrawn",
+    EventKind.REVIEW_IMPORTED: "review imported",
+    EventKind.USER_ADDED: "user added",
+}
+
+
+def event_label(kind: str) -> str:
+    """A human label for an audit event kind (unknown kinds shown readably, never raw dotted names)."""
+    labels = {k.value: v for k, v in EVENT_LABELS.items()}
+    return labels.get(str(kind), str(kind).replace(".", " ").replace("_", " "))
 
 
 def stage_badge(stage: str | None, *, suffix: str = "") -> None:
@@ -99,26 +171,26 @@ def lineage_dot(claim: str, evidence: list[dict[str, Any]], sources: list[dict[s
     claim, green for supporting, red for contradicting, grey and dotted when retracted.
     """
     by_key = {s["key"]: s for s in sources}
-    used = {e["source"] for e in evidence}
-    shown: set[str] = set()
-    for key in used:  # the sources used plus everything they repeat
-        while key and key not in shown:
-            shown.add(key)
+    # The independent line of each source comes from the service (evidence["independent_root"]);
+    # the sources between an evidence item's source and its root belong to the same line.
+    line_of: dict[str, str] = {}
+    for e in evidence:
+        key, root = e["source"], e["independent_root"]
+        while key and key not in line_of:
+            line_of[key] = root
+            if key == root:
+                break
             key = by_key.get(key, {}).get("derived_from")
     lines: dict[str, list[str]] = {}
     for e in evidence:
         lines.setdefault(e["independent_root"], [])
-    for key in sorted(shown):
-        root = key
-        seen = set()
-        while by_key.get(root, {}).get("derived_from") and root not in seen:
-            seen.add(root)
-            root = by_key[root]["derived_from"]
-        lines.setdefault(root, []).append(key)
+    for key in sorted(line_of):
+        lines.setdefault(line_of[key], []).append(key)
+    shown = set(line_of)
 
     out = [
         "digraph lineage {",
-        '  rankdir=LR; bgcolor="transparent";',
+        '  rankdir=LR; bgcolor="transparent"; fontcolor="#7f8c8d";',
         '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=10];',
     ]

@@ -35,27 +35,28 @@ def list_cmd(
     source: Annotated[str | None, typer.Option(help="Only claims with evidence from this source key.")] = None,
     grade: Annotated[str | None, typer.Option(help="Only claims with live evidence of this grade, e.g. B2.")] = None,
     assignee: Annotated[str | None, typer.Option(help="Only claims assigned to this person.")] = None,
-    search: Annotated[str | None, typer.Option(help="Text in key or statement.")] = None,
+    search: Annotated[str | None, typer.Option(help="Text in key or statement (% and _ match themselves).")] = None,
+    limit: Annotated[int | None, typer.Option(min=0, help="At most this many rows (default: all that match).")] = None,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many matching rows first.")] = 0,
     as_json: JsonOut = False,
 ) -> None:
-    """Claims with their stage, evidence counts and any pending review (filtered in SQL)."""
+    """Claims with their stage, evidence counts and any pending review (filtered in SQL).
+
+    Every matching claim is listed unless --limit/--offset ask for a page; a closing line gives
+    the total either way. --json keeps its shape (a list of rows) and holds every row asked for.
+    """
     from claims.domain.grades import Grade
-    from claims.store.queries import claim_table
+    from claims.store.queries import claim_count, claim_table
 
     stages = [Stage.parse(stage).value] if stage else None
     grade = str(Grade.parse(grade)) if grade else None
-    rows = claim_table(
-        get_settings().database_url,
-        case=case,
-        stages=stages,
-        source=source,
-        grade=grade,
-        assignee=assignee,
-        search=search,
-    )
+    filters = dict(case=case, stages=stages, source=source, grade=grade, assignee=assignee, search=search)
+    url = get_settings().database_url
+    rows = claim_table(url, **filters, limit=limit, offset=offset)  # type: ignore[arg-type]
     if as_json:
         emit_json(rows)
         return
+    total = claim_count(url, **filters)  # type: ignore[arg-type]
     several_cases = len({r["case"] for r in rows}) > 1
     table = Table("claim", *(["case"] if several_cases else []), "stage", "for", "against", "retracted", "review")
     for r in rows:
@@ -70,6 +71,8 @@ def list_cmd(
             r["pending_review"] or "",
         )
     out.print(table)
+    shown = f"claims {offset + 1}-{offset + len(rows)} of {total}" if rows else f"no rows shown of {total}"
+    out.print(f"{total} matching claim{'s' if total != 1 else ''}" if len(rows) == total else shown, markup=False)
 
 
 def readiness_cmd(case: Annotated[str | None, typer.Option(help="Case key.")] = None, as_json: JsonOut = False) -> None:

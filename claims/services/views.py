@@ -162,7 +162,7 @@ def review_queue(rt: Runtime, status: str | None = ReviewStatus.PENDING) -> list
         assessments = assessments_for(uow, rt, sorted({r.claim.key for r in reviews}))
         out = []
         for r in reviews:
-            a = assessments[r.claim.key]
+            target = assessments[r.claim.key].for_stage(Stage(r.to_stage))
             out.append(
                 {
                     "id": r.id,
@@ -177,8 +177,11 @@ def review_queue(rt: Runtime, status: str | None = ReviewStatus.PENDING) -> list
                     "policy_version": r.policy_version,
                     "decided_by": r.decided_by,
                     "rationale": r.rationale,
-                    "gaps": a.for_stage(Stage(r.to_stage)).gaps,
-                    "evidence_met": a.for_stage(Stage(r.to_stage)).evidence_met,
+                    "case": r.claim.case.key,
+                    "gaps": target.gaps,
+                    "evidence_met": target.evidence_met,
+                    # the whole target-stage assessment, so a reader need not assess the claim again
+                    "criteria": stage_json(target)["criteria"],
                 }
             )
         return out

@@ -12,7 +12,17 @@ from sqlalchemy.orm import aliased
 from claims.domain.events import STAGE_EVENTS, EventKind
 from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.store.db import session_factory
-from claims.store.models import Case, Claim, Event, Evidence, ReviewRequest, Source, User
+from claims.store.models import (
+    ActionRequirement,
+    Case,
+    Claim,
+    Event,
+    Evidence,
+    PolicyAction,
+    ReviewRequest,
+    Source,
+    User,
+)
 from claims.store.types import to_utc
 
 # --- dashboard read side -----------------------------------------------------------------
@@ -207,6 +217,86 @@ def filter_options(url: str, case: str | None = None) -> dict[str, list[str]]:
         }
 
 
+def like_pattern(search: str) -> str:
+    """A LIKE pattern that matches `search` literally anywhere (``%`` and ``_`` are text, not wildcards)."""
+    text = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{text}%"
+
+
+def _claim_filters(
+    stmt: Any,
+    *,
+    case: str | None,
+    stages: list[str] | tuple[str, ...] | None,
+    source: str | None,
+    grade: str | None,
+    assignee: str | None,
+    search: str | None,
+) -> Any:
+    """The claims-table filters, shared by the rows and their total so both count the same claims.
+
+    Returns None when the filter can match nothing (a malformed grade).
+    """
+    if case:
+        stmt = stmt.where(Case.key == case)
+    if stages:
+        stmt = stmt.where(Claim.stage.in_(list(stages)))
+    if assignee:
+        stmt = stmt.where(Claim.assignee == assignee)
+    if search and search.strip():
+        pattern = like_pattern(search)
+        stmt = stmt.where(
+            or_(
+                func.lower(Claim.key).like(pattern, escape="\\"), func.lower(Claim.statement).like(pattern, escape="\\")
+            )
+        )
+    # The filters look at a claim's evidence through their own aliases: correlated to the outer
+    # Evidence they would drop the other items from the counts.
+    item, by = aliased(Evidence), aliased(Source)
+    if source:
+        stmt = stmt.where(exists().where(item.claim_id == Claim.id, item.source_id == by.id, by.key == source))
+    if grade:
+        g = grade.strip().upper()
+        if len(g) != 2 or not g[1].isdigit():
+            return None
+        stmt = stmt.where(
+            exists().where(
+                item.claim_id == Claim.id,
+                item.retracted.is_(False),
+                item.source_id == by.id,
+                by.reliability == g[0],
+                item.credibility == int(g[1]),
+            )
+        )
+    return stmt
+
+
+def claim_count(
+    url: str,
+    *,
+    case: str | None = None,
+    stages: list[str] | tuple[str, ...] | None = None,
+    source: str | None = None,
+    grade: str | None = None,
+    assignee: str | None = None,
+    search: str | None = None,
+) -> int:
+    """How many claims the claims table would list with these filters (the true total, never capped)."""
+    stmt = _claim_filters(
+        select(func.count(Claim.id)).select_from(Claim).join(Case, Case.id == Claim.case_id),
+        case=case,
+        stages=stages,
+        source=source,
+        grade=grade,
+        assignee=assignee,
+        search=search,
+    )
+    if stmt is None:
+        return 0
+    with session_factory(url)() as session:
+        return int(session.scalar(stmt) or 0)
+
+
 def claim_table(
     url: str,
     *,
@@ -216,17 +306,36 @@ def claim_table(
     grade: str | None = None,
     assignee: str | None = None,
     search: str | None = None,
-    limit: int = 2000,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """The claims table: one row per claim with evidence counts, sources, pending review; filtered in SQL.
 
     `source` keeps claims with evidence from that source; `grade` (e.g. "B2") keeps claims with
-    live evidence of exactly that grade.
+    live evidence of exactly that grade. `limit`/`offset` page in SQL (None: every matching row);
+    `claim_count` gives the total for the same filters.
     """
+    # Page the claim ids first (cheap: no evidence join), then aggregate only that page.
+    ids = _claim_filters(
+        select(Claim.id).join(Case, Case.id == Claim.case_id),
+        case=case,
+        stages=stages,
+        source=source,
+        grade=grade,
+        assignee=assignee,
+        search=search,
+    )
+    if ids is None:
+        return []
+    ids = ids.order_by(Case.key, Claim.id).offset(max(0, offset))
+    if limit is not None:
+        ids = ids.limit(max(0, limit))
+    page = ids.subquery()
     live = Evidence.retracted.is_(False)
     per_source = (
         select(Evidence.claim_id, Source.key.label("source"))
         .join(Source, Source.id == Evidence.source_id)
+        .where(Evidence.claim_id.in_(select(page.c.id)))
         .distinct()
         .subquery()
     )
@@ -258,37 +367,10 @@ def claim_table(
         .outerjoin(Evidence, Evidence.claim_id == Claim.id)
         .outerjoin(sources, sources.c.claim_id == Claim.id)
         .outerjoin(pending, (pending.claim_id == Claim.id) & (pending.status == ReviewStatus.PENDING.value))
+        .where(Claim.id.in_(select(page.c.id)))
         .group_by(Claim.id, Case.key, sources.c.sources, pending.to_stage)
         .order_by(Case.key, Claim.id)
-        .limit(limit)
     )
-    if case:
-        stmt = stmt.where(Case.key == case)
-    if stages:
-        stmt = stmt.where(Claim.stage.in_(list(stages)))
-    if assignee:
-        stmt = stmt.where(Claim.assignee == assignee)
-    if search:
-        pattern = f"%{search.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(Claim.key).like(pattern), func.lower(Claim.statement).like(pattern)))
-    # The filters look at a claim's evidence through their own aliases: correlated to the outer
-    # Evidence they would drop the other items from the counts above.
-    item, by = aliased(Evidence), aliased(Source)
-    if source:
-        stmt = stmt.where(exists().where(item.claim_id == Claim.id, item.source_id == by.id, by.key == source))
-    if grade:
-        g = grade.strip().upper()
-        if len(g) != 2 or not g[1].isdigit():
-            return []
-        stmt = stmt.where(
-            exists().where(
-                item.claim_id == Claim.id,
-                item.retracted.is_(False),
-                item.source_id == by.id,
-                by.reliability == g[0],
-                item.credibility == int(g[1]),
-            )
-        )
     with session_factory(url)() as session:
         rows = []
         for row in session.execute(stmt):
@@ -343,9 +425,51 @@ def recent_decisions(url: str, case: str | None = None, limit: int = 20) -> list
 
 
 def claim_keys(url: str, case: str | None = None) -> list[str]:
-    """Claim keys in case order, for pickers."""
-    stmt = select(Claim.key).join(Case, Case.id == Claim.case_id).order_by(Case.key, Claim.id)
+    """Claim keys for pickers: claims that gate the most policy actions first, then in case order."""
+    gates = (
+        select(ActionRequirement.claim_id, func.count(ActionRequirement.id).label("gates"))
+        .group_by(ActionRequirement.claim_id)
+        .subquery()
+    )
+    stmt = (
+        select(Claim.key)
+        .join(Case, Case.id == Claim.case_id)
+        .outerjoin(gates, gates.c.claim_id == Claim.id)
+        .order_by(func.coalesce(gates.c.gates, 0).desc(), Case.key, Claim.id)
+    )
     if case:
         stmt = stmt.where(Case.key == case)
     with session_factory(url)() as session:
         return list(session.scalars(stmt))
+
+
+def claim_gates(url: str, case: str | None = None) -> dict[str, int]:
+    """Claim key -> how many policy actions require it (claims that gate nothing are absent)."""
+    stmt = (
+        select(Claim.key, func.count(ActionRequirement.id))
+        .join(ActionRequirement, ActionRequirement.claim_id == Claim.id)
+        .join(Case, Case.id == Claim.case_id)
+        .group_by(Claim.key)
+    )
+    if case:
+        stmt = stmt.where(Case.key == case)
+    with session_factory(url)() as session:
+        return {key: int(n) for key, n in session.execute(stmt)}
+
+
+def action_claims(url: str, case: str | None = None) -> dict[str, list[str]]:
+    """Policy action key -> the claim keys it requires (for filtering the review queue by action)."""
+    stmt = (
+        select(PolicyAction.key, Claim.key.label("claim"))
+        .join(ActionRequirement, ActionRequirement.action_id == PolicyAction.id)
+        .join(Claim, Claim.id == ActionRequirement.claim_id)
+        .join(Case, Case.id == PolicyAction.case_id)
+        .order_by(PolicyAction.key, Claim.key)
+    )
+    if case:
+        stmt = stmt.where(Case.key == case)
+    out: dict[str, list[str]] = {}
+    with session_factory(url)() as session:
+        for action, claim in session.execute(stmt):
+            out.setdefault(action, []).append(claim)
+    return out

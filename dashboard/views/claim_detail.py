@@ -1,11 +1,20 @@
-"""Claim detail: statement, stage timeline, evidence (retracted struck through), lineage, assessment."""
+"""Claim detail: statement, stage timeline, evidence (retracted struck through), lineage, assessment.
+
+Analysts and reviewers act here: add evidence, retract it with a reason, request confirmation or
+refutation, reopen (reviewers). A control is offered only to a role that may use it, and the
+service still decides (role, four eyes, criteria, version) and its refusal is shown as is.
+"""
 
 from __future__ import annotations
+
+from datetime import date
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from claims import services
+from claims.domain.stages import Stage
 from dashboard import data, ui
 
 d = data.db()
@@ -49,6 +58,10 @@ with head:
     st.badge(f"case {detail['case']}", color="gray")
     st.badge(f"policy {detail['policy_version']}", color="gray")
 st.text(detail["statement"])
+
+flash = st.session_state.pop("detail_flash", None)
+if flash:
+    st.success(ui.esc(flash), icon=":material/task_alt:")
 
 step = detail["next_step"]
 if step["kind"] == "awaiting_review":
@@ -101,7 +114,7 @@ dots = base.mark_circle(opacity=1).encode(
     size=alt.condition("datum.current", alt.value(900), alt.value(420)),
     tooltip=["stage", "when"],
 )
-names = base.mark_text(dy=-30, fontSize=13, fontWeight="bold").encode(text="stage:N")
+names = base.mark_text(dy=-30, fontSize=13, fontWeight="bold", color=ui.NEUTRAL_TEXT).encode(text="stage:N")
 dates = base.mark_text(dy=32, fontSize=11, color="#5f6b7a").encode(text="when:N")
 st.altair_chart((line + dots + names + dates).properties(height=110), width="stretch")
 st.caption("When the claim last entered each stage; every change is in the audit history below.")
@@ -154,6 +167,7 @@ if detail["evidence"]:
     st.caption("Retracted items stay on record, struck through and greyed; they never count towards a stage.")
 else:
     st.caption("No evidence yet.")
+ui.grade_legend()
 
 st.markdown("#### Assessment")
 for stage, sa in detail["assessment"].items():
@@ -178,7 +192,7 @@ with st.expander("Audit history"):
                 {
                     "at": ui.when(h["at"]),
                     "who": h["actor"],
-                    "what": h["kind"],
+                    "what": ui.event_label(h["kind"]),
                     "from": h["from"] or "",
                     "to": h["to"] or "",
                     "why": h["rationale"] or "",
@@ -190,3 +204,157 @@ with st.expander("Audit history"):
         hide_index=True,
         width="stretch",
     )
+
+
+# --- acting on the claim -----------------------------------------------------------------------
+
+actor = ui.acting_user()
+role = data.role_of(d, actor)
+
+
+def act(done: str, call) -> None:  # type: ignore[no-untyped-def]
+    """Run one service call as the acting user; on success refresh every cached page and say what happened."""
+    try:
+        call(data.runtime(d))
+    except Exception as exc:
+        if not ui.is_refusal(exc):
+            raise
+        ui.refusal(exc)
+        return
+    data.clear()
+    st.session_state["detail_flash"] = done
+    st.rerun()
+
+
+offers = {
+    "add": ui.may(role, "add_evidence"),
+    "retract": ui.may(role, "retract_evidence"),
+    "request": ui.may(role, "request"),
+    "reopen": ui.may(role, "reopen") and detail["stage"] in ("confirmed", "refuted"),
+}
+st.markdown("#### Act on this claim")
+if not any(offers.values()):
+    st.caption(
+        f"Acting as {ui.esc(actor or 'nobody')} ({ui.esc(role or 'no role')}): this role reads only. "
+        "Analysts add and retract evidence and request sign-off; reviewers also sign off and reopen."
+    )
+else:
+    st.caption(f"Acting as {ui.esc(actor)} ({ui.esc(role)}). The service checks every request again.")
+    labels = {
+        "add": "Add evidence",
+        "retract": "Retract evidence",
+        "request": "Request confirm / refute",
+        "reopen": "Reopen",
+    }
+    offered = [k for k, v in offers.items() if v]
+    tabs = dict(zip(offered, st.tabs([labels[k] for k in offered]), strict=True))
+
+    if "add" in tabs:
+        with tabs["add"], st.form("add_evidence", clear_on_submit=True):
+            sources = data.lineage(d, detail["case"])
+            rel = {s["key"]: s["reliability"] for s in sources}
+            names = {s["key"]: s["name"] for s in sources}
+            c1, c2, c3 = st.columns([3, 2, 2])
+            source = c1.selectbox(
+                "Source",
+                list(rel),
+                format_func=lambda k: f"{k} · {ui.RELIABILITY_LABELS[rel[k]]} · {names[k]}",
+                help="Type to search. The source's reliability letter is fixed; you grade the item's credibility.",
+                key="add_source",
+            )
+            stance = c2.radio("Stance", ["supports", "contradicts"], horizontal=True, key="add_stance")
+            cred = c3.selectbox(
+                "Credibility",
+                list(ui.CREDIBILITY_LABELS),
+                index=1,
+                format_func=ui.CREDIBILITY_LABELS.get,
+                key="add_credibility",
+            )
+            summary_text = st.text_area("Summary", key="add_summary", height=80, placeholder="What the source says")
+            c4, c5 = st.columns([3, 2])
+            locator = c4.text_input("Locator", key="add_locator", placeholder="URL, document reference (optional)")
+            observed = c5.date_input("Observed", value=None, key="add_observed", max_value=date.today())
+            if st.form_submit_button("Add evidence", type="primary", icon=":material/add:"):
+                act(
+                    f"Evidence from {source} ({rel.get(source, '?')}{cred}) added to {key}.",
+                    lambda rt: services.add_evidence(
+                        rt,
+                        actor or "",
+                        key,
+                        source,
+                        stance,
+                        credibility=int(cred),
+                        summary=summary_text,
+                        locator=locator.strip() or None,
+                        observed_at=observed,
+                    ),
+                )
+
+    if "retract" in tabs:
+        with tabs["retract"]:
+            live = [e for e in detail["evidence"] if not e["retracted"]]
+            if not live:
+                st.caption("No live evidence to retract.")
+            else:
+                with st.form("retract_evidence"):
+                    items = {e["id"]: e for e in live}
+                    chosen = st.selectbox(
+                        "Item",
+                        list(items),
+                        format_func=lambda i: (
+                            f"#{i} · {items[i]['source']} {items[i]['grade']} {items[i]['stance']} · "
+                            f"{items[i]['summary'][:70]}"
+                        ),
+                        key="retract_item",
+                    )
+                    reason = st.text_input("Reason (required, recorded in the audit log)", key="retract_reason")
+                    if st.form_submit_button("Retract", icon=":material/remove_circle:"):
+                        act(
+                            f"Evidence #{chosen} retracted from {key}.",
+                            lambda rt: services.retract_evidence(rt, actor or "", int(chosen), reason),
+                        )
+
+    if "request" in tabs:
+        with tabs["request"]:
+            targets = [s for s in ("confirmed", "refuted") if s in detail["assessment"]]
+            if not targets:
+                st.caption(f"A {detail['stage']} claim has no confirm or refute to request; a reviewer may reopen it.")
+            else:
+                with st.form("request_review"):
+                    to = st.radio(
+                        "Request",
+                        targets,
+                        horizontal=True,
+                        format_func=lambda s: (
+                            f"{s} ({'criteria hold' if detail['assessment'][s]['evidence_met'] else 'not met yet'})"
+                        ),
+                        key="request_to",
+                    )
+                    why = st.text_input("Reason", key="request_reason", placeholder="Why it should move (optional)")
+                    st.caption("A second person signs off in the review queue (four eyes).")
+                    if st.form_submit_button("Request sign-off", type="primary", icon=":material/flag:"):
+                        act(
+                            f"Sign-off requested: {key} to {to}.",
+                            lambda rt: services.advance(
+                                rt,
+                                actor or "",
+                                key,
+                                Stage(to),
+                                expect_version=detail["version"],
+                                reason=why.strip() or None,
+                            ),
+                        )
+
+    if "reopen" in tabs:
+        with tabs["reopen"], st.form("reopen_claim"):
+            to = st.radio("Reopen to", ["corroborated", "reported"], horizontal=True, key="reopen_to")
+            rationale = st.text_area(
+                "Rationale (required, recorded in the audit log)", key="reopen_rationale", height=80
+            )
+            if st.form_submit_button("Reopen", icon=":material/lock_open:"):
+                act(
+                    f"{key} reopened to {to}.",
+                    lambda rt: services.reopen(
+                        rt, actor or "", key, Stage(to), rationale, expect_version=detail["version"]
+                    ),
+                )

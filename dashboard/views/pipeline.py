@@ -43,7 +43,7 @@ with left:
     bars = base.mark_bar(cornerRadiusEnd=3).encode(
         color=alt.Color("stage:N", scale=stage_scale, legend=None), tooltip=["stage", "claims", "at_risk"]
     )
-    labels = base.mark_text(align="left", dx=4).encode(text="claims:Q")
+    labels = base.mark_text(align="left", dx=4, color=ui.NEUTRAL_TEXT).encode(text="claims:Q")
     st.altair_chart((bars + labels).properties(height=200), width="stretch")
 
 with right:
@@ -63,7 +63,7 @@ with right:
             x="last_7_days:Q", tooltip=[alt.Tooltip("transition:N"), alt.Tooltip("last_7_days:Q", title="last 7 days")]
         )
         labels = (
-            base.mark_text(align="left", dx=4)
+            base.mark_text(align="left", dx=4, color=ui.NEUTRAL_TEXT)
             .encode(x="last_30_days:Q", text=alt.Text("label:N"))
             .transform_calculate(label="datum.last_7_days + ' in 7 days · ' + datum.last_30_days + ' in 30'")
         )
@@ -82,23 +82,28 @@ with left:
     st.subheader("Time in current stage")
     if ages:
         frame = pd.DataFrame(ages)
-        frame["bucket_index"] = frame["bucket"].map(AGE_BUCKETS.index)
-        chart = (
-            alt.Chart(frame)
-            .mark_bar()
-            .encode(
-                y=alt.Y("stage:N", sort=list(ui.STAGES), title=None, scale=alt.Scale(domain=list(ui.STAGES))),
-                x=alt.X("sum(claims):Q", title="claims", stack="zero", axis=alt.Axis(tickMinStep=1)),
-                color=alt.Color(
-                    "bucket:N",
-                    scale=alt.Scale(domain=list(AGE_BUCKETS), range=["#c6dbef", "#6baed6", "#2171b5", "#08306b"]),
-                    legend=alt.Legend(orient="bottom", title="in stage for", columns=2),
-                ),
-                order=alt.Order("bucket_index:Q"),
-                tooltip=["stage", "bucket", "claims"],
-            )
-            .properties(height=280)  # the legend below takes part of the height
+        # Position carries the age (a column per bucket) and every cell is labelled with its count:
+        # the shade only repeats what the text says, so nothing depends on telling colours apart.
+        base = alt.Chart(frame).encode(
+            x=alt.X(
+                "bucket:O",
+                scale=alt.Scale(domain=list(AGE_BUCKETS)),
+                title="in stage for",
+                axis=alt.Axis(labelAngle=0, orient="top"),
+            ),
+            y=alt.Y("stage:N", sort=list(ui.STAGES), title=None, scale=alt.Scale(domain=list(ui.STAGES))),
         )
+        cells = base.mark_rect(cornerRadius=3, stroke="#8c9bb0", strokeWidth=1).encode(
+            color=alt.Color("claims:Q", scale=alt.Scale(scheme="blues"), legend=None),
+            tooltip=["stage", "bucket", "claims"],
+        )
+        counts = base.mark_text(fontSize=13, fontWeight="bold").encode(
+            text="claims:Q",
+            color=alt.condition(
+                f"datum.claims > {frame['claims'].max() / 2}", alt.value("white"), alt.value("#102a43")
+            ),
+        )
+        chart = (cells + counts).properties(height=220)
         st.altair_chart(chart, width="stretch")
         oldest: dict[str, int] = {}
         for row in ages:

@@ -1,7 +1,9 @@
-"""Policy readiness: for each action, ready or not, the gating claims and what would close each gap.
+"""Policy readiness, the landing page: what is missing before each action, the manager's answer first.
 
-The what-if panel re-runs the same rules with hypothetical evidence held in this session
-only; nothing is written to the database.
+Not-ready actions come first, one line each; the claims that block them are said once each,
+with what would close the gap. The action x claim grid is drawn only while it stays readable;
+beyond that a searchable, paged table. The what-if tab re-runs the same rules with hypothetical
+evidence held in this session only; nothing is written to the database.
 """
 
 from __future__ import annotations
@@ -10,19 +12,33 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from claims.domain.grades import Credibility, Reliability
+from claims.domain.grades import Reliability
 from claims.services.whatif import NEW_SOURCE
-from dashboard import data, ui
+from dashboard import data, summary, ui
+
+GRID_MAX_CLAIMS = 10  # beyond this the grid's labels no longer fit; a table takes over
+TABLE_PAGE = 25
+ACTIONS, WHATIF = "Actions", "What if"
 
 d = data.db()
 case = ui.case()
-actions = data.readiness(d, case)
+actions = summary.ordered(data.readiness(d, case))
+by_key = {a.key: a for a in actions}
+not_ready = [a for a in actions if not a.ready]
+ready = [a for a in actions if a.ready]
+state = st.session_state
+
+
+def start_whatif(claim: str) -> None:
+    """A what-if begun from a gap: open the what-if tab with that claim picked."""
+    state["view"] = WHATIF
+    state["whatif_claim"] = claim
+
 
 st.title("Policy readiness")
-ready = [a for a in actions if a.ready]
 st.caption(
-    f"{case or 'All cases'} · threshold policy {ui.esc(data.policy_version(d))} · "
-    f"{len(ready)} of {len(actions)} action{'s' if len(actions) != 1 else ''} ready"
+    f"{ui.esc(case or 'All cases')} · threshold policy {ui.esc(data.policy_version(d))} · "
+    f"**{len(ready)} of {len(actions)} action{'s' if len(actions) != 1 else ''} ready**"
 )
 if not actions:
     st.info("No policy actions are recorded for this selection.")
@@ -39,10 +55,82 @@ elif case or len(data.cases(d)) == 1:  # the brief covers one case; built only w
         on_click="ignore",
     )
 
-overview, whatif_tab = st.tabs(["Actions", "What if…"])
+overview, whatif_tab = st.tabs([ACTIONS, WHATIF], key="view", bind="query-params", on_change="rerun")
 
 with overview:
     if actions:
+        left, right = st.columns([1, 1], gap="medium")
+        with left:
+            st.markdown(f"##### Not ready ({len(not_ready)})")
+            if not not_ready:
+                st.success("Every action is ready.", icon=":material/check_circle:")
+            for a in not_ready:
+                n = len(summary.blocking(a))
+                st.markdown(
+                    f":red-badge[not ready] **{ui.esc(a.title)}** · blocked by {n} claim{'s' if n != 1 else ''}  \n"
+                    f"shortest gap: {ui.esc(summary.shortest_gap(a))}"
+                )
+            if ready:
+                st.markdown(
+                    f"##### Ready ({len(ready)})\n"
+                    + "\n".join(f"- :green-badge[ready] {ui.esc(a.title)}" for a in ready)
+                )
+        with right:
+            st.markdown("##### What blocks them, claim by claim")
+            for g in summary.gaps_by_claim(actions):
+                st.markdown(
+                    f"**{ui.esc(g.claim)}** ({g.stage}, needs {g.needs}) blocks {len(g.actions)} "
+                    f"action{'s' if len(g.actions) != 1 else ''}: {ui.esc(summary.phrase(g.gaps))}"
+                )
+
+        st.markdown("##### What is missing before…")
+        keys = [a.key for a in actions]
+        if state.get("action") not in keys:
+            state.pop("action", None)
+        focus = by_key[
+            st.selectbox(
+                "Action",
+                keys,
+                key="action",
+                bind="query-params",  # the key, not the title, goes into the address: ?action=KEY
+                label_visibility="collapsed",
+                help="Type to search. Not-ready actions come first.",
+            )
+        ]
+        with st.container(border=True):
+            st.markdown(
+                f"{':green-badge[ready]' if focus.ready else ':red-badge[not ready]'} **{ui.esc(focus.title)}**"
+            )
+            if focus.ready:
+                st.success(f"{ui.esc(focus.title)} is ready.", icon=":material/check_circle:")
+            for r in focus.requirements:
+                row = st.columns([3, 6, 2, 2], vertical_alignment="center")
+                on_paper = not r.met and r.stage is not None and r.stage.satisfies(r.required_stage)
+                row[0].markdown(
+                    f"{'✓' if r.met else '✗'} **{ui.esc(r.claim)}**  \n"
+                    + (
+                        f"is {r.stage.value} but at risk"
+                        if on_paper and r.stage
+                        else f"is {r.stage.value if r.stage else 'unknown'}, needs {r.required_stage.value}"
+                    )
+                )
+                if r.gaps:
+                    row[1].text("\n".join(f"• {gap}" for gap in r.gaps))
+                else:
+                    row[1].caption("met")
+                with row[2]:
+                    ui.claim_link(r.claim, "Open claim")
+                if not r.met:
+                    row[3].button(
+                        "What if…",
+                        key=f"whatif_from_{focus.key}_{r.claim}",
+                        icon=":material/science:",
+                        on_click=start_whatif,
+                        args=(r.claim,),
+                        help="Try hypothetical evidence for this claim (nothing is written).",
+                    )
+        ui.grade_legend()
+
         grid = pd.DataFrame(
             [
                 {
@@ -53,78 +141,67 @@ with overview:
                     else ("refuted: blocks" if r.stage and r.stage.value == "refuted" else "open"),
                     "needs": r.required_stage.value,
                     "is": r.stage.value if r.stage else "unknown",
-                    "label": ("✓ " if r.met else "")
+                    "label": ("✓ " if r.met else "✗ ")
                     + (r.stage.value if r.stage else "?")
                     + ("" if r.met else f" → {r.required_stage.value}"),
+                    "gap": summary.phrase(r.gaps),
                 }
                 for a in actions
                 for r in a.requirements
             ]
         )
         claim_order = list(dict.fromkeys(grid["claim"]))
-        chart = (
-            alt.Chart(grid)
-            .mark_rect(stroke="white", strokeWidth=2, cornerRadius=3)
-            .encode(
-                x=alt.X("claim:N", sort=claim_order, title=None, axis=alt.Axis(labelAngle=0, orient="top")),
-                y=alt.Y("action:N", sort=[a.key for a in actions], title=None, axis=alt.Axis(labelLimit=260)),
-                color=alt.Color(
-                    "status:N",
-                    scale=alt.Scale(domain=["met", "open", "refuted: blocks"], range=["#2e8b57", "#e3a21a", "#c0392b"]),
-                    legend=alt.Legend(orient="bottom", title="requirement"),
-                ),
-                tooltip=["action", "claim", "needs", "is", "status"],
+        st.markdown("##### Every action and the claims it needs")
+        if len(claim_order) <= GRID_MAX_CLAIMS:
+            chart = (
+                alt.Chart(grid)
+                .mark_rect(stroke="white", strokeWidth=2, cornerRadius=3)
+                .encode(
+                    x=alt.X("claim:N", sort=claim_order, title=None, axis=alt.Axis(labelAngle=0, orient="top")),
+                    y=alt.Y("action:N", sort=[a.key for a in actions], title=None, axis=alt.Axis(labelLimit=260)),
+                    color=alt.Color(
+                        "status:N",
+                        scale=alt.Scale(
+                            domain=["met", "open", "refuted: blocks"], range=["#2e8b57", "#b36b00", "#c0392b"]
+                        ),
+                        legend=alt.Legend(orient="bottom", title="requirement"),
+                    ),
+                    tooltip=["action", "claim", "needs", "is", "status", "gap"],
+                )
             )
-        )
-        text = (
-            alt.Chart(grid)
-            .mark_text(fontSize=11, color="white")
-            .encode(
-                x=alt.X("claim:N", sort=claim_order),
-                y=alt.Y("action:N", sort=[a.key for a in actions]),
-                text=alt.Text("label:N"),
+            text = (
+                alt.Chart(grid)
+                .mark_text(fontSize=11, color="white")
+                .encode(
+                    x=alt.X("claim:N", sort=claim_order),
+                    y=alt.Y("action:N", sort=[a.key for a in actions]),
+                    text=alt.Text("label:N"),
+                )
             )
-        )
-        st.altair_chart((chart + text).properties(height=46 * len(actions) + 90), width="stretch")
-        st.caption("Each cell is a claim an action depends on: its stage now, and the stage the action needs.")
-
-    for a in actions:
-        with st.container(border=True):
-            row = st.container(horizontal=True, vertical_alignment="center")
-            with row:
-                st.markdown(f"**{ui.esc(a.title)}**")
-                if a.ready:
-                    st.badge("ready", color="green", icon=":material/check_circle:")
-                else:
-                    st.badge("not ready", color="red", icon=":material/pending:")
-                st.badge(a.key, color="gray")
+            st.altair_chart((chart + text).properties(height=46 * len(actions) + 90), width="stretch")
+            st.caption("Each cell: ✓ met or ✗ open, the claim's stage now → the stage the action needs.")
+        else:
+            find = st.text_input(
+                "Find an action or claim", key="find", bind="query-params", placeholder="action or claim key"
+            )
+            shown = grid
+            if find and find.strip():
+                needle = find.strip().lower()
+                shown = grid[
+                    grid["action"].str.lower().str.contains(needle, regex=False)
+                    | grid["claim"].str.lower().str.contains(needle, regex=False)
+                ]
+            pages = max(1, -(-len(shown) // TABLE_PAGE))
+            number = st.pagination(pages, key="grid_page") if pages > 1 else 1
+            st.caption(f"{len(shown):,} requirement{'s' if len(shown) != 1 else ''} of {len(grid):,}")
             st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "claim": r.claim,
-                            "needs": r.required_stage.value,
-                            "is": r.stage.value if r.stage else "unknown",
-                            "met": ui.tick(r.met),
-                        }
-                        for r in a.requirements
-                    ]
-                ),
+                shown.iloc[(number - 1) * TABLE_PAGE : number * TABLE_PAGE][
+                    ["action", "claim", "is", "needs", "label", "gap"]
+                ].rename(columns={"label": "status"}),
                 hide_index=True,
                 width="stretch",
+                column_config={"gap": st.column_config.TextColumn("what would close it", width="large")},
             )
-            for r in a.requirements:
-                if r.met and not r.gaps:
-                    continue
-                at_risk = r.stage is not None and r.stage.satisfies(r.required_stage)  # on paper only
-                st.markdown(
-                    f"**{ui.esc(r.claim)}** is {r.stage.value} but at risk, so this action is not ready:"
-                    if at_risk and r.stage
-                    else f"**{ui.esc(r.claim)}** is {r.stage.value if r.stage else 'unknown'}, "
-                    f"needs {r.required_stage.value}. What would close the gap:"
-                )
-                st.text("\n".join(f"• {gap}" for gap in r.gaps))
-                ui.claim_link(r.claim, f"Open {r.claim}")
 
 # --- what if -------------------------------------------------------------------------------
 
@@ -144,14 +221,23 @@ with whatif_tab:
     claim_keys = data.claim_keys(d, wcase)
     sources = data.lineage(d, wcase)
     reliability = {s["key"]: s["reliability"] for s in sources}
-    cred_labels = {c.value: f"{c.value} · {c.name.replace('_', ' ').lower()}" for c in Credibility}
+    cred_labels = ui.CREDIBILITY_LABELS
 
     c1, c2, c3, c4, c5 = st.columns([3, 3, 2, 2, 2])
-    h_claim = c1.selectbox("Claim", claim_keys, key="whatif_claim")
+    gates = data.claim_gates(d, wcase)
+    if state.get("whatif_claim") not in claim_keys:
+        state.pop("whatif_claim", None)
+    h_claim = c1.selectbox(
+        "Claim",
+        claim_keys,
+        key="whatif_claim",
+        format_func=lambda k: f"{k} · gates {gates[k]}" if k in gates else k,
+        help="Type to search; claims that gate policy actions come first.",
+    )
     h_source = c2.selectbox(
         "Source",
         [*reliability, NEW_SOURCE],
-        format_func=lambda k: k if k == NEW_SOURCE else f"{k} (reliability {reliability[k]})",
+        format_func=lambda k: k if k == NEW_SOURCE else f"{k} · {ui.RELIABILITY_LABELS[reliability[k]]}",
         key="whatif_source",
         help="An existing source repeats its own lineage; a new source is its own independent line.",
     )
@@ -159,6 +245,7 @@ with whatif_tab:
         "Reliability",
         [r.value for r in Reliability],
         index=1,
+        format_func=ui.RELIABILITY_LABELS.get,
         key="whatif_reliability",
         disabled=h_source != NEW_SOURCE,
         help="Only for a new source; an existing source keeps its own reliability.",
@@ -166,6 +253,7 @@ with whatif_tab:
     h_stance = c4.radio("Stance", ["supports", "contradicts"], key="whatif_stance", horizontal=True)
     h_cred = c5.selectbox("Credibility", list(cred_labels), index=1, format_func=cred_labels.get, key="whatif_cred")
 
+    ui.grade_legend()
     b1, b2, _ = st.columns([2, 1, 5])
     if b1.button("Add hypothetical item", key="whatif_add", type="primary", disabled=not claim_keys):
         new = (h_claim, h_stance, int(h_cred), None if h_source == NEW_SOURCE else h_source)

@@ -1,5 +1,8 @@
 """Review queue: pending confirm/refute requests with their assessment; approve or reject with a rationale.
 
+Ordered by impact: requests whose claim gates the most policy actions come first, then the
+oldest. Filter by case (sidebar) and by action (`?action=`). Each request carries the
+assessment the queue service just made; the page does not assess the claim again.
 The page never decides who may sign off: `services.approve` / `services.reject` check the
 acting user's role and the four-eyes rule, and the page shows their message when they refuse.
 """
@@ -14,8 +17,8 @@ from dashboard import data, ui
 
 d = data.db()
 case = ui.case()
-actor = ui.actor()
-role = {u["name"]: u["role"] for u in data.users(d)}.get(actor or "", "?")
+actor = ui.acting_user()
+role = data.role_of(d, actor) or "?"
 
 st.title("Review queue")
 st.caption(
@@ -29,17 +32,32 @@ if flash:
 
 queue = data.review_queue(d)
 if case:
-    in_case = set(data.claim_keys(d, case))
-    queue = [r for r in queue if r["claim"] in in_case]
+    queue = [r for r in queue if r["case"] == case]
+gates = data.claim_gates(d, case)
+needs = data.action_claims(d, case)
+action = st.selectbox(
+    "Action",
+    [None, *sorted(needs)],
+    format_func=lambda k: "Any action" if k is None else k,
+    key="action",
+    bind="query-params",
+    help="Only requests on claims this policy action needs.",
+)
+if action:
+    queue = [r for r in queue if r["claim"] in set(needs.get(action, ()))]
+# Impact first: a sign-off on a claim that gates many actions unblocks the most; then the oldest.
+queue = sorted(queue, key=lambda r: (-gates.get(r["claim"], 0), r["requested_at"] or "", r["id"]))
 if not queue:
     st.info("No review requests are waiting.", icon=":material/inbox:")
 PAGE = 10  # each request shows its full assessment; a page of ten keeps the page light however long the queue
 pages = max(1, -(-len(queue) // PAGE))
 shown = queue
+if queue:
+    st.caption(f"{len(queue):,} request{'s' if len(queue) != 1 else ''} waiting · most actions gated first")
 if pages > 1:
-    st.caption(f"{len(queue)} requests waiting, oldest first")
-    number = st.pagination(pages, key="review_page")
+    number = st.pagination(pages, key="review_page", bind="query-params")
     shown = queue[(number - 1) * PAGE : number * PAGE]
+offer = ui.may(role, "approve")
 
 
 def decide(review: dict, verb: str, rationale: str) -> None:
@@ -70,6 +88,9 @@ for r in shown:
             ui.stage_badge(r["from"])
             st.markdown("→")
             ui.stage_badge(r["to"])
+            if gates.get(r["claim"]):
+                n = gates[r["claim"]]
+                st.badge(f"gates {n} action{'s' if n != 1 else ''}", color="blue", icon=":material/gavel:")
             if r["evidence_met"]:
                 st.badge("evidence criteria hold", color="green", icon=":material/check:")
             else:
@@ -81,9 +102,11 @@ for r in shown:
         )
         if r["reason"]:
             st.text(f"Reason: {r['reason']}")
-        criteria = data.claim_detail(d, r["claim"])["assessment"].get(r["to"], {}).get("criteria", [])
-        ui.criteria_table(criteria, with_gap=True)
+        ui.criteria_table(r["criteria"], with_gap=True)
         ui.claim_link(r["claim"], f"Open {r['claim']}")
+        if not offer:
+            st.caption("Your role does not sign off; a reviewer other than the requester decides.")
+            continue
         rationale = st.text_area(
             "Rationale",
             key=f"rationale_{r['id']}",
@@ -96,6 +119,7 @@ for r in shown:
         if b2.button("Reject", key=f"reject_{r['id']}", icon=":material/close:"):
             decide(r, "reject", rationale or "")
 
+ui.grade_legend()
 decided = data.recent_decisions(d, case)
 if decided:
     st.subheader("Recently decided")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from dashboard_helpers import assess_all, make_confirmable, row_counts, texts, unescape
+from dashboard_helpers import APP, assess_all, make_confirmable, row_counts, texts, unescape
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
@@ -17,8 +17,13 @@ Open = Callable[..., AppTest]
 GAP = "needs 1 more independent supporting source graded C3 or better"
 
 
-def test_router_opens_on_the_pipeline(demo_app: Runtime, open_page: Open) -> None:
-    at = open_page()
+def test_router_opens_on_readiness(demo_app: Runtime, open_page: Open) -> None:
+    """The manager's question first: the root address is the readiness page."""
+    assert [t.value for t in open_page().title] == ["Policy readiness"]
+
+
+def test_pipeline_counts_and_charts(demo_app: Runtime, open_page: Open) -> None:
+    at = open_page("pipeline")
     assert [t.value for t in at.title] == ["Pipeline"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {
@@ -58,7 +63,7 @@ def test_pipeline_filters_by_case_and_lists_claims_at_risk(demo_app: Runtime, op
             services.retract_evidence(demo_app, "alice", item["id"], "listing annulled")
     assess_all(demo_app)
 
-    at = open_page()
+    at = open_page("pipeline")
     assert {m.label: m.value for m in at.metric}["Claims"] == "6"
     assert {m.label: m.value for m in at.metric}["At risk"] == "1"
     risky = at.dataframe[-1].value
@@ -83,19 +88,37 @@ def test_claims_table_searches_and_filters(demo_app: Runtime, open_page: Open) -
     ]
     assert table.value.set_index("claim").loc["factory-exists", "stage"] == "corroborated"
 
-    at.selectbox(key="claims_grade").select("B2").run()
+    at.selectbox(key="grade").select("B2").run()
     assert list(at.dataframe(key="claims_table").value["claim"]) == ["factory-exists", "dual-use-supply"]
-    at.multiselect(key="claims_stages").select("confirmed").run()
+    at.multiselect(key="stage").select("confirmed").run()
     assert list(at.dataframe(key="claims_table").value["claim"]) == ["dual-use-supply"]
-    at.selectbox(key="claims_grade").select(None).run()
-    at.multiselect(key="claims_stages").unselect("confirmed").run()
-    at.selectbox(key="claims_source").select("reuters-documents").run()
+    at.selectbox(key="grade").select(None).run()
+    at.multiselect(key="stage").unselect("confirmed").run()
+    at.selectbox(key="source").select("reuters-documents").run()
     assert list(at.dataframe(key="claims_table").value["claim"]) == ["shipped-to-russia"]
-    at.selectbox(key="claims_source").select(None).run()
-    at.text_input(key="claims_search").input("beijing").run()
+    at.selectbox(key="source").select(None).run()
+    at.text_input(key="q").input("beijing").run()
     assert list(at.dataframe(key="claims_table").value["claim"]) == ["beijing-aware"]
-    at.text_input(key="claims_search").input("no such words").run()
+    at.text_input(key="q").input("no such words").run()
     assert "No claim matches these filters." in texts(at)
+
+
+def test_claims_table_shows_the_true_total_and_pages_in_sql(app_env: Runtime, open_page: Open) -> None:
+    sources = [{"key": "wire", "name": "Wire", "kind": "media", "reliability": "B"}]
+    claims = [{"key": f"k-{n:03d}", "statement": f"Claim number {n}"} for n in range(120)]
+    claims.append({"key": "pct", "statement": "Support rose to 50% in the_poll"})
+    case = {"case": {"key": "big", "title": "Big"}, "sources": sources, "claims": claims}
+    services.import_case(app_env, "alice", services.validate_case(case))
+    at = open_page("claims")
+    assert "**121 claims** · showing 1-50" in [m.value for m in at.markdown]
+    assert len(at.dataframe(key="claims_table").value) == 50
+    assert [b.label for b in at.get("download_button")] == ["CSV of all 121"]
+    at.pagination(key="page").set_value(3).run()
+    assert list(at.dataframe(key="claims_table").value["claim"]) == [*(f"k-{n:03d}" for n in range(100, 120)), "pct"]
+    at.text_input(key="q").input("%").run()
+    assert list(at.dataframe(key="claims_table").value["claim"]) == ["pct"]  # literal, not a wildcard
+    at.text_input(key="q").input("_").run()
+    assert list(at.dataframe(key="claims_table").value["claim"]) == ["pct"]
 
 
 def test_selecting_a_row_opens_the_claim(demo_app: Runtime, open_page: Open) -> None:
@@ -155,20 +178,59 @@ def test_readiness_names_the_gaps(demo_app: Runtime, open_page: Open) -> None:
     at = open_page("readiness")
     assert at.title[0].value == "Policy readiness"
     assert "2 of 5 actions ready" in at.caption[0].value
-    shown = texts(at)
-    assert "**EU restrictive measures against the entities running the factory**" in unescape(shown)
-    badges = [m.value for m in at.markdown if "badge[" in m.value]
-    assert badges.count(":red-badge[:material/pending: not ready]") == 3
-    assert badges.count(":green-badge[:material/check_circle: ready]") == 2
+    shown = unescape(texts(at))
+    # not-ready actions first, one line each: what it is, how many claims block it, the shortest gap
+    lines = [
+        unescape(m.value)
+        for m in at.markdown
+        if m.value.startswith(":red-badge[not ready]") and "blocked by" in m.value
+    ]
+    assert len(lines) == 3
+    assert lines[0].startswith(
+        ":red-badge[not ready] **EU restrictive measures against the entities running the factory**"
+    )
+    assert "** · blocked by 2 claims" in lines[0]
+    assert lines[0].endswith(f"shortest gap: factory-exists: {GAP} (has 2 of 3), then sign-off")
+    assert "blocked by 4 claims" in lines[-1]  # fewest blocking claims first
+    # a claim that blocks three actions is said once
+    assert shown.count("**factory-exists** (corroborated, needs confirmed) blocks 3 actions") == 1
+    assert f"blocks 3 actions: {GAP} (has 2 of 3), then sign-off" in shown
+    # what is missing before the chosen action (the first not-ready one by default; ?action= picks another)
+    assert at.selectbox(key="action").value == "eu-listing-manufacturer"
     gaps = [t.value for t in at.text]
     assert any(GAP in g for g in gaps)
     assert any("must be corroborated first" in g for g in gaps)
-    listing = at.dataframe[2].value  # eu-listing-manufacturer
-    assert listing.to_dict("records") == [
-        {"claim": "factory-exists", "needs": "confirmed", "is": "corroborated", "met": "✗"},
-        {"claim": "lethal-production", "needs": "confirmed", "is": "reported", "met": "✗"},
-    ]
-    assert "Open factory-exists" in [p.value for p in at.page_link]
+    assert "Open claim" in [p.value for p in at.page_link]
+    assert len(at.get("vega_lite_chart")) == 1  # the grid: five claims are readable
+    assert "What the grades mean (Admiralty code)" in [e.label for e in at.expander]
+
+
+def test_readiness_link_opens_one_action(demo_app: Runtime) -> None:
+    """A shared address (/?action=KEY) opens readiness on that action."""
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["action"] = "measures-chinese-state"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="action").value == "measures-chinese-state"
+    assert any("needs 3 more independent supporting sources" in t.value for t in at.text)  # beijing-aware
+
+
+def test_readiness_beyond_ten_claims_is_a_searchable_table(app_env: Runtime, open_page: Open) -> None:
+    claims = [{"key": f"c-{n:02d}", "statement": f"Claim {n}"} for n in range(12)]
+    action = {
+        "key": "big",
+        "title": "Big action",
+        "requires": [{"claim": c["key"], "stage": "confirmed"} for c in claims],
+    }
+    case = {"case": {"key": "wide", "title": "Wide"}, "sources": [], "claims": claims, "policy_actions": [action]}
+    services.import_case(app_env, "alice", services.validate_case(case))
+    at = open_page("readiness")
+    assert not at.get("vega_lite_chart")
+    table = at.dataframe[0].value
+    assert len(table) == 12 and list(table["claim"])[:2] == ["c-00", "c-01"]
+    at.text_input(key="find").input("c-1").run()
+    assert list(at.dataframe[0].value["claim"]) == ["c-10", "c-11"]
+    assert "2 requirements of 12" in texts(at)
 
 
 def test_whatif_moves_claims_and_readies_actions_without_writing(demo_app: Runtime, open_page: Open) -> None:
@@ -217,7 +279,7 @@ def test_whatif_moves_claims_and_readies_actions_without_writing(demo_app: Runti
 
 def test_pages_refresh_when_data_changes_elsewhere(demo_app: Runtime, open_page: Open) -> None:
     """A change made outside the dashboard (CLI, flows) shows on the next run: the cache key is the data version."""
-    at = open_page()
+    at = open_page("pipeline")
     assert {m.label: m.value for m in at.metric}["Awaiting sign-off"] == "0"
     make_confirmable(demo_app)
     at.run()

@@ -128,6 +128,40 @@ def test_claim_table_filters_in_sql(demo_db: Runtime) -> None:
     assert keys(case="eu-drones-2024", assignee="nobody") == []
 
 
+def test_claim_table_pages_in_sql_with_a_true_total(demo_db: Runtime) -> None:
+    """No silent cap: the total counts every match; pages are cut in SQL and together give every row."""
+    url = demo_db.database_url
+    everything = [r["key"] for r in queries.claim_table(url)]
+    assert queries.claim_count(url) == len(everything) == 5
+    with statements(url) as seen:
+        page = queries.claim_table(url, limit=2, offset=2)
+    assert [r["key"] for r in page] == everything[2:4]
+    assert any("LIMIT" in s.upper() and "OFFSET" in s.upper() for s in selects(seen))
+    pages = [r["key"] for o in range(0, 6, 2) for r in queries.claim_table(url, limit=2, offset=o)]
+    assert pages == everything
+    assert queries.claim_count(url, stages=["reported"]) == 3
+    assert queries.claim_count(url, grade="Z9") == 0
+
+
+def test_claim_search_treats_like_wildcards_as_text(demo_db: Runtime) -> None:
+    """`%` and `_` are searched for literally: neither matches every claim any more."""
+    url = demo_db.database_url
+    assert queries.claim_table(url, search="%") == []
+    assert queries.claim_table(url, search="_") == []
+    assert queries.claim_count(url, search="%") == 0
+    assert [r["key"] for r in queries.claim_table(url, search="factory-exists")] == ["factory-exists"]
+    assert queries.like_pattern("50%_a\\") == "%50\\%\\_a\\\\%"
+
+
+def test_pickers_put_gating_claims_first(demo_db: Runtime) -> None:
+    url = demo_db.database_url
+    keys = queries.claim_keys(url)
+    gates = queries.claim_gates(url)
+    assert sorted(keys) == sorted(r["key"] for r in queries.claim_table(url))
+    counts = [gates.get(k, 0) for k in keys]
+    assert counts == sorted(counts, reverse=True) and counts[0] > 0
+
+
 def test_claim_table_shows_the_pending_review(demo_db: Runtime) -> None:
     make_confirmable(demo_db)
     factory = queries.claim_table(demo_db.database_url, search="factory-exists")[0]

@@ -32,7 +32,7 @@ def one(url: str, sql: str) -> tuple:
 
 
 def test_queue_shows_the_request_with_its_assessment(pending: Runtime, open_page: Open) -> None:
-    at = open_page("review")
+    at = open_page("review", user="bob")
     shown = texts(at)
     assert "**#1 · factory\\-exists**" in shown
     assert ":green-badge[:material/check: evidence criteria hold]" in shown
@@ -41,11 +41,12 @@ def test_queue_shows_the_request_with_its_assessment(pending: Runtime, open_page
     criteria = at.dataframe[0].value
     assert list(criteria["met"]) == ["✓", "✓", "✓", "✗"]
     assert criteria["gap"].iloc[-1] == "awaiting sign-off by a reviewer other than system"
-    assert {m.label: m.value for m in open_page().metric}["Awaiting sign-off"] == "1"
+    assert {m.label: m.value for m in open_page("pipeline").metric}["Awaiting sign-off"] == "1"
+    assert ":blue-badge[:material/gavel: gates 4 actions]" in [m.value for m in at.markdown]
 
 
 def test_reviewer_approves_and_every_page_refreshes(pending: Runtime, open_page: Open) -> None:
-    at = open_page()
+    at = open_page("pipeline")
     assert {m.label: m.value for m in at.metric}["Confirmed"] == "1"  # cached now
     at.switch_page("views/review.py").run()
     at.sidebar.selectbox(key="user").select("bob").run()
@@ -65,17 +66,51 @@ def test_reviewer_approves_and_every_page_refreshes(pending: Runtime, open_page:
     at.switch_page("views/pipeline.py").run()  # st.cache_data was cleared: the pipeline shows the move
     assert {m.label: m.value for m in at.metric}["Confirmed"] == "2"
     at.switch_page("views/readiness.py").run()
-    listing = at.dataframe[2].value.set_index("claim")  # eu-listing-manufacturer: one gate closed, one open
-    assert (listing.loc["factory-exists", "is"], listing.loc["factory-exists", "met"]) == ("confirmed", "✓")
-    assert listing.loc["lethal-production", "met"] == "✗"
+    focus = [unescape(m.value) for m in at.markdown if "**factory-exists**  \n" in unescape(m.value)]
+    assert focus == [
+        "✓ **factory-exists**  \nis confirmed, needs confirmed"
+    ]  # eu-listing-manufacturer: one gate closed
+    assert "✗ **lethal-production**  \nis reported, needs confirmed" in [unescape(m.value) for m in at.markdown]
     assert "2 of 5 actions ready" in at.caption[0].value
 
 
-def test_manager_is_refused_by_the_service(pending: Runtime, open_page: Open) -> None:
-    at = open_page("review", user="mia")
-    at.button(key="approve_1").click().run()
-    assert [unescape(e.value) for e in at.error] == ["user: 'mia' has role manager, which may not approve"]
+def test_sign_off_is_offered_only_to_roles_that_may_sign_off(pending: Runtime, open_page: Open) -> None:
+    """A manager or an analyst sees the request but no Approve/Reject; the service still refuses them."""
+    for user in ("mia", "alice"):
+        at = open_page("review", user=user)
+        assert "**#1 · factory\\-exists**" in texts(at)
+        assert not [b for b in at.button if b.key in ("approve_1", "reject_1")]
+        assert "Your role does not sign off" in texts(at)
+    with pytest.raises(services.PermissionDenied, match="'mia' has role manager, which may not approve"):
+        services.approve(pending, "mia", 1)
     assert one(pending.database_url, "SELECT stage FROM claims WHERE key = 'factory-exists'") == ("corroborated",)
+
+
+def test_queue_is_ordered_by_impact_and_filtered_by_action(demo_app: Runtime, open_page: Open) -> None:
+    """A request on a claim gating three actions comes before an older one gating none; ?action= filters."""
+    extra = {
+        "case": {"key": "side", "title": "Side"},
+        "sources": [{"key": f"s{i}", "name": f"S{i}", "kind": "media", "reliability": "B"} for i in range(3)],
+        "claims": [
+            {
+                "key": "side-claim",
+                "statement": "Something minor.",
+                "evidence": [
+                    {"source": f"s{i}", "stance": "supports", "credibility": 2, "summary": f"item {i}"}
+                    for i in range(3)
+                ],
+            }
+        ],
+    }
+    services.import_case(demo_app, "alice", services.validate_case(extra))
+    services.assess_claims(demo_app, "system", services.open_claim_keys(demo_app))  # side-claim: review #1
+    make_confirmable(demo_app)  # factory-exists: review #2, newer
+    at = open_page("review", user="bob")
+    order = [m.value for m in at.markdown if m.value.startswith("**#")]
+    assert order == ["**#2 · factory\\-exists**", "**#1 · side\\-claim**"]
+    at.selectbox(key="action").select("raise-with-beijing").run()
+    assert [m.value for m in at.markdown if m.value.startswith("**#")] == ["**#2 · factory\\-exists**"]
+    assert at.query_params["action"] == "raise-with-beijing"
 
 
 def test_requester_cannot_sign_off_their_own_request(demo_app: Runtime, open_page: Open) -> None:
@@ -122,3 +157,16 @@ def test_a_long_queue_is_paged(app_env: Runtime, open_page: Open) -> None:
     ]
     at.button(key="approve_12").click().run()
     assert "Review #12 approved by bob: claim-11 is now confirmed." in unescape(texts(at))
+
+
+def test_the_page_does_not_assess_each_request_again(
+    pending: Runtime, open_page: Open, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue service already assessed every request; the page draws from that, not from claim_detail."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the review page re-assessed a claim")
+
+    monkeypatch.setattr(services, "claim_detail", refuse)
+    at = open_page("review", user="bob")
+    assert list(at.dataframe[0].value["met"]) == ["✓", "✓", "✓", "✗"]

@@ -182,3 +182,17 @@ def test_list_filters_keep_whole_rows(demo: Runtime, cli):
         for row in rows:
             assert row == everything[row["key"]], (option, row["key"])
     assert error_line(cli("list", "--grade", "Z9")).startswith("error: grade: 'Z9'")
+
+
+def test_list_reports_everything_it_matched(demo: Runtime, cli):
+    """All rows by default with the total; a page says which rows of how many; never a silent cut."""
+    everything = [r["key"] for r in json.loads(cli("list", "--json").stdout)]
+    assert len(everything) == 5
+    full = cli("list")
+    assert full.exit_code == 0 and full.stdout.strip().splitlines()[-1] == "5 matching claims"
+    page = cli("list", "--limit", "2", "--offset", "1")
+    assert page.stdout.strip().splitlines()[-1] == "claims 2-3 of 5"
+    assert [r["key"] for r in json.loads(cli("list", "--limit", "2", "--offset", "1", "--json").stdout)] == everything[
+        1:3
+    ]
+    assert cli("list", "--limit", "-1").exit_code == 2
