@@ -258,3 +258,34 @@ def test_show_carries_likelihood_and_confidence(demo: Runtime, cli) -> None:
     assert [ln["root"] for ln in judged["lines"] if ln["stance"] == "supports"]
     text = cli("show", "dual-use-supply").stdout
     assert judged["sentence"] in text and judged["confidence"]["sentence"] in " ".join(text.split())
+
+
+def test_a_bundle_missing_what_the_exporter_writes_is_one_line(rich: Runtime, cli, env_db: str, tmp_path: Path):
+    bundle = json.loads(export_text(rich, "eu-drones-2024", "stix"))
+    path = tmp_path / "cut.json"
+    note = next(o for o in bundle["objects"] if o["type"] == "note")
+    del note["x_claims_stance"]
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    bad = cli("import", path, "--as", "alice")
+    assert bad.exit_code == 1
+    assert (
+        bad.stderr.strip()
+        == "error: STIX bundle cut.json: x_claims_stance: missing (not a bundle written by claims export)"
+    )
+    bundle["objects"] = [o for o in bundle["objects"] if o["type"] != "identity"]
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    gone = cli("import", path, "--as", "alice")
+    assert gone.exit_code == 1 and gone.stderr.count("\n") == 1, gone.stderr
+
+
+def test_pdf_without_a_local_font_falls_back_to_core_fonts(demo: Runtime, monkeypatch, tmp_path: Path) -> None:
+    from claims.services.exports import brief as brief_module
+
+    monkeypatch.setattr(brief_module, "FONT_DIRS", (tmp_path / "no-fonts",))
+    blocks = brief_module.brief_blocks(demo, "eu-drones-2024")
+    blocks.append(brief_module.Block("para", "Quoted \u201cpositions\u201d \u2014 and \u4e2d\u56fd"))
+    pdf = tmp_path / "core.pdf"
+    pdf.write_bytes(brief_module.render_brief(blocks, "pdf"))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "EU restrictive measures" in " ".join(text.split())
+    assert 'Quoted "positions" - and ??' in text

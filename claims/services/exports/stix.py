@@ -232,6 +232,15 @@ def is_bundle(data: object) -> bool:
 def case_file_from_bundle(data: dict[str, Any], origin: str = "STIX bundle") -> dict[str, Any]:
     """A bundle written by `claims export --format stix`, back into the case-file shape (validated by the caller)."""
     try:
+        return _case_file(data, origin)
+    except KeyError as missing:  # a property or a referenced object this exporter always writes
+        raise InvalidInput(f"{origin}: {missing.args[0]}: missing (not a bundle written by claims export)") from None
+    except AttributeError as exc:
+        raise InvalidInput(f"{origin}: {exc.args[0]} (not a bundle written by claims export)") from None
+
+
+def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    try:
         bundle = stix2.parse(data, allow_custom=True)
     except Exception as exc:  # stix2 raises many kinds; all mean "not a bundle we can read"
         raise InvalidInput(f"{origin}: not a valid STIX 2.1 bundle ({str(exc).splitlines()[0]})") from None
