@@ -63,6 +63,10 @@ def test_stix_bundle_passes_the_oasis_validator_and_maps_the_grades(rich: Runtim
     text = export_text(rich, "eu-drones-2024", "stix")
     result = validate(text)
     assert result.is_valid and result.errors == [], [str(e) for e in result.errors]
+    # warnings left, both deliberate: ids are uuid5 (deterministic), not uuid4 (103); a locator URL has no
+    # hash of the page behind it (302). Custom properties are declared by the extension definition (no 401).
+    codes = {re.search(r"\{(\d+)\}", str(w))[1] for w in result.warnings}
+    assert codes <= {"103", "302"}, [str(w) for w in result.warnings]
     bundle = json.loads(text)
     objects = bundle["objects"]
     by_key = {(o["type"], o.get("x_claims_key")): o for o in objects}
@@ -140,7 +144,7 @@ def test_cli_imports_a_bundle_and_rejects_a_broken_one(rich: Runtime, cli, env_d
     assert json.loads(again.stdout)["created"] == {"cases": 0, "sources": 0, "claims": 0, "evidence": 0, "actions": 0}
 
     for o in bundle["objects"]:
-        if o["type"] == "identity" and o["x_claims_key"] == "reuters":
+        if o["type"] == "identity" and o.get("x_claims_key") == "reuters":
             o["labels"] = ["not-a-grade"]
     path.write_text(json.dumps(bundle), encoding="utf-8")
     bad = cli("import", path, "--as", "alice")
