@@ -293,3 +293,9 @@ def test_pdf_without_a_local_font_falls_back_to_core_fonts(demo: Runtime, monkey
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "EU restrictive measures" in " ".join(text.split())
     assert 'Quoted "positions" - and ??' in text
+
+
+def test_export_refuses_an_unknown_format_in_one_line(demo: Runtime, cli) -> None:
+    bad = cli("export", "--format", "xml")
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "error: format: 'xml' is not one of yaml, json, stix, claimreview"
