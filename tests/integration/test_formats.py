@@ -132,7 +132,23 @@ def test_stix_export_is_deterministic_and_reads_back_the_same(
     services.ensure_users(fresh, DEMO_USERS)
     report = services.import_case(fresh, "alice", read_import_file(path))
     assert report.created["evidence"] == sum(1 for o in json.loads(first)["objects"] if o["type"] == "note")
+    # signed by this instance's key, so the confirmed and refuted history stands and reads back the same
+    assert services.claim_detail(fresh, "beijing-aware")["stage"] == "refuted"
     assert export_text(fresh, "eu-drones-2024", "stix") == first
+
+
+def test_a_changed_signed_bundle_is_refused(rich: Runtime, tmp_path: Path) -> None:
+    from claims.services.exports import read_import_file
+
+    bundle = json.loads(export_text(rich, "eu-drones-2024", "stix"))
+    (case,) = [o for o in bundle["objects"] if o.get("x_claims_type") == "case"]
+    assert case["x_claims_signature"]["scheme"].startswith("ed25519")
+    claim = next(o for o in bundle["objects"] if o.get("x_claims_key") == "lethal-production")
+    claim["description"] = "Something else entirely."
+    path = tmp_path / "changed.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    with pytest.raises(services.InvalidInput, match="signature: does not verify"):
+        read_import_file(path)
 
 
 def test_cli_imports_a_bundle_and_rejects_a_broken_one(rich: Runtime, cli, env_db: str, tmp_path: Path) -> None:
@@ -279,7 +295,7 @@ def test_a_bundle_missing_what_the_exporter_writes_is_one_line(rich: Runtime, cl
     bundle["objects"] = [o for o in bundle["objects"] if o["type"] != "identity"]
     path.write_text(json.dumps(bundle), encoding="utf-8")
     gone = cli("import", path, "--as", "alice")
-    assert gone.exit_code == 1 and gone.stderr.count("\n") == 1, gone.stderr
+    assert gone.exit_code == 1 and gone.stderr.strip().count("\n") == 0, gone.stderr
 
 
 def test_pdf_without_a_local_font_falls_back_to_core_fonts(demo: Runtime, monkeypatch, tmp_path: Path) -> None:

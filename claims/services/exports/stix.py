@@ -84,6 +84,7 @@ EXTENSION_PROPERTIES = [
     "x_claims_added_at",
     "x_claims_retraction",
     "x_opencti_reliability",
+    "x_claims_signature",
 ]
 RELIABILITY_TAG = 'admiralty-scale:source-reliability="{}"'
 CREDIBILITY_TAG = 'admiralty-scale:information-credibility="{}"'
@@ -277,8 +278,24 @@ def _claim_objects(
     return [claim, opinion, *notes]
 
 
-def dump_bundle(bundle: stix2.Bundle) -> str:
-    return bundle.serialize(pretty=True, ensure_ascii=False) + "\n"
+def dump_bundle(bundle: stix2.Bundle, sign: bool = True) -> str:
+    """The bundle as text; signed with the instance key when there is one.
+
+    The signature (provenance's scheme) covers the case file this bundle reads back as, and sits on
+    the case grouping as `x_claims_signature`, so an import here or where this key is trusted keeps
+    the confirm/refute history. Ed25519 is deterministic: the export stays byte-stable.
+    """
+    text = bundle.serialize(pretty=True, ensure_ascii=False)
+    from claims.services.provenance import load_private_key, sign_case
+
+    if not sign or load_private_key() is None:
+        return text + "\n"
+    data = json.loads(text)
+    signature = sign_case(case_file_from_bundle(data))["signature"]
+    for o in data["objects"]:
+        if o["type"] == "grouping" and o.get("x_claims_type") == "case":
+            o["x_claims_signature"] = signature
+    return json.dumps(data, indent=4, ensure_ascii=False) + "\n"
 
 
 def is_bundle(data: object) -> bool:
@@ -339,12 +356,15 @@ def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
         if o.get("x_claims_reviews"):
             claim["reviews"] = [dict(r) for r in o["x_claims_reviews"]]
         claims.append(claim)
-    return {
+    out: dict[str, Any] = {
         "case": {"key": case["x_claims_key"], "title": case.name},
         "sources": sources,
         "claims": claims,
         "policy_actions": [json.loads(json.dumps(a)) for a in case.get("x_claims_policy_actions", [])],
     }
+    if "x_claims_signature" in case:
+        out["signature"] = json.loads(json.dumps(case["x_claims_signature"]))
+    return out
 
 
 def _evidence(note: Any, by_id: dict[str, Any]) -> dict[str, Any]:
