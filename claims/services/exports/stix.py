@@ -61,6 +61,31 @@ IDENTITY_CLASS = {
     "osint": "unknown",
     "other": "unknown",
 }
+# The x_claims_* and x_opencti_* properties are declared by one STIX 2.1 extension definition
+# (a top-level property extension), so consumers know where they come from. Fixed ids and
+# dates: they describe this exporter, not the case.
+EXTENSION_ID = "extension-definition--0b9f2f34-5a7e-5d0c-9a2b-6f1c3e8d4a10"
+EXPORTER_ID = "identity--0b9f2f34-5a7e-5d0c-9a2b-6f1c3e8d4a11"
+EXPORTER_SINCE = "2026-11-29T00:00:00+00:00"
+EXTENSIONS = {EXTENSION_ID: {"extension_type": "toplevel-property-extension"}}
+EXTENSION_PROPERTIES = [
+    "x_claims_type",
+    "x_claims_key",
+    "x_claims_kind",
+    "x_claims_policy_actions",
+    "x_claims_stage",
+    "x_claims_assignee",
+    "x_claims_history",
+    "x_claims_reviews",
+    "x_claims_likelihood",
+    "x_claims_stance",
+    "x_claims_credibility",
+    "x_claims_observed_at",
+    "x_claims_added_at",
+    "x_claims_retraction",
+    "x_opencti_reliability",
+    "x_claims_signature",
+]
 RELIABILITY_TAG = 'admiralty-scale:source-reliability="{}"'
 CREDIBILITY_TAG = 'admiralty-scale:information-credibility="{}"'
 
@@ -87,6 +112,32 @@ def _times(claim: dict[str, Any]) -> list[str]:
     return times
 
 
+def _exporter() -> list[Any]:
+    since = _ts(EXPORTER_SINCE)
+    return [
+        stix2.Identity(
+            id=EXPORTER_ID,
+            created=since,
+            modified=since,
+            name="claims (claim-verification workflow engine)",
+            identity_class="system",
+        ),
+        stix2.ExtensionDefinition(
+            id=EXTENSION_ID,
+            created_by_ref=EXPORTER_ID,
+            created=since,
+            modified=since,
+            name="claims case data",
+            description="Properties that carry a claims case losslessly: keys, stages, history, reviews, "
+            "likelihood (ICD 203), evidence stance and Admiralty credibility.",
+            schema="Top-level properties written by `claims export --format stix`; see the README, section STIX 2.1.",
+            version="1.0.0",
+            extension_types=["toplevel-property-extension"],
+            extension_properties=EXTENSION_PROPERTIES,
+        ),
+    ]
+
+
 def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any]]) -> stix2.Bundle:
     """The case file as one STIX 2.1 bundle (`likelihoods`: claim key -> likelihood_json)."""
     case = case_file["case"]["key"]
@@ -104,6 +155,7 @@ def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any
             x_opencti_reliability=OPENCTI_RELIABILITY[s["reliability"]],
             x_claims_key=s["key"],
             x_claims_kind=s["kind"],
+            extensions=EXTENSIONS,
             allow_custom=True,
         )
         for s in case_file["sources"]
@@ -136,11 +188,13 @@ def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any
             x_claims_type="case",
             x_claims_key=case,
             x_claims_policy_actions=case_file.get("policy_actions", []),
+            extensions=EXTENSIONS,
             allow_custom=True,
         ),
         *identities.values(),
         *lineage,
         *claim_objects,
+        *_exporter(),
     ]
     return stix2.Bundle(id=sid("bundle", case), objects=objects, allow_custom=True)
 
@@ -182,6 +236,7 @@ def _claim_objects(
                 x_claims_credibility=int(e["credibility"]),
                 x_claims_observed_at=e.get("observed_at"),
                 x_claims_added_at=e.get("added_at"),
+                extensions=EXTENSIONS,
                 allow_custom=True,
                 **extra,
             )
@@ -199,6 +254,7 @@ def _claim_objects(
         authors=[a for a in (last.get("by"), last.get("approved_by")) if a] or None,
         object_refs=[claim_id],
         x_claims_stage=c["stage"],
+        extensions=EXTENSIONS,
         allow_custom=True,
     )
     claim = stix2.Grouping(
@@ -216,13 +272,30 @@ def _claim_objects(
         x_claims_history=c.get("history", []),
         x_claims_reviews=c.get("reviews"),
         x_claims_likelihood=judged,
+        extensions=EXTENSIONS,
         allow_custom=True,
     )
     return [claim, opinion, *notes]
 
 
-def dump_bundle(bundle: stix2.Bundle) -> str:
-    return bundle.serialize(pretty=True, ensure_ascii=False) + "\n"
+def dump_bundle(bundle: stix2.Bundle, sign: bool = True) -> str:
+    """The bundle as text; signed with the instance key when there is one.
+
+    The signature (provenance's scheme) covers the case file this bundle reads back as, and sits on
+    the case grouping as `x_claims_signature`, so an import here or where this key is trusted keeps
+    the confirm/refute history. Ed25519 is deterministic: the export stays byte-stable.
+    """
+    text = bundle.serialize(pretty=True, ensure_ascii=False)
+    from claims.services.provenance import load_private_key, sign_case
+
+    if not sign or load_private_key() is None:
+        return text + "\n"
+    data = json.loads(text)
+    signature = sign_case(case_file_from_bundle(data))["signature"]
+    for o in data["objects"]:
+        if o["type"] == "grouping" and o.get("x_claims_type") == "case":
+            o["x_claims_signature"] = signature
+    return json.dumps(data, indent=4, ensure_ascii=False) + "\n"
 
 
 def is_bundle(data: object) -> bool:
@@ -231,6 +304,15 @@ def is_bundle(data: object) -> bool:
 
 def case_file_from_bundle(data: dict[str, Any], origin: str = "STIX bundle") -> dict[str, Any]:
     """A bundle written by `claims export --format stix`, back into the case-file shape (validated by the caller)."""
+    try:
+        return _case_file(data, origin)
+    except KeyError as missing:  # a property or a referenced object this exporter always writes
+        raise InvalidInput(f"{origin}: {missing.args[0]}: missing (not a bundle written by claims export)") from None
+    except AttributeError as exc:
+        raise InvalidInput(f"{origin}: {exc.args[0]} (not a bundle written by claims export)") from None
+
+
+def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
     try:
         bundle = stix2.parse(data, allow_custom=True)
     except Exception as exc:  # stix2 raises many kinds; all mean "not a bundle we can read"
@@ -274,12 +356,15 @@ def case_file_from_bundle(data: dict[str, Any], origin: str = "STIX bundle") -> 
         if o.get("x_claims_reviews"):
             claim["reviews"] = [dict(r) for r in o["x_claims_reviews"]]
         claims.append(claim)
-    return {
+    out: dict[str, Any] = {
         "case": {"key": case["x_claims_key"], "title": case.name},
         "sources": sources,
         "claims": claims,
         "policy_actions": [json.loads(json.dumps(a)) for a in case.get("x_claims_policy_actions", [])],
     }
+    if "x_claims_signature" in case:
+        out["signature"] = json.loads(json.dumps(case["x_claims_signature"]))
+    return out
 
 
 def _evidence(note: Any, by_id: dict[str, Any]) -> dict[str, Any]:
