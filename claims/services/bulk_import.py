@@ -27,7 +27,7 @@ from claims.domain.stages import Stage
 from claims.services.casefile import CaseFile, ClaimEntry, validate_case, validation_message
 from claims.services.errors import InvalidInput
 from claims.services.evidence import fingerprint
-from claims.services.intake import ImportReport, _import_actions, _import_sources, _new_claim, import_case
+from claims.services.intake import ImportReport, _import_actions, _import_sources, import_case
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import Case, Claim, Evidence
@@ -42,6 +42,10 @@ Progress = Callable[[int, int], None]  # (claims read, evidence items written)
 @dataclass(frozen=True)
 class _Header:
     case_file: CaseFile  # case, sources and policy actions (no claims): small, validated whole
+
+
+class _NeedsWholeFile(Exception):
+    """The file carries stage history or reviews for new claims: import it through `import_case`."""
 
 
 def _no_progress(claims: int, evidence: int) -> None:
@@ -60,8 +64,13 @@ def import_path(rt: Runtime, actor: str, path: str | Path, progress: Progress | 
                 from claims.services.exports import read_import_file
 
                 return import_case(rt, actor, read_import_file(path))
+            if "signature" in top:  # a signature covers the whole document: verified on the whole-file path
+                return _whole_file(rt, actor, path)
             header = _Header(validate_case(top, origin))
-            return _run(rt, actor, header, lambda: _json_claims(path), progress or _no_progress)
+            try:
+                return _run(rt, actor, header, lambda: _json_claims(path), progress or _no_progress)
+            except _NeedsWholeFile:
+                return _whole_file(rt, actor, path)
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as exc:
         raise InvalidInput(f"case file: cannot read {str(path)!r} ({exc.strerror})") from None
@@ -73,8 +82,20 @@ def import_path(rt: Runtime, actor: str, path: str | Path, progress: Progress | 
     claims = data.pop("claims", None) or []
     if not isinstance(claims, list):
         raise InvalidInput(f"{origin}: claims: expected a list")
+    if "signature" in data:
+        return _whole_file(rt, actor, path)
     header = _Header(validate_case(data, origin))
-    return _run(rt, actor, header, lambda: iter(claims), progress or _no_progress)
+    try:
+        return _run(rt, actor, header, lambda: iter(claims), progress or _no_progress)
+    except _NeedsWholeFile:
+        return _whole_file(rt, actor, path)
+
+
+def _whole_file(rt: Runtime, actor: str, path: Path) -> ImportReport:
+    """Signed files and files with stage history: read whole, signature checked, history replayed step by step."""
+    from claims.services.exports import read_import_file
+
+    return import_case(rt, actor, read_import_file(path))
 
 
 def _json_top(fh: BinaryIO, origin: str) -> dict[str, Any]:
@@ -240,12 +261,10 @@ def _write_chunk(
             created["claims"] += len(rows)
     uow.events.append_many(actor, stamp, events)
     events = []
-    for i, entry in chunk:  # the rest: full history or reviews, replayed with every transition checked
-        if entry.key not in ids:
-            claim = _new_claim(uow, actor, case, entry, f"{origin}: claims[{i}]")
-            uow.flush()
-            ids[entry.key] = claim.id
-            created["claims"] += 1
+    if any(entry.key not in ids for _, entry in chunk):
+        # A new claim with a history or reviews: only the whole-file path can check who vouches for it
+        # (the file's signature) and replay it through the transition rule, so start over there.
+        raise _NeedsWholeFile
     known: dict[int, set[str]] = {}
     if existing:
         for claim_id, fp in session.execute(
