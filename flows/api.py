@@ -131,14 +131,11 @@ class TemporaryApi:
 
     @classmethod
     def start(cls, *, timeout: float | None = None, say: Callable[[str], None] | None = None) -> TemporaryApi:
-        from prefect.settings import PREFECT_HOME
-
         limit = timeout or startup_seconds()
-        home = Path(PREFECT_HOME.value())
-        home.mkdir(parents=True, exist_ok=True)
-        log = home / "claims-temporary-api.log"
+        log = log_path()
+        log.parent.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
-        with _startup_lock(home / "claims-temporary-api.lock", say):
+        with _startup_lock(log.with_suffix(".lock"), say):
             if say:
                 say(f"starting a temporary Prefect API for this command (up to {limit:.0f} s on a busy machine)…")
             for _attempt in range(3):  # a port taken between our probe and the server's bind: try another
@@ -172,6 +169,13 @@ class TemporaryApi:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+
+def log_path() -> Path:
+    """Where temporary API servers write what they have to say (errors only): $PREFECT_HOME/claims-temporary-api.log."""
+    from prefect.settings import PREFECT_HOME
+
+    return Path(PREFECT_HOME.value()) / "claims-temporary-api.log"
 
 
 @contextmanager
