@@ -123,7 +123,8 @@ class TemporaryApi:
     """A Prefect API server (no UI, no background services) in a child process that dies with us.
 
     Start-ups are serialised per PREFECT_HOME by a file lock, so commands started at the same moment
-    queue for the database migration check instead of racing it; each then has its own server.
+    queue (the first gets going soonest; none races another's migration check of Prefect's database)
+    instead of sharing two cores four ways until all time out; each then has its own server.
     """
 
     def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -134,8 +135,8 @@ class TemporaryApi:
         limit = timeout or startup_seconds()
         log = log_path()
         log.parent.mkdir(parents=True, exist_ok=True)
-        began = time.monotonic()
         with _startup_lock(log.with_suffix(".lock"), say):
+            began = time.monotonic()  # waiting for another command's start-up does not count against ours
             if say:
                 say(f"starting a temporary Prefect API for this command (up to {limit:.0f} s on a busy machine)…")
             for _attempt in range(3):  # a port taken between our probe and the server's bind: try another
