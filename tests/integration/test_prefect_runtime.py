@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -166,12 +168,20 @@ def test_four_commands_at_once_all_assess(loaded_sqlite: str, tmp_path: Path):
     assert wait_gone(set().union(*(cmd.servers for cmd in cmds))) == set()
 
 
-def test_the_demo_runs_with_both_cores_busy(tmp_path: Path, busy_cores: None):
+def test_the_demo_runs_with_both_cores_busy_and_leaves_its_data_in_the_db_file(tmp_path: Path, busy_cores: None):
     cmd = Command("demo", cwd=tmp_path, url="sqlite:///claims.db")
     assert cmd.finish() == 0, cmd.stderr
     assert "assessed 5 claim(s); 1 changed" in cmd.stdout
     assert len(cmd.servers) == 1  # intake and assessment shared one temporary API
     assert wait_gone(cmd.servers) == set()
+    # The .db file alone holds the data (the WAL was checkpointed): copying what a user sees copies everything.
+    wal = tmp_path / "claims.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    (tmp_path / "copy").mkdir()
+    shutil.copy(tmp_path / "claims.db", tmp_path / "copy" / "claims.db")
+    with sqlite3.connect(tmp_path / "copy" / "claims.db") as copy:
+        assert copy.execute("SELECT count(*) FROM claims").fetchone()[0] == 5
+        assert copy.execute("SELECT stage FROM claims WHERE key = 'factory-exists'").fetchone()[0] == "corroborated"
 
 
 def test_the_demo_stops_its_server_before_the_dashboard_and_leaves_nothing_after_it(tmp_path: Path):
