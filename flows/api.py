@@ -123,7 +123,8 @@ class TemporaryApi:
     """A Prefect API server (no UI, no background services) in a child process that dies with us.
 
     Start-ups are serialised per PREFECT_HOME by a file lock, so commands started at the same moment
-    queue for the database migration check instead of racing it; each then has its own server.
+    queue (the first gets going soonest; none races another's migration check of Prefect's database)
+    instead of sharing two cores four ways until all time out; each then has its own server.
     """
 
     def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -131,14 +132,11 @@ class TemporaryApi:
 
     @classmethod
     def start(cls, *, timeout: float | None = None, say: Callable[[str], None] | None = None) -> TemporaryApi:
-        from prefect.settings import PREFECT_HOME
-
         limit = timeout or startup_seconds()
-        home = Path(PREFECT_HOME.value())
-        home.mkdir(parents=True, exist_ok=True)
-        log = home / "claims-temporary-api.log"
-        began = time.monotonic()
-        with _startup_lock(home / "claims-temporary-api.lock", say):
+        log = log_path()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with _startup_lock(log.with_suffix(".lock"), say):
+            began = time.monotonic()  # waiting for another command's start-up does not count against ours
             if say:
                 say(f"starting a temporary Prefect API for this command (up to {limit:.0f} s on a busy machine)…")
             for _attempt in range(3):  # a port taken between our probe and the server's bind: try another
@@ -172,6 +170,13 @@ class TemporaryApi:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+
+def log_path() -> Path:
+    """Where temporary API servers write what they have to say (errors only): $PREFECT_HOME/claims-temporary-api.log."""
+    from prefect.settings import PREFECT_HOME
+
+    return Path(PREFECT_HOME.value()) / "claims-temporary-api.log"
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from claims.store.db import dispose_engines, get_engine
 def demo(
     file: Annotated[Path, typer.Option(help="Case file to load.")] = DEMO_CASE,
     dashboard: Annotated[bool, typer.Option(help="Start the dashboard afterwards.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8501,
     verbose: VerboseOpt = False,
 ) -> None:
     """Migrate, create the demo users, load the EU drones case and assess it through the flows, print readiness.
@@ -48,7 +49,7 @@ def demo(
     print_outcomes(report.outcomes, False)
     readiness_cmd(case=loaded.case, as_json=False)
     if dashboard:
-        dashboard_cmd()
+        dashboard_cmd(port=port)
 
 
 def serve_cmd(
