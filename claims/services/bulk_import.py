@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 
 from claims.domain.events import EventKind
 from claims.domain.stages import Stage
-from claims.services.casefile import CaseFile, ClaimEntry, validate_case, validation_message
+from claims.services.casefile import CaseFile, ClaimEntry, check_history, validate_case, validation_message
 from claims.services.errors import InvalidInput
 from claims.services.evidence import fingerprint
 from claims.services.intake import ImportReport, _import_actions, _import_sources, import_case
@@ -119,9 +119,11 @@ def _json_claims(path: Path) -> Iterator[Any]:
 def _validated(items: Iterable[Any], origin: str) -> Iterator[tuple[int, ClaimEntry]]:
     for i, item in enumerate(items):
         try:
-            yield i, ClaimEntry.model_validate(item)
+            entry = ClaimEntry.model_validate(item)
         except ValidationError as exc:
             raise InvalidInput(validation_message(exc, origin, ("claims", i))) from None
+        check_history(entry, f"{origin}: claims[{i}]")  # the transition rule, as validate_case applies it
+        yield i, entry
 
 
 def _chunks(items: Iterator[tuple[int, ClaimEntry]]) -> Iterator[list[tuple[int, ClaimEntry]]]:

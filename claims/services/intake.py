@@ -10,8 +10,8 @@ from claims.domain.assessment import assess
 from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
 from claims.domain.lineage import resolve_roots
-from claims.domain.stages import Stage, TransitionKind, transition_kind
-from claims.domain.transitions import Via
+from claims.domain.stages import ReviewStatus, Stage
+from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry, history_error
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.evidence import fingerprint
@@ -302,7 +302,7 @@ def _land_unvouched(
             extra={"imported": True},
         )
     claimed = next((h for h in reversed(entry.history) if h.stage.is_final), None)
-    pending = next((r for r in entry.reviews if r.status == "pending"), None)
+    pending = next((r for r in entry.reviews if r.status is ReviewStatus.PENDING), None)
     if entry.stage.is_final and claimed is not None:
         target = claimed.stage
         said = f"{claimed.stage} by {claimed.by}, approved by {claimed.approved_by}"
@@ -313,11 +313,15 @@ def _land_unvouched(
         said += f": {pending.reason}" if pending.reason else ""
     else:
         return
+    # The same rule as every other path: only a transition that needs a sign-off becomes a request.
+    request = TransitionRequest(
+        claim=claim.key, from_stage=Stage(claim.stage), to_stage=target, via=Via.ADVANCE, requested_by=actor
+    )
     try:
-        allowed = transition_kind(Stage(claim.stage), target) is TransitionKind.SIGN_OFF
+        decision = decide_transition(request)
     except DomainError:
-        allowed = False
-    if not allowed:
+        return
+    if decision.apply:
         return
     how = "unsigned" if voucher["signature"] == "none" else f"signed by untrusted key {voucher['key_id']}"
     reason = f"imported from {origin} ({how}): {said}"
@@ -325,7 +329,7 @@ def _land_unvouched(
         claim=claim,
         from_stage=claim.stage,
         to_stage=target.value,
-        status="pending",
+        status=ReviewStatus.PENDING.value,
         requested_by=actor,
         requested_at=now(),
         reason=reason,

@@ -17,6 +17,7 @@ from claims import services
 from claims.domain import Stage
 from claims.services import InvalidInput, RuleViolation, Runtime
 from claims.services.casefile import CaseFile
+from claims.services.provenance import init_key, sign_case, verify_signature
 
 CO, CF = Stage.CORROBORATED, Stage.CONFIRMED
 
@@ -103,9 +104,12 @@ def test_a_history_that_breaks_the_stage_rules_is_refused_naming_the_step(
     with pytest.raises(InvalidInput) as caught:
         services.validate_case(data, origin="case file hist.yaml")
     assert str(caught.value).startswith(f"case file hist.yaml: {message}")
-    # The import replays the history through the same rule even for a file nobody validated.
+    # The import replays a vouched-for history through the same rule even for a file nobody validated.
+    init_key()
     before = db_snapshot(db_url)
     unchecked = CaseFile.model_validate(data)
+    unchecked._attestation = verify_signature(sign_case(data))  # this instance's key: trusted, replayed
+    assert unchecked.attestation is not None
     with pytest.raises(InvalidInput) as replayed:
         services.import_case(rt, "alice", unchecked)
     assert str(replayed.value).startswith(f"case file: {message}")
@@ -132,7 +136,8 @@ def test_a_sound_history_imports_and_exports_unchanged(rt: Runtime):
         {"stage": "confirmed", "at": "2024-01-03T00:00:00Z", "by": "alice", "approved_by": "bob"},
         {"stage": "reported", "at": "2024-01-04T00:00:00Z", "by": "carol", "rationale": "forged"},
     ]
-    services.import_case(rt, "alice", services.validate_case(case_with_history(history, "reported")))
+    init_key()  # signed by this instance's key, so the history is vouched for and replayed
+    services.import_case(rt, "alice", services.validate_case(sign_case(case_with_history(history, "reported"))))
     (_, bad) = services.export_case(rt, "hist")["claims"]
     assert [(h["stage"], h["by"], h.get("approved_by")) for h in bad["history"]] == [
         ("reported", "alice", None),
