@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 SIZE ?= full
 
 $(STAMP): pyproject.toml
+	@echo "installing claims and its dependencies into $(VENV) (first run only; a few minutes)..."
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
@@ -19,6 +20,7 @@ install: $(STAMP)
 ## Install, migrate the embedded SQLite database, load the EU drones case, run the flows,
 ## print the readiness table and start the dashboard on http://localhost:8501
 demo: $(STAMP)
+	@echo "claims demo: migrate, load the EU drones case, run the flows (it says what it waits for), then the dashboard"
 	$(CLAIMS) demo --dashboard
 
 ## Lint, layer contracts and the whole test suite (PostgreSQL and browser tests included)

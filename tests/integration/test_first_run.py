@@ -63,7 +63,9 @@ def test_a_read_without_a_database_is_one_line_and_creates_no_file(in_folder: Pa
     assert list(in_folder.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", [["list"], ["import", str(DEMO_CASE), "--as", "alice"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "command", [["list"], ["advance", "factory-exists", "--to", "corroborated", "--as", "alice"]], ids=" ".join
+)
 def test_an_unmigrated_database_is_one_line_and_left_as_it_was(in_folder: Path, command: list[str]):
     (in_folder / "claims.db").touch()
     result = invoke(*command)
