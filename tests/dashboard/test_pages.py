@@ -34,8 +34,8 @@ def test_pipeline_counts_and_charts(demo_app: Runtime, open_page: Open) -> None:
         "Awaiting sign-off": "0",
         "At risk": "0",
     }
-    assert [s.label for s in at.sidebar.selectbox] == ["Case", "Acting user"]
-    assert at.sidebar.selectbox(key="user").value == "mia"  # a manager by default: read-only
+    assert [s.label for s in at.sidebar.selectbox] == ["Case"]  # no acting-user picker
+    assert "Signed in as **mia** (manager)" in [c.value for c in at.sidebar.caption]
     charts = at.get("vega_lite_chart")
     assert len(charts) == 3  # per stage, what moved, time in stage
     moved = at.dataframe[0].value
