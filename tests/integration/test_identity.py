@@ -10,6 +10,7 @@ import os
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from integration_helpers import error_line
@@ -43,9 +44,10 @@ def all_event_text(rt: Runtime) -> str:
         )
 
 
-def events_of(rt: Runtime, kind: str) -> list[Event]:
+def events_of(rt: Runtime, kind: str) -> list[SimpleNamespace]:
     with rt.uow(write=False) as uow:
-        return list(uow.session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
+        rows = uow.session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id))
+        return [SimpleNamespace(actor=e.actor, payload=e.payload) for e in rows]
 
 
 def test_passwords_are_argon2_hashes_and_never_in_the_log(people: Runtime, cli):
