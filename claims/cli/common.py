@@ -78,6 +78,7 @@ def identity(name: str | None = None) -> Identity:
     only picks among the tokens `claims login` stored, and the token is verified by the service.
     """
     rt = runtime()
+    services.list_users(rt)  # a missing or unmigrated database says so first, before any sign-in question
     env_token = get_settings().token
     if env_token:
         try:
