@@ -3,7 +3,7 @@
 Only hashes are stored: argon2 for passwords, sha256 for the high-entropy tokens and codes.
 
 Revision ID: 0002
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-29 04:10:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
