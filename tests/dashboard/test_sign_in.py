@@ -61,7 +61,7 @@ def test_a_wrong_password_gets_nothing_and_is_audited(bob: Runtime) -> None:
 def test_bob_signs_in_sees_himself_and_signs_out(bob: Runtime) -> None:
     at = sign_in(fresh(), "bob", PASSWORD)
     assert not at.exception
-    assert [t.value for t in at.title] == ["Pipeline"]
+    assert [t.value for t in at.title] == ["Policy readiness"]
     assert "Signed in as **bob** (reviewer)" in [c.value for c in at.sidebar.caption]
     assert [e.actor for e in events(bob, "sign_in")] == ["bob"]
     at.sidebar.button(key="sign_out").click().run()
@@ -92,7 +92,7 @@ def test_an_oidc_identity_maps_to_the_user_with_that_email(bob: Runtime) -> None
     set_email(bob, "admin", "bob", "Bob@Example.org")
     at = fresh({"is_logged_in": True, "email": "bob@example.org", "name": "Bob"})
     assert not at.exception
-    assert [t.value for t in at.title] == ["Pipeline"]
+    assert [t.value for t in at.title] == ["Policy readiness"]
     assert "Signed in as **bob** (reviewer)" in [c.value for c in at.sidebar.caption]
     assert [e.payload["method"] for e in events(bob, "sign_in")] == ["oidc"]
 
