@@ -15,7 +15,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///claims.db"
     policy_file: Path | None = None
-    user: str | None = None
+    token: str | None = None  # CLAIMS_TOKEN: a personal or service token for automation
+    token_hours: float = 12  # lifetime of a `claims login` token
+    session_idle_hours: float = 8  # a dashboard session ends after this long without use
     batch_size: int = 200
     inbox: Path = Path("inbox")
     # A running Prefect server that flow-running commands use when PREFECT_API_URL is unset and it answers

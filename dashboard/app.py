@@ -3,8 +3,8 @@
 The landing page is policy readiness: the manager's question ("what is missing before action
 X?") comes first. Every page has its own path (/readiness, /pipeline, /claims, /claim, /review);
 the root forwards to /readiness with its query. The sidebar holds the choices every page shares:
-the case (also `?case=` in the address) and the acting user (`ui.acting_user()`; the services
-enforce roles and the four-eyes rule).
+the case (also `?case=` in the address), who is signed in and the sign-out. Nothing shows before
+sign-in (dashboard/auth.py); the services enforce roles and the four-eyes rule.
 """
 
 from __future__ import annotations
@@ -20,10 +20,18 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from dashboard import data, ui  # noqa: E402
+from dashboard import auth, data, ui  # noqa: E402
 
 # An emoji icon: drawn locally as an inline SVG (a :material/ icon makes the browser fetch it from a font CDN).
 st.set_page_config(page_title="Claims dashboard", page_icon="⚖️", layout="wide")
+
+who = auth.identity()
+if who is None:
+    # The sign-in answers at every page's address, so a shared link (/claims?grade=B2) opens after sign-in.
+    paths = ["home", "readiness", "pipeline", "claims", "claim", "review"]
+    gate = [st.Page(auth.sign_in_page, title="Sign in", url_path=p, default=p == "home") for p in paths]
+    st.navigation(gate, position="hidden").run()
+    st.stop()
 
 d = data.db()
 pending = data.pending_count(d, None)
@@ -54,6 +62,7 @@ pages = {
 page = st.navigation(pages)
 
 with st.sidebar:
+    auth.sidebar(who)
     case_keys = [c["key"] for c in data.cases(d)]
     st.selectbox(
         "Case",
@@ -62,19 +71,6 @@ with st.sidebar:
         key="case",
         bind="query-params",
         help="Every page shows this case only.",
-    )
-    people = [u for u in data.users(d) if u["role"] != "system"]
-    names = [u["name"] for u in people]
-    roles = {u["name"]: u["role"] for u in people}
-    if st.session_state.get("user") not in names and names:
-        managers = [u["name"] for u in people if u["role"] == "manager"]
-        st.session_state["user"] = (managers or names)[0]
-    st.selectbox(
-        "Acting user",
-        names,
-        format_func=lambda n: f"{n} ({roles.get(n, '?')})",
-        key="user",
-        help="Who approves or rejects on the review queue. No login: the services check the role and four eyes.",
     )
     if st.button("Refresh data", icon=":material/refresh:"):
         data.clear()

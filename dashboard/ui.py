@@ -46,8 +46,13 @@ def case() -> str | None:
 
 
 def acting_user() -> str | None:
-    """Who acts on every page. The ONE place pages learn it: the sidebar's picker today, the sign-in later."""
-    return st.session_state.get("user")
+    """Who acts on every page. The ONE place pages learn it: the signed-in user (dashboard/auth.py proved it)."""
+    return (st.session_state.get("signed_in") or {}).get("name")
+
+
+def role() -> str | None:
+    """The signed-in user's role, to leave out controls the role cannot use."""
+    return (st.session_state.get("signed_in") or {}).get("role")
 
 
 def may(role: str | None, permission: str) -> bool:

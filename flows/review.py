@@ -24,10 +24,12 @@ from prefect.context import get_run_context
 from prefect.exceptions import NotPausedError
 from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
+from pydantic import Field
 
 from claims import services
 from claims.domain.errors import DomainError
 from claims.services import Runtime
+from claims.services.review import decide_with_code
 from claims.services.signoff import ReviewState, review_state
 from flows.common import current_runtime, plain, retry_on_io
 
@@ -35,10 +37,15 @@ STATUS_OF = {"approve": "approved", "reject": "rejected"}
 
 
 class ReviewDecision(RunInput):
-    """A reviewer's decision on a confirm/refute request: approve or reject, who decides, and why."""
+    """A reviewer's decision on a confirm/refute request: approve or reject, the proof of who decides, and why.
+
+    There is no name field: anyone who can open the Prefect UI could type any name. The reviewer
+    proves themselves with a one-time code from `claims review code ID` (or the dashboard's review
+    page), bound to them and to this review, valid for minutes and spent by the decision.
+    """
 
     decision: Literal["approve", "reject"]
-    reviewer: str
+    code: str = Field(default="", description="One-time code from `claims review code ID` (or the dashboard)")
     rationale: str = ""
 
 
@@ -76,18 +83,19 @@ def describe_review(rt: Runtime, review: ReviewState, refused: list[str]) -> str
 
 @task(name="apply-decision", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
 def apply_decision(rt: Runtime, review_id: int, answer: ReviewDecision) -> Verdict:
-    """Approve or reject through the services (roles, four eyes, criteria); a refusal is returned, not raised."""
-    decide = services.approve if answer.decision == "approve" else services.reject
+    """Decide through the services as whoever the one-time code proves (roles, four eyes, criteria).
+
+    A refusal is returned, not raised. A retry after a commit finds the code spent and the review
+    decided as asked, and reports that instead of failing.
+    """
     try:
-        decision = decide(rt, answer.reviewer.strip(), review_id, answer.rationale.strip() or None)
+        who, decision = decide_with_code(rt, review_id, answer.code, answer.decision, answer.rationale.strip() or None)
     except DomainError as exc:
         now = review_state(rt, review_id)
-        if now.status == STATUS_OF[answer.decision] and now.decided_by == answer.reviewer.strip():
+        if now.status == STATUS_OF[answer.decision] and "already used" in str(exc):
             return Verdict(True, f"review #{review_id} {now.status} by {now.decided_by}")  # a retry after commit
         return Verdict(False, str(exc))
-    return Verdict(
-        True, f"review #{review_id} {decision.status} by {answer.reviewer}: {decision.claim} is {decision.stage}"
-    )
+    return Verdict(True, f"review #{review_id} {decision.status} by {who}: {decision.claim} is {decision.stage}")
 
 
 @flow(name="claims-signoff", flow_run_name="review-{review_id}")
@@ -118,7 +126,7 @@ def signoff_flow(review_id: int, poll_seconds: float = 10.0, timeout_hours: floa
             applied_here = True
             logger.info(verdict.message)
         else:
-            refused.append(f"{answer.decision} by {answer.reviewer!r} refused: {verdict.message}")
+            refused.append(f"{answer.decision} refused: {verdict.message}")
             logger.warning("%s; waiting for another decision", refused[-1])
 
 
@@ -154,8 +162,9 @@ def outside_decision(review: ReviewState) -> dict[str, Any]:
     """The input the watcher resumes a run with: the decision as recorded by whoever took it."""
     return {
         "decision": "approve" if review.status == "approved" else "reject",
-        "reviewer": review.decided_by or "unknown",
-        "rationale": f"{review.status} outside this flow run" + (f": {review.rationale}" if review.rationale else ""),
+        "code": "",
+        "rationale": f"{review.status} by {review.decided_by or 'unknown'} outside this flow run"
+        + (f": {review.rationale}" if review.rationale else ""),
     }
 
 
@@ -195,6 +204,7 @@ def describe(review: ReviewState, detail: dict[str, Any], refused: list[str]) ->
     lines += [
         "",
         f"Approve or reject. The reviewer must hold the reviewer role and must not be {review.requested_by} "
-        "(four eyes); rejecting needs a rationale.",
+        "(four eyes); rejecting needs a rationale. Prove who you are with a one-time code: "
+        f"`claims review code {review.id}` (or the dashboard's review page); a name typed here is not believed.",
     ]
     return "\n".join(lines)

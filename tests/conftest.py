@@ -19,8 +19,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from claims import services
+from claims.cli.tokenstore import TokenStore
 from claims.demo import DEMO_USERS, signed_demo_case
 from claims.services import Runtime
+from claims.services.identity import issue_token_unchecked
 from claims.settings import get_settings
 from claims.store.db import dispose_engines
 from migrations import alembic_config
@@ -29,7 +31,7 @@ PG_ADMIN_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://
 REQUIRE_SERVICES = os.environ.get("CLAIMS_REQUIRE_SERVICES") == "1"
 TABLES = (
     "action_requirements, policy_actions, review_requests, evidence, claims, sources, cases, events, users, "
-    "trusted_keys"
+    "trusted_keys, signoff_codes, tokens"
 )
 
 
@@ -127,11 +129,41 @@ def env_db(db_url: str, point_settings_at: Callable[[str], None]) -> str:
     return db_url
 
 
+@pytest.fixture(autouse=True)
+def own_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test keeps its sign-ins in its own config dir (never the real ~/.config/claims), with no CLAIMS_TOKEN."""
+    path = tmp_path / "claims-config"
+    monkeypatch.setenv("CLAIMS_CONFIG_DIR", str(path))
+    monkeypatch.delenv("CLAIMS_TOKEN", raising=False)
+    get_settings.cache_clear()
+    return path
+
+
+def sign_in(rt: Runtime, *names: str) -> None:
+    """Sign `names` in as `claims login` would (tokens in the test's config dir); the last one is current."""
+    store = TokenStore()
+    for name in names:
+        store.put(rt.database_url, name, issue_token_unchecked(rt, name, reason="test fixture").token)
+    store.save()
+
+
 @pytest.fixture
-def rt(db_url: str) -> Runtime:
-    """A runtime on the test database with the demo users (admin, alice, bob, carol, mia)."""
+def signed_in(own_config_dir: Path) -> Callable[..., None]:
+    """`signed_in(rt)` signs the demo users in (alice current); `signed_in(rt, "bob")` only bob."""
+
+    def sign(rt: Runtime, *names: str) -> None:
+        sign_in(rt, *(names or [*[n for n in DEMO_USERS if n != "alice"], "alice"]))
+
+    return sign
+
+
+@pytest.fixture
+def rt(db_url: str, own_config_dir: Path) -> Runtime:
+    """A runtime on the test database with the demo users (admin, alice, bob, carol, mia), each signed in
+    (alice current), so CLI tests can pass `--as NAME` as a person picks among their own sign-ins."""
     runtime = Runtime(db_url)
     services.ensure_users(runtime, DEMO_USERS)
+    sign_in(runtime, *[n for n in DEMO_USERS if n != "alice"], "alice")
     return runtime
 
 

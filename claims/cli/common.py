@@ -16,9 +16,12 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from claims import services
+from claims.cli.tokenstore import TokenStore
 from claims.domain.errors import DomainError
 from claims.domain.stages import Stage
 from claims.services import NotFound, PermissionDenied, Runtime
+from claims.services.identity import Identity
 from claims.settings import get_settings
 from claims.store.db import dispose_engines
 from claims.store.uow import ConcurrencyConflict
@@ -26,7 +29,10 @@ from claims.store.uow import ConcurrencyConflict
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-AsUser = Annotated[str | None, typer.Option("--as", help="Acting user (default: $CLAIMS_USER).")]
+AsUser = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as one of your own sign-ins (`claims login NAME`); default: the last one."),
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 DaskOpt = Annotated[
     str | None,
@@ -65,8 +71,42 @@ def runtime() -> Runtime:
     return Runtime.from_settings()
 
 
-def actor(name: str | None) -> str:
-    return name or get_settings().user or fail("user: no acting user; pass --as NAME or set CLAIMS_USER", 4)
+def identity(name: str | None = None) -> Identity:
+    """Who acts, proven: $CLAIMS_TOKEN (automation), or one of the person's own stored sign-ins.
+
+    The one place a command learns its acting user. A name alone is never believed: `--as NAME`
+    only picks among the tokens `claims login` stored, and the token is verified by the service.
+    """
+    rt = runtime()
+    services.list_users(rt)  # a missing or unmigrated database says so first, before any sign-in question
+    env_token = get_settings().token
+    if env_token:
+        try:
+            who = services.verify_token(rt, env_token)
+        except PermissionDenied as exc:
+            fail(f"CLAIMS_TOKEN: {exc}", 4)
+        if name and name != who.name:
+            fail(f"not signed in as {name}: CLAIMS_TOKEN belongs to {who.name}", 4)
+        return who
+    store = TokenStore()
+    name = name or store.current(rt.database_url)
+    if not name:
+        fail("not signed in: run claims login NAME", 4)
+    token = store.token(rt.database_url, name)
+    if not token:
+        fail(f"not signed in as {name}: run claims login {name}", 4)
+    try:
+        who = services.verify_token(rt, token)
+    except PermissionDenied as exc:
+        fail(f"not signed in as {name} ({exc}): run claims login {name}", 4)
+    if who.name != name:
+        fail(f"not signed in as {name}: the stored sign-in belongs to {who.name}; run claims login {name}", 4)
+    return who
+
+
+def actor(name: str | None = None) -> str:
+    """The verified acting user's name, for the services."""
+    return identity(name).name
 
 
 def emit_json(data: Any) -> None:

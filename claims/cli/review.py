@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from claims import services
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, out, runtime
+from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, out, runtime
 
 review_app = typer.Typer(help="Four-eyes review of confirm/refute requests.", no_args_is_help=True)
 
@@ -65,3 +65,17 @@ def review_reject(
 ) -> None:
     """Reject a request; the claim stays where it is."""
     _decide(services.reject, review_id, as_user, rationale, as_json)
+
+
+@review_app.command("code")
+def review_code(
+    review_id: int,
+    minutes: Annotated[float, typer.Option(min=1, max=60, help="How long the code is valid.")] = 10,
+    as_user: AsUser = None,
+) -> None:
+    """A one-time code proving you decide REVIEW_ID in the Prefect sign-off form (single use; only its hash is kept)."""
+    from claims.services.identity import issue_signoff_code
+
+    code, expires = issue_signoff_code(runtime(), actor(as_user), review_id, minutes=minutes)
+    err.print(f"code for review #{review_id}, valid once until {expires:%H:%M} UTC:", markup=False)
+    out.print(code, markup=False, highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Annotated
 import typer
 
 from claims import services
-from claims.cli.common import DaskOpt, VerboseOpt, err, fail, out, runtime
+from claims.cli.common import DaskOpt, VerboseOpt, err, fail, identity, out, runtime
 from claims.cli.db import db_upgrade
 from claims.cli.read import readiness_cmd
 from claims.cli.transitions import flow_errors, prefect_console, print_outcomes
@@ -36,7 +37,7 @@ def demo(
     rt = runtime()
     prefect_console(verbose)
     with flow_errors(), flow_api(quiet=not verbose):
-        created = services.ensure_users(rt, DEMO_USERS)
+        created = sign_in_demo_users(rt)
         if created:
             err.print(f"users created: {', '.join(created)}", markup=False)
         if file.resolve() == DEMO_CASE.resolve():  # the shipped example, vouched for by this instance's key
@@ -50,6 +51,37 @@ def demo(
     readiness_cmd(case=loaded.case, as_json=False)
     if dashboard:
         dashboard_cmd(port=port)
+
+
+def sign_in_demo_users(rt: services.Runtime) -> list[str]:
+    """Create the demo users with generated passwords and sign each in, so the README's `--as NAME` examples run.
+
+    The passwords and tokens go only to the person's own config file (mode 0600), keyed by this database;
+    alice is the current sign-in afterwards. Users that exist already are signed in again only when this
+    config file holds their demo password.
+    """
+    from claims.cli.tokenstore import TokenStore
+    from claims.services import identity as ident
+
+    store = TokenStore()
+    entry = store.entry(rt.database_url)
+    passwords: dict[str, str] = entry.setdefault("demo_passwords", {})
+    with rt.uow(write=False) as uow:
+        existing = {u.name for u in uow.users.list()}
+    for name in DEMO_USERS:
+        if name not in existing:
+            passwords[name] = secrets.token_urlsafe(15)
+    created = services.ensure_users(rt, DEMO_USERS, passwords)
+    for name in (n for n in DEMO_USERS if n != "alice"):
+        if name in passwords:
+            store.put(rt.database_url, name, ident.login(rt, name, passwords[name]).token)
+    if "alice" in passwords:
+        store.put(rt.database_url, "alice", ident.login(rt, "alice", passwords["alice"]).token)
+    store.save()
+    err.print(
+        f"demo users signed in (passwords in {store.path}); acting as alice, `--as NAME` for the others", markup=False
+    )
+    return created
 
 
 def serve_cmd(
@@ -70,6 +102,13 @@ def serve_cmd(
     """
     from flows.serve import ServerDidNotStart, serve
 
+    who = identity(None)
+    if who.role != services.Role.SYSTEM:
+        fail(
+            f"serve: runs as the system user, not {who.name}; an admin issues a service token with "
+            "`claims user token-issue system` and you set it as CLAIMS_TOKEN",
+            4,
+        )
     try:
         serve(
             limit=limit,

@@ -44,7 +44,7 @@ def assess_cmd(
     with flow_errors():
         report = assess(
             rt,
-            actor(as_user or "system"),
+            actor(as_user),
             keys or None,
             case=case,
             progress=not as_json,

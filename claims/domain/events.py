@@ -23,6 +23,17 @@ class EventKind(StrEnum):
     EVIDENCE_RETRACTED = "evidence.retracted"
     CASE_IMPORTED = "case.imported"
     USER_ADDED = "user.added"
+    USER_PASSWORD_SET = "user.password_set"
+    USER_EMAIL_SET = "user.email_set"
+    USER_DISABLED = "user.disabled"
+    USER_LOCKED = "user.locked"  # after too many failed sign-ins
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in.failed"
+    TOKEN_ISSUED = "token.issued"
+    TOKEN_SETUP = "token.setup"  # issued without a password by trusted setup code (demo, tests)
+    TOKEN_REVOKED = "token.revoked"
+    SIGNOFF_CODE_ISSUED = "signoff_code.issued"
+    SIGNOFF_CODE_REFUSED = "signoff_code.refused"
     TRUST_ADDED = "trust.added"  # a key whose signed case files may carry confirm/refute history
 
     @classmethod

@@ -5,6 +5,7 @@ from claims.services.bulk_import import import_path
 from claims.services.casefile import CaseFile, read_case_file, validate_case
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.evidence import add_evidence, retract_evidence
+from claims.services.identity import Identity, verify_token
 from claims.services.intake import ImportReport, export_case, import_case
 from claims.services.review import Decision, approve, reject, reopen
 from claims.services.runtime import Role, Runtime
@@ -21,6 +22,7 @@ __all__ = [
     "AdvanceResult",
     "CaseFile",
     "Decision",
+    "Identity",
     "ImportReport",
     "InvalidInput",
     "NotFound",
@@ -50,4 +52,5 @@ __all__ = [
     "retract_evidence",
     "review_queue",
     "validate_case",
+    "verify_token",
 ]

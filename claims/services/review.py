@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from claims.domain.assessment import assess
+from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import Via, check_four_eyes
-from claims.services.errors import InvalidInput, NotFound, RuleViolation
+from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.facts import load_facts
+from claims.services.identity import redeem_signoff_code
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import decide, move
@@ -36,45 +38,82 @@ def _pending(uow: UnitOfWork, review_id: int) -> ReviewRequest:
 def approve(rt: Runtime, actor: str, review_id: int, rationale: str | None = None) -> Decision:
     """Apply a confirm/refute if a second person approves and the criteria still hold."""
     with rt.uow() as uow:
-        authorize(uow, actor, "approve")
-        review = _pending(uow, review_id)
-        check_four_eyes(review.requested_by, actor, review.id)
-        claim = load_claim(uow, review.claim.key)
-        to = Stage(review.to_stage)
-        target = assess(load_facts(uow, [claim])[claim.key], rt.policy).for_stage(to)
-        decide(uow, review, ReviewStatus.APPROVED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
-        # The move asks decide_transition: criteria (re-measured now, not when requested) and four eyes;
-        # if it refuses, the decision above rolls back with it.
-        move(
-            uow,
-            claim,
-            to,
-            actor=actor,
-            via=Via.REVIEW,
-            policy_version=rt.policy.version,
-            criteria_met=target.evidence_met,
-            gaps=tuple(target.evidence_gaps),
-            rationale=rationale,
-            requested_by=review.requested_by,
-            approved_by=actor,
-            review_id=review.id,
-            extra={"review": review.id},
-        )
+        decision = _approve(uow, rt, actor, review_id, rationale)
         uow.commit()
-        return Decision(review.id, claim.key, review.status, Stage(claim.stage))
+        return decision
+
+
+def _approve(uow: UnitOfWork, rt: Runtime, actor: str, review_id: int, rationale: str | None) -> Decision:
+    """The approval inside the caller's unit of work (the code path spends its code in the same one)."""
+    authorize(uow, actor, "approve")
+    review = _pending(uow, review_id)
+    check_four_eyes(review.requested_by, actor, review.id)
+    claim = load_claim(uow, review.claim.key)
+    to = Stage(review.to_stage)
+    target = assess(load_facts(uow, [claim])[claim.key], rt.policy).for_stage(to)
+    decide(uow, review, ReviewStatus.APPROVED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
+    # The move asks decide_transition: criteria (re-measured now, not when requested) and four eyes;
+    # if it refuses, the decision above rolls back with it.
+    move(
+        uow,
+        claim,
+        to,
+        actor=actor,
+        via=Via.REVIEW,
+        policy_version=rt.policy.version,
+        criteria_met=target.evidence_met,
+        gaps=tuple(target.evidence_gaps),
+        rationale=rationale,
+        requested_by=review.requested_by,
+        approved_by=actor,
+        review_id=review.id,
+        extra={"review": review.id},
+    )
+    return Decision(review.id, claim.key, review.status, Stage(claim.stage))
 
 
 def reject(rt: Runtime, actor: str, review_id: int, rationale: str) -> Decision:
     """Turn a request down; the claim stays where it is."""
+    with rt.uow() as uow:
+        decision = _reject(uow, rt, actor, review_id, rationale)
+        uow.commit()
+        return decision
+
+
+def _reject(uow: UnitOfWork, rt: Runtime, actor: str, review_id: int, rationale: str | None) -> Decision:
     if not rationale or not rationale.strip():
         raise InvalidInput("rationale: rejecting a review needs a rationale")
-    with rt.uow() as uow:
-        authorize(uow, actor, "approve")
-        review = _pending(uow, review_id)
-        check_four_eyes(review.requested_by, actor, review.id)
-        decide(uow, review, ReviewStatus.REJECTED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
-        uow.commit()
-        return Decision(review.id, review.claim.key, review.status, Stage(review.claim.stage))
+    authorize(uow, actor, "approve")
+    review = _pending(uow, review_id)
+    check_four_eyes(review.requested_by, actor, review.id)
+    decide(uow, review, ReviewStatus.REJECTED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
+    return Decision(review.id, review.claim.key, review.status, Stage(review.claim.stage))
+
+
+def decide_with_code(
+    rt: Runtime, review_id: int, code: str, decision: str, rationale: str | None = None
+) -> tuple[str, Decision]:
+    """A decision from a form nobody signed in to (the Prefect UI): the one-time code proves who decides.
+
+    The code is spent in the same transaction as the decision; a refused code is audited. Returns
+    (who the code proved, the decision).
+    """
+    if decision not in ("approve", "reject"):
+        raise InvalidInput(f"decision: {decision!r} is not approve or reject")
+    try:
+        with rt.uow() as uow:
+            actor = redeem_signoff_code(uow, review_id, code)
+            apply = _approve if decision == "approve" else _reject
+            result = apply(uow, rt, actor, review_id, rationale)
+            uow.commit()
+            return actor, result
+    except PermissionDenied as exc:
+        with rt.uow() as uow:
+            uow.record(
+                EventKind.SIGNOFF_CODE_REFUSED, actor="anonymous", payload={"review": review_id, "reason": str(exc)}
+            )
+            uow.commit()
+        raise
 
 
 def reopen(

@@ -49,7 +49,7 @@ class Runtime:
 def authorize(uow: UnitOfWork, actor: str | None, permission: str) -> User:
     """Load the acting user and check the role allows `permission`."""
     if not actor:
-        raise PermissionDenied("user: no acting user; pass --as NAME or set CLAIMS_USER")
+        raise PermissionDenied("user: no acting user; run claims login NAME")
     user = uow.users.get(actor)
     if user is None:
         raise NotFound(f"user: unknown user {actor!r}")

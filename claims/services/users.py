@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from claims.domain.events import EventKind
 from claims.services.errors import InvalidInput, RuleViolation
-from claims.services.runtime import Role, Runtime, authorize
+from claims.services.identity import hash_password, valid_email, valid_name
+from claims.services.runtime import SYSTEM_USER, Role, Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import User
 
@@ -17,43 +18,70 @@ class UserInfo:
 
     name: str
     role: str
+    email: str | None = None
+    disabled: bool = False
 
     @classmethod
     def of(cls, user: User) -> UserInfo:
-        return cls(user.name, user.role)
+        return cls(user.name, user.role, user.email, user.disabled_at is not None)
 
 
-def add_user(rt: Runtime, actor: str | None, name: str, role: str) -> UserInfo:
-    """Admins add users; while no admin exists yet, the first admin may be added by anyone (bootstrap)."""
+def check_new_user(name: str, role: str) -> Role:
+    """The name and role of a new user, checked before anyone is asked for a password."""
+    people_roles = [r.value for r in Role if r is not Role.SYSTEM]
     try:
         role_v = Role(role.strip().lower())
     except ValueError:
-        raise InvalidInput(f"role: {role!r} is not one of {', '.join(r.value for r in Role)}") from None
-    if not name or not name.strip():
-        raise InvalidInput("name: a user needs a name")
+        raise InvalidInput(f"role: {role!r} is not one of {', '.join(people_roles)}") from None
+    if role_v is Role.SYSTEM:
+        raise InvalidInput(f"role: {role!r} is built in; pick one of {', '.join(people_roles)}")
+    valid_name(name)
+    return role_v
+
+
+def add_user(
+    rt: Runtime,
+    actor: str | None,
+    name: str,
+    role: str,
+    *,
+    password: str | None = None,
+    email: str | None = None,
+) -> UserInfo:
+    """Admins add users; while the database has no people yet, the first admin may be added unsigned (bootstrap).
+
+    The password is kept only as an argon2 hash; a user without one cannot sign in with a password.
+    """
+    role_v = check_new_user(name, role)
+    email = valid_email(email)
+    hashed = hash_password(password) if password is not None else None
     with rt.uow() as uow:
-        bootstrap = not any(u.role == Role.ADMIN for u in uow.users.list())
+        bootstrap = not any(u.name != SYSTEM_USER for u in uow.users.list())
         if not (bootstrap and role_v is Role.ADMIN):
             authorize(uow, actor, "manage_users")
         if uow.users.get(name) is not None:
             raise RuleViolation(f"name: user {name!r} already exists")
-        user = User(name=name.strip(), role=role_v.value, created_at=now())
+        user = User(name=name, role=role_v.value, created_at=now(), password_hash=hashed, email=email)
         uow.users.add(user)
-        uow.record(EventKind.USER_ADDED, actor=actor or name, payload={"user": user.name, "role": user.role})
+        uow.record(
+            EventKind.USER_ADDED,
+            actor=actor or name,
+            payload={"user": user.name, "role": user.role, "bootstrap": bootstrap and role_v is Role.ADMIN},
+        )
         info = UserInfo.of(user)
         uow.commit()
         return info
 
 
-def ensure_users(rt: Runtime, users: dict[str, str]) -> list[str]:
-    """Create any of `users` (name -> role) that do not exist yet; returns the names created."""
+def ensure_users(rt: Runtime, users: dict[str, str], passwords: dict[str, str] | None = None) -> list[str]:
+    """Create any of `users` (name -> role) that do not exist yet, with `passwords` if given; returns those created."""
     with rt.uow(write=False) as uow:
         existing = {u.name for u in uow.users.list()}
     admin = next((n for n, r in users.items() if r == Role.ADMIN), None)
     created = []
     for name, role in sorted(users.items(), key=lambda item: item[1] != Role.ADMIN):
         if name not in existing:
-            add_user(rt, admin, name, role)
+            add_user(rt, admin, name, role, password=(passwords or {}).get(name))
             created.append(name)
     return created
 

@@ -3,8 +3,9 @@
 Ordered by impact: requests whose claim gates the most policy actions come first, then the
 oldest. Filter by case (sidebar) and by action (`?action=`). Each request carries the
 assessment the queue service just made; the page does not assess the claim again.
-The page never decides who may sign off: `services.approve` / `services.reject` check the
-acting user's role and the four-eyes rule, and the page shows their message when they refuse.
+Decisions are taken as the signed-in user. The page offers Approve/Reject only to a role that may
+decide and never to the requester; `services.approve` / `services.reject` still check the role and
+the four-eyes rule, and the page shows their message when they refuse.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from claims import services
+from claims.services.identity import issue_signoff_code
 from dashboard import data, ui
 
 d = data.db()
@@ -22,8 +24,9 @@ role = data.role_of(d, actor) or "?"
 
 st.title("Review queue")
 st.caption(
-    f"Acting as {ui.esc(actor or 'nobody')} ({ui.esc(role)}) · change it in the sidebar. "
-    "Whether you may decide is checked by the service: reviewers only, never the requester (four eyes)."
+    f"Signed in as {ui.esc(actor or 'nobody')} ({ui.esc(role)}). "
+    "Reviewers decide, never the requester (four eyes)."
+    + ("" if ui.may(role, "approve") else " Your role can follow the queue but not decide.")
 )
 
 flash = st.session_state.pop("review_flash", None)
@@ -104,6 +107,9 @@ for r in shown:
             st.text(f"Reason: {r['reason']}")
         ui.criteria_table(r["criteria"], with_gap=True)
         ui.claim_link(r["claim"], f"Open {r['claim']}")
+        if r["requested_by"] == actor:
+            st.caption("You requested this; another reviewer decides it (four eyes).")
+            continue
         if not offer:
             st.caption("Your role does not sign off; a reviewer other than the requester decides.")
             continue
@@ -113,11 +119,21 @@ for r in shown:
             placeholder="Why you approve or reject (recorded in the audit log; required to reject)",
             height=80,
         )
-        b1, b2, _ = st.columns([1, 1, 4])
+        b1, b2, b3, _ = st.columns([1, 1, 2, 2])
         if b1.button("Approve", key=f"approve_{r['id']}", type="primary", icon=":material/check:"):
             decide(r, "approve", rationale or "")
         if b2.button("Reject", key=f"reject_{r['id']}", icon=":material/close:"):
             decide(r, "reject", rationale or "")
+        if b3.button("Code for the Prefect form", key=f"code_{r['id']}", icon=":material/pin:"):
+            try:
+                code, until = issue_signoff_code(data.runtime(d), actor or "", r["id"])
+            except Exception as exc:
+                if not ui.is_refusal(exc):
+                    raise
+                ui.refusal(exc)
+            else:
+                st.code(code, language=None)
+                st.caption(f"One use, for review #{r['id']} only, until {until:%H:%M} UTC.")
 
 ui.grade_legend()
 decided = data.recent_decisions(d, case)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -44,14 +45,21 @@ def demo_app(app_env: Runtime) -> Runtime:
     return seed_demo(app_env)
 
 
+def signed_in_as(at: AppTest, user: str) -> AppTest:
+    """A session signed in as `user`, as dashboard/auth.py leaves it after a password check (its own tests
+    sign in through the form and through OIDC). The role is re-read from the database on every run."""
+    at.session_state["signed_in"] = {"name": user, "role": "?", "method": "test", "last": time.time()}
+    return at
+
+
 @pytest.fixture
 def open_page() -> Callable[..., AppTest]:
-    """Run the router once, then switch to a page (with query parameters) and run it."""
+    """Run the router once signed in (as mia, a manager, unless `user=`), then switch to a page and run it."""
 
-    def _open(page: str | None = None, *, user: str | None = None, case: str | None = None, **query: str) -> AppTest:
+    def _open(page: str | None = None, *, user: str | None = "mia", case: str | None = None, **query: str) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=60)
         if user:
-            at.session_state["user"] = user
+            signed_in_as(at, user)
         if case:
             at.session_state["case"] = case
         at.run()

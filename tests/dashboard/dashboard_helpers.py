@@ -33,6 +33,12 @@ def seed_demo(rt: Runtime) -> Runtime:
 
 def make_confirmable(rt: Runtime) -> None:
     """A third independent line (US Treasury, B2) for factory-exists, then assess: a review is requested by system."""
+    add_third_line(rt)
+    assess_all(rt)
+
+
+def add_third_line(rt: Runtime) -> None:
+    """A third independent line (US Treasury, B2) for factory-exists: it meets the confirm criteria."""
     services.add_evidence(
         rt,
         "alice",
@@ -43,7 +49,6 @@ def make_confirmable(rt: Runtime) -> None:
         summary="OFAC designates the entities operating the drone assembly site in Xinjiang.",
         observed_at=date(2024, 12, 1),
     )
-    assess_all(rt)
 
 
 def row_counts(url: str) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""A real browser on the running dashboard, one test per user journey.
+"""A real browser on the running dashboard, one test per user journey; everyone signs in first.
 
 A manager reads the gap before an action; an analyst adds evidence and requests confirmation;
 a reviewer approves; a what-if is started from a gap.
@@ -22,10 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_helpers import APP, make_confirmable, row_counts, seed_demo
+from dashboard_helpers import APP, add_third_line, make_confirmable, row_counts, seed_demo
 from sqlalchemy import create_engine, text
 
+from claims import services
+from claims.demo import DEMO_USERS
+from claims.domain.stages import Stage
 from claims.services import Runtime
+from claims.services.identity import set_password
 from claims.store.db import dispose_engines
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -40,6 +44,7 @@ ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+PASSWORDS = {name: f"{name}-browser-passphrase" for name in DEMO_USERS}
 RATIONALE = "Three independent lines now (Reuters, EEAS, OFAC), one of them B2; the only denial is graded D4."
 
 
@@ -56,6 +61,8 @@ def dashboard_url(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
     rt = Runtime(sqlite_url)
     seed_demo(rt)
+    for name in DEMO_USERS:
+        set_password(rt, "admin", name, PASSWORDS[name])
     dispose_engines()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMS_")}
@@ -131,15 +138,43 @@ def browser_page(dashboard_url: str) -> Iterator[Any]:
                     else None
                 ),
             )
+            signing_in(page)
             yield page
         finally:
             browser.close()
     assert outside == [], f"fetched from outside the machine: {outside}"
 
 
+def sign_in(page: Any, name: str, password: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def signing_in(page: Any, user: str = "mia") -> None:
+    """Every address opens a new session, which starts at the sign-in: sign in as `page.user` after each goto."""
+    page.user = user
+    goto = page.raw_goto = page.goto
+
+    def goto_signed_in(url: str, **kwargs: Any) -> Any:
+        reply = goto(url, **kwargs)
+        sign_in(page, page.user, PASSWORDS[page.user])
+        return reply
+
+    page.goto = goto_signed_in
+
+
 def act_as(page: Any, label: str) -> None:
-    page.get_by_test_id("stSidebar").get_by_role("combobox", name=re.compile("Acting user")).click()
-    page.get_by_role("option", name=label).click()
+    """Sign out, and sign in as the user of `label` ("bob (reviewer)"): the page stays where it was."""
+    from playwright.sync_api import expect
+
+    page.user = label.split()[0]
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
+    sign_in(page, page.user, PASSWORDS[page.user])
+    expect(page.get_by_test_id("stSidebar").get_by_text(f"Signed in as {label}")).to_be_visible()
     settle(page, 300)
 
 
@@ -236,7 +271,7 @@ def test_reviewer_approves_a_confirmation(
     expect(page.get_by_text("#1 · factory-exists")).to_be_visible()
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)  # the manager is offered no sign-off
     act_as(page, "bob (reviewer)")
-    expect(page.get_by_text("Acting as bob (reviewer)")).to_be_visible()
+    expect(page.get_by_text("Signed in as bob (reviewer)").first).to_be_visible()
     expect(page.get_by_text("awaiting sign-off by a reviewer other than system")).to_be_attached()
     rationale = page.get_by_label("Rationale")
     rationale.fill(RATIONALE)
@@ -253,6 +288,40 @@ def test_reviewer_approves_a_confirmation(
         review = conn.execute(text("SELECT status, requested_by, decided_by, rationale FROM review_requests")).one()
     engine.dispose()
     assert tuple(review) == ("approved", "system", "bob", RATIONALE)
+
+
+def test_only_a_reviewer_other_than_the_requester_is_offered_approve(
+    dashboard_url: str, browser_page: Any, sqlite_url: str
+) -> None:
+    """A wrong password gets nothing; alice (who requested) and mia (a manager) see the request but no
+    Approve; bob signs in and approves."""
+    from playwright.sync_api import expect
+
+    rt = Runtime(sqlite_url)
+    add_third_line(rt)  # factory-exists meets the confirm criteria
+    services.advance(rt, "alice", "factory-exists", Stage.CONFIRMED, reason="three lines now")  # review #1
+    dispose_engines()
+    page = browser_page
+    page.raw_goto(f"{dashboard_url}/review")  # signing in by hand: a wrong password first
+    sign_in(page, "bob", "not bob's passphrase")
+    expect(page.get_by_text("sign-in: wrong user name or password")).to_be_visible()
+    expect(page.get_by_role("heading", name="Review queue")).to_have_count(0)
+    sign_in(page, "alice", PASSWORDS["alice"])
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    expect(page.get_by_text("#1 · factory-exists")).to_be_visible()
+    expect(page.get_by_text("You requested this; another reviewer decides it (four eyes).")).to_be_visible()
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    act_as(page, "mia (manager)")
+    expect(page.get_by_text("#1 · factory-exists")).to_be_visible()
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    act_as(page, "bob (reviewer)")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_text("Review #1 approved by bob: factory-exists is now confirmed.")).to_be_visible()
+    engine = create_engine(sqlite_url)
+    with engine.connect() as conn:
+        review = conn.execute(text("SELECT status, requested_by, decided_by FROM review_requests")).one()
+    engine.dispose()
+    assert tuple(review) == ("approved", "alice", "bob")
 
 
 def test_a_what_if_started_from_a_gap(dashboard_url: str, browser_page: Any, sqlite_url: str, tmp_path: Path) -> None:
@@ -285,6 +354,7 @@ def test_narrow_screen_and_dark_theme(dashboard_url: str, tmp_path: Path) -> Non
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
             page.goto(f"{dashboard_url}/readiness")
+            sign_in(page, "mia", PASSWORDS["mia"])
             expect(page.get_by_text("shortest gap: factory-exists").first).to_be_visible()
             settle(page)
             width = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth")

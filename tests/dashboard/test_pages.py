@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,8 +35,8 @@ def test_pipeline_counts_and_charts(demo_app: Runtime, open_page: Open) -> None:
         "Awaiting sign-off": "0",
         "At risk": "0",
     }
-    assert [s.label for s in at.sidebar.selectbox] == ["Case", "Acting user"]
-    assert at.sidebar.selectbox(key="user").value == "mia"  # a manager by default: read-only
+    assert [s.label for s in at.sidebar.selectbox] == ["Case"]  # no acting-user picker
+    assert "Signed in as **mia** (manager)" in [c.value for c in at.sidebar.caption]
     charts = at.get("vega_lite_chart")
     assert len(charts) == 3  # per stage, what moved, time in stage
     moved = at.dataframe[0].value
@@ -208,6 +209,7 @@ def test_readiness_names_the_gaps(demo_app: Runtime, open_page: Open) -> None:
 def test_readiness_link_opens_one_action(demo_app: Runtime) -> None:
     """A shared address (/?action=KEY) opens readiness on that action."""
     at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["signed_in"] = {"name": "mia", "role": "manager", "method": "test", "last": time.time()}
     at.query_params["action"] = "measures-chinese-state"
     at.run()
     assert not at.exception

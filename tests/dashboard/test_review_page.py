@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from claims import services
 from claims.domain.stages import Stage
-from claims.services import Runtime
+from claims.services import RuleViolation, Runtime
 
 Open = Callable[..., AppTest]
 
@@ -46,10 +46,9 @@ def test_queue_shows_the_request_with_its_assessment(pending: Runtime, open_page
 
 
 def test_reviewer_approves_and_every_page_refreshes(pending: Runtime, open_page: Open) -> None:
-    at = open_page("pipeline")
+    at = open_page("pipeline", user="bob")
     assert {m.label: m.value for m in at.metric}["Confirmed"] == "1"  # cached now
     at.switch_page("views/review.py").run()
-    at.sidebar.selectbox(key="user").select("bob").run()
     at.text_area(key="rationale_1").input("Three independent lines incl. OFAC; the denial is D4.").run()
     at.button(key="approve_1").click().run()
     assert not at.exception
@@ -72,6 +71,10 @@ def test_reviewer_approves_and_every_page_refreshes(pending: Runtime, open_page:
     ]  # eu-listing-manufacturer: one gate closed
     assert "✗ **lethal-production**  \nis reported, needs confirmed" in [unescape(m.value) for m in at.markdown]
     assert "2 of 5 actions ready" in at.caption[0].value
+
+
+def decision_buttons(at: AppTest) -> list[str]:
+    return [b.key for b in at.button if b.key and b.key.startswith(("approve_", "reject_", "code_"))]
 
 
 def test_sign_off_is_offered_only_to_roles_that_may_sign_off(pending: Runtime, open_page: Open) -> None:
@@ -119,10 +122,12 @@ def test_requester_cannot_sign_off_their_own_request(demo_app: Runtime, open_pag
     )
     services.advance(demo_app, "carol", "factory-exists", Stage.CONFIRMED, reason="three lines now")
     at = open_page("review", user="carol")
-    at.button(key="approve_1").click().run()
-    (error,) = at.error
-    assert "cannot also decide it (four eyes)" in unescape(error.value)
-    at.sidebar.selectbox(key="user").select("bob").run()
+    assert decision_buttons(at) == []
+    assert "You requested this; another reviewer decides it (four eyes)." in unescape(texts(at))
+    with pytest.raises(RuleViolation, match="cannot also decide it"):
+        services.approve(demo_app, "carol", 1)
+    at = open_page("review", user="bob")
+    assert decision_buttons(at) == ["approve_1", "reject_1", "code_1"]
     at.button(key="reject_1").click().run()
     assert [unescape(e.value) for e in at.error] == ["rationale: rejecting a review needs a rationale"]
     at.text_area(key="rationale_1").input("Wait for the Council's own assessment.").run()

@@ -81,6 +81,7 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
         "CLAIMS_DATABASE_URL": postgres_url,
+        "CLAIMS_TOKEN": services.identity.issue_token(rt, "admin", "system").token,  # serve acts as system
     }
     inbox = str(tmp_path / "inbox")
     procs: list[subprocess.Popen[bytes]] = []

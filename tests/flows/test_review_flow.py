@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -11,13 +13,18 @@ from flow_helpers import event_counts
 from prefect import get_client
 from prefect.states import Failed
 from prefect_support import BackgroundRun
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from claims import services
 from claims.cli import app
+from claims.domain.errors import DomainError
 from claims.domain.stages import Stage
-from claims.services import Runtime
+from claims.services import PermissionDenied, Runtime
+from claims.services.identity import digest, issue_signoff_code
+from claims.services.review import decide_with_code
 from claims.services.signoff import review_state
+from claims.store.models import Event, SignoffCode
 from flows.review import ReviewDecision, apply_decision, describe, signoff_flow
 from flows.runner import assess
 from flows.serve import SIGNOFF
@@ -45,7 +52,7 @@ def review_id(loaded: Runtime) -> int:
 
 def test_description_shows_the_request_the_assessment_and_the_gaps(review_id: int, loaded: Runtime):
     review = review_state(loaded, review_id)
-    text = describe(review, services.claim_detail(loaded, review.claim), ["approve by 'bob' refused: four eyes"])
+    text = describe(review, services.claim_detail(loaded, review.claim), ["approve refused: four eyes"])
     assert f"## Review #{review_id}: factory-exists corroborated -> confirmed" in text
     assert "Requested by **bob**" in text and "three independent lines" in text
     assert "- [x]" in text and "- [ ]" in text and "**gap:** awaiting sign-off" in text
@@ -53,27 +60,75 @@ def test_description_shows_the_request_the_assessment_and_the_gaps(review_id: in
     assert "### Refused so far" in text and "must not be bob" in text
 
 
+def code_for(rt: Runtime, reviewer: str, review_id: int) -> str:
+    return issue_signoff_code(rt, reviewer, review_id)[0]
+
+
 @pytest.mark.parametrize(
-    ("reviewer", "decision", "rationale", "refusal"),
+    ("code", "decision", "rationale", "refusal"),
     [
-        ("bob", "approve", "", "cannot also decide it (four eyes)"),
-        ("mia", "approve", "", "has role manager"),
-        ("nobody", "approve", "", "unknown user"),
-        ("carol", "reject", " ", "needs a rationale"),
+        ("", "approve", "", "code: not a sign-off code for review"),
+        ("carol", "approve", "", "code: not a sign-off code for review"),  # a name is not a code
+        ("forged-000000-000000", "approve", "", "code: not a sign-off code for review"),
+        (None, "reject", " ", "needs a rationale"),
     ],
 )
-def test_apply_decision_fn_returns_refusals_from_the_service_rules(
-    review_id: int, loaded: Runtime, reviewer: str, decision: str, rationale: str, refusal: str
+def test_apply_decision_fn_refuses_anything_but_a_valid_code(
+    review_id: int, loaded: Runtime, code: str | None, decision: str, rationale: str, refusal: str
 ):
-    answer = ReviewDecision(decision=decision, reviewer=reviewer, rationale=rationale)
+    answer = ReviewDecision(decision=decision, code=code or code_for(loaded, "carol", review_id), rationale=rationale)
     verdict = apply_decision.fn(loaded, review_id, answer)
     assert not verdict.applied and refusal in verdict.message
     assert review_state(loaded, review_id).pending
 
 
-def test_apply_decision_fn_applies_an_allowed_approval(review_id: int, loaded: Runtime):
-    verdict = apply_decision.fn(loaded, review_id, ReviewDecision(decision="approve", reviewer="carol"))
-    assert verdict.applied and "factory-exists is confirmed" in verdict.message
+@pytest.mark.parametrize(
+    ("reviewer", "refusal"),
+    [("bob", "cannot also decide it"), ("mia", "has role manager"), ("alice", "has role analyst")],
+)
+def test_only_a_reviewer_other_than_the_requester_gets_a_code(
+    review_id: int, loaded: Runtime, reviewer: str, refusal: str
+):
+    with pytest.raises(DomainError, match=refusal):
+        issue_signoff_code(loaded, reviewer, review_id)
+
+
+def test_a_code_decides_once_as_its_owner_and_is_stored_only_as_a_hash(review_id: int, loaded: Runtime):
+    code = code_for(loaded, "carol", review_id)
+    verdict = apply_decision.fn(loaded, review_id, ReviewDecision(decision="approve", code=code))
+    assert verdict.applied and "by carol: factory-exists is confirmed" in verdict.message
+    assert review_state(loaded, review_id).decided_by == "carol"
+    with loaded.uow(write=False) as uow:
+        rows = uow.session.scalars(select(SignoffCode)).all()
+        events = json.dumps([e.payload for e in uow.session.scalars(select(Event))])
+    assert [r.code_hash for r in rows] == [digest(code)] and rows[0].used_at is not None
+    assert code not in events
+    with pytest.raises(PermissionDenied, match="code: already used"):
+        decide_with_code(loaded, review_id, code, "reject", "again")
+
+
+def test_an_expired_code_or_one_for_another_review_decides_nothing(review_id: int, loaded: Runtime):
+    code = code_for(loaded, "carol", review_id)
+    with pytest.raises(PermissionDenied, match="not a sign-off code for review"):
+        decide_with_code(loaded, review_id + 1, code, "approve")
+    with loaded.uow() as uow:
+        uow.session.execute(update(SignoffCode).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        uow.commit()
+    with pytest.raises(PermissionDenied, match="code: expired"):
+        decide_with_code(loaded, review_id, code, "approve")
+    assert review_state(loaded, review_id).pending
+    with loaded.uow(write=False) as uow:
+        refused = uow.session.scalars(select(Event).where(Event.kind == "signoff_code.refused")).all()
+    assert len(refused) == 2
+
+
+def test_the_cli_gives_a_signed_in_reviewer_a_code(review_id: int, loaded: Runtime, env_db: str):
+    result = CliRunner().invoke(app, ["review", "code", str(review_id), "--as", "carol"])
+    assert result.exit_code == 0, result.output
+    code = result.stdout.strip()
+    assert decide_with_code(loaded, review_id, code, "approve")[0] == "carol"
+    refused = CliRunner().invoke(app, ["review", "code", str(review_id), "--as", "nobody"])
+    assert refused.exit_code == 4
 
 
 def test_a_review_decided_already_ends_the_run_at_once(review_id: int, loaded: Runtime):
@@ -91,6 +146,16 @@ def waiting(review_id: int, loaded: Runtime) -> Iterator[BackgroundRun]:
     if run.thread.is_alive():  # a failed test must not leave the run waiting
         services.reject(loaded, "carol", review_id, "test cleanup")
         run.thread.join(10)
+
+
+def test_the_form_believes_no_typed_name_only_a_code(waiting: BackgroundRun, review_id: int, loaded: Runtime):
+    waiting.resume(decision="approve", code="carol", rationale="I am carol, honest")
+    waiting.wait_paused(2)
+    assert review_state(loaded, review_id).pending
+    assert "code: not a sign-off code" in (waiting.description(2) or "")
+    waiting.resume(decision="approve", code=code_for(loaded, "carol", review_id), rationale="three lines, one B2")
+    result = waiting.join(30)
+    assert (result.status, result.decided_by, result.decided_here) == ("approved", "carol", True)
 
 
 def test_a_decision_taken_through_the_cli_while_the_run_waits_is_applied_once(

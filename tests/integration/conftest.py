@@ -28,8 +28,8 @@ def cli(env_db: str) -> Invoke:
     """
     runner = CliRunner()
 
-    def invoke(*args: object) -> Result:
-        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    def invoke(*args: object, input: str | None = None) -> Result:
+        return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return invoke
 

@@ -42,8 +42,11 @@ def demo_db(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_fact
 
 
 @pytest.fixture
-def cli(demo_db: str, point_settings_at: Callable[[str], None]) -> Callable[..., Result]:
+def cli(
+    demo_db: str, point_settings_at: Callable[[str], None], signed_in: Callable[..., None]
+) -> Callable[..., Result]:
     point_settings_at(demo_db)
+    signed_in(Runtime(demo_db))
     runner = CliRunner()
     return lambda *args: runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
@@ -175,12 +178,12 @@ COMMANDS = [
      ["stage: unknown stage 'approved'"]),
     ("not-a-reopen", ["reopen", "lethal-production", "--to", "reported", "--rationale", "why", "--as", "bob"], 1,
      ["stage: reported -> reported"]),
-    ("unknown-user", ["advance", "factory-exists", "--to", "confirmed", "--as", "zed"], 3,
-     ["user: unknown user 'zed'"]),
+    ("not-signed-in-as", ["advance", "factory-exists", "--to", "confirmed", "--as", "zed"], 4,
+     ["not signed in as zed: run claims login zed"]),
     ("manager-adds-evidence", [*ADD, "--credibility", "2", "--as", "mia"], 4,
      ["user: 'mia' has role manager, which may not add evidence"]),
     ("analyst-approves", ["review", "approve", "1", "--as", "alice"], 4, ["user: 'alice' has role analyst"]),
-    ("no-user", [*ADD, "--credibility", "2"], 4, ["user: no acting user"]),
+    ("manager-approves", ["review", "approve", "1", "--as", "mia"], 4, ["user: 'mia' has role manager"]),
     ("unknown-review", ["review", "approve", "999", "--as", "bob"], 3, ["review: unknown review #999"]),
     ("unknown-evidence", ["evidence", "retract", "999", "--reason", "x", "--as", "alice"], 3,
      ["evidence: unknown evidence id 999"]),

@@ -125,7 +125,9 @@ def test_user_management_needs_an_admin(rt: Runtime, cli):
     refused = cli("user", "add", "eve", "--role", "reviewer", "--as", "alice")
     assert refused.exit_code == 4
     assert "'alice' has role analyst" in error_line(refused)
-    added = cli("user", "add", "eve", "--role", "reviewer", "--as", "admin")
+    added = cli(
+        "user", "add", "eve", "--role", "reviewer", "--as", "admin", "--password-stdin", input="eve-password-1\n"
+    )
     assert added.exit_code == 0, added.stderr
     users = {u["name"]: u["role"] for u in json.loads(cli("user", "list", "--json").stdout)}
     assert users["eve"] == "reviewer"

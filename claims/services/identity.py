@@ -1,0 +1,417 @@
+"""Use cases: proving who acts. Passwords (argon2), personal and service tokens, one-time sign-off codes.
+
+Nothing secret is stored or audited in clear: passwords are kept as argon2 hashes (argon2-cffi),
+tokens and codes (256 and 40 random bits from `secrets`) as their sha256. Every sign-in, failure,
+lock, token issue and revocation is an event in the hash-chained log. Callers get an `Identity`
+only from a verified password, token or code; the CLI and the dashboard never believe a typed name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from claims.domain.events import EventKind
+from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
+from claims.services.runtime import PERMISSIONS, SYSTEM_USER, Role, Runtime, authorize
+from claims.services.transitions import now
+from claims.store.models import SignoffCode, Token, User
+from claims.store.uow import UnitOfWork
+
+MAX_FAILURES = 5
+LOCK_FOR = timedelta(minutes=15)
+MIN_PASSWORD = 12
+CODE_MINUTES = 10
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_WRONG = "sign-in: wrong user name or password"
+
+_hasher = PasswordHasher()
+# Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A person (or the system) proven by a password, a token or a one-time code."""
+
+    name: str
+    role: str
+
+    def may(self, permission: str) -> bool:
+        return permission in PERMISSIONS[Role(self.role)]
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token as handed out once: the secret itself is never stored, only its sha256."""
+
+    identity: Identity
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    kind: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite gives naive datetimes back; every stored time is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def valid_name(name: str) -> str:
+    """A user name: letters, digits, '.', '_' or '-', starting with a letter or digit, at most 80."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise InvalidInput(
+            f"name: {name!r} is not a valid user name (letters, digits, '.', '_', '-'; no spaces; at most 80)"
+        )
+    return name
+
+
+def valid_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"password: must be at least {MIN_PASSWORD} characters (got {len(password)})")
+    if len(password) > 1024:
+        raise InvalidInput("password: at most 1024 characters")
+    return password
+
+
+def valid_email(email: str | None) -> str | None:
+    if email is None:
+        return None
+    email = email.strip().lower()
+    if not EMAIL_RE.fullmatch(email) or len(email) > 320:
+        raise InvalidInput(f"email: {email!r} is not an e-mail address")
+    return email
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(valid_password(password))
+
+
+def _user(uow: UnitOfWork, name: str) -> User:
+    user = uow.users.get(name)
+    if user is None:
+        raise NotFound(f"user: unknown user {name!r}")
+    return user
+
+
+def _self_or_admin(uow: UnitOfWork, actor: str, name: str) -> User:
+    """People manage their own password and tokens; an admin manages anyone's."""
+    me = _user(uow, actor)
+    if me.name != name and "manage_users" not in PERMISSIONS[Role(me.role)]:
+        raise PermissionDenied(f"user: {actor!r} may manage only their own account, not {name!r}")
+    return _user(uow, name)
+
+
+def bootstrap_open(rt: Runtime) -> bool:
+    """True while the database has no people yet (only the built-in system user): the first admin may be added."""
+    with rt.uow(write=False) as uow:
+        return not any(u.name != SYSTEM_USER for u in uow.users.list())
+
+
+def check_permission(rt: Runtime, actor: str, permission: str) -> None:
+    """Refuse early (before asking for a password) when `actor` may not do what they are about to."""
+    with rt.uow(write=False) as uow:
+        authorize(uow, actor, permission)
+
+
+def set_password(rt: Runtime, actor: str, name: str, password: str) -> None:
+    """A new password for `name` (themselves, or an admin for anyone); unlocks and clears failures."""
+    hashed = hash_password(password)
+    with rt.uow() as uow:
+        user = _self_or_admin(uow, actor, name)
+        if user.role == Role.SYSTEM:
+            raise RuleViolation(f"user: {name!r} is the system user; it signs in only with a service token")
+        user.password_hash, user.failed_sign_ins, user.locked_until = hashed, 0, None
+        uow.record(EventKind.USER_PASSWORD_SET, actor=actor, payload={"user": name})
+        uow.commit()
+
+
+def set_email(rt: Runtime, actor: str, name: str, email: str | None) -> None:
+    """The e-mail an OIDC identity provider vouches for maps to this user (admin)."""
+    email = valid_email(email)
+    with rt.uow() as uow:
+        authorize(uow, actor, "manage_users")
+        user = _user(uow, name)
+        user.email = email
+        uow.record(EventKind.USER_EMAIL_SET, actor=actor, payload={"user": name, "email": email})
+        uow.commit()
+
+
+def disable_user(rt: Runtime, actor: str, name: str) -> int:
+    """Disable an account (admin): no sign-in, and every token of it revoked. Returns the tokens revoked."""
+    with rt.uow() as uow:
+        authorize(uow, actor, "manage_users")
+        user = _user(uow, name)
+        if user.name == actor:
+            raise RuleViolation(f"user: {actor!r} cannot disable their own account")
+        if user.disabled_at is None:
+            user.disabled_at = now()
+        revoked = _revoke_all(uow, user)
+        uow.record(EventKind.USER_DISABLED, actor=actor, payload={"user": name, "tokens_revoked": revoked})
+        uow.commit()
+        return revoked
+
+
+def _revoke_all(uow: UnitOfWork, user: User) -> int:
+    tokens = uow.session.scalars(select(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None))).all()
+    for t in tokens:
+        t.revoked_at = now()
+    return len(tokens)
+
+
+def _check_password(uow: UnitOfWork, name: str, password: str, *, method: str) -> tuple[User | None, str | None]:
+    """(user, None) when the password is right; (user or None, why) when not. Records failures and locks."""
+    at = now()
+    user = uow.users.get(name) if NAME_RE.fullmatch(name or "") else None
+    if user is None or user.password_hash is None:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+        return user, "unknown user" if user is None else "no password set"
+    if user.disabled_at is not None:
+        return user, "disabled"
+    if user.locked_until is not None and utc(user.locked_until) > at:
+        return user, "locked"
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
+        if user.failed_sign_ins >= MAX_FAILURES:
+            user.locked_until, user.failed_sign_ins = at + LOCK_FOR, 0
+            uow.record(
+                EventKind.USER_LOCKED,
+                actor=user.name,
+                payload={"user": user.name, "until": (at + LOCK_FOR).isoformat(), "after_failures": MAX_FAILURES},
+            )
+        return user, "wrong password"
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.failed_sign_ins, user.locked_until = 0, None
+    return user, None
+
+
+def _refuse(uow: UnitOfWork, name: str, user: User | None, why: str, method: str) -> PermissionDenied:
+    """Record the failed sign-in (committed: a failure is evidence too) and say as little as is useful."""
+    uow.record(
+        EventKind.SIGN_IN_FAILED,
+        actor=user.name if user else "anonymous",
+        payload={"user": name[:80], "reason": why, "method": method},
+    )
+    uow.commit()
+    if why == "locked" and user is not None and user.locked_until is not None:
+        return PermissionDenied(
+            f"sign-in: account {name!r} is locked until {utc(user.locked_until):%H:%M} UTC "
+            f"after {MAX_FAILURES} failed sign-ins"
+        )
+    if why == "disabled":
+        return PermissionDenied(f"sign-in: account {name!r} is disabled")
+    return PermissionDenied(_WRONG)
+
+
+def _issue(uow: UnitOfWork, user: User, kind: str, ttl: timedelta, actor: str) -> IssuedToken:
+    secret = "clm_" + secrets.token_urlsafe(32)
+    token = Token(user_id=user.id, token_hash=digest(secret), kind=kind, created_at=now(), expires_at=now() + ttl)
+    uow.session.add(token)
+    uow.session.flush()
+    uow.record(
+        EventKind.TOKEN_ISSUED,
+        actor=actor,
+        payload={"user": user.name, "token": token.id, "kind": kind, "expires_at": token.expires_at.isoformat()},
+    )
+    return IssuedToken(Identity(user.name, user.role), secret, token.expires_at)
+
+
+def sign_in(rt: Runtime, name: str, password: str, *, method: str = "password") -> Identity:
+    """Check a password (dashboard sign-in). Audited either way; five failures lock the account for 15 minutes."""
+    with rt.uow() as uow:
+        user, why = _check_password(uow, name, password, method=method)
+        if why is not None or user is None:
+            raise _refuse(uow, name, user, why or "unknown user", method)
+        uow.record(EventKind.SIGN_IN, actor=user.name, payload={"user": user.name, "method": method})
+        uow.commit()
+        return Identity(user.name, user.role)
+
+
+def login(rt: Runtime, name: str, password: str, *, hours: float = 12) -> IssuedToken:
+    """Sign in with a password and get a personal token for the CLI (expires after `hours`)."""
+    if not 0 < hours <= 24 * 90:
+        raise InvalidInput(f"hours: {hours} is out of range (more than 0, at most 2160)")
+    with rt.uow() as uow:
+        user, why = _check_password(uow, name, password, method="cli")
+        if why is not None or user is None:
+            raise _refuse(uow, name, user, why or "unknown user", "cli")
+        uow.record(EventKind.SIGN_IN, actor=user.name, payload={"user": user.name, "method": "cli"})
+        issued = _issue(uow, user, "personal", timedelta(hours=hours), user.name)
+        uow.commit()
+        return issued
+
+
+def issue_token(rt: Runtime, actor: str, name: str, *, days: float = 90, kind: str = "service") -> IssuedToken:
+    """An admin issues a token for `name` without its password: service tokens for `system` (serve, workers)."""
+    if not 0 < days <= 366:
+        raise InvalidInput(f"days: {days} is out of range (more than 0, at most 366)")
+    with rt.uow() as uow:
+        authorize(uow, actor, "manage_users")
+        user = _user(uow, name)
+        if kind == "service" and user.role != Role.SYSTEM:
+            raise RuleViolation(
+                f"user: {name!r} is a person ({user.role}); people sign in themselves with `claims login {name}`"
+            )
+        if user.disabled_at is not None:
+            raise RuleViolation(f"user: {name!r} is disabled")
+        issued = _issue(uow, user, kind, timedelta(days=days), actor)
+        uow.commit()
+        return issued
+
+
+def issue_token_unchecked(rt: Runtime, name: str, *, hours: float = 12, reason: str) -> IssuedToken:
+    """A personal token without a password, for trusted setup code only (`claims demo`, test fixtures).
+
+    Never reachable from a command a person types with a name of their choosing; audited with the reason.
+    """
+    with rt.uow() as uow:
+        user = _user(uow, name)
+        issued = _issue(uow, user, "personal", timedelta(hours=hours), SYSTEM_USER)
+        uow.record(EventKind.TOKEN_SETUP, actor=SYSTEM_USER, payload={"user": name, "reason": reason})
+        uow.commit()
+        return issued
+
+
+def verify_token(rt: Runtime, secret: str) -> Identity:
+    """The identity a token proves, or PermissionDenied if it is unknown, expired, revoked or its user disabled."""
+    with rt.uow(write=False) as uow:
+        token = uow.session.scalar(select(Token).where(Token.token_hash == digest(secret or "")))
+        if token is None or token.revoked_at is not None:
+            raise PermissionDenied("token: unknown or revoked")
+        if utc(token.expires_at) <= now():
+            raise PermissionDenied(f"token: expired at {utc(token.expires_at):%Y-%m-%d %H:%M} UTC")
+        user = token.user
+        if user.disabled_at is not None:
+            raise PermissionDenied(f"token: account {user.name!r} is disabled")
+        return Identity(user.name, user.role)
+
+
+def current_identity(rt: Runtime, name: str) -> Identity | None:
+    """The identity behind a live dashboard session, re-read each run: None once disabled or gone."""
+    with rt.uow(write=False) as uow:
+        user = uow.users.get(name)
+        if user is None or user.disabled_at is not None:
+            return None
+        return Identity(user.name, user.role)
+
+
+def sign_in_by_email(rt: Runtime, email: str) -> Identity:
+    """An OIDC identity (verified by the provider through `st.login`) mapped to the user with that e-mail."""
+    address = (email or "").strip().lower()
+    with rt.uow() as uow:
+        user = uow.session.scalar(select(User).where(User.email == address)) if address else None
+        if user is None or user.disabled_at is not None:
+            uow.record(
+                EventKind.SIGN_IN_FAILED,
+                actor="anonymous",
+                payload={"email": address[:320], "reason": "disabled" if user else "no user", "method": "oidc"},
+            )
+            uow.commit()
+            raise PermissionDenied(f"sign-in: no enabled claims user has the e-mail {address!r}")
+        uow.record(EventKind.SIGN_IN, actor=user.name, payload={"user": user.name, "method": "oidc"})
+        uow.commit()
+        return Identity(user.name, user.role)
+
+
+def revoke_token(rt: Runtime, secret: str) -> str:
+    """Sign out: revoke this token. Returns whose it was."""
+    with rt.uow() as uow:
+        token = uow.session.scalar(select(Token).where(Token.token_hash == digest(secret or "")))
+        if token is None:
+            raise NotFound("token: unknown token")
+        if token.revoked_at is None:
+            token.revoked_at = now()
+            uow.record(
+                EventKind.TOKEN_REVOKED, actor=token.user.name, payload={"user": token.user.name, "token": token.id}
+            )
+        uow.commit()
+        return token.user.name
+
+
+def list_tokens(rt: Runtime, actor: str, name: str) -> list[TokenInfo]:
+    with rt.uow(write=False) as uow:
+        user = _self_or_admin(uow, actor, name)
+        rows = uow.session.scalars(select(Token).where(Token.user_id == user.id).order_by(Token.id)).all()
+        return [TokenInfo(t.id, t.kind, t.created_at, t.expires_at, t.revoked_at) for t in rows]
+
+
+def revoke_tokens(rt: Runtime, actor: str, name: str) -> int:
+    """Revoke every token of `name` (themselves or an admin). Returns how many were live."""
+    with rt.uow() as uow:
+        user = _self_or_admin(uow, actor, name)
+        count = _revoke_all(uow, user)
+        uow.record(EventKind.TOKEN_REVOKED, actor=actor, payload={"user": name, "tokens": count})
+        uow.commit()
+        return count
+
+
+def issue_signoff_code(
+    rt: Runtime, actor: str, review_id: int, *, minutes: float = CODE_MINUTES
+) -> tuple[str, datetime]:
+    """A one-time code for deciding review `review_id` in the Prefect form, bound to `actor` (a reviewer)."""
+    with rt.uow() as uow:
+        user = authorize(uow, actor, "approve")
+        review = uow.reviews.get(review_id)
+        if review is None:
+            raise NotFound(f"review: unknown review #{review_id}")
+        if review.status != "pending":
+            raise RuleViolation(f"review: #{review_id} is already {review.status}")
+        if review.requested_by == actor:
+            raise RuleViolation(f"reviewer: {actor!r} requested review #{review_id} and cannot also decide it")
+        code = "-".join(secrets.token_hex(3) for _ in range(3))
+        row = SignoffCode(
+            review_id=review_id,
+            user_id=user.id,
+            code_hash=digest(code),
+            created_at=now(),
+            expires_at=now() + timedelta(minutes=minutes),
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.record(
+            EventKind.SIGNOFF_CODE_ISSUED,
+            actor=actor,
+            claim=review.claim,
+            payload={"review": review_id, "code": row.id, "expires_at": row.expires_at.isoformat()},
+        )
+        uow.commit()
+        return code, row.expires_at
+
+
+def redeem_signoff_code(uow: UnitOfWork, review_id: int, code: str) -> str:
+    """Inside the deciding unit of work: the reviewer a code proves, marking it used (it commits with the decision)."""
+    row = uow.session.scalar(select(SignoffCode).where(SignoffCode.code_hash == digest((code or "").strip())))
+    if row is None or row.review_id != review_id:
+        raise PermissionDenied(f"code: not a sign-off code for review #{review_id}")
+    if row.used_at is not None:
+        raise PermissionDenied("code: already used")
+    if utc(row.expires_at) <= now():
+        raise PermissionDenied(f"code: expired at {utc(row.expires_at):%H:%M} UTC")
+    if row.user.disabled_at is not None:
+        raise PermissionDenied(f"code: account {row.user.name!r} is disabled")
+    row.used_at = now()
+    return row.user.name
