@@ -114,6 +114,7 @@ EVENT_LABELS = {
     EventKind.REVIEW_WITHDRAWN: "request withdrawn",
     EventKind.REVIEW_IMPORTED: "review imported",
     EventKind.USER_ADDED: "user added",
+    EventKind.TRUST_ADDED: "signing key trusted",
 }
 
 

@@ -179,8 +179,13 @@ def act_as(page: Any, label: str) -> None:
 
 
 def pick(page: Any, scope: Any, label: str, option: str) -> None:
-    scope.get_by_role("combobox", name=re.compile(label)).click()
-    page.get_by_role("option", name=option).click()
+    box = scope.get_by_role("combobox", name=re.compile(label))
+    box.click()
+    wanted = page.get_by_role("option", name=option)
+    if not wanted.is_visible():  # the list closed under a rerun: open it again
+        page.wait_for_timeout(500)
+        box.click()
+    wanted.click()
 
 
 def test_manager_reads_the_gap_before_an_action(dashboard_url: str, browser_page: Any, tmp_path: Path) -> None:
@@ -231,6 +236,7 @@ def test_analyst_adds_evidence_and_requests_confirmation(
     expect(page.get_by_role("heading", name="factory-exists")).to_be_visible()
     act_as(page, "alice (analyst)")
     expect(page.get_by_role("tab", name="Add evidence")).to_be_visible()
+    settle(page)  # the run started by the user change has ended: the dropdown will stay open
     form = page.get_by_test_id("stForm").filter(has_text="Summary")
     pick(page, form, "Source", "us-treasury · B · usually reliable · US Treasury (OFAC) designations")
     pick(page, form, "Credibility", "2 · probably true")
