@@ -17,6 +17,7 @@ from claims import services
 from claims.domain import Stage
 from claims.services import InvalidInput, RuleViolation, Runtime
 from claims.services.casefile import CaseFile
+from claims.services.provenance import init_key, sign_case
 
 CO, CF = Stage.CORROBORATED, Stage.CONFIRMED
 
@@ -132,7 +133,9 @@ def test_a_sound_history_imports_and_exports_unchanged(rt: Runtime):
         {"stage": "confirmed", "at": "2024-01-03T00:00:00Z", "by": "alice", "approved_by": "bob"},
         {"stage": "reported", "at": "2024-01-04T00:00:00Z", "by": "carol", "rationale": "forged"},
     ]
-    services.import_case(rt, "alice", services.validate_case(case_with_history(history, "reported")))
+    init_key()  # a history stands only under a trusted signature (issue 8.5): this instance's own
+    signed = sign_case(case_with_history(history, "reported"))
+    services.import_case(rt, "alice", services.validate_case(signed))
     (_, bad) = services.export_case(rt, "hist")["claims"]
     assert [(h["stage"], h["by"], h.get("approved_by")) for h in bad["history"]] == [
         ("reported", "alice", None),
