@@ -65,11 +65,14 @@ def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
         return report
 
 
+UNVOUCHED: dict[str, Any] = {"signature": "none", "trusted": False}
+
+
 def _voucher(uow: UnitOfWork, cf: CaseFile) -> dict[str, Any]:
     """Who vouches for the file's confirm/refute history: a trusted key that signed it, or nobody."""
     att = cf.attestation
     if att is None:
-        return {"signature": "none", "trusted": False}
+        return UNVOUCHED
     name = trusted_name(uow, att)
     if name is None:
         return {"signature": "untrusted", "trusted": False, "key_id": att.key_id}
