@@ -10,7 +10,7 @@ from claims.domain.assessment import assess
 from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
 from claims.domain.lineage import resolve_roots
-from claims.domain.stages import ReviewStatus, Stage
+from claims.domain.stages import ReviewStatus, Stage, TransitionKind, transition_kind
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry, history_error
 from claims.services.errors import InvalidInput, NotFound
@@ -65,11 +65,14 @@ def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
         return report
 
 
+UNVOUCHED: dict[str, Any] = {"signature": "none", "trusted": False}
+
+
 def _voucher(uow: UnitOfWork, cf: CaseFile) -> dict[str, Any]:
     """Who vouches for the file's confirm/refute history: a trusted key that signed it, or nobody."""
     att = cf.attestation
     if att is None:
-        return {"signature": "none", "trusted": False}
+        return UNVOUCHED
     name = trusted_name(uow, att)
     if name is None:
         return {"signature": "untrusted", "trusted": False, "key_id": att.key_id}
@@ -220,6 +223,7 @@ def _new_claim(
         payload=payload,
     )
     if not voucher["trusted"]:
+        _check_history(claim.key, entry, where)  # not replayed, but a history no rule allows is still refused
         return claim
     for index, step in entry.replayed_history():
         try:
@@ -242,6 +246,26 @@ def _new_claim(
     for review in entry.reviews:
         _import_review(uow, claim, review, actor)
     return claim
+
+
+def _check_history(key: str, entry: ClaimEntry, where: str) -> None:
+    """Ask the domain about every step of a history that will not be replayed; the first refusal names it."""
+    stage = Stage.REPORTED
+    for index, step in entry.replayed_history():
+        request = TransitionRequest(
+            claim=key,
+            from_stage=stage,
+            to_stage=step.stage,
+            via=Via.IMPORT,
+            requested_by=step.by,
+            approved_by=step.approved_by,
+            rationale=step.rationale,
+        )
+        try:
+            decide_transition(request)
+        except DomainError as err:
+            raise history_error(where, index, err) from None
+        stage = step.stage
 
 
 def _import_review(uow: UnitOfWork, claim: Claim, entry: ReviewEntry, actor: str) -> None:

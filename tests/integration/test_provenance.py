@@ -106,9 +106,13 @@ def readiness(rt: Runtime, key: str) -> dict[str, Any]:
     return next(a for a in services.readiness_json(services.action_readiness(rt)) if a["key"] == key)
 
 
-def test_a_forged_unsigned_case_file_does_not_make_its_action_ready(rt: Runtime, tmp_path: Path, cli, env_db: str):
+@pytest.mark.parametrize("suffix", ["yaml", "json"])  # JSON takes the streaming bulk path
+def test_a_forged_unsigned_case_file_does_not_make_its_action_ready(
+    rt: Runtime, tmp_path: Path, cli, env_db: str, suffix: str
+):
     """Issue 8: 'confirmed, approved_by bob' with one F6 rumour must not land confirmed, nor make READY."""
-    path = write(tmp_path / "forged.yaml", forged(RUMOUR))
+    path = tmp_path / f"forged.{suffix}"
+    path.write_text(dump_case(forged(RUMOUR), suffix), encoding="utf-8")
     assert cli("import", path, "--as", "alice").exit_code == 0
     detail = services.claim_detail(rt, "factory")
     assert (detail["stage"], detail["at_risk"]) == ("reported", False)
@@ -216,6 +220,8 @@ def test_export_then_import_into_an_empty_database_gives_the_same_file(
     first = tmp_path / "first.yaml"
     assert cli("export", "-o", first).exit_code == 0
     assert "signature:" in first.read_text(encoding="utf-8")
+    as_json = tmp_path / "first.json"
+    assert cli("export", "-o", as_json, "--format", "json").exit_code == 0
     point_settings_at(fresh_database())
     fresh = Runtime(get_settings().database_url)
     services.ensure_users(fresh, DEMO_USERS)
@@ -224,6 +230,12 @@ def test_export_then_import_into_an_empty_database_gives_the_same_file(
     assert cli("export", "-o", second).exit_code == 0
     assert second.read_bytes() == first.read_bytes()
     assert services.claim_detail(fresh, "dual-use-supply")["stage"] == "confirmed"
+    point_settings_at(fresh_database())  # the JSON rendering of the same signed case reads back the same
+    services.ensure_users(Runtime(get_settings().database_url), DEMO_USERS)
+    assert cli("import", as_json, "--as", "alice").exit_code == 0
+    third = tmp_path / "third.yaml"
+    assert cli("export", "-o", third).exit_code == 0
+    assert third.read_bytes() == first.read_bytes()
 
 
 def test_the_private_key_is_readable_by_its_owner_only(rt: Runtime, cli, env_db: str, key_dir: Path):
