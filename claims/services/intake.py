@@ -10,7 +10,7 @@ from claims.domain.assessment import assess
 from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
 from claims.domain.lineage import resolve_roots
-from claims.domain.stages import ReviewStatus, Stage, TransitionKind, transition_kind
+from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry, history_error
 from claims.services.errors import InvalidInput, NotFound
