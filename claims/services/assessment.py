@@ -57,14 +57,36 @@ def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]
         if missing:
             raise NotFound(f"claim: unknown claim {sorted(missing)[0]!r}")
         facts = load_facts(uow, claims)
-        outcomes = [_apply(uow, rt, claim, facts[claim.key], actor) for claim in claims]
-        uow.flush()  # the versions the moves above bumped, before they are stamped as judged
+        opened: list[_Opened] = []
+        results = [_apply(uow, rt, claim, facts[claim.key], actor, opened) for claim in claims]
+        # One flush for the whole batch (a flush per review request was a third of the time):
+        # it gives the new reviews their ids and the moves their versions, then the
+        # review.requested events are recorded and the claims stamped as judged.
+        uow.flush()
+        for o in opened:
+            _record_review(uow, o.review, o.claim, actor, rt)
+            o.changes[o.index] = o.changes[o.index].replace("review #? ", f"review #{o.review.id} ")
         uow.claims.mark_assessed(claims, rt.policy.version)
         uow.commit()
-    return outcomes
+    return [
+        Outcome(claim.key, start, Stage(claim.stage), requested, bool(claim.at_risk), tuple(changes))
+        for claim, start, requested, changes in results
+    ]
 
 
-def _apply(uow: UnitOfWork, rt: Runtime, claim: Claim, facts: ClaimFacts, actor: str) -> Outcome:
+@dataclass(frozen=True)
+class _Opened:
+    """A review request opened in a batch, waiting for the batch's flush to get its id."""
+
+    review: ReviewRequest
+    claim: Claim
+    changes: list[str]
+    index: int
+
+
+def _apply(
+    uow: UnitOfWork, rt: Runtime, claim: Claim, facts: ClaimFacts, actor: str, opened: list[_Opened]
+) -> tuple[Claim, Stage, Stage | None, list[str]]:
     start = Stage(claim.stage)
     changes: list[str] = []
     requested: Stage | None = None
@@ -92,12 +114,13 @@ def _apply(uow: UnitOfWork, rt: Runtime, claim: Claim, facts: ClaimFacts, actor:
             facts = dataclasses.replace(facts, stage=step.to)
             continue
         if step.kind is StepKind.REQUEST_REVIEW and step.to is not None:
-            review = _open_review(uow, claim, step.to, actor, rt, step.reason)
-            changes.append(f"review #{review.id} requested: {facts.stage} -> {step.to} ({step.reason})")
+            review = _new_review(uow, claim, step.to, actor, rt, step.reason)
+            changes.append(f"review #? requested: {facts.stage} -> {step.to} ({step.reason})")
+            opened.append(_Opened(review, claim, changes, len(changes) - 1))
             requested = step.to
         _sync_at_risk(uow, claim, result, actor, rt, changes)
         break
-    return Outcome(claim.key, start, Stage(claim.stage), requested, bool(claim.at_risk), tuple(changes))
+    return claim, start, requested, changes
 
 
 def _sync_at_risk(
@@ -121,7 +144,8 @@ def _sync_at_risk(
     changes.append(("at risk: " if result.at_risk else "no longer at risk: ") + reason)
 
 
-def _open_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runtime, reason: str) -> ReviewRequest:
+def _new_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runtime, reason: str) -> ReviewRequest:
+    """A pending review request (not flushed yet: it has no id until the caller flushes)."""
     review = ReviewRequest(
         claim=claim,
         from_stage=claim.stage,
@@ -134,17 +158,26 @@ def _open_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runti
     )
     uow.reviews.add(review)
     touch(claim)  # bumps the claim's version: the aggregate changed
-    uow.flush()
+    return review
+
+
+def _record_review(uow: UnitOfWork, review: ReviewRequest, claim: Claim, actor: str, rt: Runtime) -> None:
     uow.record(
         EventKind.REVIEW_REQUESTED,
         actor=actor,
         claim=claim,
-        from_stage=claim.stage,
-        to_stage=to.value,
-        rationale=reason,
+        from_stage=review.from_stage,
+        to_stage=review.to_stage,
+        rationale=review.reason,
         policy_version=rt.policy.version,
         payload={"review": review.id},
     )
+
+
+def _open_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runtime, reason: str) -> ReviewRequest:
+    review = _new_review(uow, claim, to, actor, rt, reason)
+    uow.flush()
+    _record_review(uow, review, claim, actor, rt)
     return review
 
 

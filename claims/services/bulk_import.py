@@ -256,10 +256,15 @@ def _write_chunk(
                 }
             )
         if rows:
-            result = session.execute(
-                insert(claims_t).returning(claims_t.c.id, claims_t.c.key, sort_by_parameter_order=True), rows
+            # Plain executemany, then the ids by key: RETURNING with parameter order falls back to
+            # one statement per row on SQLite.
+            session.execute(insert(claims_t), rows)
+            new_keys = [r["key"] for r in rows]
+            ids.update(
+                session.execute(select(claims_t.c.key, claims_t.c.id).where(claims_t.c.key.in_(new_keys)))
+                .tuples()
+                .all()
             )
-            ids.update({r.key: r.id for r in result})
             created["claims"] += len(rows)
     uow.events.append_many(actor, stamp, events)
     events = []
@@ -307,8 +312,18 @@ def _write_chunk(
             )
             payloads.append((entry.key, ev.source, f"{reliability[ev.source]}{int(ev.credibility)}"))
     if rows:
-        result = session.execute(insert(evidence_t).returning(evidence_t.c.id, sort_by_parameter_order=True), rows)
-        for evidence_id, row, (claim_key, source, grade) in zip(result.scalars(), rows, payloads, strict=True):
+        session.execute(insert(evidence_t), rows)
+        claim_ids = sorted({r["claim_id"] for r in rows})
+        new_ids = {
+            (claim_id, fp): evidence_id
+            for evidence_id, claim_id, fp in session.execute(
+                select(evidence_t.c.id, evidence_t.c.claim_id, evidence_t.c.fingerprint).where(
+                    evidence_t.c.claim_id.in_(claim_ids)
+                )
+            ).tuples()
+        }
+        for row, (claim_key, source, grade) in zip(rows, payloads, strict=True):
+            evidence_id = new_ids[(row["claim_id"], row["fingerprint"])]
             events.append(
                 {
                     "kind": EventKind.EVIDENCE_ADDED.value,
