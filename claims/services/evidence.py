@@ -14,6 +14,7 @@ from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
 from claims.store.models import Evidence
+from claims.store.uow import ConcurrencyConflict
 
 
 def fingerprint(
@@ -103,8 +104,8 @@ def retract_evidence(rt: Runtime, actor: str, evidence_id: int, reason: str) -> 
         item = uow.evidence.get(evidence_id)
         if item is None:
             raise NotFound(f"evidence: unknown evidence id {evidence_id}")
-        if item.retracted:
-            raise RuleViolation(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
+        if item.retracted:  # the loser of two retractions at once: nothing is overwritten (exit 5)
+            raise ConcurrencyConflict(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
         item.retracted, item.retracted_by, item.retracted_at, item.retraction_reason = True, actor, now(), reason
         touch(item.claim)
         uow.record(

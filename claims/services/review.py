@@ -13,7 +13,7 @@ from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import decide, move
 from claims.store.models import ReviewRequest
-from claims.store.uow import UnitOfWork
+from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ def _pending(uow: UnitOfWork, review_id: int) -> ReviewRequest:
     if review is None:
         raise NotFound(f"review: unknown review #{review_id}")
     if review.status != ReviewStatus.PENDING:
-        raise RuleViolation(f"review: #{review_id} is already {review.status} (by {review.decided_by})")
+        # Decided since the caller saw it pending: the loser of a race is told so (exit 5).
+        raise ConcurrencyConflict(f"review: #{review_id} is already {review.status} (by {review.decided_by})")
     return review
 
 
