@@ -9,12 +9,11 @@ from datetime import date
 from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade
 from claims.domain.stages import Stance
-from claims.services.errors import InvalidInput, NotFound, RuleViolation
+from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
 from claims.store.models import Evidence
-from claims.store.uow import ConcurrencyConflict
 
 
 def fingerprint(
@@ -105,7 +104,7 @@ def retract_evidence(rt: Runtime, actor: str, evidence_id: int, reason: str) -> 
         if item is None:
             raise NotFound(f"evidence: unknown evidence id {evidence_id}")
         if item.retracted:  # the loser of two retractions at once: nothing is overwritten (exit 5)
-            raise ConcurrencyConflict(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
+            raise AlreadyDone(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
         item.retracted, item.retracted_by, item.retracted_at, item.retraction_reason = True, actor, now(), reason
         touch(item.claim)
         uow.record(

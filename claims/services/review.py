@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from claims.domain.assessment import assess
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import Via, check_four_eyes
-from claims.services.errors import InvalidInput, NotFound, RuleViolation
+from claims.services.errors import AlreadyDone, InvalidInput, NotFound
 from claims.services.facts import load_facts
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import decide, move
 from claims.store.models import ReviewRequest
-from claims.store.uow import ConcurrencyConflict, UnitOfWork
+from claims.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def _pending(uow: UnitOfWork, review_id: int) -> ReviewRequest:
         raise NotFound(f"review: unknown review #{review_id}")
     if review.status != ReviewStatus.PENDING:
         # Decided since the caller saw it pending: the loser of a race is told so (exit 5).
-        raise ConcurrencyConflict(f"review: #{review_id} is already {review.status} (by {review.decided_by})")
+        raise AlreadyDone(f"review: #{review_id} is already {review.status} (by {review.decided_by})")
     return review
 
 
