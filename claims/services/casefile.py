@@ -85,8 +85,8 @@ class HistoryEntry(Strict):
 
     stage: Annotated[Stage, _domain(Stage.parse)]
     at: datetime
-    by: str = Field(min_length=1)
-    approved_by: str | None = None
+    by: str = Field(min_length=1, max_length=80)  # the width of the user-name columns
+    approved_by: str | None = Field(default=None, max_length=80)
     rationale: str | None = None
 
 
@@ -96,11 +96,11 @@ class ReviewEntry(Strict):
     from_stage: Annotated[Stage, _domain(Stage.parse)]
     to_stage: Annotated[Stage, _domain(Stage.parse)]
     status: ReviewStatus
-    requested_by: str = Field(min_length=1)
+    requested_by: str = Field(min_length=1, max_length=80)
     requested_at: datetime
     reason: str | None = None
-    policy_version: str = Field(min_length=1)
-    decided_by: str | None = None
+    policy_version: str = Field(min_length=1, max_length=40)
+    decided_by: str | None = Field(default=None, max_length=80)
     decided_at: datetime | None = None
     rationale: str | None = None
 
@@ -238,10 +238,25 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _first_nul(data: Any, where: str = "") -> str | None:
+    """Where the first NUL character sits (PostgreSQL refuses it in text; SQLite would cut the text)."""
+    if isinstance(data, str):
+        return where or "value" if "\x00" in data else None
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = _first_nul(value, f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
+
+
 def validate_case(data: Any, origin: str = "case file") -> CaseFile:
     """Validate parsed data; the first problem becomes a one-line InvalidInput."""
     if not isinstance(data, dict):
         raise InvalidInput(f"{origin}: expected a mapping with case, sources, claims, policy_actions")
+    nul = _first_nul(data)
+    if nul is not None:
+        raise InvalidInput(f"{origin}: {nul}: contains a NUL character, which no text field may hold")
     body = {k: v for k, v in data.items() if k != "signature"}
     try:
         case_file = CaseFile.model_validate(body)

@@ -48,6 +48,9 @@ def add_evidence(
     stance_v = Stance.parse(stance)
     if not summary or not summary.strip():
         raise InvalidInput("summary: evidence needs a summary")
+    for field, value in (("summary", summary), ("locator", locator)):
+        if value and "\x00" in value:  # PostgreSQL refuses it in text, SQLite would cut the text there
+            raise InvalidInput(f"{field}: {value!r} contains a NUL character, which no text field may hold")
     if (credibility is None) == (grade is None):
         raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
     with rt.uow() as uow:
