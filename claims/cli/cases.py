@@ -58,7 +58,10 @@ def export(
     else:
         text = export_text(runtime(), case, fmt)
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"output: cannot write {str(output)!r} ({exc.strerror})")
         err.print(f"wrote {output}", markup=False)
     else:
         sys.stdout.write(text)

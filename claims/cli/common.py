@@ -63,8 +63,46 @@ class ReportedErrors(TyperGroup):
         except tuple(kind for kind, _ in EXIT_CODES) as exc:
             code = next(c for kind, c in EXIT_CODES if isinstance(exc, kind))
             fail(str(exc), code)
+        except Exception as exc:  # the safety net: a cause not yet turned into a message stays one line
+            message = last_resort_message(exc)
+            if message is None:
+                raise
+            fail(message)
         finally:
             dispose_engines()  # checkpoints the SQLite WAL this command wrote: the .db file alone holds the data
+
+
+def last_resort_message(exc: BaseException) -> str | None:
+    """One line for settings, database and file errors that reach the top; None for a real bug.
+
+    Specific causes get specific messages where they happen; this keeps a traceback from ever
+    reaching a user for the ones still missed (a typo'd environment value, a server that is down).
+    """
+    from pydantic import ValidationError
+    from sqlalchemy import exc as sa
+
+    from claims.store.db import safe_url
+
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return f"settings: CLAIMS_{field.upper()}={first.get('input')!r}: {first['msg']}"
+    if isinstance(exc, sa.ArgumentError | sa.NoSuchModuleError):
+        url = get_settings().database_url
+        return f"database: CLAIMS_DATABASE_URL {url!r} is not a database URL this tool can use ({_first(exc)})"
+    if isinstance(exc, sa.OperationalError | sa.InterfaceError):
+        return f"database: cannot use {safe_url(get_settings().database_url)} ({_first(exc)})"
+    if isinstance(exc, sa.DataError):
+        return f"value: the database refused a value ({_first(exc)})"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename!r}: " if exc.filename else ""
+        return f"file: {where}{exc.strerror or exc}"
+    return None
+
+
+def _first(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0]
 
 
 def runtime() -> Runtime:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from claims.cli.common import err
+from claims.cli.common import err, fail
 from claims.settings import get_settings
 from claims.store.db import backup, safe_url
 
@@ -27,13 +27,28 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. base.")) -> None:
-    """Step the schema back (drops data in removed tables)."""
+def db_downgrade(
+    revision: str = typer.Argument(..., help="Target revision, e.g. base."),
+    destroy_data: Annotated[
+        bool, typer.Option("--destroy-data", help="Go ahead although the downgrade drops tables that hold data.")
+    ] = False,
+) -> None:
+    """Step the schema back. Refused if it would drop tables holding data, unless --destroy-data."""
     from alembic import command
 
+    from claims.store.schema import downgrade_losses
     from migrations import alembic_config
 
-    command.downgrade(alembic_config(get_settings().database_url), revision)
+    url = get_settings().database_url
+    losses = downgrade_losses(url, revision)
+    if losses and not destroy_data:
+        lost = ", ".join(f"{t} {n}" for t, n in sorted(losses.items()))
+        fail(
+            f"downgrade: to {revision!r} would destroy {sum(losses.values())} rows ({lost});"
+            " back up first (claims db backup) and pass --destroy-data to go ahead"
+        )
+    command.downgrade(alembic_config(url), revision)
+    err.print(f"database at {revision}: {safe_url(url)}", markup=False)
 
 
 @db_app.command("backup")

@@ -126,8 +126,11 @@ def serve_cmd(
 def dashboard_cmd(
     port: Annotated[int, typer.Option(help="Port.")] = 8501,
     headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = True,
+    address: Annotated[
+        str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it on this machine, 0.0.0.0 opens it to all.")
+    ] = "127.0.0.1",
 ) -> None:
-    """Start the Streamlit dashboard on the configured database."""
+    """Start the Streamlit dashboard on the configured database (this machine only unless --address says otherwise)."""
     get_engine(get_settings().database_url)  # a missing or unmigrated database is one line here, not in the browser
     app_path = Path(__file__).resolve().parent.parent.parent / "dashboard" / "app.py"
     if not app_path.exists():
@@ -140,12 +143,14 @@ def dashboard_cmd(
         str(app_path),
         "--server.port",
         str(port),
+        "--server.address",
+        address,
         "--server.headless",
         str(headless).lower(),
         "--browser.gatherUsageStats",
         "false",
     ]
-    err.print(f"dashboard on http://localhost:{port}", markup=False)
+    err.print(f"dashboard on http://{address}:{port}", markup=False)
     dispose_engines()  # exec skips every `finally`: checkpoint the SQLite WAL and close the files now
     sys.stdout.flush()
     sys.stderr.flush()

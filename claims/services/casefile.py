@@ -6,7 +6,7 @@ import json
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -85,8 +85,8 @@ class HistoryEntry(Strict):
 
     stage: Annotated[Stage, _domain(Stage.parse)]
     at: datetime
-    by: str = Field(min_length=1)
-    approved_by: str | None = None
+    by: str = Field(min_length=1, max_length=80)  # the width of the user-name columns
+    approved_by: str | None = Field(default=None, max_length=80)
     rationale: str | None = None
 
 
@@ -96,11 +96,11 @@ class ReviewEntry(Strict):
     from_stage: Annotated[Stage, _domain(Stage.parse)]
     to_stage: Annotated[Stage, _domain(Stage.parse)]
     status: ReviewStatus
-    requested_by: str = Field(min_length=1)
+    requested_by: str = Field(min_length=1, max_length=80)
     requested_at: datetime
     reason: str | None = None
-    policy_version: str = Field(min_length=1)
-    decided_by: str | None = None
+    policy_version: str = Field(min_length=1, max_length=40)
+    decided_by: str | None = Field(default=None, max_length=80)
     decided_at: datetime | None = None
     rationale: str | None = None
 
@@ -238,10 +238,25 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _first_nul(data: Any, where: str = "") -> str | None:
+    """Where the first NUL character sits (PostgreSQL refuses it in text; SQLite would cut the text)."""
+    if isinstance(data, str):
+        return where or "value" if "\x00" in data else None
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = _first_nul(value, f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
+
+
 def validate_case(data: Any, origin: str = "case file") -> CaseFile:
     """Validate parsed data; the first problem becomes a one-line InvalidInput."""
     if not isinstance(data, dict):
         raise InvalidInput(f"{origin}: expected a mapping with case, sources, claims, policy_actions")
+    nul = _first_nul(data)
+    if nul is not None:
+        raise InvalidInput(f"{origin}: {nul}: contains a NUL character, which no text field may hold")
     body = {k: v for k, v in data.items() if k != "signature"}
     try:
         case_file = CaseFile.model_validate(body)
@@ -266,18 +281,68 @@ def validation_message(exc: ValidationError, origin: str, prefix: tuple[int | st
     return f"{origin}: {where}:{shown} {message}".replace(":  ", ": ")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses duplicate keys and leaves dates as text for the schema to check.
+
+    PyYAML keeps the last of two equal keys silently, and builds dates itself: `2024-13-45`
+    raised a bare ValueError with no field name. As text, the date is parsed by the case-file
+    schema, which names the field.
+    """
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[Any]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise _DuplicateKey(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})")
+            seen.add(key if isinstance(key, str | int | float | bool) else id(key))
+        return super().construct_mapping(node, deep=deep)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
+def parse_case_text(text: str, *, is_json: bool, name: str) -> Any:
+    """YAML or JSON to plain data; every way it can fail is one line naming the file."""
+    try:
+        if is_json:
+            return json.loads(text, object_pairs_hook=_no_duplicates)
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise InvalidInput(f"case file: {name!r} has a {exc}; each key may appear once") from None
+    except RecursionError:
+        raise InvalidInput(f"case file: {name!r} is nested too deeply to be a case file") from None
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InvalidInput(f"case file: {name!r} is not valid YAML/JSON ({first})") from None
+
+
 def read_case_file(path: str | Path) -> CaseFile:
     """Read YAML or JSON (same shape) from a path."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        raise InvalidInput(f"case file: {str(path)!r} is not UTF-8 text (byte 0x{bad} at offset {exc.start})") from None
     except OSError as exc:
         raise InvalidInput(f"case file: cannot read {str(path)!r} ({exc.strerror})") from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InvalidInput(f"case file: {str(path)!r} is not valid YAML/JSON ({first})") from None
+    data = parse_case_text(text, is_json=path.suffix.lower() == ".json", name=str(path))
     return validate_case(data, origin=f"case file {path.name}")
 
 

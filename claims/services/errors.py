@@ -3,7 +3,7 @@
 from claims.domain.errors import DomainError, RuleViolation
 from claims.store.uow import ConcurrencyConflict
 
-__all__ = ["ConcurrencyConflict", "InvalidInput", "NotFound", "PermissionDenied", "RuleViolation"]
+__all__ = ["AlreadyDone", "ConcurrencyConflict", "InvalidInput", "NotFound", "PermissionDenied", "RuleViolation"]
 
 
 class NotFound(DomainError):
@@ -16,3 +16,11 @@ class PermissionDenied(DomainError):
 
 class InvalidInput(DomainError):
     """A value the user gave that no rule accepts (a malformed case file, an empty rationale)."""
+
+
+class AlreadyDone(RuleViolation, ConcurrencyConflict):
+    """A review already decided, an item already retracted: someone else acted first.
+
+    A rule violation (flows and pages treat it as a refusal, never retry it) and a concurrency
+    conflict (the CLI exits 5): when two people act at once, the loser learns who won.
+    """

@@ -9,7 +9,7 @@ from datetime import date
 from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade
 from claims.domain.stages import Stance
-from claims.services.errors import InvalidInput, NotFound, RuleViolation
+from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
@@ -48,6 +48,9 @@ def add_evidence(
     stance_v = Stance.parse(stance)
     if not summary or not summary.strip():
         raise InvalidInput("summary: evidence needs a summary")
+    for field, value in (("summary", summary), ("locator", locator)):
+        if value and "\x00" in value:  # PostgreSQL refuses it in text, SQLite would cut the text there
+            raise InvalidInput(f"{field}: {value!r} contains a NUL character, which no text field may hold")
     if (credibility is None) == (grade is None):
         raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
     with rt.uow() as uow:
@@ -103,8 +106,8 @@ def retract_evidence(rt: Runtime, actor: str, evidence_id: int, reason: str) -> 
         item = uow.evidence.get(evidence_id)
         if item is None:
             raise NotFound(f"evidence: unknown evidence id {evidence_id}")
-        if item.retracted:
-            raise RuleViolation(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
+        if item.retracted:  # the loser of two retractions at once: nothing is overwritten (exit 5)
+            raise AlreadyDone(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
         item.retracted, item.retracted_by, item.retracted_at, item.retraction_reason = True, actor, now(), reason
         touch(item.claim)
         uow.record(

@@ -8,7 +8,7 @@ from claims.domain.assessment import assess
 from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import Via, check_four_eyes
-from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
+from claims.services.errors import AlreadyDone, InvalidInput, NotFound, PermissionDenied
 from claims.services.facts import load_facts
 from claims.services.identity import redeem_signoff_code
 from claims.services.loading import load_claim
@@ -31,7 +31,8 @@ def _pending(uow: UnitOfWork, review_id: int) -> ReviewRequest:
     if review is None:
         raise NotFound(f"review: unknown review #{review_id}")
     if review.status != ReviewStatus.PENDING:
-        raise RuleViolation(f"review: #{review_id} is already {review.status} (by {review.decided_by})")
+        # Decided since the caller saw it pending: the loser of a race is told so (exit 5).
+        raise AlreadyDone(f"review: #{review_id} is already {review.status} (by {review.decided_by})")
     return review
 
 

@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from claims.domain.errors import DomainError
 
+# How long a writer queues behind another before giving up with a conflict (both databases).
+WRITE_WAIT_SECONDS = 30
+
 
 class DatabaseNotReady(DomainError):
     """The configured database is missing or has no schema yet; the message says `claims db upgrade`."""
@@ -96,7 +99,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={WRITE_WAIT_SECONDS * 1000}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
@@ -119,7 +122,7 @@ def get_engine(url: str, *, create: bool = False) -> Engine:
     if engine is None:
         _check_location(url)
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30})
+            engine = create_engine(url, connect_args={"timeout": WRITE_WAIT_SECONDS})
             _configure_sqlite(engine)
         else:
             engine = create_engine(url, pool_pre_ping=True)

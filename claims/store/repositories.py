@@ -25,6 +25,11 @@ from claims.store.models import (
 KEY_SLICE = 500  # keys bound per statement (selectinload uses the same size for its IN lists)
 
 
+def _storable_id(value: int) -> bool:
+    """An id no row can have (beyond 64 bits, or not positive) is simply unknown, not a driver overflow."""
+    return 0 < value < 2**63
+
+
 class Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -140,12 +145,12 @@ class ClaimRepository(Repository):
 
 class EvidenceRepository(Repository):
     def get(self, evidence_id: int) -> Evidence | None:
-        return self.session.get(Evidence, evidence_id)
+        return self.session.get(Evidence, evidence_id) if _storable_id(evidence_id) else None
 
 
 class ReviewRepository(Repository):
     def get(self, review_id: int) -> ReviewRequest | None:
-        return self.session.get(ReviewRequest, review_id)
+        return self.session.get(ReviewRequest, review_id) if _storable_id(review_id) else None
 
     def pending_for(self, claim_id: int) -> ReviewRequest | None:
         return self.session.scalar(

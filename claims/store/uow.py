@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from claims.domain.events import EventKind
-from claims.store.db import session_factory
+from claims.store.db import WRITE_WAIT_SECONDS, session_factory
 from claims.store.events import WRITERS_LOCK, EventLog
 from claims.store.models import Claim
 from claims.store.repositories import (
@@ -36,6 +36,8 @@ class ConcurrencyConflict(Exception):
 
 # PostgreSQL: deadlock detected, serialization failure. Both mean another writer got there first.
 _CONFLICT_SQLSTATES = {"40P01", "40001"}
+# PostgreSQL lock_not_available, SQLite's busy timeout: another writer held the database too long.
+_BUSY = f"another change held the database for over {WRITE_WAIT_SECONDS} s; try again"
 
 
 def _first_line(err: BaseException) -> str:
@@ -49,27 +51,31 @@ def _conflict(err: BaseException) -> ConcurrencyConflict | None:
         return ConcurrencyConflict(_STALE)
     if isinstance(err, IntegrityError):
         return ConcurrencyConflict(f"another change was recorded at the same time; try again ({_first_line(err)})")
+    if isinstance(err, OperationalError) and getattr(err.orig, "sqlstate", None) == "55P03":
+        return ConcurrencyConflict(_BUSY)
+    if isinstance(err, OperationalError) and "database is locked" in str(err.orig):
+        return ConcurrencyConflict(_BUSY)
     if isinstance(err, OperationalError) and getattr(err.orig, "sqlstate", None) in _CONFLICT_SQLSTATES:
         return ConcurrencyConflict(f"another change was in progress at the same time; try again ({_first_line(err)})")
     return None
 
 
-def _reset_writers_lock(session: Session, _transaction: object, _connection: Connection) -> None:
-    session.info["writers_lock"] = False
+def _take_writers_lock(_session: Session, _transaction: object, connection: Connection) -> None:
+    """Queue behind other writers before this transaction reads anything (PostgreSQL).
 
+    A write unit of work reads, checks, then writes: "the review is pending, so decide it";
+    "the item is live, so retract it". Under READ COMMITTED two such transactions both saw
+    "pending" and both decided (issue 9: four rejects of one review, all exit 0). Taking the
+    event log's advisory lock when the transaction begins makes PostgreSQL writers queue as
+    SQLite's BEGIN IMMEDIATE does: the second one reads what the first committed, and finds
+    the review decided. It also gives every writer one lock order (this lock, then rows), so
+    writers on the same claim cannot deadlock. Readers (`write=False`) never take it.
 
-def _take_writers_lock(session: Session, _context: object, _instances: object) -> None:
-    """Queue behind other writers before this transaction's first row lock.
-
-    The event log serialises appenders with an advisory lock. Taken only at the first append,
-    it came after the row locks of an earlier flush in some use cases (adding evidence) and
-    before them in others (a batch assessment moving several claims), and two writers on the
-    same claim could deadlock. Taking it before the first flush gives every writer the same
-    order: the advisory lock, then rows.
+    A writer waits at most WRITE_WAIT_SECONDS (SQLite's busy timeout too), then gets a
+    ConcurrencyConflict instead of hanging behind a stuck one.
     """
-    if not session.info.get("writers_lock"):
-        session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
-        session.info["writers_lock"] = True
+    connection.execute(text(f"SET LOCAL lock_timeout = '{WRITE_WAIT_SECONDS}s'"))
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
 
 
 @dataclass(frozen=True)
@@ -100,8 +106,7 @@ class UnitOfWork:
     def __enter__(self) -> Self:
         self.session = session_factory(self.url, write=self.write)()
         if self.write and self.session.get_bind().dialect.name == "postgresql":
-            event.listen(self.session, "after_begin", _reset_writers_lock)
-            event.listen(self.session, "before_flush", _take_writers_lock)
+            event.listen(self.session, "after_begin", _take_writers_lock)
         self.users = UserRepository(self.session)
         self.cases = CaseRepository(self.session)
         self.sources = SourceRepository(self.session)

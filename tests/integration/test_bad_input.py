@@ -19,6 +19,7 @@ from claims import services
 from claims.cli import app
 from claims.demo import DEMO_CASE, DEMO_USERS
 from claims.services import Runtime
+from claims.settings import get_settings
 
 DEMO_TEXT = DEMO_CASE.read_text(encoding="utf-8")
 
@@ -201,4 +202,113 @@ def test_bad_command(cli, demo_db: str, db_snapshot, args: list[str], code: int,
     line = error_line(result)
     for part in names:
         assert part in line
+    assert db_snapshot(demo_db) == before
+
+
+# --- issue 9, point 5/6: inputs that once crashed with a traceback --------------------------------
+
+LONG = "x" * 81
+RAW_FILES = [
+    # (id, file name, bytes, what the one line must name)
+    ("observed-at-13-45", "d.yaml", lambda: edit("observed_at: 2024-", "observed_at: 2024-13-45 #")().encode(),
+     ["observed_at: '2024-13-45'"]),
+    ("invalid-utf8", "u.yaml", lambda: b"case: {key: \"\xff\xfe\"}\n", ["not UTF-8", "0xff"]),
+    ("invalid-utf8-json", "u.json", lambda: b"{\"case\": \"\xc3\x28\"}", ["not UTF-8", "0xc3"]),
+    ("yaml-nested-20000", "n.yaml", lambda: ("a: " + "[" * 20000 + "]" * 20000).encode(), ["nested too deeply"]),
+    ("json-nested-20000", "n.json", lambda: ('{"a": ' + "[" * 20000 + "]" * 20000 + "}").encode(),
+     ["nested too deeply"]),
+    ("yaml-duplicate-key", "dup.yaml", lambda: edit("case:\n", "case:\n  key: other\n")().encode(),
+     ["duplicate key 'key'"]),
+    ("yaml-duplicate-top-key", "dup2.yaml", lambda: (DEMO_TEXT + "\ncase: {key: x, title: y}\n").encode(),
+     ["duplicate key 'case'"]),
+    ("json-duplicate-key", "dup.json", lambda: b'{"case": {"key": "a", "key": "b", "title": "t"}}',
+     ["duplicate key 'key'"]),
+    ("nul-in-statement", "nul.yaml", lambda: edit("statement: ", 'statement: "a\\0b" #')().encode(),
+     ["claims[0].statement", "NUL"]),
+    ("nul-in-summary", "nul2.json", lambda: b'{"case": {"key": "a", "title": "t\\u0000"}}', ["case.title", "NUL"]),
+    ("claim-key-121", "long.yaml", lambda: edit("- key: factory-exists", "- key: " + "k" * 121)().encode(),
+     ["claims[0].key"]),
+    ("review-by-81", "rb.yaml", lambda: edit(
+        "    evidence:\n      - source: eu-council",
+        "    reviews:\n      - {from_stage: corroborated, to_stage: confirmed, status: pending,"
+        f" requested_by: {LONG}, requested_at: 2023-02-20T09:00:00Z, policy_version: v1}}\n"
+        "    evidence:\n      - source: eu-council")().encode(), ["requested_by", "80"]),
+    ("empty-file", "e.yaml", lambda: b"", ["expected a mapping"]),
+    ("only-a-string", "s.json", lambda: b'"case"', ["expected a mapping"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "content", "names"), [c[1:] for c in RAW_FILES], ids=[c[0] for c in RAW_FILES])
+def test_case_file_that_once_crashed(cli, demo_db: str, db_snapshot, tmp_path: Path, name, content, names):
+    path = tmp_path / name
+    path.write_bytes(content())
+    before = db_snapshot(demo_db)
+    result = cli("import", path, "--as", "alice")
+    assert result.exit_code == 1, result.output
+    line = error_line(result)
+    assert name in line
+    for part in names:
+        assert part in line, line
+    assert db_snapshot(demo_db) == before
+
+
+HUGE = "1180591620717411303424"
+CRASHED_COMMANDS = [
+    ("huge-review-approve", ["review", "approve", HUGE, "--as", "bob"], 3, [f"review: unknown review #{HUGE}"]),
+    ("huge-review-reject", ["review", "reject", HUGE, "--rationale", "x", "--as", "bob"], 3, [f"#{HUGE}"]),
+    ("huge-evidence-retract", ["evidence", "retract", HUGE, "--reason", "x", "--as", "alice"], 3,
+     [f"evidence: unknown evidence id {HUGE}"]),
+    ("negative-review", ["review", "approve", "-5", "--as", "bob"], 2, []),
+    ("zero-evidence", ["evidence", "retract", "0", "--reason", "x", "--as", "alice"], 3, ["evidence id 0"]),
+    ("review-not-a-number", ["review", "approve", "abc", "--as", "bob"], 2, []),
+    ("export-into-missing-folder", ["export", "-o", "{tmp}/missing/x.yaml"], 1, ["output:", "No such"]),
+    ("export-onto-a-folder", ["export", "-o", "{tmp}"], 1, ["output:", "Is a directory"]),
+    ("import-missing-file", ["import", "{tmp}/nope.yaml", "--as", "alice"], 1, ["nope.yaml"]),
+    ("import-a-folder", ["import", "{tmp}", "--as", "alice"], 1, ["cannot read"]),
+    ("nul-in-summary-arg", [*ADD, "--summary", "a\x00b", "--credibility", "2", "--as", "alice"], 1, ["summary", "NUL"]),
+    ("long-locator-ok-but-long-claim", ["show", "k" * 500], 3, ["unknown claim"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "names"), [c[1:] for c in CRASHED_COMMANDS], ids=[c[0] for c in CRASHED_COMMANDS]
+)
+def test_command_that_once_crashed(cli, demo_db: str, db_snapshot, tmp_path: Path, args, code, names):
+    before = db_snapshot(demo_db)
+    result = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code == code, result.output
+    if code == 2:  # usage errors are click's own few lines; no traceback
+        assert "Traceback" not in result.output
+    else:
+        line = error_line(result)
+        for part in names:
+            assert part in line, line
+    assert db_snapshot(demo_db) == before
+
+
+ENVIRONMENT = [
+    ("batch-size-abc", {"CLAIMS_BATCH_SIZE": "abc"}, ["CLAIMS_BATCH_SIZE='abc'"]),
+    ("database-url-garbage", {"CLAIMS_DATABASE_URL": "garbage://"}, ["CLAIMS_DATABASE_URL 'garbage://'"]),
+    ("database-url-not-a-url", {"CLAIMS_DATABASE_URL": "::::"}, ["CLAIMS_DATABASE_URL '::::'"]),
+    ("postgres-port-nobody-listens-on", {"CLAIMS_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"},
+     ["127.0.0.1:1"]),
+    ("sqlite-in-missing-folder", {"CLAIMS_DATABASE_URL": "sqlite:////nonexistent-dir/x.db"}, ["/nonexistent-dir"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("env", "names"), [c[1:] for c in ENVIRONMENT], ids=[c[0] for c in ENVIRONMENT])
+@pytest.mark.parametrize("command", [["list"], ["show", "factory-exists"], ["import", DEMO_CASE, "--as", "alice"]])
+def test_bad_environment_value(cli, demo_db, db_snapshot, monkeypatch, env, names, command):
+    before = db_snapshot(demo_db)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        result = cli(*command)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    line = error_line(result)
+    for part in names:
+        assert part in line, line
     assert db_snapshot(demo_db) == before

@@ -8,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from integration_helpers import error_line, event_count, events_after, small_case
+from process_helpers import run_together
 
 from claims import services
 from claims.demo import DEMO_CASE
 from claims.domain import Stage
 from claims.services import Runtime
+from claims.services.evidence import EvidenceAdded
 from claims.store.events import EventLog
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
@@ -73,8 +75,9 @@ def test_two_reviewers_approving_one_request_at_once_move_the_claim_once(three_l
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_on_postgres_the_second_update_fails_instead_of_overwriting(three_lines: Runtime, db_url: str):
     """Two sessions hold the same version of a claim; the first commit wins, the second UPDATE
-    matches no row (WHERE version = old) and is refused."""
-    with UnitOfWork(db_url) as first, UnitOfWork(db_url) as second:
+    matches no row (WHERE version = old) and is refused. Writers queue (see UnitOfWork), so the
+    second session here is one that skips the queue: the version check still holds behind it."""
+    with UnitOfWork(db_url) as first, UnitOfWork(db_url, write=False) as second:
         mine, theirs = first.claims.get("strong"), second.claims.get("strong")
         assert mine is not None and theirs is not None
         assert mine.version == theirs.version
@@ -198,4 +201,85 @@ def test_two_imports_of_the_same_new_case_at_once_leave_one_copy(rt: Runtime):
             assert "\n" not in str(other)
     exported = services.export_case(rt, "eu-drones-2024")
     assert len(exported["claims"]) == len(case_file.claims)
+    assert services.audit_verify(rt).ok
+
+
+# --- issue 9.1: a review is decided once, an item retracted once ---------------------------------
+
+DECIDERS = ["bob", "carol", "admin", "bob", "carol", "admin", "bob", "carol"]
+
+
+def _decisions(rt: Runtime, review: int) -> list[dict]:
+    return [e for e in events_after(rt, 0) if e["kind"].startswith("review.") and e["payload"]["review"] == review]
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_eight_deciders_at_once_one_decision_one_event(three_lines: Runtime, round_: int):
+    """Half approve, half reject, all released together: exactly one wins and writes its event; the
+    seven others get ConcurrencyConflict (exit 5) and write nothing; claim stage and review agree."""
+    rt = three_lines
+    services.advance(rt, "alice", "strong", Stage.CORROBORATED)
+    review = services.advance(rt, "alice", "strong", Stage.CONFIRMED).review_id
+    count = event_count(rt)
+    calls = [
+        (services.approve, (who, review), {}) if i % 2 == 0 else (services.reject, (who, review, f"no {i}"), {})
+        for i, who in enumerate(DECIDERS)
+    ]
+    outcomes = race(rt, *calls)
+    winners = [o for o in outcomes if isinstance(o, services.Decision)]
+    losers = [o for o in outcomes if o not in winners]
+    assert len(winners) == 1, outcomes
+    assert all(isinstance(o, ConcurrencyConflict) for o in losers), losers
+    (winner,) = winners
+    new = events_after(rt, count)
+    expected = ["review.approved", "claim.stage_changed"] if winner.status == "approved" else ["review.rejected"]
+    assert [e["kind"] for e in new] == expected
+    assert len(_decisions(rt, review)) == 2  # requested + the one decision
+    (row,) = [r for r in services.review_queue(rt, None) if r["id"] == review]
+    assert row["status"] == winner.status
+    stage = services.claim_detail(rt, "strong")["stage"]
+    assert stage == ("confirmed" if winner.status == "approved" else "corroborated")
+    assert services.audit_verify(rt).ok
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_eight_retractions_of_one_item_at_once_one_wins(three_lines: Runtime, round_: int):
+    rt = three_lines
+    (item,) = [e for e in services.claim_detail(rt, "strong")["evidence"] if e["source"] == "afp"]
+    count = event_count(rt)
+    who = ["alice", "bob", "carol", "admin"] * 2
+    outcomes = race(rt, *[(services.retract_evidence, (w, item["id"], f"reason {i}"), {}) for i, w in enumerate(who)])
+    winners = [o for o in outcomes if isinstance(o, EvidenceAdded)]
+    assert len(winners) == 1, outcomes
+    assert all(isinstance(o, ConcurrencyConflict) for o in outcomes if o not in winners), outcomes
+    (event,) = events_after(rt, count)
+    assert event["kind"] == "evidence.retracted"
+    (after,) = [e for e in services.claim_detail(rt, "strong")["evidence"] if e["source"] == "afp"]
+    # The stored who and why are the winner's, the same as its event: nobody overwrote them.
+    assert (after["retracted_by"], after["retraction_reason"]) == (event["actor"], event["rationale"])
+    assert services.audit_verify(rt).ok
+
+
+@pytest.mark.slow
+def test_eight_cli_deciders_in_eight_processes_one_exit_0_seven_exit_5(three_lines: Runtime, db_url: str, tmp_path):
+    """`claims review approve|reject N` in eight processes at the same instant, as the issue found it."""
+    rt = three_lines
+    services.advance(rt, "alice", "strong", Stage.CORROBORATED)
+    review = services.advance(rt, "alice", "strong", Stage.CONFIRMED).review_id
+    count = event_count(rt)
+    commands = [
+        ["review", "approve", review, "--as", who]
+        if i % 2 == 0
+        else ["review", "reject", review, "--rationale", "no", "--as", who]
+        for i, who in enumerate(DECIDERS)
+    ]
+    finished = run_together(db_url, commands, cwd=tmp_path)
+    codes = sorted(f.code for f in finished)
+    assert codes == [0] + [5] * 7, [(f.code, f.stderr[-300:]) for f in finished]
+    for loser in (f for f in finished if f.code == 5):
+        (line,) = loser.stderr.strip().splitlines()
+        assert line.startswith(f"error: review: #{review} is already "), line
+    (winner,) = [f for f in finished if f.code == 0]
+    kinds = [e["kind"] for e in events_after(rt, count)]
+    assert kinds == (["review.approved", "claim.stage_changed"] if winner.args[1] == "approve" else ["review.rejected"])
     assert services.audit_verify(rt).ok

@@ -66,3 +66,25 @@ def test_up_down_consistency(alembic_runner: MigrationContext, alembic_engine: E
     with alembic_engine.connect() as conn:
         users = conn.execute(text("SELECT name, role FROM users")).all()
     assert [tuple(u) for u in users] == [("system", "system")]
+
+
+def test_a_downgrade_that_would_destroy_data_is_refused_and_says_what(demo, cli, env_db: str, db_snapshot):
+    """Issue 9, point 7: `claims db downgrade base` with data exits 1, names the rows per table it would
+    drop and changes nothing; with --destroy-data it goes ahead; `db upgrade` brings the schema back."""
+    before = db_snapshot(env_db)
+    result = cli("db", "downgrade", "base")
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    counts = {t: len(rows) for t, rows in before.items() if rows}
+    assert line.startswith(f"error: downgrade: to 'base' would destroy {sum(counts.values())} rows (")
+    for table_name, n in counts.items():
+        assert f"{table_name} {n}" in line
+    assert "--destroy-data" in line
+    assert db_snapshot(env_db) == before
+
+    result = cli("db", "downgrade", "base", "--destroy-data")
+    assert result.exit_code == 0, result.output
+    engine = create_engine(env_db)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    assert cli("db", "upgrade").exit_code == 0

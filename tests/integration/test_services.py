@@ -10,7 +10,7 @@ import claims.services.transitions
 from claims import services
 from claims.domain import IllegalTransition, Stage
 from claims.services import InvalidInput, NotFound, PermissionDenied, RuleViolation, Runtime
-from claims.store.uow import UnitOfWork
+from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
 CO, CF, R = Stage.CORROBORATED, Stage.CONFIRMED, Stage.REPORTED
 
@@ -96,7 +96,7 @@ def test_retraction_keeps_the_item_and_stops_it_counting(demo: Runtime):
 def test_retracting_twice_or_an_unknown_item_is_refused(demo: Runtime):
     item = evidence_of(demo, "factory-exists", "reuters")
     services.retract_evidence(demo, "alice", item["id"], "wrong")
-    with pytest.raises(RuleViolation, match="already retracted by alice"):
+    with pytest.raises(ConcurrencyConflict, match="already retracted by alice"):
         services.retract_evidence(demo, "bob", item["id"], "wrong again")
     with pytest.raises(NotFound, match="9999"):
         services.retract_evidence(demo, "alice", 9999, "nope")
@@ -152,7 +152,7 @@ def test_every_transition_writes_exactly_its_events(three_lines: Runtime, db_url
 
     # A refused use case writes nothing at all.
     before = db_snapshot(db_url)
-    with pytest.raises(RuleViolation, match="already approved"):
+    with pytest.raises(ConcurrencyConflict, match="already approved"):
         services.approve(rt, "bob", second.review_id)
     assert db_snapshot(db_url) == before
     assert services.audit_verify(rt).ok
@@ -291,7 +291,7 @@ def test_a_pending_review_is_withdrawn_when_its_criteria_no_longer_hold(three_li
     (withdrawn,) = events_after(rt, count)
     assert (withdrawn["kind"], withdrawn["payload"]["review"]) == ("review.withdrawn", review)
     assert "(has 2 of 3)" in withdrawn["rationale"]
-    with pytest.raises(RuleViolation, match="already withdrawn"):
+    with pytest.raises(ConcurrencyConflict, match="already withdrawn"):
         services.approve(rt, "bob", review)
     assert services.claim_detail(rt, "strong")["stage"] == "corroborated"
 

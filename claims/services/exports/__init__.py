@@ -39,7 +39,7 @@ def read_import_file(path: str | Path) -> CaseFile:
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             data = None  # read_case_file reports it in one line
         from claims.services.exports.stix import case_file_from_bundle, is_bundle
 
