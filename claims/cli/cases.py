@@ -24,7 +24,7 @@ def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> Non
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=True,
-        disable=as_json,
+        disable=as_json or not sys.stderr.isatty(),  # only people watching a terminal; logs and errors stay one line
     )
     job = bar.add_task("import", total=None, claims=0, evidence=0, rate=0.0)
 
