@@ -114,6 +114,17 @@ EVENT_LABELS = {
     EventKind.REVIEW_WITHDRAWN: "request withdrawn",
     EventKind.REVIEW_IMPORTED: "review imported",
     EventKind.USER_ADDED: "user added",
+    EventKind.USER_PASSWORD_SET: "password set",
+    EventKind.USER_EMAIL_SET: "e-mail set",
+    EventKind.USER_DISABLED: "user disabled",
+    EventKind.USER_LOCKED: "account locked",
+    EventKind.SIGN_IN: "signed in",
+    EventKind.SIGN_IN_FAILED: "sign-in failed",
+    EventKind.TOKEN_ISSUED: "token issued",
+    EventKind.TOKEN_SETUP: "token issued by setup",
+    EventKind.TOKEN_REVOKED: "token revoked",
+    EventKind.SIGNOFF_CODE_ISSUED: "sign-off code issued",
+    EventKind.SIGNOFF_CODE_REFUSED: "sign-off code refused",
     EventKind.TRUST_ADDED: "signing key trusted",
 }
 
