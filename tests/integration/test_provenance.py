@@ -233,6 +233,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_file(
     assert services.claim_detail(fresh, "dual-use-supply")["stage"] == "confirmed"
     point_settings_at(fresh_database())  # the JSON rendering of the same signed case reads back the same
     services.ensure_users(Runtime(get_settings().database_url), DEMO_USERS)
+    signed_in(Runtime(get_settings().database_url), "alice")
     assert cli("import", as_json, "--as", "alice").exit_code == 0
     third = tmp_path / "third.yaml"
     assert cli("export", "-o", third).exit_code == 0
