@@ -18,6 +18,7 @@ def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> Non
     from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
     rt = runtime()
+    who = actor(as_user)  # before the progress bar: a refusal is one line, nothing else on stderr
     bar = Progress(
         TextColumn("importing: {task.fields[claims]:,} claims, {task.fields[evidence]:,} evidence items"),
         TextColumn("({task.fields[rate]:,.0f} claims/s)"),
@@ -33,7 +34,7 @@ def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> Non
         bar.update(job, claims=claims, evidence=evidence, rate=claims / elapsed if elapsed else 0.0)
 
     with bar:
-        report = services.import_path(rt, actor(as_user), file, progress)
+        report = services.import_path(rt, who, file, progress)
     if as_json:
         emit_json({"case": report.case, "created": report.created})
     else:

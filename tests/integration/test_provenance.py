@@ -214,7 +214,7 @@ def test_a_signed_file_changed_by_one_byte_is_refused_in_one_line(
 
 
 def test_export_then_import_into_an_empty_database_gives_the_same_file(
-    demo: Runtime, cli, tmp_path: Path, fresh_database: Callable[[], str], point_settings_at
+    demo: Runtime, cli, tmp_path: Path, fresh_database: Callable[[], str], point_settings_at, signed_in
 ):
     """The demo fixture signed the example with this instance's key; the same key signs the export."""
     first = tmp_path / "first.yaml"
@@ -225,6 +225,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_file(
     point_settings_at(fresh_database())
     fresh = Runtime(get_settings().database_url)
     services.ensure_users(fresh, DEMO_USERS)
+    signed_in(fresh, "alice")
     assert cli("import", first, "--as", "alice").exit_code == 0
     second = tmp_path / "second.yaml"
     assert cli("export", "-o", second).exit_code == 0
@@ -232,6 +233,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_file(
     assert services.claim_detail(fresh, "dual-use-supply")["stage"] == "confirmed"
     point_settings_at(fresh_database())  # the JSON rendering of the same signed case reads back the same
     services.ensure_users(Runtime(get_settings().database_url), DEMO_USERS)
+    signed_in(Runtime(get_settings().database_url), "alice")
     assert cli("import", as_json, "--as", "alice").exit_code == 0
     third = tmp_path / "third.yaml"
     assert cli("export", "-o", third).exit_code == 0
