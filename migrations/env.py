@@ -40,8 +40,18 @@ def run_migrations_online() -> None:
             url = get_settings().database_url
         engine = get_engine(normalise_url(url), create=True)
     with engine.connect() as conn:
-        _run(conn)
-        conn.commit()
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations recreate a table (DROP + rename); with foreign keys enforced the DROP of a
+            # table that others reference fails. SQLite only honours this pragma outside a transaction.
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            _run(conn)
+            conn.commit()
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 if context.is_offline_mode():

@@ -52,6 +52,9 @@ def export(
 
     if fmt not in FORMATS:
         fail(f"format: {fmt!r} is not one of {', '.join(FORMATS)}", 2)
+    if output and (output.is_dir() or not output.parent.is_dir()):  # before any export work or warning
+        reason = "Is a directory" if output.is_dir() else "No such file or directory"
+        fail(f"output: cannot write {str(output)!r} ({reason})")
     if fmt in ("yaml", "json"):  # a case file: signed, so its confirm/refute history stands where this key is trusted
         from claims.services.casefile import dump_case
 

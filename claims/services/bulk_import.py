@@ -24,7 +24,14 @@ from sqlalchemy import bindparam, insert, select, text, update
 
 from claims.domain.events import EventKind
 from claims.domain.stages import Stage
-from claims.services.casefile import CaseFile, ClaimEntry, check_history, validate_case, validation_message
+from claims.services.casefile import (
+    CaseFile,
+    ClaimEntry,
+    check_history,
+    load_case_data,
+    validate_case,
+    validation_message,
+)
 from claims.services.errors import InvalidInput
 from claims.services.evidence import fingerprint
 from claims.services.intake import ImportReport, _import_actions, _import_sources, import_case
@@ -34,6 +41,8 @@ from claims.store.models import Case, Claim, Evidence
 from claims.store.types import to_utc
 from claims.store.uow import UnitOfWork
 
+# JSON files up to this size are parsed whole once first, for the checks streaming cannot make.
+PRECHECK_BYTES = 50_000_000
 CHUNK = 1000  # claims per round of executemany: bounded parameters, bounded memory
 
 Progress = Callable[[int, int], None]  # (claims read, evidence items written)
@@ -58,6 +67,8 @@ def import_path(rt: Runtime, actor: str, path: str | Path, progress: Progress | 
     origin = f"case file {path.name}"
     try:
         if path.suffix.lower() == ".json":
+            if path.is_file() and path.stat().st_size <= PRECHECK_BYTES:
+                load_case_data(path)  # UTF-8, nesting, duplicate keys: checks the stream cannot make
             with path.open("rb") as fh:
                 top = _json_top(fh, origin)
             if top.get("type") == "bundle":  # a STIX bundle from `claims export --format stix`: small, read whole
@@ -71,7 +82,7 @@ def import_path(rt: Runtime, actor: str, path: str | Path, progress: Progress | 
                 return _run(rt, actor, header, lambda: _json_claims(path), progress or _no_progress)
             except _NeedsWholeFile:
                 return _whole_file(rt, actor, path)
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = load_case_data(path)
     except OSError as exc:
         raise InvalidInput(f"case file: cannot read {str(path)!r} ({exc.strerror})") from None
     except (yaml.YAMLError, ijson.JSONError) as exc:

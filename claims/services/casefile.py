@@ -335,6 +335,11 @@ def parse_case_text(text: str, *, is_json: bool, name: str) -> Any:
 def read_case_file(path: str | Path) -> CaseFile:
     """Read YAML or JSON (same shape) from a path."""
     path = Path(path)
+    return validate_case(load_case_data(path), origin=f"case file {path.name}")
+
+
+def load_case_data(path: Path) -> Any:
+    """The parsed file, checked for UTF-8, nesting and duplicate keys (one line naming the file)."""
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -343,7 +348,10 @@ def read_case_file(path: str | Path) -> CaseFile:
     except OSError as exc:
         raise InvalidInput(f"case file: cannot read {str(path)!r} ({exc.strerror})") from None
     data = parse_case_text(text, is_json=path.suffix.lower() == ".json", name=str(path))
-    return validate_case(data, origin=f"case file {path.name}")
+    nul = _first_nul(data)
+    if nul is not None:
+        raise InvalidInput(f"case file {path.name}: {nul}: contains a NUL character, which no text field may hold")
+    return data
 
 
 def dump_case(data: dict[str, Any], fmt: str = "yaml") -> str:

@@ -68,35 +68,36 @@ def test_eight_processes_of_mixed_operations_lose_nothing_and_decide_nothing_twi
         evidence = {e.id: e for e in uow.session.scalars(select(Evidence))}
         reviews = {r.id: r for r in uow.session.scalars(select(ReviewRequest))}
         claims = {c.key: c.stage for c in uow.session.scalars(select(Claim))}
+        # Checked inside the unit of work: the rows stay loaded.
 
-    # Every successful add is stored once, with exactly one evidence.added event.
-    added = Counter(e.payload["evidence"] for e in events if e.kind == "evidence.added")
-    for op in (o for o in ops if o["outcome"] == "ok" and o["kind"] == "add"):
-        assert op["id"] in evidence and evidence[op["id"]].summary == f"w{op['worker']} op{op['i']}"
-        assert added[op["id"]] == 1
-    # Every successful retraction: the item says who and why, and one event says so.
-    retracted = [e for e in events if e.kind == "evidence.retracted"]
-    assert len(retracted) == len({e.payload["evidence"] for e in retracted})
-    oks = [o for o in ops if o["outcome"] == "ok" and o["kind"] == "retract"]
-    assert len(oks) == len(retracted)
-    for op in oks:
-        item = evidence[op["id"]]
-        assert (item.retracted, item.retracted_by, item.retraction_reason) == (
-            True,
-            op["actor"],
-            f"w{op['worker']} op{op['i']}",
+        # Every successful add is stored once, with exactly one evidence.added event.
+        added = Counter(e.payload["evidence"] for e in events if e.kind == "evidence.added")
+        for op in (o for o in ops if o["outcome"] == "ok" and o["kind"] == "add"):
+            assert op["id"] in evidence and evidence[op["id"]].summary == f"w{op['worker']} op{op['i']}"
+            assert added[op["id"]] == 1
+        # Every successful retraction: the item says who and why, and one event says so.
+        retracted = [e for e in events if e.kind == "evidence.retracted"]
+        assert len(retracted) == len({e.payload["evidence"] for e in retracted})
+        oks = [o for o in ops if o["outcome"] == "ok" and o["kind"] == "retract"]
+        assert len(oks) == len(retracted)
+        for op in oks:
+            item = evidence[op["id"]]
+            assert (item.retracted, item.retracted_by, item.retraction_reason) == (
+                True,
+                op["actor"],
+                f"w{op['worker']} op{op['i']}",
+            )
+        # No review decided twice; each decided row has exactly one decision event.
+        decisions = Counter(
+            e.payload["review"] for e in events if e.kind in ("review.approved", "review.rejected", "review.withdrawn")
         )
-    # No review decided twice; each decided row has exactly one decision event.
-    decisions = Counter(
-        e.payload["review"] for e in events if e.kind in ("review.approved", "review.rejected", "review.withdrawn")
-    )
-    assert all(n == 1 for n in decisions.values()), decisions
-    assert set(decisions) == {r.id for r in reviews.values() if r.status != "pending"}
-    # Every claim's stage is the replay of its stage events, each starting where the last ended.
-    for key, stage in claims.items():
-        replay = "reported"
-        for e in (e for e in events if e.kind == "claim.stage_changed" and e.claim_key == key):
-            assert e.from_stage == replay, (key, e.id)
-            replay = e.to_stage
-        assert replay == stage, key
+        assert all(n == 1 for n in decisions.values()), decisions
+        assert set(decisions) == {r.id for r in reviews.values() if r.status != "pending"}
+        # Every claim's stage is the replay of its stage events, each starting where the last ended.
+        for key, stage in claims.items():
+            replay = "reported"
+            for e in (e for e in events if e.kind == "claim.stage_changed" and e.claim_key == key):
+                assert e.from_stage == replay, (key, e.id)
+                replay = e.to_stage
+            assert replay == stage, key
     assert services.audit_verify(rt).ok
