@@ -26,7 +26,7 @@ from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from claims import services
-from claims.demo import DEMO_CASE, DEMO_USERS
+from claims.demo import DEMO_USERS, signed_demo_case
 from claims.services import Runtime
 from flows.serve import ASSESSMENT, SIGNOFF
 from flows.serve import stop_process as stop
@@ -69,7 +69,7 @@ def signoff_runs(client: Any) -> list[Any]:
 def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_database(postgres_url: str, tmp_path: Path):
     rt = Runtime(postgres_url)
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path)))  # history vouched for
     services.add_evidence(
         rt, "alice", "factory-exists", "eu-official", "supports", credibility=2, summary="A third independent line."
     )
