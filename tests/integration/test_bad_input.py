@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import Result
 from integration_helpers import empty_postgres, error_line
 from typer.testing import CliRunner
@@ -18,7 +19,10 @@ from typer.testing import CliRunner
 from claims import services
 from claims.cli import app
 from claims.demo import DEMO_CASE, DEMO_USERS
+from claims.domain import Stage
+from claims.domain.errors import DomainError
 from claims.services import Runtime
+from claims.services.errors import ConcurrencyConflict, InvalidInput, NotFound, PermissionDenied
 from claims.settings import get_settings
 
 DEMO_TEXT = DEMO_CASE.read_text(encoding="utf-8")
@@ -311,4 +315,183 @@ def test_bad_environment_value(cli, demo_db, db_snapshot, monkeypatch, env, name
     line = error_line(result)
     for part in names:
         assert part in line, line
+    assert db_snapshot(demo_db) == before
+
+
+# --- issue 9, point 6: the corpus kept as data (tests/badinput/cases.yaml) ------------------------
+
+BADINPUT = Path(__file__).resolve().parent.parent / "badinput"
+CORPUS = yaml.safe_load((BADINPUT / "cases.yaml").read_text(encoding="utf-8"))
+
+
+def test_every_corpus_file_is_indexed():
+    """A file dropped into tests/badinput/ without an index entry would silently never run."""
+    assert sorted(p.name for p in BADINPUT.iterdir() if p.name != "cases.yaml") == sorted(CORPUS)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_case_file(cli, demo_db: str, db_snapshot, name: str):
+    expected = CORPUS[name]
+    before = db_snapshot(demo_db)
+    result = cli("import", BADINPUT / name, "--as", "alice")
+    assert result.exit_code == expected["code"], result.output
+    line = error_line(result)
+    assert name in line  # which file
+    for part in expected["names"]:
+        assert part in line, line
+    assert db_snapshot(demo_db) == before
+
+
+MORE_COMMANDS = [
+    # (id, arguments, exit code, what the one line must name; exit 2 is click's usage message)
+    ("grade-empty", [*ADD, "--grade", "", "--as", "alice"], 1, ["grade: '' is not a grade"]),
+    ("grade-z9-lower", [*ADD, "--grade", "z9", "--as", "alice"], 1, ["grade: 'z9' is not a grade"]),
+    ("credibility-0", [*ADD, "--credibility", "0", "--as", "alice"], 1, ["credibility: '0' is not a credibility 1-6"]),
+    ("credibility-7", [*ADD, "--credibility", "7", "--as", "alice"], 1, ["credibility: '7' is not a credibility 1-6"]),
+    ("credibility-word", [*ADD, "--credibility", "two", "--as", "alice"], 1, ["credibility: 'two'"]),
+    ("grade-and-credibility", [*ADD, "--grade", "B2", "--credibility", "2", "--as", "alice"], 1,
+     ["credibility: give either"]),
+    ("summary-empty", [*ADD[:8], "--summary", "", "--credibility", "2", "--as", "alice"], 1,
+     ["summary: evidence needs a summary"]),
+    ("summary-whitespace", [*ADD[:8], "--summary", "  \t ", "--credibility", "2", "--as", "alice"], 1,
+     ["summary: evidence needs a summary"]),
+    ("observed-at-word", [*ADD, "--credibility", "2", "--observed-at", "yesterday", "--as", "alice"], 1,
+     ["observed_at: 'yesterday'"]),
+    ("retract-empty-reason", ["evidence", "retract", "1", "--reason", "", "--as", "alice"], 1,
+     ["reason: a retraction needs a reason"]),
+    ("retract-nul-reason", ["evidence", "retract", "1", "--reason", "a\x00", "--as", "alice"], 1, ["reason", "NUL"]),
+    ("retract-negative-id", ["evidence", "retract", "-1", "--reason", "x", "--as", "alice"], 2, []),
+    ("advance-empty-stage", ["advance", "factory-exists", "--to", "", "--as", "alice"], 1, ["stage: unknown stage ''"]),
+    ("advance-shouted-stage", ["advance", "factory-exists", "--to", "CONFIRMED!", "--as", "alice"], 1,
+     ["stage: unknown stage 'CONFIRMED!'"]),
+    ("advance-unknown-claim", ["advance", "nope", "--to", "confirmed", "--as", "alice"], 3,
+     ["claim: unknown claim 'nope'"]),
+    ("reopen-unknown-stage", ["reopen", "factory-exists", "--to", "bogus", "--rationale", "x", "--as", "bob"], 1,
+     ["stage: unknown stage 'bogus'"]),
+    ("reopen-blank-rationale", ["reopen", "factory-exists", "--to", "reported", "--rationale", "  ", "--as", "bob"], 1,
+     ["rationale: a reopen needs a rationale"]),
+    ("reject-empty-rationale", ["review", "reject", "1", "--rationale", "", "--as", "bob"], 1,
+     ["rationale: rejecting a review needs a rationale"]),
+    ("reject-nul-rationale", ["review", "reject", "1", "--rationale", "no\x00", "--as", "bob"], 1,
+     ["rationale", "NUL"]),
+    ("approve-review-0", ["review", "approve", "0", "--as", "bob"], 3, ["review: unknown review #0"]),
+    ("user-name-leading-space", ["user", "add", " bob", "--role", "analyst", "--as", "admin"], 1,
+     ["name: ' bob' is not a valid user name"]),
+    ("user-name-empty", ["user", "add", "", "--role", "analyst", "--as", "admin"], 1, ["name: '' is not a valid"]),
+    ("list-limit-negative", ["list", "--limit", "-1"], 2, []),
+    ("list-format-bogus", ["list", "--format", "bogus"], 2, []),
+    ("export-format-bogus", ["export", "--format", "bogus"], 2, ["format: 'bogus' is not one of"]),
+    ("import-root-folder", ["import", "/", "--as", "alice"], 1, ["cannot read '/'", "Is a directory"]),
+    ("show-empty-key", ["show", ""], 3, ["claim: unknown claim ''"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "code", "names"), [c[1:] for c in MORE_COMMANDS], ids=[c[0] for c in MORE_COMMANDS])
+def test_more_bad_arguments(cli, demo_db: str, db_snapshot, args: list[str], code: int, names: list[str]):
+    before = db_snapshot(demo_db)
+    result = cli(*args)
+    assert result.exit_code == code, result.output
+    if names:
+        line = error_line(result)
+        for part in names:
+            assert part in line, line
+    else:  # click's usage message: a few lines, never a traceback
+        assert "Traceback" not in result.output
+    assert db_snapshot(demo_db) == before
+
+
+# --- dashboard form values: the service calls the pages make (dashboard/views), signed-in user ----
+
+
+def _version(rt: Runtime, key: str) -> int:
+    return services.claim_detail(rt, key)["version"]
+
+
+def _add(**overrides: object) -> Callable[[Runtime], object]:
+    """The claim page's "Add evidence" form, as it calls add_evidence (alice signed in)."""
+    form: dict[str, object] = {
+        "claim_key": "factory-exists",
+        "source_key": "us-treasury",
+        "stance": "supports",
+        "credibility": 2,
+        "summary": "x",
+        "locator": None,
+        "observed_at": None,
+    }
+    form.update(overrides)
+    return lambda rt: services.add_evidence(
+        rt,
+        "alice",
+        form["claim_key"],
+        form["source_key"],
+        form["stance"],
+        credibility=form["credibility"],
+        summary=form["summary"],
+        locator=form["locator"],
+        observed_at=form["observed_at"],
+    )
+
+
+FORMS = [
+    # (id, the page's call, exception, what the one-line message must name)
+    ("add-empty-summary", _add(summary=""), InvalidInput, ["summary: evidence needs a summary"]),
+    ("add-whitespace-summary", _add(summary=" \n\t"), InvalidInput, ["summary: evidence needs a summary"]),
+    ("add-nul-summary", _add(summary="a\x00b"), InvalidInput, ["summary: 'a\\x00b'", "NUL"]),
+    ("add-nul-locator", _add(locator="p.\x00"), InvalidInput, ["locator: 'p.\\x00'", "NUL"]),
+    ("add-unknown-source", _add(source_key="nobody"), NotFound, ["source: unknown source 'nobody'"]),
+    ("add-unknown-claim", _add(claim_key="ghost"), NotFound, ["claim: unknown claim 'ghost'"]),
+    ("add-credibility-0", _add(credibility=0), DomainError, ["credibility: 0 is not a credibility 1-6"]),
+    ("add-credibility-7", _add(credibility=7), DomainError, ["credibility: 7 is not a credibility 1-6"]),
+    ("add-stance-neutral", _add(stance="neutral"), DomainError, ["stance: unknown stance 'neutral'"]),
+    ("retract-empty-reason", lambda rt: services.retract_evidence(rt, "alice", 1, ""), InvalidInput,
+     ["reason: a retraction needs a reason"]),
+    ("retract-whitespace-reason", lambda rt: services.retract_evidence(rt, "alice", 1, "  \n"), InvalidInput,
+     ["reason: a retraction needs a reason"]),
+    ("retract-nul-reason", lambda rt: services.retract_evidence(rt, "alice", 1, "dup\x00"), InvalidInput,
+     ["reason: 'dup\\x00'", "NUL"]),
+    ("retract-unknown-item", lambda rt: services.retract_evidence(rt, "alice", 99999, "x"), NotFound,
+     ["evidence: unknown evidence id 99999"]),
+    ("request-nul-reason", lambda rt: services.advance(
+        rt, "alice", "factory-exists", Stage.CONFIRMED, expect_version=_version(rt, "factory-exists"), reason="w\x00"),
+     InvalidInput, ["reason: 'w\\x00'", "NUL"]),
+    ("request-stale-page", lambda rt: services.advance(
+        rt, "alice", "factory-exists", Stage.CONFIRMED, expect_version=_version(rt, "factory-exists") - 1),
+     ConcurrencyConflict, ["version: claim 'factory-exists' is at version"]),
+    ("request-by-manager", lambda rt: services.advance(rt, "mia", "factory-exists", Stage.CONFIRMED), PermissionDenied,
+     ["user: 'mia' has role manager"]),
+    ("reopen-empty-rationale", lambda rt: services.reopen(rt, "bob", "factory-exists", Stage.REPORTED, ""),
+     InvalidInput, ["rationale: a reopen needs a rationale"]),
+    ("reopen-whitespace-rationale", lambda rt: services.reopen(rt, "bob", "factory-exists", Stage.REPORTED, " \t"),
+     InvalidInput, ["rationale: a reopen needs a rationale"]),
+    ("reopen-nul-rationale", lambda rt: services.reopen(rt, "bob", "factory-exists", Stage.REPORTED, "r\x00"),
+     InvalidInput, ["rationale: 'r\\x00'", "NUL"]),
+    ("reopen-not-final", lambda rt: services.reopen(
+        rt, "bob", "lethal-production", Stage.REPORTED, "why", expect_version=_version(rt, "lethal-production")),
+     DomainError, ["stage: reported -> reported"]),
+    ("approve-nul-rationale", lambda rt: services.approve(rt, "bob", 1, "ok\x00"), InvalidInput,
+     ["rationale: 'ok\\x00'", "NUL"]),
+    ("approve-by-analyst", lambda rt: services.approve(rt, "alice", 1, None), PermissionDenied,
+     ["user: 'alice' has role analyst"]),
+    ("approve-unknown-review", lambda rt: services.approve(rt, "bob", 99999, None), NotFound,
+     ["review: unknown review #99999"]),
+    ("reject-empty-rationale", lambda rt: services.reject(rt, "bob", 1, ""), InvalidInput,
+     ["rationale: rejecting a review needs a rationale"]),
+    ("reject-whitespace-rationale", lambda rt: services.reject(rt, "bob", 1, "\n \n"), InvalidInput,
+     ["rationale: rejecting a review needs a rationale"]),
+    ("reject-nul-rationale", lambda rt: services.reject(rt, "bob", 1, "no\x00"), InvalidInput,
+     ["rationale: 'no\\x00'", "NUL"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "error", "names"), [c[1:] for c in FORMS], ids=[c[0] for c in FORMS])
+def test_bad_dashboard_form_value(demo_db: str, db_snapshot, call, error: type[DomainError], names: list[str]):
+    """The pages show a refusal's message as it is (ui.refusal): it must be one line naming field and value."""
+    rt = Runtime(demo_db)
+    before = db_snapshot(demo_db)
+    with pytest.raises(error) as raised:
+        call(rt)
+    message = str(raised.value)
+    assert "\n" not in message, message
+    for part in names:
+        assert part in message, message
     assert db_snapshot(demo_db) == before
