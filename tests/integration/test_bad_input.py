@@ -6,13 +6,17 @@ Exit codes (claims/cli.py): 1 rule or input, 3 not found, 4 permission denied.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from integration_helpers import empty_postgres, error_line
 from typer.testing import CliRunner
 
@@ -495,3 +499,101 @@ def test_bad_dashboard_form_value(demo_db: str, db_snapshot, call, error: type[D
     for part in names:
         assert part in message, message
     assert db_snapshot(demo_db) == before
+
+
+# --- hypothesis: generated case files, valid and mutated -------------------------------------------
+
+_text = st.text(min_size=1, max_size=6).filter(lambda t: t.strip() and "\x00" not in t)
+
+
+@st.composite
+def _valid_case(draw: st.DrawFn) -> dict[str, object]:
+    """A case file the importer must accept: unique keys, lineage pointing backwards, known sources."""
+    keys = draw(st.lists(st.sampled_from(["s1", "s2", "s3"]), min_size=1, max_size=3, unique=True))
+    sources = []
+    for i, key in enumerate(keys):
+        source = {"key": key, "name": draw(_text), "kind": draw(st.sampled_from(["media", "official", "osint"]))}
+        source["reliability"] = draw(st.sampled_from("ABCDEF"))
+        if i and draw(st.booleans()):
+            source["derived_from"] = keys[draw(st.integers(0, i - 1))]
+        sources.append(source)
+    evidence = st.fixed_dictionaries(
+        {
+            "source": st.sampled_from(keys),
+            "stance": st.sampled_from(["supports", "contradicts"]),
+            "credibility": st.integers(1, 6),
+            "summary": _text,
+        },
+        optional={"observed_at": st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 1, 1)).map(str)},
+    )
+    claim_keys = draw(st.lists(st.sampled_from(["c1", "c2", "c3"]), max_size=3, unique=True))
+    claims = [
+        {"key": k, "statement": draw(_text), "evidence": draw(st.lists(evidence, max_size=3))} for k in claim_keys
+    ]
+    case = {"key": draw(st.sampled_from(["gen-a", "gen-b"])), "title": draw(_text)}
+    return {"case": case, "sources": sources, "claims": claims}
+
+
+_junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    _text,
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(["key", "x", "evidence"]), st.integers(), max_size=2),
+)
+
+
+def _mutate(data: st.DataObject, value: object) -> object:
+    """Replace one value somewhere in the tree (or delete a key) with something of the wrong shape."""
+    children = (
+        list(value.items()) if isinstance(value, dict) else list(enumerate(value)) if isinstance(value, list) else []
+    )
+    if not children or data.draw(st.integers(0, 3)) == 0:
+        return data.draw(_junk)
+    key, child = data.draw(st.sampled_from(children))
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    if isinstance(copy, dict) and data.draw(st.booleans()):
+        del copy[key]
+    else:
+        copy[key] = _mutate(data, child)
+    return copy
+
+
+def test_generated_case_files(cli, demo_db: str, db_snapshot, tmp_path: Path):
+    """Either the import succeeds and a second one changes nothing, or it fails with exit 1, exactly one
+    stderr line and every table as before; never a traceback (the CLI runs with catch_exceptions=False)."""
+    outcomes = {"imported": 0, "refused": 0}
+
+    @settings(
+        max_examples=40 if demo_db.startswith("sqlite") else 8,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        case = data.draw(_valid_case())
+        if data.draw(st.booleans()):
+            case = _mutate(data, case)
+        as_json = data.draw(st.booleans())
+        path = tmp_path / ("generated.json" if as_json else "generated.yaml")
+        path.write_text(json.dumps(case) if as_json else yaml.safe_dump(case, allow_unicode=True), encoding="utf-8")
+        before = db_snapshot(demo_db)
+        result = cli("import", path, "--as", "alice")
+        if result.exit_code == 0:
+            outcomes["imported"] += 1
+            after = db_snapshot(demo_db)
+            again = cli("import", path, "--as", "alice")
+            assert again.exit_code == 0, again.output
+            assert db_snapshot(demo_db) == after, "a second import of the same file changed the database"
+        else:
+            outcomes["refused"] += 1
+            assert result.exit_code == 1, result.output
+            line = error_line(result)
+            assert path.name in line, line
+            assert db_snapshot(demo_db) == before
+
+    run()
+    assert outcomes["refused"] > 0 and outcomes["imported"] > 0  # both branches are reached
