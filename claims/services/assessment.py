@@ -10,7 +10,7 @@ from claims.domain.assessment import Assessment, ClaimFacts, StepKind, assess
 from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
-from claims.services.errors import NotFound, RuleViolation
+from claims.services.errors import NotFound, RuleViolation, refuse_nul
 from claims.services.facts import load_facts
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
@@ -207,6 +207,7 @@ def advance(
     rt: Runtime, actor: str, key: str, to: Stage, *, expect_version: int | None = None, reason: str | None = None
 ) -> AdvanceResult:
     """Request a transition: automatic ones apply now if the criteria hold; confirm/refute open a review."""
+    refuse_nul("reason", reason)
     with rt.uow() as uow:
         authorize(uow, actor, "request")
         claim = load_claim(uow, key, expect_version=expect_version)

@@ -3,7 +3,15 @@
 from claims.domain.errors import DomainError, RuleViolation
 from claims.store.uow import ConcurrencyConflict
 
-__all__ = ["AlreadyDone", "ConcurrencyConflict", "InvalidInput", "NotFound", "PermissionDenied", "RuleViolation"]
+__all__ = [
+    "AlreadyDone",
+    "ConcurrencyConflict",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "RuleViolation",
+    "refuse_nul",
+]
 
 
 class NotFound(DomainError):
@@ -16,6 +24,12 @@ class PermissionDenied(DomainError):
 
 class InvalidInput(DomainError):
     """A value the user gave that no rule accepts (a malformed case file, an empty rationale)."""
+
+
+def refuse_nul(field: str, value: str | None) -> None:
+    """PostgreSQL refuses a NUL in text and SQLite would keep it silently: refuse it in every free-text field."""
+    if value and "\x00" in value:
+        raise InvalidInput(f"{field}: {value!r} contains a NUL character, which no text field may hold")
 
 
 class AlreadyDone(RuleViolation, ConcurrencyConflict):

@@ -9,7 +9,7 @@ from datetime import date
 from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade
 from claims.domain.stages import Stance
-from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation
+from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_nul
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
@@ -48,9 +48,8 @@ def add_evidence(
     stance_v = Stance.parse(stance)
     if not summary or not summary.strip():
         raise InvalidInput("summary: evidence needs a summary")
-    for field, value in (("summary", summary), ("locator", locator)):
-        if value and "\x00" in value:  # PostgreSQL refuses it in text, SQLite would cut the text there
-            raise InvalidInput(f"{field}: {value!r} contains a NUL character, which no text field may hold")
+    refuse_nul("summary", summary)
+    refuse_nul("locator", locator)
     if (credibility is None) == (grade is None):
         raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
     with rt.uow() as uow:
@@ -101,6 +100,7 @@ def retract_evidence(rt: Runtime, actor: str, evidence_id: int, reason: str) -> 
     """Mark an item retracted with who/when/why; it stays visible but never counts again."""
     if not reason or not reason.strip():
         raise InvalidInput("reason: a retraction needs a reason")
+    refuse_nul("reason", reason)
     with rt.uow() as uow:
         authorize(uow, actor, "retract_evidence")
         item = uow.evidence.get(evidence_id)

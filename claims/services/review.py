@@ -8,7 +8,7 @@ from claims.domain.assessment import assess
 from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import Via, check_four_eyes
-from claims.services.errors import AlreadyDone, InvalidInput, NotFound, PermissionDenied
+from claims.services.errors import AlreadyDone, InvalidInput, NotFound, PermissionDenied, refuse_nul
 from claims.services.facts import load_facts
 from claims.services.identity import redeem_signoff_code
 from claims.services.loading import load_claim
@@ -46,6 +46,7 @@ def approve(rt: Runtime, actor: str, review_id: int, rationale: str | None = Non
 
 def _approve(uow: UnitOfWork, rt: Runtime, actor: str, review_id: int, rationale: str | None) -> Decision:
     """The approval inside the caller's unit of work (the code path spends its code in the same one)."""
+    refuse_nul("rationale", rationale)
     authorize(uow, actor, "approve")
     review = _pending(uow, review_id)
     check_four_eyes(review.requested_by, actor, review.id)
@@ -84,6 +85,7 @@ def reject(rt: Runtime, actor: str, review_id: int, rationale: str) -> Decision:
 def _reject(uow: UnitOfWork, rt: Runtime, actor: str, review_id: int, rationale: str | None) -> Decision:
     if not rationale or not rationale.strip():
         raise InvalidInput("rationale: rejecting a review needs a rationale")
+    refuse_nul("rationale", rationale)
     authorize(uow, actor, "approve")
     review = _pending(uow, review_id)
     check_four_eyes(review.requested_by, actor, review.id)
@@ -123,6 +125,7 @@ def reopen(
     """The only way out of confirmed/refuted: an explicit, audited human decision."""
     if not rationale or not rationale.strip():
         raise InvalidInput("rationale: a reopen needs a rationale")
+    refuse_nul("rationale", rationale)
     with rt.uow() as uow:
         authorize(uow, actor, "reopen")
         claim = load_claim(uow, key, expect_version=expect_version)

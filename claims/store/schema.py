@@ -24,6 +24,10 @@ def downgrade_losses(url: str, revision: str) -> dict[str, int]:
 
     engine = get_engine(normalise_url(url))
     with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # as migrations/env.py: a batch rebuild DROPs tables others reference (pragma outside a transaction)
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            conn.rollback()
         outer = conn.begin()
         try:
             before = rows_per_table(conn)
@@ -36,4 +40,6 @@ def downgrade_losses(url: str, revision: str) -> dict[str, int]:
                 kept = set()
         finally:
             outer.rollback()
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     return {t: n for t, n in before.items() if n and t not in kept}

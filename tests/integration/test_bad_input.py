@@ -6,19 +6,27 @@ Exit codes (claims/cli.py): 1 rule or input, 3 not found, 4 permission denied.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from integration_helpers import empty_postgres, error_line
 from typer.testing import CliRunner
 
 from claims import services
 from claims.cli import app
 from claims.demo import DEMO_CASE, DEMO_USERS
+from claims.domain import Stage
+from claims.domain.errors import DomainError
 from claims.services import Runtime
+from claims.services.errors import ConcurrencyConflict, InvalidInput, NotFound, PermissionDenied
 from claims.settings import get_settings
 
 DEMO_TEXT = DEMO_CASE.read_text(encoding="utf-8")
@@ -312,3 +320,280 @@ def test_bad_environment_value(cli, demo_db, db_snapshot, monkeypatch, env, name
     for part in names:
         assert part in line, line
     assert db_snapshot(demo_db) == before
+
+
+# --- issue 9, point 6: the corpus kept as data (tests/badinput/cases.yaml) ------------------------
+
+BADINPUT = Path(__file__).resolve().parent.parent / "badinput"
+CORPUS = yaml.safe_load((BADINPUT / "cases.yaml").read_text(encoding="utf-8"))
+
+
+def test_every_corpus_file_is_indexed():
+    """A file dropped into tests/badinput/ without an index entry would silently never run."""
+    assert sorted(p.name for p in BADINPUT.iterdir() if p.name != "cases.yaml") == sorted(CORPUS)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_case_file(cli, demo_db: str, db_snapshot, name: str):
+    expected = CORPUS[name]
+    before = db_snapshot(demo_db)
+    result = cli("import", BADINPUT / name, "--as", "alice")
+    assert result.exit_code == expected["code"], result.output
+    line = error_line(result)
+    assert name in line  # which file
+    for part in expected["names"]:
+        assert part in line, line
+    assert db_snapshot(demo_db) == before
+
+
+MORE_COMMANDS = [
+    # (id, arguments, exit code, what the one line must name; exit 2 is click's usage message)
+    ("grade-empty", [*ADD, "--grade", "", "--as", "alice"], 1, ["grade: '' is not a grade"]),
+    ("grade-z9-lower", [*ADD, "--grade", "z9", "--as", "alice"], 1, ["grade: 'z9' is not a grade"]),
+    ("credibility-0", [*ADD, "--credibility", "0", "--as", "alice"], 1, ["credibility: '0' is not a credibility 1-6"]),
+    ("credibility-7", [*ADD, "--credibility", "7", "--as", "alice"], 1, ["credibility: '7' is not a credibility 1-6"]),
+    ("credibility-word", [*ADD, "--credibility", "two", "--as", "alice"], 1, ["credibility: 'two'"]),
+    ("grade-and-credibility", [*ADD, "--grade", "B2", "--credibility", "2", "--as", "alice"], 1,
+     ["credibility: give either"]),
+    ("summary-empty", [*ADD[:8], "--summary", "", "--credibility", "2", "--as", "alice"], 1,
+     ["summary: evidence needs a summary"]),
+    ("summary-whitespace", [*ADD[:8], "--summary", "  \t ", "--credibility", "2", "--as", "alice"], 1,
+     ["summary: evidence needs a summary"]),
+    ("observed-at-word", [*ADD, "--credibility", "2", "--observed-at", "yesterday", "--as", "alice"], 1,
+     ["observed_at: 'yesterday'"]),
+    ("retract-empty-reason", ["evidence", "retract", "1", "--reason", "", "--as", "alice"], 1,
+     ["reason: a retraction needs a reason"]),
+    ("retract-nul-reason", ["evidence", "retract", "1", "--reason", "a\x00", "--as", "alice"], 1, ["reason", "NUL"]),
+    ("retract-negative-id", ["evidence", "retract", "-1", "--reason", "x", "--as", "alice"], 2, []),
+    ("advance-empty-stage", ["advance", "factory-exists", "--to", "", "--as", "alice"], 1, ["stage: unknown stage ''"]),
+    ("advance-shouted-stage", ["advance", "factory-exists", "--to", "CONFIRMED!", "--as", "alice"], 1,
+     ["stage: unknown stage 'CONFIRMED!'"]),
+    ("advance-unknown-claim", ["advance", "nope", "--to", "confirmed", "--as", "alice"], 3,
+     ["claim: unknown claim 'nope'"]),
+    ("reopen-unknown-stage", ["reopen", "factory-exists", "--to", "bogus", "--rationale", "x", "--as", "bob"], 1,
+     ["stage: unknown stage 'bogus'"]),
+    ("reopen-blank-rationale", ["reopen", "factory-exists", "--to", "reported", "--rationale", "  ", "--as", "bob"], 1,
+     ["rationale: a reopen needs a rationale"]),
+    ("reject-empty-rationale", ["review", "reject", "1", "--rationale", "", "--as", "bob"], 1,
+     ["rationale: rejecting a review needs a rationale"]),
+    ("reject-nul-rationale", ["review", "reject", "1", "--rationale", "no\x00", "--as", "bob"], 1,
+     ["rationale", "NUL"]),
+    ("approve-review-0", ["review", "approve", "0", "--as", "bob"], 3, ["review: unknown review #0"]),
+    ("user-name-leading-space", ["user", "add", " bob", "--role", "analyst", "--as", "admin"], 1,
+     ["name: ' bob' is not a valid user name"]),
+    ("user-name-empty", ["user", "add", "", "--role", "analyst", "--as", "admin"], 1, ["name: '' is not a valid"]),
+    ("list-limit-negative", ["list", "--limit", "-1"], 2, []),
+    ("list-format-bogus", ["list", "--format", "bogus"], 2, []),
+    ("export-format-bogus", ["export", "--format", "bogus"], 2, ["format: 'bogus' is not one of"]),
+    ("import-root-folder", ["import", "/", "--as", "alice"], 1, ["cannot read '/'", "Is a directory"]),
+    ("show-empty-key", ["show", ""], 3, ["claim: unknown claim ''"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "code", "names"), [c[1:] for c in MORE_COMMANDS], ids=[c[0] for c in MORE_COMMANDS])
+def test_more_bad_arguments(cli, demo_db: str, db_snapshot, args: list[str], code: int, names: list[str]):
+    before = db_snapshot(demo_db)
+    result = cli(*args)
+    assert result.exit_code == code, result.output
+    if names:
+        line = error_line(result)
+        for part in names:
+            assert part in line, line
+    else:  # click's usage message: a few lines, never a traceback
+        assert "Traceback" not in result.output
+    assert db_snapshot(demo_db) == before
+
+
+# --- dashboard form values: the service calls the pages make (dashboard/views), signed-in user ----
+
+
+def _version(rt: Runtime, key: str) -> int:
+    return services.claim_detail(rt, key)["version"]
+
+
+def _add(**overrides: object) -> Callable[[Runtime], object]:
+    """The claim page's "Add evidence" form, as it calls add_evidence (alice signed in)."""
+    form: dict[str, object] = {
+        "claim_key": "factory-exists",
+        "source_key": "us-treasury",
+        "stance": "supports",
+        "credibility": 2,
+        "summary": "x",
+        "locator": None,
+        "observed_at": None,
+    }
+    form.update(overrides)
+    return lambda rt: services.add_evidence(
+        rt,
+        "alice",
+        form["claim_key"],
+        form["source_key"],
+        form["stance"],
+        credibility=form["credibility"],
+        summary=form["summary"],
+        locator=form["locator"],
+        observed_at=form["observed_at"],
+    )
+
+
+FORMS = [
+    # (id, the page's call, exception, what the one-line message must name)
+    ("add-empty-summary", _add(summary=""), InvalidInput, ["summary: evidence needs a summary"]),
+    ("add-whitespace-summary", _add(summary=" \n\t"), InvalidInput, ["summary: evidence needs a summary"]),
+    ("add-nul-summary", _add(summary="a\x00b"), InvalidInput, ["summary: 'a\\x00b'", "NUL"]),
+    ("add-nul-locator", _add(locator="p.\x00"), InvalidInput, ["locator: 'p.\\x00'", "NUL"]),
+    ("add-unknown-source", _add(source_key="nobody"), NotFound, ["source: unknown source 'nobody'"]),
+    ("add-unknown-claim", _add(claim_key="ghost"), NotFound, ["claim: unknown claim 'ghost'"]),
+    ("add-credibility-0", _add(credibility=0), DomainError, ["credibility: 0 is not a credibility 1-6"]),
+    ("add-credibility-7", _add(credibility=7), DomainError, ["credibility: 7 is not a credibility 1-6"]),
+    ("add-stance-neutral", _add(stance="neutral"), DomainError, ["stance: unknown stance 'neutral'"]),
+    ("retract-empty-reason", lambda rt: services.retract_evidence(rt, "alice", 1, ""), InvalidInput,
+     ["reason: a retraction needs a reason"]),
+    ("retract-whitespace-reason", lambda rt: services.retract_evidence(rt, "alice", 1, "  \n"), InvalidInput,
+     ["reason: a retraction needs a reason"]),
+    ("retract-nul-reason", lambda rt: services.retract_evidence(rt, "alice", 1, "dup\x00"), InvalidInput,
+     ["reason: 'dup\\x00'", "NUL"]),
+    ("retract-unknown-item", lambda rt: services.retract_evidence(rt, "alice", 99999, "x"), NotFound,
+     ["evidence: unknown evidence id 99999"]),
+    ("request-nul-reason", lambda rt: services.advance(
+        rt, "alice", "factory-exists", Stage.CONFIRMED, expect_version=_version(rt, "factory-exists"), reason="w\x00"),
+     InvalidInput, ["reason: 'w\\x00'", "NUL"]),
+    ("request-stale-page", lambda rt: services.advance(
+        rt, "alice", "factory-exists", Stage.CONFIRMED, expect_version=_version(rt, "factory-exists") - 1),
+     ConcurrencyConflict, ["version: claim 'factory-exists' is at version"]),
+    ("request-by-manager", lambda rt: services.advance(rt, "mia", "factory-exists", Stage.CONFIRMED), PermissionDenied,
+     ["user: 'mia' has role manager"]),
+    ("reopen-empty-rationale", lambda rt: services.reopen(rt, "bob", "factory-exists", Stage.REPORTED, ""),
+     InvalidInput, ["rationale: a reopen needs a rationale"]),
+    ("reopen-whitespace-rationale", lambda rt: services.reopen(rt, "bob", "factory-exists", Stage.REPORTED, " \t"),
+     InvalidInput, ["rationale: a reopen needs a rationale"]),
+    ("reopen-nul-rationale", lambda rt: services.reopen(rt, "bob", "factory-exists", Stage.REPORTED, "r\x00"),
+     InvalidInput, ["rationale: 'r\\x00'", "NUL"]),
+    ("reopen-not-final", lambda rt: services.reopen(
+        rt, "bob", "lethal-production", Stage.REPORTED, "why", expect_version=_version(rt, "lethal-production")),
+     DomainError, ["stage: reported -> reported"]),
+    ("approve-nul-rationale", lambda rt: services.approve(rt, "bob", 1, "ok\x00"), InvalidInput,
+     ["rationale: 'ok\\x00'", "NUL"]),
+    ("approve-by-analyst", lambda rt: services.approve(rt, "alice", 1, None), PermissionDenied,
+     ["user: 'alice' has role analyst"]),
+    ("approve-unknown-review", lambda rt: services.approve(rt, "bob", 99999, None), NotFound,
+     ["review: unknown review #99999"]),
+    ("reject-empty-rationale", lambda rt: services.reject(rt, "bob", 1, ""), InvalidInput,
+     ["rationale: rejecting a review needs a rationale"]),
+    ("reject-whitespace-rationale", lambda rt: services.reject(rt, "bob", 1, "\n \n"), InvalidInput,
+     ["rationale: rejecting a review needs a rationale"]),
+    ("reject-nul-rationale", lambda rt: services.reject(rt, "bob", 1, "no\x00"), InvalidInput,
+     ["rationale: 'no\\x00'", "NUL"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "error", "names"), [c[1:] for c in FORMS], ids=[c[0] for c in FORMS])
+def test_bad_dashboard_form_value(demo_db: str, db_snapshot, call, error: type[DomainError], names: list[str]):
+    """The pages show a refusal's message as it is (ui.refusal): it must be one line naming field and value."""
+    rt = Runtime(demo_db)
+    before = db_snapshot(demo_db)
+    with pytest.raises(error) as raised:
+        call(rt)
+    message = str(raised.value)
+    assert "\n" not in message, message
+    for part in names:
+        assert part in message, message
+    assert db_snapshot(demo_db) == before
+
+
+# --- hypothesis: generated case files, valid and mutated -------------------------------------------
+
+_text = st.text(min_size=1, max_size=6).filter(lambda t: t.strip() and "\x00" not in t)
+
+
+@st.composite
+def _valid_case(draw: st.DrawFn) -> dict[str, object]:
+    """A case file the importer must accept: unique keys, lineage pointing backwards, known sources."""
+    keys = draw(st.lists(st.sampled_from(["s1", "s2", "s3"]), min_size=1, max_size=3, unique=True))
+    sources = []
+    for i, key in enumerate(keys):
+        source = {"key": key, "name": draw(_text), "kind": draw(st.sampled_from(["media", "official", "osint"]))}
+        source["reliability"] = draw(st.sampled_from("ABCDEF"))
+        if i and draw(st.booleans()):
+            source["derived_from"] = keys[draw(st.integers(0, i - 1))]
+        sources.append(source)
+    evidence = st.fixed_dictionaries(
+        {
+            "source": st.sampled_from(keys),
+            "stance": st.sampled_from(["supports", "contradicts"]),
+            "credibility": st.integers(1, 6),
+            "summary": _text,
+        },
+        optional={"observed_at": st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 1, 1)).map(str)},
+    )
+    claim_keys = draw(st.lists(st.sampled_from(["c1", "c2", "c3"]), max_size=3, unique=True))
+    claims = [
+        {"key": k, "statement": draw(_text), "evidence": draw(st.lists(evidence, max_size=3))} for k in claim_keys
+    ]
+    case = {"key": draw(st.sampled_from(["gen-a", "gen-b"])), "title": draw(_text)}
+    return {"case": case, "sources": sources, "claims": claims}
+
+
+_junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    _text,
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(["key", "x", "evidence"]), st.integers(), max_size=2),
+)
+
+
+def _mutate(data: st.DataObject, value: object) -> object:
+    """Replace one value somewhere in the tree (or delete a key) with something of the wrong shape."""
+    children = (
+        list(value.items()) if isinstance(value, dict) else list(enumerate(value)) if isinstance(value, list) else []
+    )
+    if not children or data.draw(st.integers(0, 3)) == 0:
+        return data.draw(_junk)
+    key, child = data.draw(st.sampled_from(children))
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    if isinstance(copy, dict) and data.draw(st.booleans()):
+        del copy[key]
+    else:
+        copy[key] = _mutate(data, child)
+    return copy
+
+
+def test_generated_case_files(cli, demo_db: str, db_snapshot, tmp_path: Path):
+    """Either the import succeeds and a second one changes nothing, or it fails with exit 1, exactly one
+    stderr line and every table as before; never a traceback (the CLI runs with catch_exceptions=False)."""
+    outcomes = {"imported": 0, "refused": 0}
+
+    @settings(
+        max_examples=40 if demo_db.startswith("sqlite") else 8,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        case = data.draw(_valid_case())
+        if data.draw(st.booleans()):
+            case = _mutate(data, case)
+        as_json = data.draw(st.booleans())
+        path = tmp_path / ("generated.json" if as_json else "generated.yaml")
+        path.write_text(json.dumps(case) if as_json else yaml.safe_dump(case, allow_unicode=True), encoding="utf-8")
+        before = db_snapshot(demo_db)
+        result = cli("import", path, "--as", "alice")
+        if result.exit_code == 0:
+            outcomes["imported"] += 1
+            after = db_snapshot(demo_db)
+            again = cli("import", path, "--as", "alice")
+            assert again.exit_code == 0, again.output
+            assert db_snapshot(demo_db) == after, "a second import of the same file changed the database"
+        else:
+            outcomes["refused"] += 1
+            assert result.exit_code == 1, result.output
+            line = error_line(result)
+            assert path.name in line, line
+            assert db_snapshot(demo_db) == before
+
+    run()
+    assert outcomes["refused"] > 0 and outcomes["imported"] > 0  # both branches are reached

@@ -19,6 +19,7 @@ same bytes. What STIX has no property for travels in `x_claims_*` properties, so
 from __future__ import annotations
 
 import json
+import reprlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -313,6 +314,14 @@ def case_file_from_bundle(data: dict[str, Any], origin: str = "STIX bundle") -> 
 
 
 def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    # stix2 reports a non-list or a string among the objects as "string indices must be integers":
+    # name the field and the value instead.
+    objects = data.get("objects")
+    if not isinstance(objects, list):
+        raise InvalidInput(f"{origin}: objects: {reprlib.repr(objects)} is not a list of STIX objects")
+    for index, obj in enumerate(objects):
+        if not isinstance(obj, dict):
+            raise InvalidInput(f"{origin}: objects[{index}]: {reprlib.repr(obj)} is not a STIX object (a mapping)")
     try:
         bundle = stix2.parse(data, allow_custom=True)
     except Exception as exc:  # stix2 raises many kinds; all mean "not a bundle we can read"
