@@ -44,7 +44,7 @@ def db_downgrade(
     if losses and not destroy_data:
         lost = ", ".join(f"{t} {n}" for t, n in sorted(losses.items()))
         fail(
-            f"downgrade: to {revision!r} would destroy {sum(losses.values())} rows ({lost});"
+            f"downgrade: to {revision!r} would destroy {sum(losses.values())} rows or values ({lost});"
             " back up first (claims db backup) and pass --destroy-data to go ahead"
         )
     command.downgrade(alembic_config(url), revision)
