@@ -245,6 +245,7 @@ def test_analyst_adds_evidence_and_requests_confirmation(
     expect(page.get_by_text("Evidence from us-treasury (B2) added to factory-exists.")).to_be_visible()
 
     page.get_by_role("tab", name="Request confirm / refute").click()
+    settle(page)  # the rerun after adding the item has ended: the form's radio is drawn and stays
     form = page.get_by_test_id("stForm").filter(has_text="Request")
     form.get_by_text(re.compile(r"^confirmed \(criteria hold\)$")).click()
     form.get_by_label("Reason").fill("Three independent lines now, one B2")
