@@ -226,3 +226,43 @@ def test_importing_session_terminated_by_postgres_is_one_line_and_changes_nothin
     assert len(stored_evidence(rt, "terminated")) == CLAIMS_PER_FILE
     assert services.audit_verify(rt).ok
     print(f"\nterminated session: {lines[0]}")
+
+
+def test_claims_assess_killed_mid_batches_leaves_no_claim_half_moved(sqlite_url: str, tmp_path: Path):
+    """One trial through the real command (Prefect's start-up is slow): killed once its first batch is in."""
+    rt = Runtime(sqlite_url)
+    services.ensure_users(rt, DEMO_USERS)
+    token = issue_token_unchecked(rt, "alice", reason="fault test").token
+    path = tmp_path / "cli.json"
+    write_case_json(path, ASSESS_CLAIMS * 2, key="cli")
+    services.import_path(rt, "alice", path)
+    total = len(services.open_claim_keys(rt, "cli", changed_only=True))
+    env = {**env_for(sqlite_url, CLAIMS_TOKEN=token), "CLAIMS_PREFECT_API_URL": "none"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claims.cli", "assess", "--case", "cli", "--batch-size", "50"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline:
+        if len(services.open_claim_keys(rt, "cli", changed_only=True)) < total:
+            break  # the first batch is committed: the flow is inside its batches
+        time.sleep(0.1)
+    delay = random.Random(SEED).uniform(0.0, 1.0)
+    was_running = kill_after(proc, delay)
+    left = len(services.open_claim_keys(rt, "cli", changed_only=True))
+    assert_nothing_half_done(rt)
+    services.assess_claims(rt, "system", services.open_claim_keys(rt, "cli", changed_only=True))
+    assert_nothing_half_done(rt)
+    before = event_total(rt)
+    services.assess_claims(rt, "system", services.open_claim_keys(rt, "cli"))
+    assert event_total(rt) == before, "a third assessment wrote events"
+    print(
+        f"\nclaims assess killed {delay:.2f}s into its batches ({'mid-run' if was_running else 'ended'}): "
+        f"{left} of {total} claims left"
+    )
+    assert was_running, "the command ended before the kill: give it more claims"
