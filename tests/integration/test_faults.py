@@ -156,7 +156,7 @@ def test_assessment_killed_at_random_points_leaves_no_claim_half_moved(rt: Runti
         path = tmp_path / f"{key}.json"
         write_case_json(path, ASSESS_CLAIMS, key=key, seed=trial)
         services.import_path(rt, "alice", path)
-        delay = rng.uniform(0.1, 2.5)  # after its start-up: the batches take about 1-3 s
+        delay = rng.uniform(0.05, 1.0)  # after its start-up: the batches take about 1-3 s
         proc = subprocess.Popen(
             [sys.executable, "-c", _ASSESS, db_url, key],
             env=env_for(db_url),
