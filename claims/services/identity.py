@@ -381,7 +381,9 @@ def issue_signoff_code(
         if review.status != "pending":
             raise RuleViolation(f"review: #{review_id} is already {review.status}")
         if review.requested_by == actor:
-            raise RuleViolation(f"reviewer: {actor!r} requested review #{review_id} and cannot also decide it")
+            raise RuleViolation(
+                f"reviewer: {actor!r} requested review #{review_id} and cannot also decide it (four eyes)"
+            )
         code = "-".join(secrets.token_hex(3) for _ in range(3))
         row = SignoffCode(
             review_id=review_id,

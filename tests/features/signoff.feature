@@ -1,8 +1,9 @@
 @signoff
 Feature: Sign-off through the flow
-  A request to confirm a claim waits for a reviewer in a paused flow run. The decision typed
-  into that run goes through the same rules as `claims review approve`: the reviewer role and
-  four eyes. A refused decision leaves the run waiting; a decision taken elsewhere ends it.
+  A request to confirm a claim waits for a reviewer in a paused flow run. A decision typed into
+  that run counts only with a one-time code, which only a reviewer other than the requester can
+  get, and goes through the same rules as `claims review approve`. A refused decision leaves the
+  run waiting; a decision taken elsewhere ends it.
 
   Background:
     Given a case with the sources
@@ -28,6 +29,7 @@ Feature: Sign-off through the flow
     And the last events of "factory" are
       | kind                | actor | to        |
       | review.requested    | bob   | confirmed |
+      | signoff_code.issued | carol |           |
       | review.approved     | carol | confirmed |
       | claim.stage_changed | carol | confirmed |
 

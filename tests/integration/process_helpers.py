@@ -37,23 +37,32 @@ class Finished:
 
 
 def run_together(
-    url: str, commands: list[list[object]], *, lead_s: float = 20.0, cwd: Path | None = None
+    url: str,
+    commands: list[list[object]],
+    *,
+    lead_s: float = 20.0,
+    cwd: Path | None = None,
+    tokens: list[str] | None = None,
 ) -> list[Finished]:
-    """Start every command in its own process; all of them act at the same instant."""
+    """Start every command in its own process; all of them act at the same instant.
+
+    `tokens[i]` signs command i in (CLAIMS_TOKEN): each process acts as the person its token proves.
+    """
     start = time.time() + lead_s
+    signed = tokens or [""] * len(commands)
     procs = [
         (
             tuple(map(str, args)),
             subprocess.Popen(
                 [sys.executable, "-c", _AT_ONCE, str(start), *map(str, args)],
-                env=env_for(url),
+                env=env_for(url, **({"CLAIMS_TOKEN": token} if token else {})),
                 cwd=cwd,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             ),
         )
-        for args in commands
+        for args, token in zip(commands, signed, strict=True)
     ]
     done = []
     for args, proc in procs:

@@ -15,6 +15,7 @@ from claims.demo import DEMO_CASE
 from claims.domain import Stage
 from claims.services import Runtime
 from claims.services.evidence import EvidenceAdded
+from claims.services.identity import issue_token_unchecked
 from claims.store.events import EventLog
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
@@ -268,12 +269,12 @@ def test_eight_cli_deciders_in_eight_processes_one_exit_0_seven_exit_5(three_lin
     review = services.advance(rt, "alice", "strong", Stage.CONFIRMED).review_id
     count = event_count(rt)
     commands = [
-        ["review", "approve", review, "--as", who]
-        if i % 2 == 0
-        else ["review", "reject", review, "--rationale", "no", "--as", who]
-        for i, who in enumerate(DECIDERS)
+        ["review", "approve", review] if i % 2 == 0 else ["review", "reject", review, "--rationale", "no"]
+        for i, _ in enumerate(DECIDERS)
     ]
-    finished = run_together(db_url, commands, cwd=tmp_path)
+    tokens = [issue_token_unchecked(rt, who, reason="concurrency test").token for who in DECIDERS]
+    count = event_count(rt)  # after the sign-ins' own events
+    finished = run_together(db_url, commands, cwd=tmp_path, tokens=tokens)
     codes = sorted(f.code for f in finished)
     assert codes == [0] + [5] * 7, [(f.code, f.stderr[-300:]) for f in finished]
     for loser in (f for f in finished if f.code == 5):

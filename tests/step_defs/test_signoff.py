@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 
 from claims import services
 from claims.cli import app
+from claims.domain.errors import DomainError
 from claims.services import Runtime
+from claims.services.identity import issue_signoff_code
 from flows.common import use_runtime
 from flows.review import signoff_flow
 
@@ -55,8 +57,15 @@ def run_waits(rt: Runtime, review_id: int, signoff: dict[str, Any]) -> None:
 @when(
     parsers.re(r'"(?P<user>[^"]+)" submits (?P<decision>approve|reject) in the sign-off run( because "(?P<why>.*)")?')
 )
-def submit(signoff: dict[str, Any], user: str, decision: str, why: str | None) -> None:
-    signoff["run"].resume(decision=decision, reviewer=user, rationale=why or "")
+def submit(rt: Runtime, review_id: int, signoff: dict[str, Any], user: str, decision: str, why: str | None) -> None:
+    """The person proves who they are with a one-time code; one the rules refuse never gets a code to type."""
+    try:
+        code, _ = issue_signoff_code(rt, user, review_id)
+    except DomainError as exc:
+        signoff["refused"] = str(exc)
+        return
+    signoff.pop("refused", None)
+    signoff["run"].resume(decision=decision, code=code, rationale=why or "")
 
 
 @when(parsers.parse('"{user}" approves the review with the command line'))
@@ -74,6 +83,10 @@ def form_shows(signoff: dict[str, Any], requester: str, gap: str) -> None:
 
 @then(parsers.parse('the sign-off run refuses it because "{why}" and waits again'))
 def refused_and_waits(signoff: dict[str, Any], why: str) -> None:
+    if "refused" in signoff:  # refused before the form: no code, so the run still waits at the same pause
+        assert why in signoff["refused"]
+        signoff["run"].wait_paused(signoff["pauses"])
+        return
     signoff["pauses"] += 1
     signoff["run"].wait_paused(signoff["pauses"])
     refusals = signoff["run"].description(signoff["pauses"]).split("### Refused so far", 1)[1]
@@ -94,7 +107,7 @@ def run_ends(signoff: dict[str, Any], user: str, where: str) -> None:
 @then(parsers.parse('the last events of "{claim}" are'))
 def last_events(rt: Runtime, claim: str, datatable: list[list[str]]) -> None:
     header, *rows = datatable
-    expected = [dict(zip(header, row, strict=True)) for row in rows]
+    expected = [{k: v or None for k, v in zip(header, row, strict=True)} for row in rows]  # empty cell: none
     history = services.claim_detail(rt, claim)["history"]
     assert [{"kind": h["kind"], "actor": h["actor"], "to": h["to"]} for h in history[-len(expected) :]] == expected
 
