@@ -167,7 +167,9 @@ def test_four_commands_at_once_all_assess(loaded_sqlite: str, tmp_path: Path):
     codes = [cmd.finish() for cmd in cmds]
     assert codes == [0, 0, 0, 0], [cmd.stderr for cmd in cmds]
     assert not any("Traceback" in line for cmd in cmds for line in cmd.stderr)
-    assert all(json.loads(cmd.stdout)["assessed"] == 5 for cmd in cmds)
+    assessed = [json.loads(cmd.stdout)["assessed"] for cmd in cmds]
+    # incremental: the first to get there judges all 5; one that starts after it finds nothing changed
+    assert max(assessed) == 5 and all(0 <= n <= 5 for n in assessed), assessed
     moved = [m["claim"] for cmd in cmds for m in json.loads(cmd.stdout)["moved"]]
     assert moved == ["factory-exists"]  # exactly one of the four moved it; the others found it done
     assert wait_gone(set().union(*(cmd.servers for cmd in cmds))) == set()
