@@ -25,6 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 from click.testing import Result
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
 from claims import services
@@ -217,7 +218,9 @@ def test_a_temporary_api_that_cannot_start_is_one_line(
     monkeypatch.setenv("CLAIMS_PREFECT_API_URL", "none")
     monkeypatch.setattr(api, "startup_seconds", lambda: 1.0)
     before = {c.pid for c in psutil.Process().children(recursive=True)}
-    result: Result = CliRunner().invoke(app, ["assess"], catch_exceptions=False)
+    # a test harness of an earlier test may still hold PREFECT_API_URL in Prefect's settings context
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        result: Result = CliRunner().invoke(app, ["assess"], catch_exceptions=False)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
@@ -234,7 +237,8 @@ def test_a_running_server_is_used_and_no_temporary_one_started(
 ):
     """What `claims serve` provides (stood in for by an API server of this test, on a database of its own):
     found through CLAIMS_PREFECT_API_URL, used, the run recorded there; no temporary API started."""
-    monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", f"sqlite+aiosqlite:///{tmp_path}/prefect.db")
+    for name in ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"):
+        monkeypatch.setenv(name, f"sqlite+aiosqlite:///{tmp_path}/prefect.db")  # its own, not a harness's
     server = api.TemporaryApi.start(timeout=STARTUP)
     try:
         env = {**command_env(loaded_sqlite), "CLAIMS_PREFECT_API_URL": server.url}
