@@ -2,48 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import ModuleType
 
 import pytest
-from alembic.operations import Operations
-from alembic.runtime.migration import MigrationContext
+from audit_helpers import guards_lifted
 from integration_helpers import error_line
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from claims.services import Runtime
-from migrations import HERE as MIGRATIONS
-
-
-def initial_migration() -> ModuleType:
-    (path,) = (MIGRATIONS / "versions").glob("*_0001_*.py")
-    spec = importlib.util.spec_from_file_location("initial_migration", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@contextmanager
-def guards_lifted(url: str) -> Iterator[None]:
-    """Drop the append-only triggers with the migration's own code, and always put them back."""
-    migration = initial_migration()
-    engine = create_engine(url)
-
-    def run(fn_name: str) -> None:
-        with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-            getattr(migration, fn_name)()
-
-    run("_drop_append_only_events")
-    try:
-        yield
-    finally:
-        run("_append_only_events")
-        engine.dispose()
 
 
 def execute(url: str, sql: str) -> None:
