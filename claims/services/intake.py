@@ -12,7 +12,7 @@ from claims.domain.events import EventKind
 from claims.domain.lineage import resolve_roots
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
-from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry, history_error
+from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry, check_history, history_error
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.evidence import fingerprint
 from claims.services.facts import load_facts
@@ -223,7 +223,7 @@ def _new_claim(
         payload=payload,
     )
     if not voucher["trusted"]:
-        _check_history(claim.key, entry, where)  # not replayed, but a history no rule allows is still refused
+        check_history(entry, where)  # not replayed, but a history no rule allows is still refused
         return claim
     for index, step in entry.replayed_history():
         try:
@@ -246,26 +246,6 @@ def _new_claim(
     for review in entry.reviews:
         _import_review(uow, claim, review, actor)
     return claim
-
-
-def _check_history(key: str, entry: ClaimEntry, where: str) -> None:
-    """Ask the domain about every step of a history that will not be replayed; the first refusal names it."""
-    stage = Stage.REPORTED
-    for index, step in entry.replayed_history():
-        request = TransitionRequest(
-            claim=key,
-            from_stage=stage,
-            to_stage=step.stage,
-            via=Via.IMPORT,
-            requested_by=step.by,
-            approved_by=step.approved_by,
-            rationale=step.rationale,
-        )
-        try:
-            decide_transition(request)
-        except DomainError as err:
-            raise history_error(where, index, err) from None
-        stage = step.stage
 
 
 def _import_review(uow: UnitOfWork, claim: Claim, entry: ReviewEntry, actor: str) -> None:
