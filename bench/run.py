@@ -355,10 +355,13 @@ def our_assess(url: str, changed_only: bool) -> int:
     from claims import services
     from claims.services import Runtime
 
+    from claims.settings import get_settings
+
     rt = Runtime(url)
     keys = services.open_claim_keys(rt, changed_only=changed_only)
-    for i in range(0, len(keys), 200):
-        services.assess_claims(rt, "system", keys[i : i + 200])
+    size = get_settings().batch_size  # the flow's batches, without the flow
+    for i in range(0, len(keys), size):
+        services.assess_claims(rt, "system", keys[i : i + size])
     return len(keys)
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row
 
 from claims.domain.assessment import ClaimFacts, EvidenceFacts, PendingReview
+from claims.domain.grades import Credibility, Grade, Reliability
 from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage, Stance
 from claims.store.models import Claim, Evidence, ReviewRequest, Source
 from claims.store.uow import UnitOfWork
 
 
-def lineage_roots(sources: Sequence[Source]) -> dict[int, str]:
+def lineage_roots(sources: Sequence[Source] | Sequence[Row[Any]]) -> dict[int, str]:
     """Source id -> root source key, for one or more cases' sources."""
     by_id = {s.id: s for s in sources}
     keyed = {
@@ -48,3 +52,50 @@ def load_facts(uow: UnitOfWork, claims: Sequence[Claim]) -> dict[str, ClaimFacts
     roots = lineage_roots(uow.sources.for_cases({c.case_id for c in claims}))
     pending = uow.reviews.pending_for_claims([c.id for c in claims])
     return {c.key: claim_facts(c, roots, pending.get(c.id)) for c in claims}
+
+
+_GRADES: dict[tuple[str, int], Grade] = {}
+
+
+def _grade(reliability: str, credibility: int) -> Grade:
+    """Grades are few (36): one object each, not one per item."""
+    grade = _GRADES.get((reliability, credibility))
+    if grade is None:
+        grade = _GRADES[(reliability, credibility)] = Grade(Reliability(reliability), Credibility(credibility))
+    return grade
+
+
+def batch_facts(uow: UnitOfWork, heads: Sequence[Row[Any]]) -> tuple[dict[int, ClaimFacts], dict[int, Row[Any]]]:
+    """Facts of many claims from plain rows (claim id -> facts), and their pending requests (claim id -> row).
+
+    Three set-based queries whatever the batch size; no ORM object is built.
+    """
+    ids = [h.id for h in heads]
+    roots = lineage_roots(uow.sources.lineage_rows({h.case_id for h in heads}))
+    pending = uow.reviews.pending_rows(ids)
+    evidence: dict[int, list[EvidenceFacts]] = {}
+    stances = {s.value: s for s in Stance}
+    for claim_id, ev_id, source_id, source, name, stance, credibility, reliability, retracted in uow.evidence.fact_rows(
+        ids
+    ):
+        evidence.setdefault(claim_id, []).append(
+            EvidenceFacts(
+                source=source,
+                root=roots.get(source_id, source),
+                stance=stances[stance],
+                grade=_grade(reliability, credibility),
+                retracted=bool(retracted),
+                source_name=name,
+                id=ev_id,
+            )
+        )
+    facts = {}
+    for h in heads:
+        review = pending.get(h.id)
+        facts[h.id] = ClaimFacts(
+            key=h.key,
+            stage=Stage(h.stage),
+            evidence=tuple(evidence.get(h.id, ())),
+            pending_review=PendingReview(Stage(review.to_stage), review.requested_by) if review else None,
+        )
+    return facts, pending
