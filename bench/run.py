@@ -354,7 +354,6 @@ def our_state(url: str) -> dict[str, tuple[str, str | None]]:
 def our_assess(url: str, changed_only: bool) -> int:
     from claims import services
     from claims.services import Runtime
-
     from claims.settings import get_settings
 
     rt = Runtime(url)

@@ -42,9 +42,7 @@ def test_refutation_is_requested_from_reported_without_a_move():
 def test_a_lapsed_request_is_withdrawn_with_its_gaps_then_the_claim_is_judged_again():
     pending = PendingReview(CF, "alice")
     steps = plan(facts(CO, ev("a", "B2"), ev("b", "C3"), pending=pending), POLICY)
-    assert steps == (
-        Withdraw(CF, ("needs 1 more independent supporting source graded C3 or better (has 2 of 3)",)),
-    )
+    assert steps == (Withdraw(CF, ("needs 1 more independent supporting source graded C3 or better (has 2 of 3)",)),)
 
 
 def test_a_corroborated_claim_that_lost_a_line_is_demoted():
