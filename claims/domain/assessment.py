@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from claims.domain.grades import Grade
+from claims.domain.grades import AT_LEAST, Grade
 from claims.domain.policy import Criterion, Lines, NoContradiction, Outweighs, Policy, SignOff
 from claims.domain.stages import Stage, Stance, next_stages
 
@@ -125,10 +125,14 @@ class _Claim:
         """Independent lines (distinct roots) of `stance` graded `grade` or better."""
         have = self.counts.get(slot)
         if have is None:
-            roots = {e.root for e in self.live if e.stance is stance and e.grade.at_least(grade)}
+            ok = AT_LEAST_BY[grade.code]
+            roots = {e.root for e in self.live if e.stance is stance and ok[e.grade.code]}
             have = self.counts[slot] = len(roots)
         return have
 
+
+# AT_LEAST_BY[threshold.code][grade.code]: whether grade is `threshold or better` (Grade.at_least, tabled).
+AT_LEAST_BY = [[AT_LEAST[g][t] for g in range(36)] for t in range(36)]
 
 Evaluator = Callable[[_Claim, Stage], "CriterionResult"]
 _SLOTS: dict[tuple[Stance, str], int] = {}
@@ -175,7 +179,8 @@ def _compile(criterion: Criterion) -> Evaluator:
             clear = CriterionResult(desc, True, None, 0, 0)
 
             def no_contradiction(claim: _Claim, stage: Stage) -> CriterionResult:
-                blocking = [e for e in claim.live if e.stance is Stance.CONTRADICTS and e.grade.at_least(grade)]
+                ok = AT_LEAST_BY[grade.code]
+                blocking = [e for e in claim.live if e.stance is Stance.CONTRADICTS and ok[e.grade.code]]
                 if not blocking:
                     return clear
                 gap = "; ".join(

@@ -14,7 +14,7 @@ from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import NotFound, RuleViolation, refuse_nul
-from claims.services.facts import batch_facts, load_facts
+from claims.services.facts import STAGES, batch_facts, load_facts
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import decide, move, now, touch
@@ -103,7 +103,8 @@ class _Batch:
     opened: list[_Judged] = field(default_factory=list)
 
     def take(self, head: Row[Any], steps: tuple[Step, ...], pending: Row[Any] | None) -> _Judged:
-        judged = _Judged(head.key, Stage(head.stage), Stage(head.stage), bool(head.at_risk))
+        stage = STAGES[head.stage]
+        judged = _Judged(head.key, stage, stage, bool(head.at_risk))
         if not steps:
             self.seen.append({"cid": head.id, "seen": head.version, "policy": self.policy})
             return judged

@@ -55,6 +55,7 @@ def load_facts(uow: UnitOfWork, claims: Sequence[Claim]) -> dict[str, ClaimFacts
 
 
 _GRADES: dict[tuple[str, int], Grade] = {}
+STAGES = {s.value: s for s in Stage}  # a dict lookup, not an enum call, per row of a 100k-claim batch
 
 
 def _grade(reliability: str, credibility: int) -> Grade:
@@ -79,14 +80,14 @@ def batch_facts(uow: UnitOfWork, heads: Sequence[Row[Any]]) -> tuple[dict[int, C
         ids
     ):
         evidence.setdefault(claim_id, []).append(
-            EvidenceFacts(
-                source=source,
-                root=roots.get(source_id, source),
-                stance=stances[stance],
-                grade=_grade(reliability, credibility),
-                retracted=bool(retracted),
-                source_name=name,
-                id=ev_id,
+            EvidenceFacts(  # positional: this loop runs once per item of a 100k-claim case
+                source,
+                roots.get(source_id, source),
+                stances[stance],
+                _grade(reliability, credibility),
+                bool(retracted),
+                name,
+                ev_id,
             )
         )
     facts = {}
@@ -94,8 +95,8 @@ def batch_facts(uow: UnitOfWork, heads: Sequence[Row[Any]]) -> tuple[dict[int, C
         review = pending.get(h.id)
         facts[h.id] = ClaimFacts(
             key=h.key,
-            stage=Stage(h.stage),
+            stage=STAGES[h.stage],
             evidence=tuple(evidence.get(h.id, ())),
-            pending_review=PendingReview(Stage(review.to_stage), review.requested_by) if review else None,
+            pending_review=PendingReview(STAGES[review.to_stage], review.requested_by) if review else None,
         )
     return facts, pending
