@@ -106,7 +106,8 @@ class _Batch:
         stage = STAGES[head.stage]
         judged = _Judged(head.key, stage, stage, bool(head.at_risk))
         if not steps:
-            self.seen.append({"cid": head.id, "seen": head.version, "policy": self.policy})
+            if head.assessed_version != head.version or head.assessed_policy != self.policy:  # else already stamped
+                self.seen.append({"cid": head.id, "seen": head.version, "policy": self.policy})
             return judged
         stamps: dict[str, datetime] = {}
         for step in steps:

@@ -186,19 +186,30 @@ class ClaimRepository(Repository):
     def for_case(self, case_id: int) -> Sequence[Claim]:
         return self.session.scalars(select(Claim).where(Claim.case_id == case_id).order_by(Claim.id)).all()
 
-    def heads(self, keys: Iterable[str]) -> list[Row[tuple[int, str, str, bool, int, int, str]]]:
-        """(id, key, stage, at_risk, version, case_id, case key) of each claim, in id order.
+    def heads(self, keys: Iterable[str]) -> list[Row[Any]]:
+        """(id, key, stage, at_risk, version, case_id, case key, assessed_version, assessed_policy)
+        of each claim, in id order.
 
         Plain rows for the batch assessment: building ORM objects for every claim and item was
         a third of its time. Keys are bound in slices.
         """
         wanted = list(dict.fromkeys(keys))
-        found: list[Row[tuple[int, str, str, bool, int, int, str]]] = []
+        found: list[Row[Any]] = []
         for member in _member_of(self.session, Claim.key, wanted):
             found += (
                 self.session.connection()
                 .execute(
-                    select(Claim.id, Claim.key, Claim.stage, Claim.at_risk, Claim.version, Claim.case_id, Case.key)
+                    select(
+                        Claim.id,
+                        Claim.key,
+                        Claim.stage,
+                        Claim.at_risk,
+                        Claim.version,
+                        Claim.case_id,
+                        Case.key,
+                        Claim.assessed_version,
+                        Claim.assessed_policy,
+                    )
                     .join(Case, Case.id == Claim.case_id)
                     .where(member)
                 )
