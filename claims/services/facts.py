@@ -72,23 +72,17 @@ def batch_facts(uow: UnitOfWork, heads: Sequence[Row[Any]]) -> tuple[dict[int, C
     Three set-based queries whatever the batch size; no ORM object is built.
     """
     ids = [h.id for h in heads]
-    roots = lineage_roots(uow.sources.lineage_rows({h.case_id for h in heads}))
+    sources = uow.sources.lineage_rows({h.case_id for h in heads})
+    roots = lineage_roots(sources)
+    named = {s.id: (s.key, roots.get(s.id, s.key), s.name, s.reliability) for s in sources}
     pending = uow.reviews.pending_rows(ids)
     evidence: dict[int, list[EvidenceFacts]] = {}
     stances = {s.value: s for s in Stance}
-    for claim_id, ev_id, source_id, source, name, stance, credibility, reliability, retracted in uow.evidence.fact_rows(
-        ids
-    ):
+    for claim_id, ev_id, source_id, stance, credibility, retracted in uow.evidence.fact_rows(ids):
+        key, root, name, reliability = named[source_id]
         evidence.setdefault(claim_id, []).append(
-            EvidenceFacts(  # positional: this loop runs once per item of a 100k-claim case
-                source,
-                roots.get(source_id, source),
-                stances[stance],
-                _grade(reliability, credibility),
-                bool(retracted),
-                name,
-                ev_id,
-            )
+            # positional: this loop runs once per item of a 100k-claim case
+            EvidenceFacts(key, root, stances[stance], _grade(reliability, credibility), bool(retracted), name, ev_id)
         )
     facts = {}
     for h in heads:

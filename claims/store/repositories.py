@@ -85,12 +85,12 @@ class SourceRepository(Repository):
     def get(self, case_id: int, key: str) -> Source | None:
         return self.session.scalar(select(Source).where(Source.case_id == case_id, Source.key == key))
 
-    def lineage_rows(self, case_ids: Iterable[int]) -> Sequence[Row[tuple[int, int, str, int | None]]]:
-        """(id, case_id, key, derived_from_id) of the cases' sources: lineage without ORM objects."""
+    def lineage_rows(self, case_ids: Iterable[int]) -> Sequence[Row[Any]]:
+        """(id, case_id, key, derived_from_id, name, reliability) of the cases' sources, without ORM objects."""
         return (
             self.session.connection()
             .execute(
-                select(Source.id, Source.case_id, Source.key, Source.derived_from_id)
+                select(Source.id, Source.case_id, Source.key, Source.derived_from_id, Source.name, Source.reliability)
                 .where(Source.case_id.in_(sorted(set(case_ids))))
                 .order_by(Source.id)
             )
@@ -289,10 +289,10 @@ class EvidenceRepository(Repository):
     def get(self, evidence_id: int) -> Evidence | None:
         return self.session.get(Evidence, evidence_id) if _storable_id(evidence_id) else None
 
-    def fact_rows(self, claim_ids: Sequence[int]) -> list[Row[tuple[int, int, int, str, str, str, int, str, bool]]]:
-        """(claim_id, id, source_id, source key, source name, stance, credibility, reliability, retracted)
-        of every item on the claims, in id order; ids bound in slices."""
-        out: list[Row[tuple[int, int, int, str, str, str, int, str, bool]]] = []
+    def fact_rows(self, claim_ids: Sequence[int]) -> list[Row[tuple[int, int, int, str, int, bool]]]:
+        """(claim_id, id, source_id, stance, credibility, retracted) of every item on the claims, in id
+        order. No join: a case has few sources, read once (`SourceRepository.lineage_rows`)."""
+        out: list[Row[tuple[int, int, int, str, int, bool]]] = []
         for member in _member_of(self.session, Evidence.claim_id, claim_ids):
             out += (
                 self.session.connection()
@@ -301,14 +301,10 @@ class EvidenceRepository(Repository):
                         Evidence.claim_id,
                         Evidence.id,
                         Evidence.source_id,
-                        Source.key,
-                        Source.name,
                         Evidence.stance,
                         Evidence.credibility,
-                        Source.reliability,
                         Evidence.retracted,
                     )
-                    .join(Source, Source.id == Evidence.source_id)
                     .where(member)
                     .order_by(Evidence.id)
                 )
