@@ -13,7 +13,6 @@ from rich.table import Table
 from claims import services
 from claims.cli.common import JsonOut, emit_json, fail, out, runtime
 from claims.domain.stages import Stage
-from claims.settings import get_settings
 
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
 
@@ -46,6 +45,7 @@ def list_cmd(
     the total either way. --json keeps its shape (a list of rows) and holds every row asked for.
     """
     from claims.domain.grades import Grade
+    from claims.settings import get_settings
     from claims.store.queries import claim_count, claim_table
 
     stages = [Stage.parse(stage).value] if stage else None

@@ -6,18 +6,20 @@ Everything returns plain dicts/dataclasses shaped like the JSON contract of docs
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claims.domain.assessment import Assessment, StageAssessment, assess
 from claims.domain.readiness import ActionReadiness, Requirement, readiness
 from claims.domain.stages import ReviewStatus, Stage, next_stages
-from claims.services.audit import AuditReport, verify
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import lineage_roots, load_facts
 from claims.services.judgement import likelihood_json
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime
 from claims.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from claims.services.audit import AuditReport
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -189,4 +191,6 @@ def review_queue(rt: Runtime, status: str | None = ReviewStatus.PENDING) -> list
 
 def audit_verify(rt: Runtime) -> AuditReport:
     """Hash chain, signed checkpoints and a replay of the events against the tables (claims.services.audit)."""
+    from claims.services.audit import verify  # cryptography and the replay: only for this command
+
     return verify(rt)
