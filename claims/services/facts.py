@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, Select
 
 from claims.domain.assessment import ClaimFacts, EvidenceFacts, PendingReview
 from claims.domain.grades import Credibility, Grade, Reliability
 from claims.domain.lineage import resolve_roots
+from claims.domain.readiness import Requirement
 from claims.domain.stages import Stage, Stance
 from claims.store.models import Claim, Evidence, ReviewRequest, Source
 from claims.store.uow import UnitOfWork
@@ -45,6 +46,17 @@ def claim_facts(claim: Claim, roots: dict[int, str], pending: ReviewRequest | No
         evidence=tuple(evidence_facts(e, roots) for e in claim.evidence),
         pending_review=PendingReview(Stage(pending.to_stage), pending.requested_by) if pending else None,
     )
+
+
+def facts_where(uow: UnitOfWork, claim_ids: Select[tuple[int]]) -> tuple[Sequence[Claim], dict[str, ClaimFacts]]:
+    """The claims a subquery selects and their facts, in three statements whatever their number.
+
+    Set-based: the set goes to the database as the subquery itself, never as a list of bound ids.
+    """
+    claims = uow.claims.matching(claim_ids)
+    roots = lineage_roots(uow.sources.for_cases_of(claim_ids))
+    pending = uow.reviews.pending_where(claim_ids)
+    return claims, {c.key: claim_facts(c, roots, pending.get(c.id)) for c in claims}
 
 
 def load_facts(uow: UnitOfWork, claims: Sequence[Claim]) -> dict[str, ClaimFacts]:
@@ -94,3 +106,13 @@ def batch_facts(uow: UnitOfWork, heads: Sequence[Row[Any]]) -> tuple[dict[int, C
             pending_review=PendingReview(STAGES[review.to_stage], review.requested_by) if review else None,
         )
     return facts, pending
+
+
+def requirements_by_action(uow: UnitOfWork, case_key: str | None) -> dict[str, tuple[str, list[Requirement]]]:
+    """Action key -> (title, its requirements), in policy order, from one joined statement."""
+    actions: dict[str, tuple[str, list[Requirement]]] = {}
+    for action, title, claim, stage in uow.actions.requirement_rows(case_key):
+        reqs = actions.setdefault(action, (title, []))[1]
+        if claim is not None:
+            reqs.append(Requirement(claim, Stage(stage)))
+    return actions

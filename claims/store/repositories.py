@@ -5,9 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, String, any_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from claims.domain.events import STAGE_EVENTS
 from claims.domain.stages import ReviewStatus, Stage
@@ -97,6 +111,11 @@ class SourceRepository(Repository):
             .all()
         )
 
+    def for_cases_of(self, claim_ids: Select[tuple[int]]) -> Sequence[Source]:
+        """The sources of every case holding one of the claims `claim_ids` selects (a subquery, never a list)."""
+        cases = select(Claim.case_id).where(Claim.id.in_(claim_ids))
+        return self.session.scalars(select(Source).where(Source.case_id.in_(cases)).order_by(Source.id)).all()
+
 
 class ClaimRepository(Repository):
     def get(self, key: str) -> Claim | None:
@@ -185,6 +204,25 @@ class ClaimRepository(Repository):
 
     def for_case(self, case_id: int) -> Sequence[Claim]:
         return self.session.scalars(select(Claim).where(Claim.case_id == case_id).order_by(Claim.id)).all()
+
+    @staticmethod
+    def ids_in_case(case_id: int, keys: Iterable[str]) -> Select[tuple[int]]:
+        """The ids of these claims of one case, as a subquery (for keys a person typed: a handful)."""
+        return select(Claim.id).where(Claim.case_id == case_id, Claim.key.in_(sorted(set(keys))))
+
+    def matching(self, claim_ids: Select[tuple[int]]) -> Sequence[Claim]:
+        """The claims `claim_ids` selects, with evidence and sources, in id order: one statement.
+
+        The set is a subquery and the evidence comes by join, so no statement binds a value per
+        claim (selectinload would bind the loaded ids, 500 at a time).
+        """
+        stmt = (
+            select(Claim)
+            .where(Claim.id.in_(claim_ids))
+            .options(joinedload(Claim.evidence).joinedload(Evidence.source))
+            .order_by(Claim.id)
+        )
+        return self.session.scalars(stmt).unique().all()
 
     def heads(self, keys: Iterable[str]) -> list[Row[Any]]:
         """(id, key, stage, at_risk, version, case_id, case key, assessed_version, assessed_policy)
@@ -379,6 +417,15 @@ class ReviewRepository(Repository):
             .rowcount
         )
 
+    def pending_where(self, claim_ids: Select[tuple[int]]) -> dict[int, ReviewRequest]:
+        """Pending requests of the claims `claim_ids` selects (a subquery), by claim id."""
+        rows = self.session.scalars(
+            select(ReviewRequest).where(
+                ReviewRequest.claim_id.in_(claim_ids), ReviewRequest.status == ReviewStatus.PENDING
+            )
+        )
+        return {r.claim_id: r for r in rows}
+
     def list(self, status: str | None = ReviewStatus.PENDING) -> Sequence[ReviewRequest]:
         stmt = select(ReviewRequest).options(selectinload(ReviewRequest.claim)).order_by(ReviewRequest.id)
         if status:
@@ -412,6 +459,33 @@ class ActionRepository(Repository):
         if case_key:
             stmt = stmt.join(Case).where(Case.key == case_key)
         return self.session.scalars(stmt).all()
+
+    def requirement_rows(self, case_key: str | None = None) -> list[tuple[str, str, str, str]]:
+        """(action key, title, claim key, required stage) for every requirement, in the order `list` gives.
+
+        One joined statement; actions without requirements come with claim and stage None.
+        """
+        stmt = (
+            select(PolicyAction.key, PolicyAction.title, Claim.key, ActionRequirement.stage)
+            .outerjoin(ActionRequirement, ActionRequirement.action_id == PolicyAction.id)
+            .outerjoin(Claim, Claim.id == ActionRequirement.claim_id)
+            .order_by(PolicyAction.case_id, PolicyAction.severity, PolicyAction.id, ActionRequirement.id)
+        )
+        if case_key:
+            stmt = stmt.join(Case, Case.id == PolicyAction.case_id).where(Case.key == case_key)
+        return [tuple(row) for row in self.session.execute(stmt)]  # type: ignore[misc]
+
+    @staticmethod
+    def required_claims(case_key: str | None = None) -> Select[tuple[int]]:
+        """The ids of the claims some action (of this case) requires, as a subquery."""
+        stmt = select(ActionRequirement.claim_id)
+        if case_key:
+            stmt = (
+                stmt.join(PolicyAction, PolicyAction.id == ActionRequirement.action_id)
+                .join(Case, Case.id == PolicyAction.case_id)
+                .where(Case.key == case_key)
+            )
+        return stmt
 
 
 class HistoryRepository(Repository):
