@@ -184,6 +184,14 @@ class UnitOfWork:
                 at=r.at,
             )
 
+    def refresh_statistics(self) -> None:
+        """Fresh planner statistics after a bulk write (PostgreSQL chose a 10-minute plan without them)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            for table in ("claims", "evidence", "events", "sources", "review_requests"):
+                self.session.execute(text(f"ANALYZE {table}"))
+        else:
+            self.session.execute(text("PRAGMA optimize"))
+
     def flush(self) -> None:
         try:
             self.session.flush()
