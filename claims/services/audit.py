@@ -173,6 +173,9 @@ def replay(session: Session, batch: int = 5000) -> Replayed:
                 state.claims[claim][1] = kind == "claim.at_risk"
             elif kind == "evidence.added" and "evidence" in payload:
                 state.evidence[int(payload["evidence"])] = bool(payload.get("retracted", False))
+            elif kind == "evidence.imported":  # a bulk import: the claim's items in one event
+                for item in payload.get("items", []):
+                    state.evidence[int(item["evidence"])] = bool(item.get("retracted", False))
             elif kind == "evidence.retracted" and "evidence" in payload:
                 state.evidence[int(payload["evidence"])] = True
             elif kind == "review.requested" and "review" in payload:

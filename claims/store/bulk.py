@@ -12,6 +12,7 @@ Core would raise them.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -20,8 +21,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
-def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A processor for dates and times: a batch repeats few distinct values, convert each once."""
+def _memoised(process: Callable[[Any], Any], sqlite: bool) -> Callable[[Any], Any]:
+    """A processor for dates and times: a batch repeats few distinct values, convert each once.
+
+    On SQLite the value is also put through the adapter sqlite3 itself would apply when binding
+    it (datetime -> ISO text), the same function, so the stored text is the same.
+    """
     seen: dict[Any, Any] = {}
 
     def run(value: Any) -> Any:
@@ -30,7 +35,9 @@ def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
         try:
             return seen[value]
         except KeyError:
-            out = seen[value] = process(value)
+            out = process(value)
+            adapt = sqlite3.adapters.get((type(out), sqlite3.PrepareProtocol)) if sqlite else None
+            seen[value] = out = adapt(out) if adapt is not None else out
             return out
 
     return run
@@ -69,7 +76,7 @@ class BulkInsert:
             if process is None:
                 continue
             if _is_temporal(column.type):
-                process = _memoised(process)
+                process = _memoised(process, sqlite=dialect.name == "sqlite")
             processors.append((i, process))
         self.processors = processors
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,10 +67,11 @@ def _row_hash(row: dict[str, Any]) -> str:
 # The hashed text is json.dumps(body, sort_keys=True, separators=(",", ":"), default=str) of the
 # body in `_row_hash`. Building it with one json.dumps per event was a third of a bulk import,
 # so `canonical` writes the same text piece by piece: keys in sorted order, and each value that
-# is a plain str, int, bool or None as json.dumps writes it (the same C string encoder). Anything
-# else (floats, nested values, str subclasses, ...) goes through json.dumps itself, so the bytes
-# cannot differ; tests/unit/test_event_hash.py pins them and compares both ways.
-_string = json.encoder.encode_basestring_ascii
+# is a plain str, int, bool or None, or a dict or list of those, as json.dumps writes it (the
+# same C string encoder). Anything else (floats, tuples, str subclasses, ...) goes through
+# json.dumps itself, so the bytes cannot differ; tests/unit/test_event_hash.py pins them and
+# compares both ways.
+_string = encode_basestring_ascii
 
 
 _PLAIN: dict[type, Callable[[Any], str]] = {
@@ -84,15 +86,23 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def _text(value: Any) -> str:
+    """json.dumps' text of plain values, dicts with str keys and lists of them; KeyError/TypeError otherwise."""
+    kind = type(value)
+    if kind is dict:
+        # sorted(items()) is how json.dumps orders keys; _string refuses a key that is not a str
+        return "{" + ",".join([f"{_string(k)}:{_text(v)}" for k, v in sorted(value.items())]) + "}"
+    if kind is list:
+        return "[" + ",".join([_text(v) for v in value]) + "]"
+    return _PLAIN[kind](value)
+
+
 def payload_json(payload: Any) -> str:
     """The payload's part of the hashed text (also valid JSON to store it as)."""
-    if type(payload) is dict:
-        try:
-            # sorted(items()) is how json.dumps orders keys; a non-str key or value falls through
-            return "{" + ",".join([f"{_string(k)}:{_PLAIN[type(v)](v)}" for k, v in sorted(payload.items())]) + "}"
-        except (KeyError, TypeError):
-            pass
-    return _dumps(payload)
+    try:
+        return _text(payload)
+    except (KeyError, TypeError, RecursionError):
+        return _dumps(payload)
 
 
 def canonical(
