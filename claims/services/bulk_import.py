@@ -6,10 +6,12 @@ the strict loader's checks; YAML is parsed whole, so very large files should be 
 each claim with the same pydantic models, and writes claims, evidence and their audit events in
 chunks with one executemany (COPY on PostgreSQL) per table, all in ONE transaction: a bad item
 anywhere leaves the database exactly as before. Claims that carry a stage history or review
-requests are replayed through the ORM path, which checks every transition. Same result; the
-events are `claim.reported` per new claim, one `evidence.imported` per claim that gained items
-(listing each item as `evidence.added` would: a row per item in the events table cost more than
-all the other rows of an import together), and one `case.imported`.
+requests are replayed through the ORM path, which checks every transition. Same result, fewer
+events: a row per item in the events table cost more than all the other rows of an import
+together, so a claim's new items are listed in one event, each as `evidence.added` would carry
+it (evidence id, source, stance, grade, retracted) under the payload's `items`: in the
+`claim.reported` event of a new claim, in one `evidence.imported` event for a known claim. Then
+one `case.imported`. The audit replay reads both (services/audit.py).
 """
 
 from __future__ import annotations
@@ -201,30 +203,32 @@ def _run(
     cf = header
     created: Counter[str] = Counter()
     with _no_cycle_collection(), rt.uow() as uow:
-        authorize(uow, actor, "import")
-        case = uow.cases.get(cf.case.key)
-        if case is None:
-            case = Case(key=cf.case.key, title=cf.case.title, created_at=now())
-            uow.cases.add(case)
-            uow.flush()
-            created["cases"] += 1
-        sources = _import_sources(uow, case, cf, created)
-        source_ids = {k: s.id for k, s in sources.items()}
-        reliability = {k: s.reliability for k, s in sources.items()}
-        seen: set[str] = set()
-        read = 0
-        for chunk in _chunks(_validated(claims, cf.origin)):
-            _write_chunk(uow, actor, case, cf.origin, chunk, source_ids, reliability, seen, created)
-            read += len(chunk)
-            progress(read, created["evidence"])
-        if rest is not None:
-            cf = rest()
-        required = {r.claim for a in cf.policy_actions for r in a.requires}
-        by_key = {c.key: c for c in uow.claims.in_case(case.id, required)}
-        _import_actions(uow, case, cf, by_key, created)
-        report = ImportReport(case.key, {k: created[k] for k in ("cases", "sources", "claims", "evidence", "actions")})
-        if report.changed:
-            uow.record(EventKind.CASE_IMPORTED, actor=actor, case_key=case.key, payload=report.created)
+        with uow.bulk_write():
+            authorize(uow, actor, "import")
+            case = uow.cases.get(cf.case.key)
+            if case is None:
+                case = Case(key=cf.case.key, title=cf.case.title, created_at=now())
+                uow.cases.add(case)
+                uow.flush()
+                created["cases"] += 1
+            sources = _import_sources(uow, case, cf, created)
+            source_ids = {k: s.id for k, s in sources.items()}
+            reliability = {k: s.reliability for k, s in sources.items()}
+            seen: set[str] = set()
+            read = 0
+            for chunk in _chunks(_validated(claims, cf.origin)):
+                _write_chunk(uow, actor, case, cf.origin, chunk, source_ids, reliability, seen, created)
+                read += len(chunk)
+                progress(read, created["evidence"])
+            if rest is not None:
+                cf = rest()
+            required = {r.claim for a in cf.policy_actions for r in a.requires}
+            by_key = {c.key: c for c in uow.claims.in_case(case.id, required)}
+            _import_actions(uow, case, cf, by_key, created)
+            kinds = ("cases", "sources", "claims", "evidence", "actions")
+            report = ImportReport(case.key, {k: created[k] for k in kinds})
+            if report.changed:
+                uow.record(EventKind.CASE_IMPORTED, actor=actor, case_key=case.key, payload=report.created)
         uow.commit()
     if created["claims"] + created["evidence"] >= CHUNK:
         refresh_statistics(rt)
@@ -275,28 +279,17 @@ def _write_chunk(
         raise _NeedsWholeFile
     stamp = now()
     ids = {key: claim_id for key, (claim_id, _) in existing.items()}
+    reported: dict[str, dict[str, Any]] = {}  # key -> payload of `claim.reported`, for each new claim
     if new:
-        rows, events = [], []
+        rows = []
         for entry in new:
             first = entry.history[0] if entry.history else None  # `reported`, with who and when
-            reported = (to_utc(first.at) if first else None) or stamp
-            rows.append(
-                (case.id, entry.key, entry.statement, "reported", False, entry.assignee, 1, stamp, stamp, reported)
-            )
-            payload: dict[str, Any] = {"by": first.by, "at": reported.isoformat()} if first else {"by": actor}
-            events.append(
-                {
-                    "kind": EventKind.CLAIM_REPORTED.value,
-                    "case_key": case.key,
-                    "claim_key": entry.key,
-                    "to_stage": Stage.REPORTED.value,
-                    "payload": payload,
-                }
-            )
+            at = (to_utc(first.at) if first else None) or stamp
+            rows.append((case.id, entry.key, entry.statement, "reported", False, entry.assignee, 1, stamp, stamp, at))
+            reported[entry.key] = {"by": first.by, "at": at.isoformat()} if first else {"by": actor}
         uow.claims.insert_rows(rows)
-        ids.update((key, claim_id) for key, (claim_id, _) in uow.claims.ids_and_cases([r[1] for r in rows]).items())
+        ids.update((key, claim_id) for key, (claim_id, _) in uow.claims.ids_and_cases(list(reported)).items())
         created["claims"] += len(rows)
-        uow.events.append_many(actor, stamp, events)
     known: dict[int, set[str]] = {}
     if existing:
         for claim_id, fp in uow.evidence.ids_by_fingerprint(sorted(ids[k] for k in existing)):
@@ -335,10 +328,10 @@ def _write_chunk(
                 )
             )
             payloads.append((entry.key, ev.source, stance, f"{reliability[ev.source]}{credibility}", retracted))
+    items: dict[str, list[dict[str, Any]]] = {}
     if rows:
         uow.evidence.insert_rows(rows)
         new_ids = uow.evidence.ids_by_fingerprint(sorted({row[0] for row in rows}))
-        items: dict[str, list[dict[str, Any]]] = {}
         for row, (claim_key, source, stance, grade, retracted) in zip(rows, payloads, strict=True):
             items.setdefault(claim_key, []).append(
                 {
@@ -352,16 +345,26 @@ def _write_chunk(
         created["evidence"] += len(rows)
         if grown:  # known claims that gained evidence: a new version, as one change each
             uow.claims.bump_versions(grown, stamp)
-        uow.events.append_many(
-            actor,
-            stamp,
-            [
-                {
-                    "kind": EventKind.EVIDENCE_IMPORTED.value,
-                    "case_key": case.key,
-                    "claim_key": claim_key,
-                    "payload": {"via": "import", "items": added},
-                }
-                for claim_key, added in items.items()
-            ],
+    events = []
+    for key, payload in reported.items():  # a new claim: reported with the items it came with
+        if key in items:
+            payload.update(via="import", items=items.pop(key))
+        events.append(
+            {
+                "kind": EventKind.CLAIM_REPORTED.value,
+                "case_key": case.key,
+                "claim_key": key,
+                "to_stage": Stage.REPORTED.value,
+                "payload": payload,
+            }
         )
+    for key, added in items.items():  # a known claim that gained items
+        events.append(
+            {
+                "kind": EventKind.EVIDENCE_IMPORTED.value,
+                "case_key": case.key,
+                "claim_key": key,
+                "payload": {"via": "import", "items": added},
+            }
+        )
+    uow.events.append_many(actor, stamp, events)
