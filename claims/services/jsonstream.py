@@ -66,7 +66,7 @@ class ObjectReader:
         """Append the next block to the window (dropping what was read); False at the end of the file."""
         if self._eof:
             return False
-        data = self._fh.read(BLOCK)
+        data = self._fh.read(max(BLOCK, len(self._buf) - self._pos))  # a value longer than the window: double it
         try:
             text = self._utf8.decode(data, final=not data)
         except UnicodeDecodeError:
