@@ -29,6 +29,7 @@ Every measured step runs in a forked child, so `peak_rss_mb` is that step's own 
 baseline, never for timings (machines here are shared and noisy).
 
 Run: `make bench` (1k, 10k, 100k) or `make bench SIZE=quick` (a smoke run the test suite uses).
+One step at one size: `python -m bench.run --size 100000 --backend sqlite --only import --output /tmp/r.json`.
 """
 
 from __future__ import annotations
@@ -479,7 +480,9 @@ def plan_nodes(plan: dict[str, Any]) -> list[tuple[str, str | None]]:
 # --- the run ----------------------------------------------------------------------------------
 
 
-def run_size(dbs: Databases, backend: str, size: int, tmp: Path, per_claim_before: dict[str, float]) -> list[Result]:
+def run_size(
+    dbs: Databases, backend: str, size: int, tmp: Path, per_claim_before: dict[str, float], only: str | None = None
+) -> list[Result]:
     from claims import services
     from claims.services import Runtime
     from claims.services.whatif import Hypothesis, what_if
@@ -523,6 +526,8 @@ def run_size(dbs: Databases, backend: str, size: int, tmp: Path, per_claim_befor
         rss2,
         agrees=not any(report2.values()),
     )
+    if only == "import":
+        return results
 
     secs, rss, n = measured(lambda: our_assess(ours_url, changed_only=False))
     bsecs, _, expected = measured(lambda: baseline_assess(base_url))
@@ -634,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="full", help="quick, full, or comma-separated claim counts")
     parser.add_argument("--backend", default="sqlite,postgresql", help="sqlite, postgresql or both")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--only", choices=["import"], help="run only these steps (import: import and import_again)")
     args = parser.parse_args(argv)
     sizes = SIZES.get(args.size) or [int(s) for s in args.size.split(",")]
     backends = [b for b in args.backend.split(",") if b]
@@ -647,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
             for backend in backends:
                 before: dict[str, float] = {}
                 for size in sizes:
-                    results += run_size(dbs, backend, size, Path(tmp), before)
+                    results += run_size(dbs, backend, size, Path(tmp), before, args.only)
                     args.output.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
         finally:
             if dbs.pg_names:

@@ -107,6 +107,7 @@ EVENT_LABELS = {
     EventKind.CLAIM_AT_RISK: "flagged at risk",
     EventKind.CLAIM_AT_RISK_CLEARED: "no longer at risk",
     EventKind.EVIDENCE_ADDED: "evidence added",
+    EventKind.EVIDENCE_IMPORTED: "evidence imported",
     EventKind.EVIDENCE_RETRACTED: "evidence retracted",
     EventKind.REVIEW_REQUESTED: "sign-off requested",
     EventKind.REVIEW_APPROVED: "sign-off approved",

@@ -20,6 +20,10 @@ class EventKind(StrEnum):
     REVIEW_WITHDRAWN = "review.withdrawn"
     REVIEW_IMPORTED = "review.imported"
     EVIDENCE_ADDED = "evidence.added"
+    # A bulk import's new items on a known claim, in one event: payload {"via": "import", "items": [...]},
+    # each item what `evidence.added` would carry (evidence id, source, stance, grade, retracted). A new
+    # claim's items are listed the same way in its `claim.reported` event.
+    EVIDENCE_IMPORTED = "evidence.imported"
     EVIDENCE_RETRACTED = "evidence.retracted"
     CASE_IMPORTED = "case.imported"
     USER_ADDED = "user.added"

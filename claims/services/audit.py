@@ -169,10 +169,15 @@ def replay(session: Session, batch: int = 5000) -> Replayed:
             payload = payload or {}
             if kind in ("claim.reported", "claim.stage_changed") and claim:
                 state.claims[claim] = [to_stage, False]
+                for item in payload.get("items", []) if kind == "claim.reported" else ():  # a bulk import's
+                    state.evidence[int(item["evidence"])] = bool(item.get("retracted", False))
             elif kind in ("claim.at_risk", "claim.at_risk_cleared") and claim in state.claims:
                 state.claims[claim][1] = kind == "claim.at_risk"
             elif kind == "evidence.added" and "evidence" in payload:
                 state.evidence[int(payload["evidence"])] = bool(payload.get("retracted", False))
+            elif kind == "evidence.imported":  # a bulk import's new items on a known claim, in one event
+                for item in payload.get("items", []):
+                    state.evidence[int(item["evidence"])] = bool(item.get("retracted", False))
             elif kind == "evidence.retracted" and "evidence" in payload:
                 state.evidence[int(payload["evidence"])] = True
             elif kind == "review.requested" and "review" in payload:

@@ -1,32 +1,37 @@
-"""Bulk import: one case file of any size, streamed, written with Core executemany.
+"""Bulk import: one case file of any size, streamed, written in chunks of plain rows.
 
 `import_case` (intake.py) builds ORM objects per row and suits small files. This path reads a
-JSON case file item by item (ijson; YAML is parsed whole, so very large files should be JSON),
-validates each claim with the same pydantic models, and writes claims, evidence and their audit
-events in chunks with one executemany per table, all in ONE transaction: a bad item anywhere
-leaves the database exactly as before. Claims that carry a stage history or review requests are
-replayed through the ORM path, which checks every transition. Same result, same events
-(`claim.reported` per new claim, `evidence.added` per new item, one `case.imported`).
+JSON case file once, item by item (jsonstream.py: json's C decoder over a window of the file, with
+the strict loader's checks; YAML is parsed whole, so very large files should be JSON), validates
+each claim with the same pydantic models, and writes claims, evidence and their audit events in
+chunks with one executemany (COPY on PostgreSQL) per table, all in ONE transaction: a bad item
+anywhere leaves the database exactly as before. Claims that carry a stage history or review
+requests are replayed through the ORM path, which checks every transition. Same result, fewer
+events: a row per item in the events table cost more than all the other rows of an import
+together, so a claim's new items are listed in one event, each as `evidence.added` would carry
+it (evidence id, source, stance, grade, retracted) under the payload's `items`: in the
+`claim.reported` event of a new claim, in one `evidence.imported` event for a known claim. Then
+one `case.imported`. The audit replay reads both (services/audit.py).
 """
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import ijson
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, select, text, update
 
 from claims.domain.events import EventKind
-from claims.domain.stages import Stage
+from claims.domain.stages import Stage, Stance
 from claims.services.casefile import (
     CaseFile,
     ClaimEntry,
+    _first_nul,
     check_history,
     load_case_data,
     validate_case,
@@ -35,22 +40,20 @@ from claims.services.casefile import (
 from claims.services.errors import InvalidInput
 from claims.services.evidence import fingerprint
 from claims.services.intake import ImportReport, _import_actions, _import_sources, import_case
+from claims.services.jsonstream import Broken, Items, ObjectReader
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
-from claims.store.models import Case, Claim, Evidence
+from claims.store.models import Case
 from claims.store.types import to_utc
 from claims.store.uow import UnitOfWork
 
-# JSON files up to this size are parsed whole once first, for the checks streaming cannot make.
-PRECHECK_BYTES = 50_000_000
-CHUNK = 1000  # claims per round of executemany: bounded parameters, bounded memory
+CHUNK = 1000  # claims per round of inserts: bounded parameters, bounded memory
+HEADER = ("case", "sources")  # what claims need before they can be written
+WHOLE_FILE = ("signature", "type")  # a signed file, a STIX bundle: read whole (`_whole_file`)
 
 Progress = Callable[[int, int], None]  # (claims read, evidence items written)
-
-
-@dataclass(frozen=True)
-class _Header:
-    case_file: CaseFile  # case, sources and policy actions (no claims): small, validated whole
+Claims = Iterator[tuple[Any, bool]]  # (item, may hold a NUL character)
+_STANCE = {s: s.value for s in Stance}
 
 
 class _NeedsWholeFile(Exception):
@@ -66,74 +69,97 @@ def import_path(rt: Runtime, actor: str, path: str | Path, progress: Progress | 
     path = Path(path)
     origin = f"case file {path.name}"
     try:
-        if path.suffix.lower() == ".json":
-            if path.is_file() and path.stat().st_size <= PRECHECK_BYTES:
-                load_case_data(path)  # UTF-8, nesting, duplicate keys: checks the stream cannot make
-            with path.open("rb") as fh:
-                top = _json_top(fh, origin)
-            if top.get("type") == "bundle":  # a STIX bundle from `claims export --format stix`: small, read whole
-                from claims.services.exports import read_import_file
-
-                return import_case(rt, actor, read_import_file(path))
-            if "signature" in top:  # a signature covers the whole document: verified on the whole-file path
-                return _whole_file(rt, actor, path)
-            header = _Header(validate_case(top, origin))
-            try:
-                return _run(rt, actor, header, lambda: _json_claims(path), progress or _no_progress)
-            except _NeedsWholeFile:
-                return _whole_file(rt, actor, path)
+        try:
+            if path.suffix.lower() == ".json":
+                return _import_json(rt, actor, path, origin, progress or _no_progress)
+        except Broken:
+            pass  # the whole-file loader below says what is wrong, in its words
         data = load_case_data(path)
     except OSError as exc:
         raise InvalidInput(f"case file: cannot read {str(path)!r} ({exc.strerror})") from None
-    except (yaml.YAMLError, ijson.JSONError) as exc:
+    except yaml.YAMLError as exc:
         first = (str(exc).strip().splitlines() or ["syntax error"])[0]
         raise InvalidInput(f"case file: {str(path)!r} is not valid YAML/JSON ({first})") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{origin}: expected a mapping with case, sources, claims, policy_actions")
+    if any(key in data for key in WHOLE_FILE):
+        return _whole_file(rt, actor, path)
     claims = data.pop("claims", None) or []
     if not isinstance(claims, list):
         raise InvalidInput(f"{origin}: claims: expected a list")
-    if "signature" in data:
-        return _whole_file(rt, actor, path)
-    header = _Header(validate_case(data, origin))
+    header = validate_case(data, origin)
     try:
-        return _run(rt, actor, header, lambda: iter(claims), progress or _no_progress)
+        return _run(rt, actor, header, ((c, False) for c in claims), progress or _no_progress)
     except _NeedsWholeFile:
         return _whole_file(rt, actor, path)
 
 
+def _import_json(rt: Runtime, actor: str, path: Path, origin: str, progress: Progress) -> ImportReport:
+    """One pass when the case and its sources come before the claims (as `claims export` writes them)."""
+    with path.open("rb") as fh:
+        members = ObjectReader(fh, "claims").members()
+        top: dict[str, Any] = {}
+        for key, value in members:
+            if key in WHOLE_FILE:
+                return _whole_file(rt, actor, path)
+            if not isinstance(value, Items):
+                top[key] = value
+            elif all(k in top for k in HEADER):
+                header = validate_case(top, origin)
+
+                def rest() -> CaseFile:
+                    """The entries after the claims (policy actions), once the claims are read."""
+                    for later, more in members:
+                        if later in WHOLE_FILE:
+                            raise _NeedsWholeFile
+                        top[later] = more
+                    return validate_case(top, origin)
+
+                try:
+                    return _run(rt, actor, header, value, progress, rest)
+                except _NeedsWholeFile:
+                    return _whole_file(rt, actor, path)
+            else:
+                for _ in value:  # the claims come first: read past them, take them on a second pass
+                    pass
+                top["claims"] = None
+    if "claims" in top and top.pop("claims") is not None:
+        raise InvalidInput(f"{origin}: claims: expected a list")
+    header = validate_case(top, origin)
+    try:
+        return _run(rt, actor, header, _claims_again(path), progress)
+    except _NeedsWholeFile:
+        return _whole_file(rt, actor, path)
+
+
+def _claims_again(path: Path) -> Claims:
+    with path.open("rb") as fh:
+        for _, value in ObjectReader(fh, "claims").members():
+            if isinstance(value, Items):
+                yield from value
+                return
+
+
 def _whole_file(rt: Runtime, actor: str, path: Path) -> ImportReport:
-    """Signed files and files with stage history: read whole, signature checked, history replayed step by step."""
+    """Signed files, STIX bundles, files with stage history: read whole, signature checked, history replayed."""
     from claims.services.exports import read_import_file
 
     return import_case(rt, actor, read_import_file(path))
 
 
-def _json_top(fh: BinaryIO, origin: str) -> dict[str, Any]:
-    """Every top-level entry but the claims, in one streaming pass that skips over the claims."""
-    start = fh.read(4096).lstrip()[:1]
-    fh.seek(0)
-    if start and start in b'["-0123456789tfn':  # valid JSON, but not an object
-        raise InvalidInput(f"{origin}: expected a mapping with case, sources, claims, policy_actions")
-    data: dict[str, Any] = {}
-    for key, value in ijson.kvitems(fh, "", use_float=True):
-        if key != "claims":
-            data[key] = value
-    return data
-
-
-def _json_claims(path: Path) -> Iterator[Any]:
-    with path.open("rb") as fh:
-        yield from ijson.items(fh, "claims.item", use_float=True)
-
-
-def _validated(items: Iterable[Any], origin: str) -> Iterator[tuple[int, ClaimEntry]]:
-    for i, item in enumerate(items):
+def _validated(items: Claims, origin: str) -> Iterator[tuple[int, ClaimEntry]]:
+    validate = ClaimEntry.model_validate
+    for i, (item, may_hold_nul) in enumerate(items):
+        if may_hold_nul:
+            nul = _first_nul(item, f"claims[{i}]")
+            if nul is not None:
+                raise InvalidInput(f"{origin}: {nul}: contains a NUL character, which no text field may hold")
         try:
-            entry = ClaimEntry.model_validate(item)
+            entry = validate(item)
         except ValidationError as exc:
             raise InvalidInput(validation_message(exc, origin, ("claims", i))) from None
-        check_history(entry, f"{origin}: claims[{i}]")  # the transition rule, as validate_case applies it
+        if entry.history:
+            check_history(entry, f"{origin}: claims[{i}]")  # the transition rule, as validate_case applies it
         yield i, entry
 
 
@@ -148,37 +174,61 @@ def _chunks(items: Iterator[tuple[int, ClaimEntry]]) -> Iterator[list[tuple[int,
         yield chunk
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the rows stream through (an eighth of an import).
+
+    Every few thousand new containers the collector ran, and its full passes walked the whole
+    long-lived heap again; the rows, entries and payloads of an import hold no reference cycles,
+    so plain reference counting frees them chunk by chunk anyway.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _run(
-    rt: Runtime, actor: str, header: _Header, claims: Callable[[], Iterator[Any]], progress: Progress
+    rt: Runtime,
+    actor: str,
+    header: CaseFile,
+    claims: Claims,
+    progress: Progress,
+    rest: Callable[[], CaseFile] | None = None,
 ) -> ImportReport:
-    cf = header.case_file
+    """Case and sources first, then the claims chunk by chunk, then the policy actions: one transaction."""
+    cf = header
     created: Counter[str] = Counter()
-    with rt.uow() as uow:
-        authorize(uow, actor, "import")
-        case = uow.cases.get(cf.case.key)
-        if case is None:
-            case = Case(key=cf.case.key, title=cf.case.title, created_at=now())
-            uow.cases.add(case)
-            uow.flush()
-            created["cases"] += 1
-        sources = _import_sources(uow, case, cf, created)
-        source_ids = {k: s.id for k, s in sources.items()}
-        reliability = {k: s.reliability for k, s in sources.items()}
-        seen: set[str] = set()
-        read = 0
-        for chunk in _chunks(_validated(claims(), cf.origin)):
-            _write_chunk(uow, rt, actor, case, cf.origin, chunk, source_ids, reliability, seen, created)
-            read += len(chunk)
-            progress(read, created["evidence"])
-        required = {r.claim for a in cf.policy_actions for r in a.requires}
-        by_key = {
-            c.key: c
-            for c in uow.session.scalars(select(Claim).where(Claim.case_id == case.id, Claim.key.in_(sorted(required))))
-        }
-        _import_actions(uow, case, cf, by_key, created)
-        report = ImportReport(case.key, {k: created[k] for k in ("cases", "sources", "claims", "evidence", "actions")})
-        if report.changed:
-            uow.record(EventKind.CASE_IMPORTED, actor=actor, case_key=case.key, payload=report.created)
+    with _no_cycle_collection(), rt.uow() as uow:
+        with uow.bulk_write():
+            authorize(uow, actor, "import")
+            case = uow.cases.get(cf.case.key)
+            if case is None:
+                case = Case(key=cf.case.key, title=cf.case.title, created_at=now())
+                uow.cases.add(case)
+                uow.flush()
+                created["cases"] += 1
+            sources = _import_sources(uow, case, cf, created)
+            source_ids = {k: s.id for k, s in sources.items()}
+            reliability = {k: s.reliability for k, s in sources.items()}
+            seen: set[str] = set()
+            read = 0
+            for chunk in _chunks(_validated(claims, cf.origin)):
+                _write_chunk(uow, actor, case, cf.origin, chunk, source_ids, reliability, seen, created)
+                read += len(chunk)
+                progress(read, created["evidence"])
+            if rest is not None:
+                cf = rest()
+            required = {r.claim for a in cf.policy_actions for r in a.requires}
+            by_key = {c.key: c for c in uow.claims.in_case(case.id, required)}
+            _import_actions(uow, case, cf, by_key, created)
+            kinds = ("cases", "sources", "claims", "evidence", "actions")
+            report = ImportReport(case.key, {k: created[k] for k in kinds})
+            if report.changed:
+                uow.record(EventKind.CASE_IMPORTED, actor=actor, case_key=case.key, payload=report.created)
         uow.commit()
     if created["claims"] + created["evidence"] >= CHUNK:
         refresh_statistics(rt)
@@ -188,17 +238,17 @@ def _run(
 def refresh_statistics(rt: Runtime) -> None:
     """After a bulk write: fresh planner statistics (PostgreSQL chose a 10-minute plan without them)."""
     with rt.uow() as uow:
-        if uow.session.get_bind().dialect.name == "postgresql":
-            for table in ("claims", "evidence", "events", "sources", "review_requests"):
-                uow.session.execute(text(f"ANALYZE {table}"))
-        else:
-            uow.session.execute(text("PRAGMA optimize"))
+        uow.refresh_statistics()
         uow.commit()
+
+
+def _needs_replay(entry: ClaimEntry) -> bool:
+    """A stage history beyond `reported`, or reviews: only the whole-file path may land those."""
+    return bool(entry.reviews) or any(step.stage is not Stage.REPORTED for step in entry.history)
 
 
 def _write_chunk(
     uow: UnitOfWork,
-    rt: Runtime,
     actor: str,
     case: Case,
     origin: str,
@@ -209,8 +259,6 @@ def _write_chunk(
     created: Counter[str],
 ) -> None:
     """One chunk of claims: look up what exists (bounded IN lists), insert what is new, chain its events."""
-    claims_t, evidence_t = Claim.__table__, Evidence.__table__
-    session = uow.session
     for i, entry in chunk:
         if entry.key in seen:
             raise InvalidInput(f"{origin}: claims[{i}].key: duplicate key {entry.key!r}")
@@ -218,78 +266,33 @@ def _write_chunk(
         for j, ev in enumerate(entry.evidence):
             if ev.source not in source_ids:
                 raise InvalidInput(f"{origin}: claims[{i}].evidence[{j}].source: unknown source {ev.source!r}")
-    keys = [entry.key for _, entry in chunk]
-    existing = {
-        row.key: row
-        for row in session.execute(
-            select(claims_t.c.id, claims_t.c.key, claims_t.c.case_id).where(claims_t.c.key.in_(keys))
-        )
-    }
+    existing = uow.claims.ids_and_cases([entry.key for _, entry in chunk])
     for i, entry in chunk:
-        row = existing.get(entry.key)
-        if row is not None and row.case_id != case.id:
-            other = session.scalar(select(Case.key).where(Case.id == row.case_id))
+        found = existing.get(entry.key)
+        if found is not None and found[1] != case.id:
+            other = uow.cases.key_of(found[1])
             raise InvalidInput(f"{origin}: claims[{i}].key: {entry.key!r} already belongs to case {other!r}")
-    stamp = now()
-    events: list[dict[str, Any]] = []
-    ids: dict[str, int] = {k: r.id for k, r in existing.items()}
-    simple = [e for _, e in chunk if e.key not in ids and not e.reviews and len(e.history or []) <= 1]
-    if simple:
-        rows = []
-        for entry in simple:
-            first = entry.history[0] if entry.history and entry.history[0].stage is Stage.REPORTED else None
-            if entry.history and first is None:  # one history entry that is not `reported`: replay it
-                continue
-            rows.append(
-                {
-                    "case_id": case.id,
-                    "key": entry.key,
-                    "statement": entry.statement,
-                    "stage": Stage.REPORTED.value,
-                    "at_risk": False,
-                    "assignee": entry.assignee,
-                    "version": 1,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                    "reported_at": to_utc(first.at) if first else stamp,
-                }
-            )
-            payload: dict[str, Any] = {"by": first.by if first else actor}
-            if first:
-                payload["at"] = to_utc(first.at).isoformat()  # type: ignore[union-attr]
-            events.append(
-                {
-                    "kind": EventKind.CLAIM_REPORTED.value,
-                    "case_key": case.key,
-                    "claim_key": entry.key,
-                    "to_stage": Stage.REPORTED.value,
-                    "payload": payload,
-                }
-            )
-        if rows:
-            # Plain executemany, then the ids by key: RETURNING with parameter order falls back to
-            # one statement per row on SQLite.
-            session.execute(insert(claims_t), rows)
-            new_keys = [r["key"] for r in rows]
-            ids.update(
-                session.execute(select(claims_t.c.key, claims_t.c.id).where(claims_t.c.key.in_(new_keys)))
-                .tuples()
-                .all()
-            )
-            created["claims"] += len(rows)
-    uow.events.append_many(actor, stamp, events)
-    events = []
-    if any(entry.key not in ids for _, entry in chunk):
+    new = [entry for _, entry in chunk if entry.key not in existing]
+    if any(_needs_replay(entry) for entry in new):
         # A new claim with a history or reviews: only the whole-file path can check who vouches for it
         # (the file's signature) and replay it through the transition rule, so start over there.
         raise _NeedsWholeFile
+    stamp = now()
+    ids = {key: claim_id for key, (claim_id, _) in existing.items()}
+    reported: dict[str, dict[str, Any]] = {}  # key -> payload of `claim.reported`, for each new claim
+    if new:
+        rows = []
+        for entry in new:
+            first = entry.history[0] if entry.history else None  # `reported`, with who and when
+            at = (to_utc(first.at) if first else None) or stamp
+            rows.append((case.id, entry.key, entry.statement, "reported", False, entry.assignee, 1, stamp, stamp, at))
+            reported[entry.key] = {"by": first.by, "at": at.isoformat()} if first else {"by": actor}
+        uow.claims.insert_rows(rows)
+        ids.update((key, claim_id) for key, (claim_id, _) in uow.claims.ids_and_cases(list(reported)).items())
+        created["claims"] += len(rows)
     known: dict[int, set[str]] = {}
     if existing:
-        for claim_id, fp in session.execute(
-            select(evidence_t.c.claim_id, evidence_t.c.fingerprint).where(
-                evidence_t.c.claim_id.in_([r.id for r in existing.values()])
-            )
-        ):
+        for claim_id, fp in uow.evidence.ids_by_fingerprint(sorted(ids[k] for k in existing)):
             known.setdefault(claim_id, set()).add(fp)
     rows, payloads = [], []
     grown: set[int] = set()
@@ -297,65 +300,71 @@ def _write_chunk(
         claim_id = ids[entry.key]
         have = known.setdefault(claim_id, set())
         for ev in entry.evidence:
-            fp = fingerprint(ev.source, ev.stance.value, int(ev.credibility), ev.summary, ev.locator, ev.observed_at)
+            stance = _STANCE[ev.stance]
+            credibility = int(ev.credibility)
+            fp = fingerprint(ev.source, stance, credibility, ev.summary, ev.locator, ev.observed_at)
             if fp in have:
                 continue
             have.add(fp)
             if entry.key in existing:
                 grown.add(claim_id)
+            retracted = ev.retracted
             rows.append(
-                {
-                    "claim_id": claim_id,
-                    "source_id": source_ids[ev.source],
-                    "stance": ev.stance.value,
-                    "credibility": int(ev.credibility),
-                    "summary": ev.summary,
-                    "locator": ev.locator,
-                    "observed_at": ev.observed_at,
-                    "added_by": ev.added_by or actor,
-                    "added_at": to_utc(ev.added_at) or stamp,
-                    "fingerprint": fp,
-                    "retracted": ev.retracted,
-                    "retracted_by": ev.retracted_by if ev.retracted else None,
-                    "retracted_at": (to_utc(ev.retracted_at) or stamp) if ev.retracted else None,
-                    "retraction_reason": ev.retraction_reason if ev.retracted else None,
-                }
-            )
-            payloads.append((entry.key, ev.source, f"{reliability[ev.source]}{int(ev.credibility)}"))
-    if rows:
-        session.execute(insert(evidence_t), rows)
-        claim_ids = sorted({r["claim_id"] for r in rows})
-        new_ids = {
-            (claim_id, fp): evidence_id
-            for evidence_id, claim_id, fp in session.execute(
-                select(evidence_t.c.id, evidence_t.c.claim_id, evidence_t.c.fingerprint).where(
-                    evidence_t.c.claim_id.in_(claim_ids)
+                (
+                    claim_id,
+                    source_ids[ev.source],
+                    stance,
+                    credibility,
+                    ev.summary,
+                    ev.locator,
+                    ev.observed_at,
+                    ev.added_by or actor,
+                    to_utc(ev.added_at) or stamp,
+                    fp,
+                    retracted,
+                    ev.retracted_by if retracted else None,
+                    (to_utc(ev.retracted_at) or stamp) if retracted else None,
+                    ev.retraction_reason if retracted else None,
                 )
-            ).tuples()
-        }
-        for row, (claim_key, source, grade) in zip(rows, payloads, strict=True):
-            evidence_id = new_ids[(row["claim_id"], row["fingerprint"])]
-            events.append(
+            )
+            payloads.append((entry.key, ev.source, stance, f"{reliability[ev.source]}{credibility}", retracted))
+    items: dict[str, list[dict[str, Any]]] = {}
+    if rows:
+        uow.evidence.insert_rows(rows)
+        new_ids = uow.evidence.ids_by_fingerprint(sorted({row[0] for row in rows}))
+        for row, (claim_key, source, stance, grade, retracted) in zip(rows, payloads, strict=True):
+            items.setdefault(claim_key, []).append(
                 {
-                    "kind": EventKind.EVIDENCE_ADDED.value,
-                    "case_key": case.key,
-                    "claim_key": claim_key,
-                    "payload": {
-                        "evidence": evidence_id,
-                        "source": source,
-                        "stance": row["stance"],
-                        "grade": grade,
-                        "via": "import",
-                        "retracted": row["retracted"],
-                    },
+                    "evidence": new_ids[(row[0], row[9])],
+                    "source": source,
+                    "stance": stance,
+                    "grade": grade,
+                    "retracted": retracted,
                 }
             )
         created["evidence"] += len(rows)
-    if grown:  # known claims that gained evidence: a new version, as one change each
-        session.execute(
-            update(claims_t)
-            .where(claims_t.c.id == bindparam("cid"))
-            .values(version=claims_t.c.version + 1, updated_at=bindparam("at")),
-            [{"cid": cid, "at": stamp} for cid in sorted(grown)],
+        if grown:  # known claims that gained evidence: a new version, as one change each
+            uow.claims.bump_versions(grown, stamp)
+    events = []
+    for key, payload in reported.items():  # a new claim: reported with the items it came with
+        if key in items:
+            payload.update(via="import", items=items.pop(key))
+        events.append(
+            {
+                "kind": EventKind.CLAIM_REPORTED.value,
+                "case_key": case.key,
+                "claim_key": key,
+                "to_stage": Stage.REPORTED.value,
+                "payload": payload,
+            }
+        )
+    for key, added in items.items():  # a known claim that gained items
+        events.append(
+            {
+                "kind": EventKind.EVIDENCE_IMPORTED.value,
+                "case_key": case.key,
+                "claim_key": key,
+                "payload": {"via": "import", "items": added},
+            }
         )
     uow.events.append_many(actor, stamp, events)

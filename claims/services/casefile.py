@@ -32,12 +32,26 @@ KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=120)]
 
 
+_PARSED_KINDS = (str, int)  # plain values a case file repeats: parsed once each (a bulk import has 100k's)
+_PARSED_MAX = 256
+
+
 def _domain(parse: Any) -> Any:
+    parsed: dict[tuple[type, Any], Any] = {}  # (type, value) -> result; the type keeps 1, 1.0 and True apart
+
     def run(value: Any) -> Any:
+        key = (type(value), value)
         try:
-            return parse(value)
+            return parsed[key]
+        except (KeyError, TypeError):
+            pass
+        try:
+            out = parse(value)
         except DomainError as exc:  # re-raised as ValueError so pydantic reports the path
             raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        if key[0] in _PARSED_KINDS and len(parsed) < _PARSED_MAX:
+            parsed[key] = out
+        return out
 
     return BeforeValidator(run)
 

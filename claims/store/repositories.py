@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from claims.domain.events import STAGE_EVENTS
 from claims.domain.stages import ReviewStatus, Stage
+from claims.store.bulk import BulkInsert
 from claims.store.events import ChainReport, verify_chain
 from claims.store.models import (
     ActionRequirement,
@@ -65,9 +67,16 @@ def _storable_id(value: int) -> bool:
 class Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._bulk: BulkInsert | None = None
 
     def add(self, obj: object) -> None:
         self.session.add(obj)
+
+    def _insert_rows(self, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        """Many new rows at once, bypassing the ORM (bulk import); tuples in `columns` order."""
+        if self._bulk is None:
+            self._bulk = BulkInsert(self.session, table, columns)
+        return self._bulk(rows)
 
 
 class UserRepository(Repository):
@@ -87,6 +96,9 @@ class CaseRepository(Repository):
 
     def list(self) -> Sequence[Case]:
         return self.session.scalars(select(Case).order_by(Case.key)).all()
+
+    def key_of(self, case_id: int) -> str | None:
+        return self.session.scalar(select(Case.key).where(Case.id == case_id))
 
 
 class SourceRepository(Repository):
@@ -298,6 +310,52 @@ class ClaimRepository(Repository):
             )
         return count
 
+    def in_case(self, case_id: int, keys: Iterable[str]) -> Sequence[Claim]:
+        """The case's claims among `keys` (bound in slices of KEY_SLICE)."""
+        wanted = sorted(set(keys))
+        found: list[Claim] = []
+        for i in range(0, len(wanted), KEY_SLICE):
+            found += self.session.scalars(
+                select(Claim).where(Claim.case_id == case_id, Claim.key.in_(wanted[i : i + KEY_SLICE]))
+            ).all()
+        return found
+
+    # Bulk import: plain rows, no ORM objects (claims.services.bulk_import).
+    BULK_COLUMNS = (
+        "case_id",
+        "key",
+        "statement",
+        "stage",
+        "at_risk",
+        "assignee",
+        "version",
+        "created_at",
+        "updated_at",
+        "reported_at",
+    )
+
+    def insert_rows(self, rows: Sequence[Sequence[Any]]) -> int:
+        """New claims as tuples in BULK_COLUMNS order; read their ids back with `ids_and_cases`."""
+        return self._insert_rows(Claim.__table__, self.BULK_COLUMNS, rows)
+
+    def ids_and_cases(self, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """key -> (id, case id) of the claims among `keys`, in any case."""
+        table = Claim.__table__
+        rows = self.session.execute(select(table.c.key, table.c.id, table.c.case_id).where(table.c.key.in_(keys)))
+        return {key: (claim_id, case_id) for key, claim_id, case_id in rows}
+
+    def bump_versions(self, claim_ids: Iterable[int], at: datetime) -> None:
+        """A new version for each claim whose aggregate changed without the ORM (evidence added in bulk)."""
+        rows = [{"cid": cid, "at": at} for cid in sorted(claim_ids)]
+        if rows:
+            table = Claim.__table__
+            self.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("cid"))
+                .values(version=table.c.version + 1, updated_at=bindparam("at")),
+                rows,
+            )
+
 
 _PG_APPLY_CHANGED = text(
     """
@@ -349,6 +407,36 @@ class EvidenceRepository(Repository):
                 .all()
             )
         return out
+
+    # Bulk import: plain rows, no ORM objects (claims.services.bulk_import).
+    BULK_COLUMNS = (
+        "claim_id",
+        "source_id",
+        "stance",
+        "credibility",
+        "summary",
+        "locator",
+        "observed_at",
+        "added_by",
+        "added_at",
+        "fingerprint",
+        "retracted",
+        "retracted_by",
+        "retracted_at",
+        "retraction_reason",
+    )
+
+    def insert_rows(self, rows: Sequence[Sequence[Any]]) -> int:
+        """New items as tuples in BULK_COLUMNS order; read their ids back with `ids_by_fingerprint`."""
+        return self._insert_rows(Evidence.__table__, self.BULK_COLUMNS, rows)
+
+    def ids_by_fingerprint(self, claim_ids: Sequence[int]) -> dict[tuple[int, str], int]:
+        """(claim id, fingerprint) -> id of every item on these claims (a claim's fingerprints are unique)."""
+        table = Evidence.__table__
+        rows = self.session.execute(
+            select(table.c.claim_id, table.c.fingerprint, table.c.id).where(table.c.claim_id.in_(claim_ids))
+        )
+        return {(claim_id, fp): evidence_id for claim_id, fp, evidence_id in rows}
 
 
 class ReviewRepository(Repository):
