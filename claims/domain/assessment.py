@@ -116,10 +116,11 @@ class _Claim:
 
     __slots__ = ("counts", "facts", "live")
 
-    def __init__(self, facts: ClaimFacts) -> None:
+    def __init__(self, facts: ClaimFacts, counts: dict[int, int] | None = None) -> None:
         self.facts = facts
         self.live = [e for e in facts.evidence if not e.retracted]
-        self.counts: dict[int, int] = {}
+        # the counts depend on the evidence only: `plan` shares them across its re-judgements
+        self.counts: dict[int, int] = {} if counts is None else counts
 
     def lines(self, slot: int, stance: Stance, grade: Grade) -> int:
         """Independent lines (distinct roots) of `stance` graded `grade` or better."""
@@ -241,10 +242,10 @@ def _evaluators(policy: Policy) -> dict[Stage, tuple[Evaluator, ...]]:
 _TARGETS = (Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED)
 
 
-def assess(facts: ClaimFacts, policy: Policy) -> Assessment:
+def assess(facts: ClaimFacts, policy: Policy, *, _counts: dict[int, int] | None = None) -> Assessment:
     """Evaluate every target stage and decide the one next step the pipeline should take."""
     reachable = next_stages(facts.stage)
-    claim = _Claim(facts)
+    claim = _Claim(facts, _counts)
     stages = {
         stage: StageAssessment(
             stage=stage, reachable=stage in reachable, criteria=tuple(ev(claim, stage) for ev in evaluators)
@@ -339,8 +340,9 @@ def plan(facts: ClaimFacts, policy: Policy, *, at_risk: bool = False) -> tuple[S
     again after each, at most three times.
     """
     steps: list[Step] = []
+    counts: dict[int, int] = {}  # the evidence does not change between the re-judgements
     for _ in range(3):
-        result = assess(facts, policy)
+        result = assess(facts, policy, _counts=counts)
         pending = facts.pending_review
         if pending is not None and not result.for_stage(pending.to_stage).evidence_met:
             steps.append(Withdraw(pending.to_stage, tuple(result.for_stage(pending.to_stage).evidence_gaps)))
