@@ -708,19 +708,22 @@ def run_orchestration(dbs: Databases, size: int, tmp: Path) -> list[Result]:
 
         fixed, _, printed = wall(cli, env)
         nothing = json.loads(printed)["assessed"] == 0
-        services.add_evidence(rt, "alice", "bench-c1", "s0", "supports", credibility=2, summary="one more item")
-        start = time.perf_counter()
-        done = subprocess.run(cli, env=env, capture_output=True, text=True, cwd=ROOT, timeout=900)
-        secs = time.perf_counter() - start
-        one = done.returncode == 0 and json.loads(done.stdout)["assessed"] == 1
+        times, one = [], nothing
+        for i in range(REPEAT):  # each time one new item on another claim, then the command that assesses it
+            services.add_evidence(rt, "alice", f"bench-c{i + 1}", "s0", "supports", credibility=2, summary="one more")
+            start = time.perf_counter()
+            done = subprocess.run(cli, env=env, capture_output=True, text=True, cwd=ROOT, timeout=900)
+            times.append(time.perf_counter() - start)
+            one = one and done.returncode == 0 and json.loads(done.stdout)["assessed"] == 1
+        secs = statistics.median(times)
         add(
             "reassess_one_flow",
             secs,
             fixed,
             "< 1 s over the fixed flow cost",
             1.0,
-            nothing and one,
-            "after one new evidence item, against the same command with nothing to assess",
+            one,
+            f"after one new evidence item, against the same command with nothing to assess; median of {REPEAT}",
         )
         return results
     finally:
