@@ -23,6 +23,16 @@ For every size and backend:
 - `explain:*` (PostgreSQL): EXPLAIN of the set-based reads; met when no sequential scan of
   evidence or events is planned. `explain:list_*`, `explain:show`, `explain:readiness` and
   `explain:whatif` explain every statement the real read sends, with its own parameters.
+- `orchestration` (SQLite, the run's smallest size): `claims assess --all` as a user runs it, a
+  process of its own, through a Prefect API server already running (as `claims serve` provides),
+  against a process doing the same work with the service alone. Target: overhead <= 1 s. Its
+  parts: `orchestration_imports` (what importing Prefect and our flows adds to a process that
+  imports the services) and `orchestration_in_process` (the flow run through the server, imports
+  done, against the service: client, flow run, task runs, artifact). `reassess_one_flow`: after
+  one new evidence item, `claims assess` through the flow against the same command with nothing
+  to assess (the fixed flow cost). Target: under 1 s more. Wall clock, median of 3.
+  These need a Prefect API server: its start takes 10-60 s on a busy machine, so they are not
+  part of `SIZE=quick` (`--orchestration` adds them to any run, `--no-orchestration` drops them).
 
 Every measured step runs in a forked child, so `peak_rss_mb` is that step's own peak (target
 < 500 MB). Prints a table and writes bench/results.json. Exits 1 if results disagree with the
@@ -40,6 +50,7 @@ import json
 import os
 import pickle
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,6 +72,8 @@ SIZES = {"quick": [300], "full": [1_000, 10_000, 100_000]}
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 RESULTS = Path(__file__).with_name("results.json")
 RSS_LIMIT_MB = 500
+ROOT = Path(__file__).resolve().parents[1]
+REPEAT = 3  # orchestration timings: median of this many processes
 
 
 @dataclass
@@ -618,6 +631,231 @@ def explained_reads(url: str, hypothesis: list[Any], size: int) -> dict[str, Cal
     }
 
 
+# --- orchestration ----------------------------------------------------------------------------
+
+
+class PrefectServer:
+    """A Prefect API server for the orchestration steps: `python -m flows.api` (the temporary API of
+    the commands, API only) on its own PREFECT_HOME; it stops with this process whatever ends it."""
+
+    def __init__(self, tmp: Path, timeout: float = 300) -> None:
+        from flows.api import MARKER, healthy
+
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}/api"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CLAIMS_"))}
+        self.env |= {"PREFECT_HOME": str(tmp / "prefect-home"), "PYTHONPATH": str(ROOT)}
+        self.env |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+        began = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", MARKER, "--port", str(port), "--parent", str(os.getpid())],
+            env=self.env | {"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        while not healthy(self.url):
+            if self.proc.poll() is not None or time.monotonic() - began > timeout:
+                self.stop()
+                raise RuntimeError(f"the Prefect API for the orchestration steps did not start within {timeout} s")
+            time.sleep(0.2)
+        self.started_in = time.monotonic() - began
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+SERVICE_ALONE = """
+import sys
+from claims import services
+from claims.services import Runtime
+from claims.settings import get_settings
+rt = Runtime(sys.argv[1])
+keys = services.open_claim_keys(rt, changed_only=sys.argv[2] == "changed")
+size = get_settings().batch_size
+for i in range(0, len(keys), size):
+    services.assess_claims(rt, "alice", keys[i : i + size])
+print(len(keys))
+"""
+
+
+def wall(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Median wall-clock and CPU (user + system) seconds of REPEAT runs of a process, and what the last
+    one printed. CPU time barely moves with the machine's load; wall clock is what a person waits."""
+    times, cpu, printed = [], [], ""
+    for _ in range(REPEAT):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run(args, env=env, capture_output=True, text=True, cwd=ROOT, timeout=900)
+        times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:4])} failed: {done.stderr.strip()[-500:]}")
+        printed = done.stdout
+    return statistics.median(times), statistics.median(cpu), printed
+
+
+def flow_in_process(url: str, api: str) -> float:
+    """Seconds of one assessment flow run through `api`, Prefect and the flows already imported."""
+    import flows
+
+    flows.lean_prefect_import()
+    from claims.services import Runtime
+    from claims.settings import get_settings
+    from flows.common import silence_console
+    from flows.runner import assess
+
+    os.environ["CLAIMS_PREFECT_API_URL"] = api
+    get_settings.cache_clear()
+    silence_console()
+    rt = Runtime(url)
+    assess(rt, "alice", None, full=True)  # the first run of a process pays Prefect's lazy imports and clients
+    start = time.perf_counter()
+    assess(rt, "alice", None, full=True)
+    return time.perf_counter() - start
+
+
+def service_in_process(url: str) -> float:
+    from claims import services
+    from claims.services import Runtime
+
+    rt = Runtime(url)
+    services.assess_claims(rt, "alice", services.open_claim_keys(rt, changed_only=False))
+    start = time.perf_counter()
+    services.assess_claims(rt, "alice", services.open_claim_keys(rt, changed_only=False))
+    return time.perf_counter() - start
+
+
+def run_orchestration(dbs: Databases, size: int, tmp: Path) -> list[Result]:
+    """`claims assess` through a running Prefect API against the service alone (see the module docstring)."""
+    from claims import services
+    from claims.services import Runtime
+    from claims.services.identity import issue_token_unchecked
+
+    case = tmp / f"case-{size}.json"
+    if not case.exists():
+        write_case_json(case, size)
+    url = dbs.fresh("sqlite", f"orchestration{size}")
+    rt = Runtime(url)
+    services.ensure_users(rt, {"admin": "admin", "alice": "analyst"})
+    services.import_path(rt, "alice", case)
+    services.assess_claims(rt, "alice", services.open_claim_keys(rt, changed_only=False))  # later runs compare alike
+    server = PrefectServer(tmp)
+    try:
+        env = server.env | {
+            "CLAIMS_DATABASE_URL": url,
+            "CLAIMS_TOKEN": issue_token_unchecked(rt, "alice", reason="bench").token,
+            "CLAIMS_PREFECT_API_URL": server.url,
+        }
+        cli = [sys.executable, "-m", "claims.cli", "assess", "--json"]
+        service = [sys.executable, "-c", SERVICE_ALONE, url]
+        results: list[Result] = []
+
+        def add(name: str, secs: float, base: float, target: str, limit: float, agrees: bool, note: str) -> None:
+            over = secs - base
+            results.append(
+                Result(
+                    name,
+                    size,
+                    "sqlite",
+                    round(secs, 4),
+                    round(base, 4),
+                    round(secs / base, 3),
+                    target,
+                    over <= limit,
+                    0.0,
+                    agrees,
+                    f"overhead {over:.2f} s; {note}",
+                )
+            )
+
+        secs, cpu, printed = wall([*cli, "--all"], env)
+        base, base_cpu, counted = wall([*service, "all"], env)
+        agrees = json.loads(printed)["assessed"] == int(counted) == size
+        add(
+            "orchestration",
+            secs,
+            base,
+            "overhead <= 1 s",
+            1.0,
+            agrees,
+            f"CPU {cpu:.2f} s vs {base_cpu:.2f} s; Prefect API up in {server.started_in:.0f} s; "
+            f"subprocess wall, median of {REPEAT}",
+        )
+        lean = "import flows; flows.lean_prefect_import(); import claims.services"
+        imports, cpu, _ = wall(
+            [sys.executable, "-c", f"{lean}, prefect, fastapi.encoders, flows.runner, flows.assessment"], env
+        )
+        services_only, base_cpu, _ = wall([sys.executable, "-c", lean], env)
+        add(
+            "orchestration_imports",
+            imports,
+            services_only,
+            "overhead <= 1 s",
+            1.0,
+            True,
+            f"CPU {cpu:.2f} s vs {base_cpu:.2f} s; Prefect (with what its flow runs import) and our flows, "
+            "over the services",
+        )
+        home = os.environ.get("PREFECT_HOME")
+        os.environ["PREFECT_HOME"] = env["PREFECT_HOME"]  # the forked children import Prefect with it
+        try:
+            _, _, flow_secs = measured(lambda: flow_in_process(url, server.url))
+            _, _, service_secs = measured(lambda: service_in_process(url))
+        finally:
+            if home is None:
+                os.environ.pop("PREFECT_HOME")
+            else:
+                os.environ["PREFECT_HOME"] = home
+        add(
+            "orchestration_in_process",
+            flow_secs,
+            service_secs,
+            "overhead <= 1 s",
+            1.0,
+            True,
+            "one flow run through the server, imports done: client, flow run, task run, artifact",
+        )
+
+        fixed, _, printed = wall(cli, env)
+        nothing = json.loads(printed)["assessed"] == 0
+        times, one = [], nothing
+        for i in range(REPEAT):  # each time one new item on another claim, then the command that assesses it
+            services.add_evidence(rt, "alice", f"bench-c{i + 1}", "s0", "supports", credibility=2, summary="one more")
+            start = time.perf_counter()
+            done = subprocess.run(cli, env=env, capture_output=True, text=True, cwd=ROOT, timeout=900)
+            times.append(time.perf_counter() - start)
+            one = one and done.returncode == 0 and json.loads(done.stdout)["assessed"] == 1
+        secs = statistics.median(times)
+        add(
+            "reassess_one_flow",
+            secs,
+            fixed,
+            "< 1 s over the fixed flow cost",
+            1.0,
+            one,
+            f"after one new evidence item, against the same command with nothing to assess; median of {REPEAT}",
+        )
+        return results
+    finally:
+        server.stop()
+
+
 def print_table(results: list[Result]) -> None:
     head = (
         f"{'benchmark':<22} {'size':>7} {'backend':<10} {'seconds':>9} {'baseline':>9} {'ratio':>7} {'RSS MB':>7}"
@@ -640,6 +878,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="sqlite,postgresql", help="sqlite, postgresql or both")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--only", choices=["import"], help="run only these steps (import: import and import_again)")
+    parser.add_argument(
+        "--orchestration",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the steps through a Prefect API server (default: on, except for --size quick)",
+    )
     args = parser.parse_args(argv)
     sizes = SIZES.get(args.size) or [int(s) for s in args.size.split(",")]
     backends = [b for b in args.backend.split(",") if b]
@@ -655,6 +899,8 @@ def main(argv: list[str] | None = None) -> int:
                 for size in sizes:
                     results += run_size(dbs, backend, size, Path(tmp), before, args.only)
                     args.output.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
+            if args.orchestration if args.orchestration is not None else args.size != "quick":
+                results += run_orchestration(dbs, min(sizes), Path(tmp))
         finally:
             if dbs.pg_names:
                 dbs.drop_all()

@@ -24,9 +24,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -40,8 +40,9 @@ class PrefectApiUnavailable(RuntimeError):
 
 def healthy(api_url: str, timeout: float = 2) -> bool:
     """Whether a Prefect API answers its health check at `api_url` (…/api)."""
-    try:
-        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
+    url = f"{api_url.rstrip('/')}/health"
+    try:  # plain HTTP needs no certificates: loading them is 70 ms of a command's start
+        return httpx.get(url, timeout=timeout, verify=not url.startswith("http://")).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -64,26 +65,31 @@ def running_server() -> str | None:
 
 
 @contextmanager
-def command_api(say: Callable[[str], None] | None = None) -> Iterator[str]:
+def command_api(say: Callable[[str], None] | None = None, settings: dict[str, Any] | None = None) -> Iterator[str]:
     """The Prefect API for the flows run inside this block; a temporary one is stopped when the block ends.
 
-    Nested calls (a command that runs two flows) reuse the API of the outer call. `say` hears what
-    we are waiting for (the temporary API takes seconds, more on a busy machine).
+    `settings` are Prefect setting updates for the block, applied in the same step as the API URL:
+    each `temporary_settings` rebuilds Prefect's whole settings tree (a few hundred ms on a busy
+    machine), so a command with a running server pays for one. `say` hears what we are waiting
+    for (the temporary API takes seconds, more on a busy machine).
     """
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    updates = dict(settings or {})
     configured = PREFECT_API_URL.value()
     if configured:
-        yield configured
+        with temporary_settings(updates=updates) if updates else nullcontext():
+            yield configured
         return
     found = running_server()
     if found:
-        with _pointing_at(found):
+        with _pointing_at(found, updates):
             yield found
         return
-    server = TemporaryApi.start(say=say)
+    with temporary_settings(updates=updates) if updates else nullcontext():  # the temporary server inherits them
+        server = TemporaryApi.start(say=say)
     try:
-        with _pointing_at(server.url):
+        with _pointing_at(server.url, updates):
             try:
                 yield server.url
             finally:
@@ -103,14 +109,15 @@ def _drain(timeout: float = 30) -> None:
 
 
 @contextmanager
-def _pointing_at(url: str) -> Iterator[None]:
-    """PREFECT_API_URL = `url` for this process and the processes it starts (a Dask LocalCluster's workers)."""
+def _pointing_at(url: str, updates: dict[str, Any]) -> Iterator[None]:
+    """PREFECT_API_URL = `url` (and `updates`) for this process; the URL also for the processes it starts
+    (a Dask LocalCluster's workers)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     previous = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
+        with temporary_settings(updates={**updates, PREFECT_API_URL: url}):
             yield
     finally:
         if previous is None:
@@ -245,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     if os.getppid() != args.parent:  # the parent died before we got here
         sys.exit(1)
     _watch_parent(args.parent)
+    from flows import lean_prefect_import
+
+    lean_prefect_import()
     import uvicorn
 
     with suppress(KeyboardInterrupt):

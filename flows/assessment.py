@@ -8,6 +8,7 @@ every step from the stored state, so a retried or re-run batch never applies a t
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.context import get_run_context
+from prefect.context import FlowRunContext, get_run_context
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -27,7 +28,7 @@ from claims.services import Outcome, Runtime
 from claims.services.runtime import SYSTEM_USER
 from claims.services.signoff import ReviewState, pending_reviews
 from claims.settings import get_settings
-from flows.common import current_runtime, plain, retry_on_io
+from flows.common import current_runtime, is_transient, plain, retry_on_io
 
 ARTIFACT_KEY = "claims-assessment"
 THREADS = 4
@@ -100,10 +101,22 @@ def _no_progress(done: int, total: int) -> None:
     return None
 
 
-@task(name="list-claims", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
-def list_claims(rt: Runtime, case: str | None = None, full: bool = False) -> list[str]:
-    """Keys of the claims to assess (all, or one case's): those changed since last judged, or every one if `full`."""
-    return services.open_claim_keys(rt, case, changed_only=not full)
+def list_claims(rt: Runtime, case: str | None = None, full: bool = False, retries: int = 2) -> list[str]:
+    """Keys of the claims to assess (all, or one case's): those changed since last judged, or every one if `full`.
+
+    Plain code in the flow, not a task: one indexed read, where a task run would cost more
+    orchestration than the read itself. It keeps the retries a task had: `retries` more tries,
+    a second apart, when it failed on I/O.
+    """
+    for attempt in range(retries + 1):
+        try:
+            return services.open_claim_keys(rt, case, changed_only=not full)
+        except Exception as exc:
+            if attempt == retries or not is_transient(exc):
+                raise
+            get_run_logger().warning("listing claims failed (%s); trying again", exc)
+            time.sleep(1)
+    raise AssertionError("unreachable")
 
 
 @task(
@@ -163,25 +176,16 @@ def assessment_flow(
     logger = get_run_logger()
     todo = list(keys) if keys else list_claims(rt, case, full)
     chunks = batches(todo, batch_size or get_settings().batch_size)
-    waiting = deque(chunks)
     # SQLite takes one writer at a time: batches in parallel would only queue on its lock, and its
     # busy handler sleeps in coarse steps. PostgreSQL (and Dask) get every batch at once.
     window = parallel or (1 if rt.database_url.startswith("sqlite") else len(chunks) or 1)
-    running: dict[PrefectFuture[list[Outcome]], list[str]] = {}
     by_claim: dict[str, Outcome] = {}
     failed: list[tuple[list[str], BaseException]] = []
     report_progress = progress_callback()
     report_progress(0, len(todo))
-    while waiting or running:
-        while waiting and len(running) < window:
-            chunk = waiting.popleft()
-            running[assess_batch.submit(rt, actor, chunk)] = chunk
-        future = next(as_completed(list(running)))
-        chunk = running.pop(future)
-        try:
-            done = future.result()
-        except Exception as exc:  # one batch's failure must not hide what the others committed
-            failed.append((chunk, exc))
+    for chunk, done in run_batches(rt, actor, chunks, window):
+        if isinstance(done, BaseException):  # one batch's failure must not hide what the others committed
+            failed.append((chunk, done))
             continue
         by_claim.update((o.claim, o) for o in done)
         report_progress(len(by_claim), len(todo))
@@ -203,6 +207,37 @@ def assessment_flow(
     logger.info("%s, in %d batch(es)", summary_line(outcomes), len(chunks))
     run = get_run_context().flow_run  # type: ignore[union-attr]
     return AssessmentReport(outcomes, len(chunks), rt.policy.version, str(run.id) if run else None, signoffs)
+
+
+def run_batches(
+    rt: Runtime, actor: str, chunks: list[list[str]], window: int
+) -> Iterator[tuple[list[str], list[Outcome] | BaseException]]:
+    """Each batch's outcomes (or what it raised after its retries) as the batches finish, at most `window` at once.
+
+    One at a time on the flow's thread pool, batches are called right here, in the flow's thread:
+    the same task runs with the same retries, without a hand-over to a pool thread per batch.
+    Anything else (parallel batches, Dask workers) is submitted to the flow's task runner.
+    """
+    context = FlowRunContext.get()
+    if window == 1 and (context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)):
+        for chunk in chunks:
+            try:
+                yield chunk, assess_batch(rt, actor, chunk)
+            except Exception as exc:
+                yield chunk, exc
+        return
+    waiting = deque(chunks)
+    running: dict[PrefectFuture[list[Outcome]], list[str]] = {}
+    while waiting or running:
+        while waiting and len(running) < window:
+            chunk = waiting.popleft()
+            running[assess_batch.submit(rt, actor, chunk)] = chunk
+        future = next(as_completed(list(running)))
+        chunk = running.pop(future)
+        try:
+            yield chunk, future.result()
+        except Exception as exc:
+            yield chunk, exc
 
 
 def publish_report(

@@ -60,17 +60,14 @@ def retry_on_io(task: Any, task_run: Any, state: Any) -> bool:
     return isinstance(exc, BaseException) and is_transient(exc)
 
 
-@contextmanager
-def local_run(*, quiet: bool = False) -> Iterator[None]:
-    """Settings for flows run inside this process (the CLI): no heartbeat thread, no telemetry, optional quiet.
+def local_settings(*, quiet: bool = False) -> dict[str, Any]:
+    """Prefect settings for flows run inside this process (the CLI): no heartbeat thread, no telemetry, optional quiet.
 
     Heartbeats let a server detect crashed runs of a worker; in-process they only add up to a
-    second to every flow run while the heartbeat thread is joined. `quiet` lowers Prefect's
-    console log to warnings (everything still reaches the Prefect API and UI) and, should a
-    temporary API server be started, keeps its shutdown chatter off the terminal.
+    second to every flow run while the heartbeat thread is joined. `quiet` keeps a temporary
+    API server's shutdown chatter off the terminal (see `quiet_console` for Prefect's run log).
+    Applied by `flows.api.command_api` together with the API URL, in one settings rebuild.
     """
-    from prefect.settings import temporary_settings
-
     from flows.api import startup_seconds
 
     updates: dict[str, Any] = {
@@ -81,12 +78,7 @@ def local_run(*, quiet: bool = False) -> Iterator[None]:
     }
     if quiet:
         updates["server.logging_level"] = "CRITICAL"
-    with temporary_settings(updates=updates):
-        if not quiet:
-            yield
-            return
-        with quiet_console():
-            yield
+    return updates
 
 
 def _console_handlers() -> list[logging.Handler]:
@@ -99,7 +91,8 @@ def _console_handlers() -> list[logging.Handler]:
 
 @contextmanager
 def quiet_console(level: int = logging.WARNING) -> Iterator[None]:
-    """Raise the level of Prefect's console handlers for the duration (stdout stays clean for --json)."""
+    """Raise the level of Prefect's console handlers for the duration (stdout stays clean for --json);
+    everything still reaches the Prefect API and UI."""
     before = {h: h.level for h in _console_handlers()}
     for h, old in before.items():
         h.setLevel(max(level, old))

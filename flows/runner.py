@@ -8,7 +8,8 @@ stopped with it (see `flows.api`). Runs on a real server are recorded there and 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,18 +23,32 @@ if TYPE_CHECKING:  # Prefect takes a second or two to import: only the commands 
     from flows.assessment import AssessmentReport
     from flows.intake import IntakeReport
 
+_FLOW_API: ContextVar[str | None] = ContextVar("claims_flow_api", default=None)
+
 
 @contextmanager
 def flow_api(*, quiet: bool = True) -> Iterator[str]:
-    """Local run settings and ONE Prefect API for every flow run inside (its URL); wrap a whole command in it."""
+    """Local run settings and ONE Prefect API for every flow run inside (its URL); wrap a whole command in it.
+
+    Inside another `flow_api` (`claims demo` runs intake, then assessment) this reuses the outer
+    one as it is: no second look for a server, no second rebuild of Prefect's settings.
+    """
+    outer = _FLOW_API.get()
+    if outer:
+        yield outer
+        return
     from flows.api import command_api
-    from flows.common import local_run
+    from flows.common import local_settings, quiet_console
 
     def say(message: str) -> None:
         Console(stderr=True, soft_wrap=True).print(message, markup=False, highlight=False)
 
-    with local_run(quiet=quiet), command_api(say=say) as url:
-        yield url
+    with quiet_console() if quiet else nullcontext(), command_api(say, local_settings(quiet=quiet)) as url:
+        token = _FLOW_API.set(url)
+        try:
+            yield url
+        finally:
+            _FLOW_API.reset(token)
 
 
 @contextmanager

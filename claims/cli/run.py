@@ -33,6 +33,7 @@ def demo(
 
     db_upgrade("head")
     rt = runtime()
+    err.print("loading Prefect (seconds on a busy machine)…", markup=False)
     prefect_console(verbose)
     with flow_errors(), flow_api(quiet=not verbose):
         created = sign_in_demo_users(rt)
@@ -40,10 +41,12 @@ def demo(
             err.print(f"users created: {', '.join(created)}", markup=False)
         if file.resolve() == DEMO_CASE.resolve():  # the shipped example, vouched for by this instance's key
             file = signed_demo_case(Path(tempfile.mkdtemp(prefix="claims-demo-")))
+        err.print(f"importing {file.name} through the intake flow…", markup=False)
         intake = run_intake(rt, "alice", file, quiet=not verbose)
         loaded = intake.files[0]
         made = ", ".join(f"{n} {k}" for k, n in loaded.created.items() if n) or "nothing new"
         out.print(f"imported {loaded.case}: {made}", markup=False)
+        err.print(f"assessing {loaded.case} through the assessment flow…", markup=False)
         report = assess(rt, "system", None, case=loaded.case, progress=True, quiet=not verbose)
     print_outcomes(report.outcomes, False)
     readiness_cmd(case=loaded.case, as_json=False)

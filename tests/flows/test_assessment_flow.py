@@ -88,6 +88,21 @@ def task_run_counts(flow_run_id: str | None, expected: list[int], timeout: float
         time.sleep(0.2)
 
 
+def test_a_run_of_one_batch_is_one_task_run(loaded: Runtime):
+    """Listing the claims is plain code in the flow; each task run costs orchestration (issue 11)."""
+    report = assess(loaded, "system", None, full=True)
+    assert report.batches == 1
+    deadline = time.monotonic() + 15
+    while True:
+        with get_client(sync_client=True) as client:
+            flow_run = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(report.flow_run_id)]))
+            names = sorted(r.name.rsplit("-", 1)[0] for r in client.read_task_runs(flow_run_filter=flow_run))
+        if names or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert names == ["assess-batch"]
+
+
 class FailOnce:
     """Wraps the assessment service: the first call for the batch holding `key` fails with a lost connection,
     either before anything was written or right after the batch committed."""

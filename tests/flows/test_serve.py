@@ -45,3 +45,28 @@ def test_the_flow_commands_document_their_options(args: list[str]):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0
     assert "--dask" in result.output or "--verbose" in result.output
+
+
+LEAN = """
+import sys
+from claims.cli import main
+sys.argv = ["claims", "assess", "--help"]
+try:
+    main()
+except SystemExit:
+    pass
+import prefect  # after main(), as a flow-running command imports it
+print(sys.modules.get("rfc3987_syntax") is None)
+"""
+
+
+def test_the_claims_process_imports_prefect_without_the_iri_grammar():
+    """jsonschema builds a Lark grammar for IRIs at import when rfc3987-syntax is installed (the dev extras):
+    half of Prefect's import time, for a format check Prefect never makes (issue 11)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", LEAN], capture_output=True, text=True, cwd=root, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True"
