@@ -190,6 +190,7 @@ def assessment_flow(
         by_claim.update((o.claim, o) for o in done)
         report_progress(len(by_claim), len(todo))
     outcomes = [by_claim[k] for k in todo if k in by_claim]
+    services.after_run(rt, sum(1 for o in outcomes if o.changes))
     publish_report(outcomes, len(chunks), failed, rt.policy.version)
     signoffs: dict[int, str] = {}
     if signoff_deployment:

@@ -11,7 +11,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
-    "claims.services.assessment": ("AdvanceResult", "Outcome", "advance", "assess_claims", "open_claim_keys"),
+    "claims.services.assessment": (
+        "AdvanceResult",
+        "Outcome",
+        "advance",
+        "after_run",
+        "assess_claims",
+        "open_claim_keys",
+    ),
     "claims.services.bulk_import": ("import_path",),
     "claims.services.casefile": ("CaseFile", "read_case_file", "validate_case"),
     "claims.services.errors": ("InvalidInput", "NotFound", "PermissionDenied", "RuleViolation"),
@@ -42,6 +49,7 @@ __all__ = [
     "add_evidence",
     "add_user",
     "advance",
+    "after_run",
     "approve",
     "assess_claims",
     "audit_verify",
@@ -77,7 +85,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and import-linter
-    from claims.services.assessment import AdvanceResult, Outcome, advance, assess_claims, open_claim_keys
+    from claims.services.assessment import AdvanceResult, Outcome, advance, after_run, assess_claims, open_claim_keys
     from claims.services.bulk_import import import_path
     from claims.services.casefile import CaseFile, read_case_file, validate_case
     from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation

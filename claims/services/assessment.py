@@ -47,6 +47,21 @@ def open_claim_keys(rt: Runtime, case_key: str | None = None, *, changed_only: b
         return uow.claims.keys(case_key=case_key)
 
 
+# A run that changed at least this many claims refreshes the planner's statistics, as a bulk import
+# does: stage counts shift, and PostgreSQL once chose a 10-minute plan from stale ones.
+STATISTICS_AFTER = 5000
+
+
+def after_run(rt: Runtime, changed: int) -> bool:
+    """Called once when an assessment run ends; whether it refreshed the statistics."""
+    if changed < STATISTICS_AFTER:
+        return False
+    from claims.services.bulk_import import refresh_statistics
+
+    refresh_statistics(rt)
+    return True
+
+
 def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]:
     """Assess a batch of claims in one transaction and apply what the policy says.
 

@@ -103,3 +103,22 @@ def test_a_move_in_a_batch_is_stamped_and_judged_at_its_new_version(rt: Runtime)
         assert after.stage == "corroborated" and after.corroborated_at is not None
         assert after.version == version + 1 and after.assessed_version == after.version
     assert changed(rt) == []
+
+
+def test_a_run_that_changed_many_claims_leaves_fresh_planner_statistics(demo: Runtime, monkeypatch):
+    """After a big assessment run the planner sees the new stage counts (PostgreSQL: ANALYZE ran)."""
+    from sqlalchemy import create_engine, text
+
+    from claims.services import assessment
+
+    assert services.after_run(demo, assessment.STATISTICS_AFTER - 1) is False
+    monkeypatch.setattr(assessment, "STATISTICS_AFTER", 3)
+    assert services.after_run(demo, 3) is True
+    if demo.database_url.startswith("postgresql"):
+        engine = create_engine(demo.database_url)
+        with engine.connect() as conn:
+            analysed = conn.execute(
+                text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'claims'")
+            ).scalar_one()
+        engine.dispose()
+        assert analysed is not None
