@@ -157,8 +157,9 @@ def readiness(d: Db, case: str | None) -> list[ActionReadiness]:
 
 
 @_cache
-def review_queue(d: Db, status: str | None = "pending") -> list[dict[str, Any]]:
-    return services.review_queue(runtime(d), status)
+def review_page(d: Db, case: str | None, action: str | None, limit: int, offset: int = 0) -> services.ReviewPage:
+    """One page of the pending review queue by impact, with the true total; only the page is assessed."""
+    return services.review_page(runtime(d), case=case, action=action, limit=limit, offset=offset)
 
 
 @_cache

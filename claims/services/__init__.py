@@ -11,10 +11,12 @@ from claims.services.review import Decision, approve, reject, reopen
 from claims.services.runtime import Role, Runtime
 from claims.services.users import add_user, ensure_users, list_users
 from claims.services.views import (
+    ReviewPage,
     action_readiness,
     audit_verify,
     claim_detail,
     readiness_json,
+    review_page,
     review_queue,
 )
 
@@ -28,6 +30,7 @@ __all__ = [
     "NotFound",
     "Outcome",
     "PermissionDenied",
+    "ReviewPage",
     "Role",
     "RuleViolation",
     "Runtime",
@@ -50,6 +53,7 @@ __all__ = [
     "reject",
     "reopen",
     "retract_evidence",
+    "review_page",
     "review_queue",
     "validate_case",
     "verify_token",
