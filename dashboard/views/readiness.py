@@ -218,7 +218,10 @@ with whatif_tab:
     if state.get("whatif_for") != wcase:
         state["whatif_for"], state["whatif"] = wcase, []
 
-    claim_keys = data.claim_keys(d, wcase)
+    search = (state.get("whatif_search") or "").strip() or None
+    claim_keys = data.claim_keys(d, wcase, search)
+    if search or len(claim_keys) >= data.PICK:  # a long list: the first PICK, and a search for the rest
+        st.text_input("Find a claim", key="whatif_search", placeholder="part of its key or statement")
     sources = data.lineage(d, wcase)
     reliability = {s["key"]: s["reliability"] for s in sources}
     cred_labels = ui.CREDIBILITY_LABELS
