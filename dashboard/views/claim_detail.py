@@ -22,8 +22,8 @@ state = st.session_state
 search = (state.get("detail_search") or "").strip() or None
 keys = data.claim_keys(d, ui.case(), search)
 wanted = st.query_params.get("claim")
-if wanted and wanted not in keys:
-    keys = [wanted, *keys]  # a link from another case's page still opens
+if wanted and wanted not in keys and not search:
+    keys = [wanted, *keys]  # a link from another case's page (or beyond the picker's first PICK) still opens
 
 st.title("Claim detail")
 if search or len(keys) >= data.PICK:  # a long list: the picker shows the first PICK, a search finds the rest
