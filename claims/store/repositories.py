@@ -188,12 +188,14 @@ class ReviewRepository(Repository):
         id. Filtered, counted, ordered and cut in SQL; only the page's rows (and their claims and
         cases) are loaded, so the cost follows the page, not the length of the queue.
         """
-        gates = (
-            select(func.count(ActionRequirement.id))
-            .where(ActionRequirement.claim_id == ReviewRequest.claim_id)
-            .correlate(ReviewRequest)
-            .scalar_subquery()
+        # Gate counts from the (small) requirements table, aggregated once and joined: a correlated
+        # count per request made PostgreSQL scan the requirements once for each pending request.
+        per_claim = (
+            select(ActionRequirement.claim_id, func.count(ActionRequirement.id).label("n"))
+            .group_by(ActionRequirement.claim_id)
+            .subquery()
         )
+        gates = func.coalesce(per_claim.c.n, 0)
         where = []
         if status:
             where.append(ReviewRequest.status == status)
@@ -214,6 +216,7 @@ class ReviewRepository(Repository):
         total = int(self.session.scalar(select(func.count(ReviewRequest.id)).where(*where)) or 0)
         stmt = (
             select(ReviewRequest, gates.label("gates"))
+            .outerjoin(per_claim, per_claim.c.claim_id == ReviewRequest.claim_id)
             .where(*where)
             .options(selectinload(ReviewRequest.claim).selectinload(Claim.case))
             .order_by(gates.desc(), ReviewRequest.requested_at, ReviewRequest.id)
