@@ -28,8 +28,8 @@ def review_list(
 ) -> None:
     """Review requests by impact (claims gating the most policy actions first, then the oldest), one page.
 
-    Each request comes with the assessment of its target stage. A closing line gives the true
-    total (on stderr with --json, whose list holds the requests of the page, or every one with --all).
+    Each request comes with the assessment of its target stage. When more requests match than are
+    shown, a closing line gives the true total (on stderr with --json, whose stdout stays the list).
     """
     page = services.review_page(
         runtime(),
