@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     token: str | None = None  # CLAIMS_TOKEN: a personal or service token for automation
     token_hours: float = 12  # lifetime of a `claims login` token
     session_idle_hours: float = 8  # a dashboard session ends after this long without use
-    batch_size: int = 200
+    batch_size: int = 5000
     inbox: Path = Path("inbox")
     # A running Prefect server that flow-running commands use when PREFECT_API_URL is unset and it answers
     # (where `claims serve` starts its own); "none" never looks. Without one, a command starts a temporary API.

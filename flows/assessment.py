@@ -1,7 +1,7 @@
 """Assessment flow: judge every open claim (or a given set) against the policy, one batch per task.
 
 Claims are many and each Prefect task run costs tens of milliseconds of orchestration, so a task
-assesses a whole batch (CLAIMS_BATCH_SIZE, default 200) in one transaction. The service decides
+assesses a whole batch (CLAIMS_BATCH_SIZE, default 5000) in one transaction. The service decides
 every step from the stored state, so a retried or re-run batch never applies a transition twice.
 """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import click
 import typer
@@ -17,14 +17,15 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from claims import services
-from claims.cli.tokenstore import TokenStore
-from claims.domain.errors import DomainError
 from claims.domain.stages import Stage
-from claims.services import NotFound, PermissionDenied, Runtime
-from claims.services.identity import Identity
-from claims.settings import get_settings
-from claims.store.db import dispose_engines
-from claims.store.uow import ConcurrencyConflict
+
+if TYPE_CHECKING:
+    from claims.services import Runtime
+    from claims.services.identity import Identity
+
+# Startup cost (issue 11): `claims --help` and the reading commands answer within half a second,
+# so nothing here imports SQLAlchemy, pydantic or a use case at module level; each command
+# loads what it calls, when it calls it.
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -38,15 +39,17 @@ DaskOpt = Annotated[
     str | None,
     typer.Option(help="Fan batches out on Dask: a scheduler address (tcp://host:8786), or 'local' for a LocalCluster."),
 ]
-BatchOpt = Annotated[int | None, typer.Option(min=1, help="Claims per task (default $CLAIMS_BATCH_SIZE, 200).")]
+BatchOpt = Annotated[int | None, typer.Option(min=1, help="Claims per task (default $CLAIMS_BATCH_SIZE, 5000).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run log on stderr.")]
 
-EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (NotFound, 3),
-    (PermissionDenied, 4),
-    (ConcurrencyConflict, 5),
-    (DomainError, 1),
-)
+
+def exit_codes() -> tuple[tuple[type[BaseException], int], ...]:
+    """Expected failures and their exit codes, most specific first (imported when a command fails)."""
+    from claims.domain.errors import DomainError
+    from claims.services.errors import NotFound, PermissionDenied
+    from claims.store.uow import ConcurrencyConflict
+
+    return ((NotFound, 3), (PermissionDenied, 4), (ConcurrencyConflict, 5), (DomainError, 1))
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -60,16 +63,18 @@ class ReportedErrors(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except tuple(kind for kind, _ in EXIT_CODES) as exc:
-            code = next(c for kind, c in EXIT_CODES if isinstance(exc, kind))
-            fail(str(exc), code)
-        except Exception as exc:  # the safety net: a cause not yet turned into a message stays one line
-            message = last_resort_message(exc)
+        except Exception as exc:
+            code = next((c for kind, c in exit_codes() if isinstance(exc, kind)), None)
+            if code is not None:
+                fail(str(exc), code)
+            message = last_resort_message(exc)  # the safety net: a cause not yet turned into a message stays one line
             if message is None:
                 raise
             fail(message)
         finally:
-            dispose_engines()  # checkpoints the SQLite WAL this command wrote: the .db file alone holds the data
+            db = sys.modules.get("claims.store.db")  # not imported: no engine was made, nothing to dispose
+            if db is not None:
+                db.dispose_engines()  # checkpoints the SQLite WAL this command wrote: the .db file alone holds the data
 
 
 def last_resort_message(exc: BaseException) -> str | None:
@@ -81,6 +86,7 @@ def last_resort_message(exc: BaseException) -> str | None:
     from pydantic import ValidationError
     from sqlalchemy import exc as sa
 
+    from claims.settings import get_settings
     from claims.store.db import safe_url
 
     if isinstance(exc, ValidationError):
@@ -106,6 +112,8 @@ def _first(exc: BaseException) -> str:
 
 
 def runtime() -> Runtime:
+    from claims.services.runtime import Runtime
+
     return Runtime.from_settings()
 
 
@@ -115,6 +123,10 @@ def identity(name: str | None = None) -> Identity:
     The one place a command learns its acting user. A name alone is never believed: `--as NAME`
     only picks among the tokens `claims login` stored, and the token is verified by the service.
     """
+    from claims.cli.tokenstore import TokenStore
+    from claims.services import PermissionDenied
+    from claims.settings import get_settings
+
     rt = runtime()
     services.list_users(rt)  # a missing or unmigrated database says so first, before any sign-in question
     env_token = get_settings().token

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from claims.cli.common import err, fail
-from claims.settings import get_settings
-from claims.store.db import backup, safe_url
 
 db_app = typer.Typer(help="The database: schema (Alembic migrations only) and backup.", no_args_is_help=True)
 
@@ -19,6 +17,8 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
     """Create or migrate the schema to the latest revision."""
     from alembic import command
 
+    from claims.settings import get_settings
+    from claims.store.db import safe_url
     from migrations import alembic_config
 
     url = get_settings().database_url
@@ -36,6 +36,8 @@ def db_downgrade(
     """Step the schema back. Refused if it would drop tables holding data, unless --destroy-data."""
     from alembic import command
 
+    from claims.settings import get_settings
+    from claims.store.db import safe_url
     from claims.store.schema import downgrade_losses
     from migrations import alembic_config
 
@@ -54,6 +56,9 @@ def db_downgrade(
 @db_app.command("backup")
 def db_backup(path: Annotated[Path, typer.Argument(help="New file to write the copy to.")]) -> None:
     """Copy the SQLite database to PATH while it is in use (SQLite's online backup); PostgreSQL: use pg_dump."""
+    from claims.settings import get_settings
+    from claims.store.db import backup, safe_url
+
     url = get_settings().database_url
     written = backup(url, path)
     err.print(f"backed up {safe_url(url)} to {written}", markup=False)

@@ -5,15 +5,16 @@ They import neither Prefect nor Streamlit, so they answer at human speed.
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from claims import services
 from claims.cli.common import JsonOut, emit_json, fail, out, runtime
 from claims.domain.stages import Stage
-from claims.settings import get_settings
 
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
 
@@ -29,6 +30,11 @@ def show(key: str, as_json: JsonOut = False) -> None:
     render_claim(out, detail)
 
 
+PAGE_SIZE = 50
+COLUMNS = ("claim", "case", "stage", "for", "against", "retracted", "review")
+WIDTHS = {"claim": 24, "case": 16, "stage": 22}  # plain streamed rows: "corroborated (at risk)" fits
+
+
 def list_cmd(
     case: Annotated[str | None, typer.Option(help="Case key.")] = None,
     stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
@@ -36,43 +42,96 @@ def list_cmd(
     grade: Annotated[str | None, typer.Option(help="Only claims with live evidence of this grade, e.g. B2.")] = None,
     assignee: Annotated[str | None, typer.Option(help="Only claims assigned to this person.")] = None,
     search: Annotated[str | None, typer.Option(help="Text in key or statement (% and _ match themselves).")] = None,
-    limit: Annotated[int | None, typer.Option(min=0, help="At most this many rows (default: all that match).")] = None,
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many matching rows first.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, help=f"Rows per page (default {PAGE_SIZE}).")] = PAGE_SIZE,
+    page: Annotated[int | None, typer.Option(min=1, help="Which page, from 1.")] = None,
+    offset: Annotated[
+        int | None, typer.Option(min=0, help="Skip this many matching rows first (instead of --page).")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every matching row (streamed), not one page.")] = False,
     as_json: JsonOut = False,
 ) -> None:
-    """Claims with their stage, evidence counts and any pending review (filtered in SQL).
+    """Claims with their stage, evidence counts and any pending review (filtered in SQL), a page at a time.
 
-    Every matching claim is listed unless --limit/--offset ask for a page; a closing line gives
-    the total either way. --json keeps its shape (a list of rows) and holds every row asked for.
+    The first 50 matches by default, with the total ("showing 1-50 of 100,005"); --page/--limit
+    (or --offset) choose another page, --all streams every match. --json prints
+    {"total", "offset", "limit", "claims": [...]} (limit null with --all), never a silent cut.
     """
     from claims.domain.grades import Grade
-    from claims.store.queries import claim_count, claim_table
+    from claims.settings import get_settings
+    from claims.store.queries import ClaimFilters, claim_page
 
+    if page is not None and offset is not None:
+        fail("page: give --page or --offset, not both", 2)
+    start = offset if offset is not None else ((page or 1) - 1) * limit
     stages = [Stage.parse(stage).value] if stage else None
     grade = str(Grade.parse(grade)) if grade else None
-    filters = dict(case=case, stages=stages, source=source, grade=grade, assignee=assignee, search=search)
-    url = get_settings().database_url
-    rows = claim_table(url, **filters, limit=limit, offset=offset)  # type: ignore[arg-type]
+    filters = ClaimFilters(case=case, stages=stages, source=source, grade=grade, assignee=assignee, search=search)
+    total, rows = claim_page(get_settings().database_url, filters, limit=None if every else limit, offset=start)
     if as_json:
-        emit_json(rows)
-        return
-    total = claim_count(url, **filters)  # type: ignore[arg-type]
-    several_cases = len({r["case"] for r in rows}) > 1
-    table = Table("claim", *(["case"] if several_cases else []), "stage", "for", "against", "retracted", "review")
+        _stream_json(total, start, None if every else limit, rows)
+    elif every:
+        shown = _stream_plain(rows, with_case=case is None)
+        out.print(_footer(total, start, shown, every=True), markup=False)
+    else:
+        listed = list(rows)
+        _print_table(listed)
+        out.print(_footer(total, start, len(listed), every=False), markup=False)
+
+
+def _stream_json(total: int, offset: int, limit: int | None, rows: Iterable[dict[str, object]]) -> None:
+    """The page (or every row) as one JSON object, written row by row so memory stays flat."""
+    write = sys.stdout.write
+    write(json.dumps({"total": total, "offset": offset, "limit": limit})[:-1] + ', "claims": [')
+    for i, row in enumerate(rows):
+        write(("," if i else "") + "\n  " + json.dumps(row, default=str, ensure_ascii=False))
+    write("\n]}\n")
+
+
+def _cells(r: dict[str, object], with_case: bool) -> list[str]:
+    stage_text = str(r["stage"]) + (" (at risk)" if r["at_risk"] else "")
+    return [
+        str(r["key"]),
+        *([str(r["case"])] if with_case else []),
+        stage_text,
+        str(r["supporting"]),
+        str(r["contradicting"]),
+        str(r["retracted"]),
+        str(r["pending_review"] or ""),
+    ]
+
+
+def _print_table(rows: list[dict[str, object]]) -> None:
+    from rich.table import Table
+
+    with_case = len({r["case"] for r in rows}) > 1
+    table = Table(*(c for c in COLUMNS if with_case or c != "case"))
     for r in rows:
-        stage_text = r["stage"] + (" (at risk)" if r["at_risk"] else "")
-        table.add_row(
-            r["key"],
-            *([r["case"]] if several_cases else []),
-            stage_text,
-            str(r["supporting"]),
-            str(r["contradicting"]),
-            str(r["retracted"]),
-            r["pending_review"] or "",
-        )
+        table.add_row(*_cells(r, with_case))
     out.print(table)
-    shown = f"claims {offset + 1}-{offset + len(rows)} of {total}" if rows else f"no rows shown of {total}"
-    out.print(f"{total} matching claim{'s' if total != 1 else ''}" if len(rows) == total else shown, markup=False)
+
+
+def _stream_plain(rows: Iterable[dict[str, object]], *, with_case: bool) -> int:
+    """Every row as aligned plain text, written as read (a rich table of 100k rows takes minutes)."""
+    header = [c for c in COLUMNS if with_case or c != "case"]
+    widths = [WIDTHS.get(c, len(c)) for c in header]
+    sys.stdout.write("  ".join(f"{c:<{w}}" for c, w in zip(header, widths, strict=True)).rstrip() + "\n")
+    shown = 0
+    for r in rows:
+        cells = _cells(r, with_case)
+        sys.stdout.write("  ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True)).rstrip() + "\n")
+        shown += 1
+    return shown
+
+
+def _footer(total: int, start: int, shown: int, *, every: bool) -> str:
+    """Which rows of how many, and how to see the others: a page is never a silent cut."""
+    plural = "s" if total != 1 else ""
+    if shown == total:
+        return f"{total:,} matching claim{plural}"
+    if not shown:
+        return f"no rows from {start + 1:,} on: {total:,} matching claim{plural}"
+    text = f"showing {start + 1:,}-{start + shown:,} of {total:,} matching claim{plural}"
+    return text if every else text + "; --page N / --limit N for others, --all for every row"
 
 
 def readiness_cmd(case: Annotated[str | None, typer.Option(help="Case key.")] = None, as_json: JsonOut = False) -> None:

@@ -17,8 +17,6 @@ from claims.cli.db import db_upgrade
 from claims.cli.read import readiness_cmd
 from claims.cli.transitions import flow_errors, prefect_console, print_outcomes
 from claims.demo import DEMO_CASE, DEMO_USERS, signed_demo_case
-from claims.settings import get_settings
-from claims.store.db import dispose_engines, get_engine
 
 
 def demo(
@@ -131,6 +129,9 @@ def dashboard_cmd(
     ] = "127.0.0.1",
 ) -> None:
     """Start the Streamlit dashboard on the configured database (this machine only unless --address says otherwise)."""
+    from claims.settings import get_settings
+    from claims.store.db import dispose_engines, get_engine
+
     get_engine(get_settings().database_url)  # a missing or unmigrated database is one line here, not in the browser
     app_path = Path(__file__).resolve().parent.parent.parent / "dashboard" / "app.py"
     if not app_path.exists():

@@ -9,9 +9,6 @@ from typing import Annotated
 import typer
 
 from claims.cli.common import JsonOut, emit_json, err, fail, identity, out, runtime
-from claims.cli.tokenstore import TokenStore
-from claims.services import identity as ident
-from claims.settings import get_settings
 
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin (scripts).")
@@ -34,6 +31,10 @@ def login(
     hours: Annotated[float | None, typer.Option(help="Token lifetime (default $CLAIMS_TOKEN_HOURS, 12).")] = None,
 ) -> None:
     """Sign in: check the password and store a personal token (only its hash is kept in the database)."""
+    from claims.cli.tokenstore import TokenStore
+    from claims.services import identity as ident
+    from claims.settings import get_settings
+
     rt = runtime()
     password = read_password(password_stdin)
     issued = ident.login(rt, name, password, hours=hours or get_settings().token_hours)
@@ -50,6 +51,9 @@ def logout(
     name: Annotated[str | None, typer.Argument(help="Which of your sign-ins (default: the current one).")] = None,
 ) -> None:
     """Sign out: revoke the stored token and forget it."""
+    from claims.cli.tokenstore import TokenStore
+    from claims.services import identity as ident
+
     rt = runtime()
     store = TokenStore()
     name = name or store.current(rt.database_url)

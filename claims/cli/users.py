@@ -10,8 +10,6 @@ from rich.table import Table
 from claims import services
 from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, out, runtime
 from claims.cli.signin import PasswordStdin, read_password
-from claims.services import identity as ident
-from claims.services.users import check_new_user
 
 user_app = typer.Typer(help="Users, roles, passwords and tokens (admin).", no_args_is_help=True)
 
@@ -28,6 +26,9 @@ def user_add(
 
     Needs an admin's sign-in, except the first admin of an empty database (bootstrap).
     """
+    from claims.services import identity as ident
+    from claims.services.users import check_new_user
+
     rt = runtime()
     role_v = check_new_user(name, role)
     by = None if (role_v is services.Role.ADMIN and ident.bootstrap_open(rt)) else actor(as_user)
@@ -45,6 +46,8 @@ def user_passwd(
     as_user: AsUser = None,
 ) -> None:
     """Set a new password (also unlocks a locked account)."""
+    from claims.services import identity as ident
+
     me = actor(as_user)
     target = name or me
     password = read_password(password_stdin, confirm=True, prompt=f"New password for {target}")
@@ -55,6 +58,8 @@ def user_passwd(
 @user_app.command("disable")
 def user_disable(name: str, as_user: AsUser = None) -> None:
     """Disable an account: no more sign-ins, every token revoked (admin)."""
+    from claims.services import identity as ident
+
     revoked = ident.disable_user(runtime(), actor(as_user), name)
     err.print(f"disabled {name}; {revoked} token(s) revoked", markup=False)
 
@@ -66,6 +71,8 @@ def user_email(
     as_user: AsUser = None,
 ) -> None:
     """Map an OIDC identity's e-mail to this user (admin)."""
+    from claims.services import identity as ident
+
     ident.set_email(runtime(), actor(as_user), name, email)
     err.print(f"e-mail of {name}: {email or '(none)'}", markup=False)
 
@@ -78,6 +85,8 @@ def user_tokens(
     as_json: JsonOut = False,
 ) -> None:
     """List (or revoke) the tokens of NAME: yours, or anyone's for an admin. Only ids and dates; never the tokens."""
+    from claims.services import identity as ident
+
     rt = runtime()
     me = actor(as_user)
     if revoke:
@@ -118,6 +127,8 @@ def user_token_issue(
     as_user: AsUser = None,
 ) -> None:
     """Issue a service token for `claims serve` and workers (admin); printed once, set it as CLAIMS_TOKEN."""
+    from claims.services import identity as ident
+
     issued = ident.issue_token(runtime(), actor(as_user), name, days=days)
     err.print(f"service token for {name}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC (shown once):", markup=False)
     out.print(issued.token, markup=False, highlight=False, soft_wrap=True)

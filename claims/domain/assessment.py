@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from claims.domain.grades import Grade
+from claims.domain.grades import AT_LEAST, Grade
 from claims.domain.policy import Criterion, Lines, NoContradiction, Outweighs, Policy, SignOff
 from claims.domain.stages import Stage, Stance, next_stages
 
@@ -107,69 +107,149 @@ class Assessment:
         return self.stages[stage]
 
 
-def _lines(evidence: Iterable[EvidenceFacts], stance: Stance, grade: Grade) -> set[str]:
-    return {e.root for e in evidence if not e.retracted and e.stance is stance and e.grade.at_least(grade)}
+class _Claim:
+    """One claim's live evidence, each line count worked out at most once per assessment.
+
+    An assessment asks the same few questions for every stage (how many independent supporting
+    lines graded C3 or better?), and it runs for every claim of a 100k case.
+    """
+
+    __slots__ = ("counts", "facts", "live")
+
+    def __init__(self, facts: ClaimFacts) -> None:
+        self.facts = facts
+        self.live = [e for e in facts.evidence if not e.retracted]
+        self.counts: dict[int, int] = {}
+
+    def lines(self, slot: int, stance: Stance, grade: Grade) -> int:
+        """Independent lines (distinct roots) of `stance` graded `grade` or better."""
+        have = self.counts.get(slot)
+        if have is None:
+            ok = AT_LEAST_BY[grade.code]
+            roots = {e.root for e in self.live if e.stance is stance and ok[e.grade.code]}
+            have = self.counts[slot] = len(roots)
+        return have
+
+
+# AT_LEAST_BY[threshold.code][grade.code]: whether grade is `threshold or better` (Grade.at_least, tabled).
+AT_LEAST_BY = [[AT_LEAST[g][t] for g in range(36)] for t in range(36)]
+
+Evaluator = Callable[[_Claim, Stage], "CriterionResult"]
+_SLOTS: dict[tuple[Stance, str], int] = {}
+
+
+def _slot(stance: Stance, grade: Grade) -> int:
+    """A small number per (stance, threshold), so a claim remembers its counts by int."""
+    return _SLOTS.setdefault((stance, str(grade)), len(_SLOTS))
 
 
 def _adj(stance: Stance) -> str:
     return "supporting" if stance is Stance.SUPPORTS else "contradicting"
 
 
-def _evaluate(criterion: Criterion, facts: ClaimFacts, stage: Stage) -> CriterionResult:
-    live = facts.evidence
+def _compile(criterion: Criterion) -> Evaluator:
+    """An evaluator for one criterion. Results depend only on the counts, so each distinct result
+    is built once and shared (they are immutable): no formatting per claim."""
+    desc = criterion.describe()
+    memo: dict[object, CriterionResult] = {}
     match criterion:
         case Lines(stance=stance, count=count, grade=grade):
-            have = len(_lines(live, stance, grade))
-            gap = None
-            if have < count:
-                missing = count - have
-                if count == 1:
-                    gap = f"needs a {_adj(stance)} source graded {grade} or better"
-                else:
-                    plural = "s" if missing > 1 else ""
-                    gap = (
-                        f"needs {missing} more independent {_adj(stance)} source{plural} "
-                        f"graded {grade} or better (has {have} of {count})"
-                    )
-            return CriterionResult(criterion.describe(), have >= count, gap, have, count)
+            slot = _slot(stance, grade)
+
+            def lines(claim: _Claim, stage: Stage) -> CriterionResult:
+                have = claim.lines(slot, stance, grade)
+                found = memo.get(have)
+                if found is None:
+                    gap = None
+                    if have < count:
+                        missing = count - have
+                        if count == 1:
+                            gap = f"needs a {_adj(stance)} source graded {grade} or better"
+                        else:
+                            plural = "s" if missing > 1 else ""
+                            gap = (
+                                f"needs {missing} more independent {_adj(stance)} source{plural} "
+                                f"graded {grade} or better (has {have} of {count})"
+                            )
+                    found = memo[have] = CriterionResult(desc, have >= count, gap, have, count)
+                return found
+
+            return lines
         case NoContradiction(grade=grade):
-            blocking = [
-                e for e in live if not e.retracted and e.stance is Stance.CONTRADICTS and e.grade.at_least(grade)
-            ]
-            gap = "; ".join(
-                f"a contradicting {e.grade} item from {e.source_name or e.source} is unresolved" for e in blocking
-            )
-            return CriterionResult(criterion.describe(), not blocking, gap or None, len(blocking), 0)
+            clear = CriterionResult(desc, True, None, 0, 0)
+
+            def no_contradiction(claim: _Claim, stage: Stage) -> CriterionResult:
+                ok = AT_LEAST_BY[grade.code]
+                blocking = [e for e in claim.live if e.stance is Stance.CONTRADICTS and ok[e.grade.code]]
+                if not blocking:
+                    return clear
+                gap = "; ".join(
+                    f"a contradicting {e.grade} item from {e.source_name or e.source} is unresolved" for e in blocking
+                )
+                return CriterionResult(desc, False, gap, len(blocking), 0)
+
+            return no_contradiction
         case Outweighs(stance=stance, grade=grade):
             other = Stance.SUPPORTS if stance is Stance.CONTRADICTS else Stance.CONTRADICTS
-            mine, theirs = len(_lines(live, stance, grade)), len(_lines(live, other, grade))
-            gap = None
-            if mine <= theirs:
-                gap = (
-                    f"needs more independent {_adj(stance)} lines than {_adj(other)} ones "
-                    f"graded {grade} or better (has {mine} vs {theirs})"
-                )
-            return CriterionResult(criterion.describe(), mine > theirs, gap, mine, theirs + 1)
+            mine_slot, theirs_slot = _slot(stance, grade), _slot(other, grade)
+
+            def outweighs(claim: _Claim, stage: Stage) -> CriterionResult:
+                mine, theirs = claim.lines(mine_slot, stance, grade), claim.lines(theirs_slot, other, grade)
+                found = memo.get((mine, theirs))
+                if found is None:
+                    gap = None
+                    if mine <= theirs:
+                        gap = (
+                            f"needs more independent {_adj(stance)} lines than {_adj(other)} ones "
+                            f"graded {grade} or better (has {mine} vs {theirs})"
+                        )
+                    found = memo[(mine, theirs)] = CriterionResult(desc, mine > theirs, gap, mine, theirs + 1)
+                return found
+
+            return outweighs
         case SignOff():
-            pending = facts.pending_review
-            if pending is not None and pending.to_stage is stage:
-                gap = f"awaiting sign-off by a reviewer other than {pending.requested_by}"
-            else:
-                gap = "needs a review request and sign-off by a reviewer other than the requester"
-            return CriterionResult(criterion.describe(), False, gap, sign_off=True)
+            unrequested = CriterionResult(
+                desc, False, "needs a review request and sign-off by a reviewer other than the requester", sign_off=True
+            )
+
+            def sign_off(claim: _Claim, stage: Stage) -> CriterionResult:
+                pending = claim.facts.pending_review
+                if pending is None or pending.to_stage is not stage:
+                    return unrequested
+                found = memo.get(pending.requested_by)
+                if found is None:
+                    gap = f"awaiting sign-off by a reviewer other than {pending.requested_by}"
+                    found = memo[pending.requested_by] = CriterionResult(desc, False, gap, sign_off=True)
+                return found
+
+            return sign_off
     raise TypeError(f"unknown criterion {criterion!r}")  # pragma: no cover - Criterion is closed
+
+
+_COMPILED: dict[int, tuple[Policy, dict[Stage, tuple[Evaluator, ...]]]] = {}
+
+
+def _evaluators(policy: Policy) -> dict[Stage, tuple[Evaluator, ...]]:
+    """The policy's criteria compiled once per policy object (kept alive with it, so ids are not reused)."""
+    cached = _COMPILED.get(id(policy))
+    if cached is None or cached[0] is not policy:
+        stages = {stage: tuple(_compile(c) for c in policy.criteria(stage)) for stage in _TARGETS}
+        cached = _COMPILED[id(policy)] = (policy, stages)
+    return cached[1]
+
+
+_TARGETS = (Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED)
 
 
 def assess(facts: ClaimFacts, policy: Policy) -> Assessment:
     """Evaluate every target stage and decide the one next step the pipeline should take."""
     reachable = next_stages(facts.stage)
+    claim = _Claim(facts)
     stages = {
         stage: StageAssessment(
-            stage=stage,
-            reachable=stage in reachable,
-            criteria=tuple(_evaluate(c, facts, stage) for c in policy.criteria(stage)),
+            stage=stage, reachable=stage in reachable, criteria=tuple(ev(claim, stage) for ev in evaluators)
         )
-        for stage in (Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED)
+        for stage, evaluators in _evaluators(policy).items()
     }
     current = stages.get(facts.stage)
     holds = current is None or current.evidence_met
@@ -208,3 +288,74 @@ def _next_step(
     if stage is Stage.CORROBORATED and stages[Stage.CONFIRMED].evidence_met:
         return NextStep(StepKind.REQUEST_REVIEW, Stage.CONFIRMED, "confirmation criteria hold")
     return NextStep(StepKind.NONE)
+
+
+# --- what an assessment run does to one claim --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """Withdraw the pending review request: its target's evidence criteria no longer hold."""
+
+    to: Stage
+    gaps: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """An automatic move (reported <-> corroborated)."""
+
+    from_stage: Stage
+    to: Stage
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Open a review request: confirm/refute criteria hold and a reviewer must sign off."""
+
+    from_stage: Stage
+    to: Stage
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlagAtRisk:
+    """Flag (or clear) a confirmed/refuted claim that no longer meets its stage; never a demotion."""
+
+    at_risk: bool
+    reason: str
+    gaps: tuple[str, ...]
+
+
+Step = Withdraw | Move | Request | FlagAtRisk
+
+
+def plan(facts: ClaimFacts, policy: Policy, *, at_risk: bool = False) -> tuple[Step, ...]:
+    """The steps one assessment run takes on a claim, in order; none when nothing is due.
+
+    A withdrawal or an automatic move changes the facts and can make another step due in the
+    same run (reported -> corroborated, then a confirmation request), so the claim is judged
+    again after each, at most three times.
+    """
+    steps: list[Step] = []
+    for _ in range(3):
+        result = assess(facts, policy)
+        pending = facts.pending_review
+        if pending is not None and not result.for_stage(pending.to_stage).evidence_met:
+            steps.append(Withdraw(pending.to_stage, tuple(result.for_stage(pending.to_stage).evidence_gaps)))
+            facts = replace(facts, pending_review=None)
+            continue
+        step = result.next_step
+        if step.kind in (StepKind.ADVANCE, StepKind.DEMOTE) and step.to is not None:
+            steps.append(Move(facts.stage, step.to, step.reason))
+            facts = replace(facts, stage=step.to)
+            at_risk = False  # a move clears the flag
+            continue
+        if step.kind is StepKind.REQUEST_REVIEW and step.to is not None:
+            steps.append(Request(facts.stage, step.to, step.reason))
+        if result.at_risk != at_risk:
+            reason = step.reason if result.at_risk else f"meets {facts.stage} again"
+            steps.append(FlagAtRisk(result.at_risk, reason, tuple(result.current_gaps)))
+        break
+    return tuple(steps)

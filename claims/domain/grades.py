@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from claims.domain.errors import InvalidGrade
@@ -66,6 +66,12 @@ class Grade:
 
     reliability: Reliability
     credibility: Credibility
+    # 0..35, for table lookups in hot loops (the assessment compares every item of a 100k-claim
+    # case against a few thresholds); not part of equality or hashing.
+    code: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", _code(self.reliability, self.credibility))
 
     @classmethod
     def parse(cls, value: object, field: str = "grade") -> Grade:
@@ -79,6 +85,21 @@ class Grade:
 
     def at_least(self, threshold: Grade) -> bool:
         """`graded X n or better`: reliability in A..X and credibility in 1..n; F and 6 never count."""
-        if self.reliability is Reliability.F or self.credibility is Credibility.CANNOT_BE_JUDGED:
-            return False
-        return self.reliability <= threshold.reliability and self.credibility <= threshold.credibility
+        return AT_LEAST[self.code][threshold.code]
+
+
+def _code(reliability: Reliability, credibility: Credibility) -> int:
+    return _RELIABILITY_ORDER.index(reliability) * 6 + int(credibility) - 1
+
+
+def _at_least(reliability: Reliability, credibility: Credibility, threshold: tuple[Reliability, Credibility]) -> bool:
+    """The rule itself: reliability in A..X and credibility in 1..n; F and 6 never count."""
+    if reliability is Reliability.F or credibility is Credibility.CANNOT_BE_JUDGED:
+        return False
+    return reliability <= threshold[0] and credibility <= threshold[1]
+
+
+_RELIABILITY_ORDER = list(Reliability)
+_PAIRS = [(r, c) for r in Reliability for c in Credibility]  # in code order
+# AT_LEAST[grade.code][threshold.code]: whether grade is `threshold or better`, for all 36 x 36 pairs.
+AT_LEAST: list[list[bool]] = [[_at_least(r, c, t) for t in _PAIRS] for r, c in _PAIRS]

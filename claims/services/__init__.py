@@ -1,24 +1,37 @@
-"""Use cases. Each write is one unit of work: the change and its audit event commit together."""
+"""Use cases. Each write is one unit of work: the change and its audit event commit together.
 
-from claims.services.assessment import AdvanceResult, Outcome, advance, assess_claims, open_claim_keys
-from claims.services.bulk_import import import_path
-from claims.services.casefile import CaseFile, read_case_file, validate_case
-from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
-from claims.services.evidence import add_evidence, retract_evidence
-from claims.services.identity import Identity, verify_token
-from claims.services.intake import ImportReport, export_case, import_case
-from claims.services.review import Decision, approve, reject, reopen
-from claims.services.runtime import Role, Runtime
-from claims.services.users import add_user, ensure_users, list_users
-from claims.services.views import (
-    ReviewPage,
-    action_readiness,
-    audit_verify,
-    claim_detail,
-    readiness_json,
-    review_page,
-    review_queue,
-)
+The names below are loaded on first use (PEP 562), so a command pays only for the use cases it
+calls: `claims --help` and the reading commands never import the import pipeline, argon2 or the
+assessment batch code (issue 11: reading commands answer within half a second).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "claims.services.assessment": ("AdvanceResult", "Outcome", "advance", "assess_claims", "open_claim_keys"),
+    "claims.services.bulk_import": ("import_path",),
+    "claims.services.casefile": ("CaseFile", "read_case_file", "validate_case"),
+    "claims.services.errors": ("InvalidInput", "NotFound", "PermissionDenied", "RuleViolation"),
+    "claims.services.evidence": ("add_evidence", "retract_evidence"),
+    "claims.services.identity": ("Identity", "verify_token"),
+    "claims.services.intake": ("ImportReport", "export_case", "import_case"),
+    "claims.services.review": ("Decision", "approve", "reject", "reopen"),
+    "claims.services.runtime": ("Role", "Runtime"),
+    "claims.services.users": ("add_user", "ensure_users", "list_users"),
+    "claims.services.views": (
+        "ReviewPage",
+        "action_readiness",
+        "audit_verify",
+        "claim_detail",
+        "readiness_json",
+        "review_page",
+        "review_queue",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "AdvanceResult",
@@ -58,3 +71,38 @@ __all__ = [
     "validate_case",
     "verify_token",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'claims.services' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and import-linter
+    from claims.services.assessment import AdvanceResult, Outcome, advance, assess_claims, open_claim_keys
+    from claims.services.bulk_import import import_path
+    from claims.services.casefile import CaseFile, read_case_file, validate_case
+    from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
+    from claims.services.evidence import add_evidence, retract_evidence
+    from claims.services.identity import Identity, verify_token
+    from claims.services.intake import ImportReport, export_case, import_case
+    from claims.services.review import Decision, approve, reject, reopen
+    from claims.services.runtime import Role, Runtime
+    from claims.services.users import add_user, ensure_users, list_users
+    from claims.services.views import (
+        ReviewPage,
+        action_readiness,
+        audit_verify,
+        claim_detail,
+        readiness_json,
+        review_page,
+        review_queue,
+    )

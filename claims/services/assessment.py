@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from claims.domain.assessment import Assessment, ClaimFacts, StepKind, assess
+from sqlalchemy import Row
+
+from claims.domain.assessment import Assessment, FlagAtRisk, Move, Request, Step, Withdraw, assess, plan
 from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import NotFound, RuleViolation, refuse_nul
-from claims.services.facts import load_facts
+from claims.services.facts import STAGES, batch_facts, load_facts
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import decide, move, now, touch
 from claims.store.models import Claim, ReviewRequest
-from claims.store.uow import UnitOfWork
+from claims.store.uow import _STALE, ConcurrencyConflict, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -47,101 +50,176 @@ def open_claim_keys(rt: Runtime, case_key: str | None = None, *, changed_only: b
 def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]:
     """Assess a batch of claims in one transaction and apply what the policy says.
 
-    Re-running it is harmless: every step is decided from the stored state, so a claim that
-    already moved is not moved again and no event is written twice.
+    Set-based: three queries read the batch as plain rows, the domain plans each claim's steps
+    (`claims.domain.assessment.plan`), and one executemany per table writes them, with their
+    hash-chained events. Re-running it is harmless: every step is decided from the stored
+    state, so a claim that already moved is not moved again and no event is written twice.
     """
     with rt.uow() as uow:
         authorize(uow, actor, "assess")
-        claims = uow.claims.many(keys)
-        missing = set(keys) - {c.key for c in claims}
+        heads = uow.claims.heads(keys)
+        missing = set(keys) - {h.key for h in heads}
         if missing:
             raise NotFound(f"claim: unknown claim {sorted(missing)[0]!r}")
-        facts = load_facts(uow, claims)
-        opened: list[_Opened] = []
-        results = [_apply(uow, rt, claim, facts[claim.key], actor, opened) for claim in claims]
-        # One flush for the whole batch (a flush per review request was a third of the time):
-        # it gives the new reviews their ids and the moves their versions, then the
-        # review.requested events are recorded and the claims stamped as judged.
-        uow.flush()
-        for o in opened:
-            _record_review(uow, o.review, o.claim, actor, rt)
-            o.changes[o.index] = o.changes[o.index].replace("review #? ", f"review #{o.review.id} ")
-        uow.claims.mark_assessed(claims, rt.policy.version)
+        facts, pending = batch_facts(uow, heads)
+        batch = _Batch(actor, rt.policy.version, now())
+        outcomes = [
+            batch.take(h, plan(facts[h.id], rt.policy, at_risk=bool(h.at_risk)), pending.get(h.id)) for h in heads
+        ]
+        batch.write(uow)
         uow.commit()
-    return [
-        Outcome(claim.key, start, Stage(claim.stage), requested, bool(claim.at_risk), tuple(changes))
-        for claim, start, requested, changes in results
-    ]
+    return [o.outcome() for o in outcomes]
 
 
-@dataclass(frozen=True)
-class _Opened:
-    """A review request opened in a batch, waiting for the batch's flush to get its id."""
+@dataclass
+class _Judged:
+    """One claim's outcome while its batch is written (review ids are known only after the insert)."""
 
-    review: ReviewRequest
-    claim: Claim
-    changes: list[str]
-    index: int
-
-
-def _apply(
-    uow: UnitOfWork, rt: Runtime, claim: Claim, facts: ClaimFacts, actor: str, opened: list[_Opened]
-) -> tuple[Claim, Stage, Stage | None, list[str]]:
-    start = Stage(claim.stage)
-    changes: list[str] = []
+    key: str
+    start: Stage
+    stage: Stage
+    at_risk: bool
     requested: Stage | None = None
-    for _ in range(3):  # an automatic move can make a review request due in the same run
-        result = assess(facts, rt.policy)
-        step = result.next_step
-        pending = uow.reviews.pending_for(claim.id) if facts.pending_review else None
-        if pending and not result.for_stage(Stage(pending.to_stage)).evidence_met:
-            _withdraw(uow, claim, pending, result, actor, rt)
-            changes.append(f"withdrew review #{pending.id} to {pending.to_stage}: criteria no longer hold")
-            facts = dataclasses.replace(facts, pending_review=None)
-            continue
-        if step.kind in (StepKind.ADVANCE, StepKind.DEMOTE) and step.to is not None:
-            move(
-                uow,
-                claim,
-                step.to,
-                actor=actor,
-                via=Via.ASSESSMENT,
-                policy_version=rt.policy.version,
-                criteria_met=True,  # the assessment just found them to hold (or, demoting, to fail)
-                rationale=step.reason,
-            )
-            changes.append(f"{facts.stage} -> {step.to}: {step.reason}")
-            facts = dataclasses.replace(facts, stage=step.to)
-            continue
-        if step.kind is StepKind.REQUEST_REVIEW and step.to is not None:
-            review = _new_review(uow, claim, step.to, actor, rt, step.reason)
-            changes.append(f"review #? requested: {facts.stage} -> {step.to} ({step.reason})")
-            opened.append(_Opened(review, claim, changes, len(changes) - 1))
-            requested = step.to
-        _sync_at_risk(uow, claim, result, actor, rt, changes)
-        break
-    return claim, start, requested, changes
+    changes: list[str] = field(default_factory=list)
+    review_change: int | None = None  # index in `changes` of the "review #? requested" line
+
+    def outcome(self) -> Outcome:
+        return Outcome(self.key, self.start, self.stage, self.requested, self.at_risk, tuple(self.changes))
 
 
-def _sync_at_risk(
-    uow: UnitOfWork, claim: Claim, result: Assessment, actor: str, rt: Runtime, changes: list[str]
-) -> None:
-    """Flag (never demote) a confirmed/refuted claim that no longer meets its stage."""
-    if result.at_risk == bool(claim.at_risk):
-        return
-    claim.at_risk = result.at_risk
-    touch(claim)
-    kind = EventKind.CLAIM_AT_RISK if result.at_risk else EventKind.CLAIM_AT_RISK_CLEARED
-    reason = result.next_step.reason if result.at_risk else f"meets {claim.stage} again"
-    uow.record(
-        kind,
-        actor=actor,
-        claim=claim,
-        policy_version=rt.policy.version,
-        rationale=reason,
-        payload={"gaps": result.current_gaps},
+@dataclass
+class _Batch:
+    """The writes and events of one batch, collected claim by claim, then written in bulk."""
+
+    actor: str
+    policy: str
+    at: datetime
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    withdrawals: list[dict[str, Any]] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    # events in claim order; a review.requested event waits for its review id (index into `reviews`)
+    events: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
+    opened: list[_Judged] = field(default_factory=list)
+
+    def take(self, head: Row[Any], steps: tuple[Step, ...], pending: Row[Any] | None) -> _Judged:
+        stage = STAGES[head.stage]
+        judged = _Judged(head.key, stage, stage, bool(head.at_risk))
+        if not steps:
+            if head.assessed_version != head.version or head.assessed_policy != self.policy:  # else already stamped
+                self.seen.append({"cid": head.id, "seen": head.version, "policy": self.policy})
+            return judged
+        stamps: dict[str, datetime] = {}
+        for step in steps:
+            event = {"case_key": head[6], "claim_key": head.key, "policy_version": self.policy}
+            match step:
+                case Withdraw(to=to, gaps=gaps):
+                    assert pending is not None  # a withdrawal is planned only for a pending request
+                    rationale = f"criteria no longer hold: {'; '.join(gaps)}"
+                    self.withdrawals.append(
+                        {"rid": pending.id, "by": self.actor, "at": self.at, "rationale": rationale}
+                    )
+                    event |= {
+                        "kind": EventKind.review_decided(ReviewStatus.WITHDRAWN).value,
+                        "from_stage": pending.from_stage,
+                        "to_stage": pending.to_stage,
+                        "rationale": rationale,
+                        "payload": {"review": pending.id},
+                    }
+                    judged.changes.append(f"withdrew review #{pending.id} to {to}: criteria no longer hold")
+                    self.events.append((event, None))
+                case Move(from_stage=from_stage, to=to, reason=reason):
+                    _check_move(head.key, from_stage, to, self.actor, reason, self.policy)
+                    stamps[f"{to.value}_at"] = self.at
+                    judged.stage, judged.at_risk = to, False
+                    event |= {
+                        "kind": EventKind.CLAIM_STAGE_CHANGED.value,
+                        "from_stage": from_stage.value,
+                        "to_stage": to.value,
+                        "rationale": reason,
+                        "payload": {"via": Via.ASSESSMENT.value, "by": self.actor},
+                    }
+                    judged.changes.append(f"{from_stage} -> {to}: {reason}")
+                    self.events.append((event, None))
+                case Request(from_stage=from_stage, to=to, reason=reason):
+                    self.reviews.append(
+                        {
+                            "claim_id": head.id,
+                            "from_stage": from_stage.value,
+                            "to_stage": to.value,
+                            "status": ReviewStatus.PENDING.value,
+                            "requested_by": self.actor,
+                            "requested_at": self.at,
+                            "reason": reason,
+                            "policy_version": self.policy,
+                        }
+                    )
+                    event |= {
+                        "kind": EventKind.REVIEW_REQUESTED.value,
+                        "from_stage": from_stage.value,
+                        "to_stage": to.value,
+                        "rationale": reason,
+                    }
+                    judged.requested = to
+                    judged.review_change = len(judged.changes)
+                    judged.changes.append(f"review #? requested: {from_stage} -> {to} ({reason})")
+                    self.events.append((event, len(self.reviews) - 1))
+                    self.opened.append(judged)
+                case FlagAtRisk(at_risk=flag, reason=reason, gaps=gaps):
+                    judged.at_risk = flag
+                    kind = EventKind.CLAIM_AT_RISK if flag else EventKind.CLAIM_AT_RISK_CLEARED
+                    event |= {"kind": kind.value, "rationale": reason, "payload": {"gaps": list(gaps)}}
+                    judged.changes.append(("at risk: " if flag else "no longer at risk: ") + reason)
+                    self.events.append((event, None))
+        self.changed.append(
+            {
+                "cid": head.id,
+                "seen": head.version,
+                "stage": judged.stage.value,
+                "at_risk": judged.at_risk,
+                "now": self.at,
+                "reported_at": stamps.get("reported_at"),
+                "corroborated_at": stamps.get("corroborated_at"),
+                "policy": self.policy,
+            }
+        )
+        return judged
+
+    def write(self, uow: UnitOfWork) -> None:
+        """Claims, withdrawals, new requests, then the events in claim order, one executemany each."""
+        if uow.claims.apply_judgements(self.changed, self.seen) != len(self.changed):
+            raise ConcurrencyConflict(_STALE)
+        if uow.reviews.withdraw_many(self.withdrawals) != len(self.withdrawals):
+            raise ConcurrencyConflict(_STALE)
+        review_ids = uow.reviews.open_many(self.reviews)
+        for judged, review_id in zip(self.opened, review_ids, strict=True):
+            assert judged.review_change is not None
+            line = judged.changes[judged.review_change]
+            judged.changes[judged.review_change] = line.replace("review #? ", f"review #{review_id} ", 1)
+        events = []
+        for event, review in self.events:
+            if review is not None:
+                event["payload"] = {"review": review_ids[review]}
+            events.append(event)
+        uow.events.append_many(self.actor, self.at, events)
+
+
+def _check_move(key: str, from_stage: Stage, to: Stage, actor: str, reason: str, policy: str) -> None:
+    """An automatic move asks the one transition rule, as `move()` does for every other path."""
+    decision = decide_transition(
+        TransitionRequest(
+            claim=key,
+            from_stage=from_stage,
+            to_stage=to,
+            via=Via.ASSESSMENT,
+            requested_by=actor,
+            criteria_met=True,  # the assessment just found them to hold (or, demoting, to fail)
+            rationale=reason,
+            policy_version=policy,
+        )
     )
-    changes.append(("at risk: " if result.at_risk else "no longer at risk: ") + reason)
+    if not decision.apply:
+        raise RuleViolation(f"stage: {from_stage} -> {to} of {key!r} needs a reviewer's sign-off first")
 
 
 def _new_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runtime, reason: str) -> ReviewRequest:

@@ -9,6 +9,7 @@ only from a verified password, token or code; the CLI and the dashboard never be
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import secrets
@@ -35,8 +36,13 @@ EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _WRONG = "sign-in: wrong user name or password"
 
 _hasher = PasswordHasher()
+
+
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown names against (same cost as a real check); made on first use, not at import."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -182,10 +188,11 @@ def _revoke_all(uow: UnitOfWork, user: User) -> int:
 def _check_password(uow: UnitOfWork, name: str, password: str, *, method: str) -> tuple[User | None, str | None]:
     """(user, None) when the password is right; (user or None, why) when not. Records failures and locks."""
     at = now()
+    dummy = _dummy_hash()  # made before the look-up, so even the first unknown name costs what a wrong password does
     user = uow.users.get(name) if NAME_RE.fullmatch(name or "") else None
     if user is None or user.password_hash is None:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(dummy, password)
         return user, "unknown user" if user is None else "no password set"
     if user.disabled_at is not None:
         return user, "disabled"

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claims.domain.assessment import Assessment, StageAssessment, assess
-from claims.domain.readiness import ActionReadiness, Requirement, readiness
+from claims.domain.readiness import ActionReadiness, readiness
 from claims.domain.stages import ReviewStatus, Stage, next_stages
-from claims.services.audit import AuditReport, verify
 from claims.services.errors import InvalidInput, NotFound
-from claims.services.facts import lineage_roots, load_facts
+from claims.services.facts import facts_where, lineage_roots, load_facts, requirements_by_action
 from claims.services.judgement import likelihood_json
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime
 from claims.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from claims.services.audit import AuditReport
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -117,17 +119,18 @@ def assessments_for(uow: UnitOfWork, rt: Runtime, keys: list[str]) -> dict[str, 
 
 
 def action_readiness(rt: Runtime, case_key: str | None = None) -> list[ActionReadiness]:
-    """Every policy action with each gating claim's stage, requirement and gaps."""
+    """Every policy action with each gating claim's stage, requirement and gaps.
+
+    Set-based: one statement for the actions and their requirements, three for the facts of the
+    required claims (selected by subquery), however many claims the database holds.
+    """
     with rt.uow(write=False) as uow:
         if case_key and uow.cases.get(case_key) is None:
             raise NotFound(f"case: unknown case {case_key!r}")
-        actions = uow.actions.list(case_key)
-        keys = sorted({r.claim.key for a in actions for r in a.requirements})
-        assessments = assessments_for(uow, rt, keys)
-        return [
-            readiness(a.key, a.title, [Requirement(r.claim.key, Stage(r.stage)) for r in a.requirements], assessments)
-            for a in actions
-        ]
+        actions = requirements_by_action(uow, case_key)
+        _, facts = facts_where(uow, uow.actions.required_claims(case_key))
+        assessments = {k: assess(f, rt.policy) for k, f in facts.items()}
+        return [readiness(key, title, reqs, assessments) for key, (title, reqs) in actions.items()]
 
 
 def readiness_json(items: list[ActionReadiness]) -> list[dict[str, Any]]:
@@ -234,4 +237,6 @@ def review_queue(
 
 def audit_verify(rt: Runtime) -> AuditReport:
     """Hash chain, signed checkpoints and a replay of the events against the tables (claims.services.audit)."""
+    from claims.services.audit import verify  # cryptography and the replay: only for this command
+
     return verify(rt)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from claims.domain.assessment import Assessment, ClaimFacts, EvidenceFacts, StepKind, assess
 from claims.domain.grades import Credibility, Grade, Reliability
 from claims.domain.policy import Policy
-from claims.domain.readiness import Requirement, RequirementStatus, readiness
+from claims.domain.readiness import RequirementStatus, readiness
 from claims.domain.stages import Stage, Stance
 from claims.services.errors import InvalidInput, NotFound
-from claims.services.facts import lineage_roots, load_facts
+from claims.services.facts import facts_where, lineage_roots, requirements_by_action
 from claims.services.runtime import Runtime
 
 NEW_SOURCE = "(new independent source)"
@@ -126,20 +126,17 @@ def what_if(rt: Runtime, case_key: str, hypotheses: Sequence[Hypothesis]) -> Wha
         case = uow.cases.get(case_key)
         if case is None:
             raise NotFound(f"case: unknown case {case_key!r}")
-        actions = uow.actions.list(case_key)
         # Only a claim that gains hypothetical evidence can move, and only the claims the actions
-        # require decide readiness: load those (a handful), never every claim of the case (100k
-        # bound keys broke PostgreSQL's parameter limit and took a minute as ORM objects).
-        required = {r.claim.key for a in actions for r in a.requirements}
-        claims = uow.claims.many(sorted(required | {h.claim for h in hypotheses}))
-        claims = [c for c in claims if c.case_id == case.id or c.key in required]
-        facts = load_facts(uow, claims)
+        # require decide readiness: load those, selected in the database by subquery (never every
+        # claim of the case, and never a list of bound keys: 100k of them broke PostgreSQL's limit).
+        action_reqs = requirements_by_action(uow, case_key)
+        wanted = uow.actions.required_claims(case_key).union(
+            uow.claims.ids_in_case(case.id, (h.claim for h in hypotheses))
+        )
+        _, facts = facts_where(uow, wanted)  # type: ignore[arg-type]
         source_rows = uow.sources.for_case(case.id)
         roots = lineage_roots(source_rows)
         sources = {s.key: (s.reliability, roots[s.id], s.name) for s in source_rows}
-        action_reqs = [
-            (a.key, a.title, [Requirement(r.claim.key, Stage(r.stage)) for r in a.requirements]) for a in actions
-        ]
 
     added: dict[str, list[EvidenceFacts]] = {}
     for i, h in enumerate(hypotheses):
@@ -171,7 +168,7 @@ def what_if(rt: Runtime, case_key: str, hypotheses: Sequence[Hypothesis]) -> Wha
 
     signed = {p.claim for p in projections if p.needs_sign_off}
     outcomes = []
-    for key, title, reqs in action_reqs:
+    for key, (title, reqs) in action_reqs.items():
         before = readiness(key, title, reqs, now)
         after = readiness(key, title, reqs, then)
         # Ready only thanks to a confirm/refute that a reviewer still has to sign off?

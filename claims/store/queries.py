@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case as when
 from sqlalchemy import exists, func, literal, or_, select, true, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from claims.domain.events import STAGE_EVENTS, EventKind
 from claims.domain.grades import Credibility
@@ -33,6 +35,7 @@ from claims.store.types import to_utc
 STAGES = tuple(s.value for s in Stage)
 AGE_BUCKETS = ("under 7 days", "7-30 days", "30-90 days", "over 90 days")
 MOVE_KINDS = tuple(k.value for k in STAGE_EVENTS)
+PAGE_CHUNK = 1000  # claims per statement when the claims table is read in runs
 
 
 def _now(now: datetime | None) -> datetime:
@@ -308,6 +311,40 @@ def _claim_filters(
     return stmt
 
 
+@dataclass(frozen=True)
+class ClaimFilters:
+    """The claims-table filters (None: no filter). Shared by the rows and their total."""
+
+    case: str | None = None
+    stages: list[str] | tuple[str, ...] | None = None
+    source: str | None = None
+    grade: str | None = None
+    assignee: str | None = None
+    search: str | None = None
+
+    def apply(self, stmt: Any) -> Any:
+        return _claim_filters(
+            stmt,
+            case=self.case,
+            stages=self.stages,
+            source=self.source,
+            grade=self.grade,
+            assignee=self.assignee,
+            search=self.search,
+        )
+
+
+def _case_counts(session: Session, filters: ClaimFilters) -> list[tuple[int, int]]:
+    """(case id, matching claims) per case with a match, in case-key order: the total and where each page lies."""
+    stmt = filters.apply(
+        select(Claim.case_id, func.count(Claim.id))
+        .join(Case, Case.id == Claim.case_id)
+        .group_by(Claim.case_id, Case.key)
+        .order_by(Case.key)
+    )
+    return [] if stmt is None else [(case_id, int(n)) for case_id, n in session.execute(stmt)]
+
+
 def claim_count(
     url: str,
     *,
@@ -319,19 +356,117 @@ def claim_count(
     search: str | None = None,
 ) -> int:
     """How many claims the claims table would list with these filters (the true total, never capped)."""
-    stmt = _claim_filters(
-        select(func.count(Claim.id)).select_from(Claim).join(Case, Case.id == Claim.case_id),
-        case=case,
-        stages=stages,
-        source=source,
-        grade=grade,
-        assignee=assignee,
-        search=search,
-    )
+    filters = ClaimFilters(case, stages, source, grade, assignee, search)
+    stmt = filters.apply(select(func.count(Claim.id)).select_from(Claim).join(Case, Case.id == Claim.case_id))
     if stmt is None:
         return 0
     with session_factory(url)() as session:
         return int(session.scalar(stmt) or 0)
+
+
+def _id_ranges(
+    session: Session, filters: ClaimFilters, counts: list[tuple[int, int]], offset: int, limit: int | None
+) -> Iterator[tuple[int, int, int]]:
+    """The rows [offset, offset + limit) of the table as (case id, first claim id, last claim id) runs.
+
+    The table is ordered by case key, then claim id. Within one case the matching claims of a page
+    are a run of ids, so each run is found by an indexed walk of that case's claims in id order
+    (`ix_claims_case_id_id`), at most PAGE_CHUNK claims at a time; no statement sorts every claim,
+    and none binds more than a handful of values, however many rows are asked for.
+    """
+    skip, left = max(0, offset), limit
+    for case_id, n in counts:
+        if skip >= n:
+            skip -= n
+            continue
+        take = n - skip if left is None else min(n - skip, left)
+        after: int | None = None
+        while take > 0:
+            k = min(take, PAGE_CHUNK)
+            ids = filters.apply(select(Claim.id).join(Case, Case.id == Claim.case_id).where(Claim.case_id == case_id))
+            if after is not None:
+                ids = ids.where(Claim.id > after)
+            window = ids.order_by(Claim.id).offset(skip).limit(k).subquery()
+            lo, hi = session.execute(select(func.min(window.c.id), func.max(window.c.id))).one()
+            if hi is None:  # changed since counted: nothing more in this case
+                break
+            yield case_id, lo, hi
+            after, skip, take = hi, 0, take - k
+            if left is not None:
+                left -= k
+        if left is not None and left <= 0:
+            return
+
+
+def _rows_in(filters: ClaimFilters, case_id: int, lo: int, hi: int) -> Any:
+    """The table rows of one run: the run's claims with evidence counts, sources and pending review."""
+    live = Evidence.retracted.is_(False)
+    # Sources as a correlated subquery of each listed claim, so only the run's matching claims are read.
+    sources = (
+        select(func.aggregate_strings(Source.key, ","))
+        .join(Evidence, Evidence.source_id == Source.id)
+        .where(Evidence.claim_id == Claim.id)
+        .scalar_subquery()
+    )
+    pending = aliased(ReviewRequest)
+    return filters.apply(
+        select(
+            Claim.key,
+            Case.key.label("case"),
+            Claim.statement,
+            Claim.stage,
+            Claim.at_risk,
+            Claim.assignee,
+            _entered_current_stage().label("in_stage_since"),
+            Claim.updated_at,
+            func.count(when((live & (Evidence.stance == Stance.SUPPORTS.value), Evidence.id))).label("supporting"),
+            func.count(when((live & (Evidence.stance == Stance.CONTRADICTS.value), Evidence.id))).label(
+                "contradicting"
+            ),
+            func.count(when((Evidence.retracted.is_(True), Evidence.id))).label("retracted"),
+            sources.label("sources"),
+            pending.to_stage.label("pending_review"),
+        )
+        .join(Case, Case.id == Claim.case_id)
+        .outerjoin(Evidence, Evidence.claim_id == Claim.id)
+        .outerjoin(pending, (pending.claim_id == Claim.id) & (pending.status == ReviewStatus.PENDING.value))
+        .where(Claim.case_id == case_id, Claim.id.between(lo, hi))
+        .group_by(Claim.id, Case.key, pending.to_stage)
+        .order_by(Claim.id)
+    )  # the filters look at evidence through their own aliases, so the counts stay whole
+
+
+def _row(row: Any) -> dict[str, Any]:
+    item = dict(row._mapping)
+    item["sources"] = ", ".join(sorted(set(filter(None, (item["sources"] or "").split(",")))))
+    return item
+
+
+def claim_page(
+    url: str, filters: ClaimFilters, *, limit: int | None = None, offset: int = 0
+) -> tuple[int, Iterator[dict[str, Any]]]:
+    """(total matching, the rows [offset, offset + limit) as they are read): limit None streams every match.
+
+    The rows come PAGE_CHUNK claims per statement, so memory stays flat however many are asked
+    for; the total is the true count of matches, never capped.
+    """
+    session = session_factory(url)()
+    try:
+        counts = _case_counts(session, filters)
+    except BaseException:
+        session.close()
+        raise
+    total = sum(n for _, n in counts)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        try:
+            for case_id, lo, hi in _id_ranges(session, filters, counts, offset, limit):
+                for row in session.execute(_rows_in(filters, case_id, lo, hi)):
+                    yield _row(row)
+        finally:
+            session.close()
+
+    return total, rows()
 
 
 def claim_table(
@@ -350,71 +485,10 @@ def claim_table(
 
     `source` keeps claims with evidence from that source; `grade` (e.g. "B2") keeps claims with
     live evidence of exactly that grade. `limit`/`offset` page in SQL (None: every matching row);
-    `claim_count` gives the total for the same filters.
+    `claim_count` gives the total for the same filters, `claim_page` both at once.
     """
-    # Page the claim ids first (cheap: no evidence join), then aggregate only that page.
-    ids = _claim_filters(
-        select(Claim.id).join(Case, Case.id == Claim.case_id),
-        case=case,
-        stages=stages,
-        source=source,
-        grade=grade,
-        assignee=assignee,
-        search=search,
-    )
-    if ids is None:
-        return []
-    ids = ids.order_by(Case.key, Claim.id).offset(max(0, offset))
-    if limit is not None:
-        ids = ids.limit(max(0, limit))
-    page = ids.subquery()
-    live = Evidence.retracted.is_(False)
-    per_source = (
-        select(Evidence.claim_id, Source.key.label("source"))
-        .join(Source, Source.id == Evidence.source_id)
-        .where(Evidence.claim_id.in_(select(page.c.id)))
-        .distinct()
-        .subquery()
-    )
-    sources = (
-        select(per_source.c.claim_id, func.aggregate_strings(per_source.c.source, ",").label("sources"))
-        .group_by(per_source.c.claim_id)
-        .subquery()
-    )
-    pending = aliased(ReviewRequest)
-    stmt = (
-        select(
-            Claim.key,
-            Case.key.label("case"),
-            Claim.statement,
-            Claim.stage,
-            Claim.at_risk,
-            Claim.assignee,
-            _entered_current_stage().label("in_stage_since"),
-            Claim.updated_at,
-            func.count(when((live & (Evidence.stance == Stance.SUPPORTS.value), Evidence.id))).label("supporting"),
-            func.count(when((live & (Evidence.stance == Stance.CONTRADICTS.value), Evidence.id))).label(
-                "contradicting"
-            ),
-            func.count(when((Evidence.retracted.is_(True), Evidence.id))).label("retracted"),
-            sources.c.sources,
-            pending.to_stage.label("pending_review"),
-        )
-        .join(Case, Case.id == Claim.case_id)
-        .outerjoin(Evidence, Evidence.claim_id == Claim.id)
-        .outerjoin(sources, sources.c.claim_id == Claim.id)
-        .outerjoin(pending, (pending.claim_id == Claim.id) & (pending.status == ReviewStatus.PENDING.value))
-        .where(Claim.id.in_(select(page.c.id)))
-        .group_by(Claim.id, Case.key, sources.c.sources, pending.to_stage)
-        .order_by(Case.key, Claim.id)
-    )
-    with session_factory(url)() as session:
-        rows = []
-        for row in session.execute(stmt):
-            item = dict(row._mapping)
-            item["sources"] = ", ".join(sorted(set(filter(None, (item["sources"] or "").split(",")))))
-            rows.append(item)
-        return rows
+    _, rows = claim_page(url, ClaimFilters(case, stages, source, grade, assignee, search), limit=limit, offset=offset)
+    return list(rows)
 
 
 def lineage_edges(url: str, case: str) -> list[dict[str, Any]]:

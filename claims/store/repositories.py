@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from claims.domain.events import STAGE_EVENTS
 from claims.domain.stages import ReviewStatus, Stage
@@ -21,8 +37,24 @@ from claims.store.models import (
     Source,
     User,
 )
+from claims.store.types import UtcDateTime
 
 KEY_SLICE = 500  # keys bound per statement (selectinload uses the same size for its IN lists)
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _member_of(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
+    """`column IN values`, bounded: on PostgreSQL one `= ANY(array)` parameter, so the statement
+    text never changes (psycopg prepares it once); elsewhere slices of KEY_SLICE expanded keys."""
+    if _is_pg(session):
+        element = Integer() if values and isinstance(values[0], int) else String()
+        yield column == any_(bindparam("members", list(values), type_=ARRAY(element)))
+        return
+    for i in range(0, len(values), KEY_SLICE):
+        yield column.in_(values[i : i + KEY_SLICE])
 
 
 def _storable_id(value: int) -> bool:
@@ -66,6 +98,23 @@ class SourceRepository(Repository):
 
     def get(self, case_id: int, key: str) -> Source | None:
         return self.session.scalar(select(Source).where(Source.case_id == case_id, Source.key == key))
+
+    def lineage_rows(self, case_ids: Iterable[int]) -> Sequence[Row[Any]]:
+        """(id, case_id, key, derived_from_id, name, reliability) of the cases' sources, without ORM objects."""
+        return (
+            self.session.connection()
+            .execute(
+                select(Source.id, Source.case_id, Source.key, Source.derived_from_id, Source.name, Source.reliability)
+                .where(Source.case_id.in_(sorted(set(case_ids))))
+                .order_by(Source.id)
+            )
+            .all()
+        )
+
+    def for_cases_of(self, claim_ids: Select[tuple[int]]) -> Sequence[Source]:
+        """The sources of every case holding one of the claims `claim_ids` selects (a subquery, never a list)."""
+        cases = select(Claim.case_id).where(Claim.id.in_(claim_ids))
+        return self.session.scalars(select(Source).where(Source.case_id.in_(cases)).order_by(Source.id)).all()
 
 
 class ClaimRepository(Repository):
@@ -123,6 +172,20 @@ class ClaimRepository(Repository):
                 rows,
             )
 
+    def _apply_judgements_pg(self, changed: list[dict[str, object]], seen: list[dict[str, object]]) -> int:
+        """PostgreSQL: each UPDATE is one statement over unnested arrays (one round trip, not one per row)."""
+        conn = self.session.connection()
+        count = 0
+        if changed:
+            cols = {name: [r[name] for r in changed] for name in changed[0]}
+            count = conn.execute(_PG_APPLY_CHANGED, cols).rowcount
+        if seen:
+            conn.execute(
+                _PG_APPLY_SEEN,
+                {"cid": [r["cid"] for r in seen], "seen": [r["seen"] for r in seen], "policy": seen[0]["policy"]},
+            )
+        return count
+
     def many(self, keys: Iterable[str]) -> Sequence[Claim]:
         """Claims with their evidence and sources, in id order: three queries per 500 keys.
 
@@ -142,10 +205,150 @@ class ClaimRepository(Repository):
     def for_case(self, case_id: int) -> Sequence[Claim]:
         return self.session.scalars(select(Claim).where(Claim.case_id == case_id).order_by(Claim.id)).all()
 
+    @staticmethod
+    def ids_in_case(case_id: int, keys: Iterable[str]) -> Select[tuple[int]]:
+        """The ids of these claims of one case, as a subquery (for keys a person typed: a handful)."""
+        return select(Claim.id).where(Claim.case_id == case_id, Claim.key.in_(sorted(set(keys))))
+
+    def matching(self, claim_ids: Select[tuple[int]]) -> Sequence[Claim]:
+        """The claims `claim_ids` selects, with evidence and sources, in id order: one statement.
+
+        The set is a subquery and the evidence comes by join, so no statement binds a value per
+        claim (selectinload would bind the loaded ids, 500 at a time).
+        """
+        stmt = (
+            select(Claim)
+            .where(Claim.id.in_(claim_ids))
+            .options(joinedload(Claim.evidence).joinedload(Evidence.source))
+            .order_by(Claim.id)
+        )
+        return self.session.scalars(stmt).unique().all()
+
+    def heads(self, keys: Iterable[str]) -> list[Row[Any]]:
+        """(id, key, stage, at_risk, version, case_id, case key, assessed_version, assessed_policy)
+        of each claim, in id order.
+
+        Plain rows for the batch assessment: building ORM objects for every claim and item was
+        a third of its time. Keys are bound in slices.
+        """
+        wanted = list(dict.fromkeys(keys))
+        found: list[Row[Any]] = []
+        for member in _member_of(self.session, Claim.key, wanted):
+            found += (
+                self.session.connection()
+                .execute(
+                    select(
+                        Claim.id,
+                        Claim.key,
+                        Claim.stage,
+                        Claim.at_risk,
+                        Claim.version,
+                        Claim.case_id,
+                        Case.key,
+                        Claim.assessed_version,
+                        Claim.assessed_policy,
+                    )
+                    .join(Case, Case.id == Claim.case_id)
+                    .where(member)
+                )
+                .all()
+            )
+        return sorted(found, key=lambda r: r[0])
+
+    def apply_judgements(self, changed: list[dict[str, object]], seen: list[dict[str, object]]) -> int:
+        """Write a batch assessment's results with two executemany UPDATEs; the rows changed.
+
+        `changed` rows (cid, seen, stage, at_risk, now, reported_at, corroborated_at, policy) bump
+        the version once, as any change to the aggregate does, and are stamped as judged at the
+        new version; each matches only the version the assessment read, so the count tells a
+        lost race. `seen` rows (cid, seen, policy) are only stamped as judged.
+        """
+        if _is_pg(self.session):
+            return self._apply_judgements_pg(changed, seen)
+        table = Claim.__table__
+        count = 0
+        if changed:
+            count = (
+                self.session.connection()
+                .execute(
+                    update(table)
+                    .where(table.c.id == bindparam("cid"), table.c.version == bindparam("seen"))
+                    .values(
+                        stage=bindparam("stage"),
+                        at_risk=bindparam("at_risk"),
+                        updated_at=bindparam("now"),
+                        reported_at=func.coalesce(bindparam("reported_at", type_=UtcDateTime()), table.c.reported_at),
+                        corroborated_at=func.coalesce(
+                            bindparam("corroborated_at", type_=UtcDateTime()), table.c.corroborated_at
+                        ),
+                        version=table.c.version + 1,
+                        assessed_version=table.c.version + 1,
+                        assessed_policy=bindparam("policy"),
+                    ),
+                    changed,
+                )
+                .rowcount
+            )
+        if seen:
+            self.session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("cid"))
+                .values(assessed_version=bindparam("seen"), assessed_policy=bindparam("policy")),
+                seen,
+            )
+        return count
+
+
+_PG_APPLY_CHANGED = text(
+    """
+    UPDATE claims AS c SET
+        stage = v.stage, at_risk = v.at_risk, updated_at = v.now,
+        reported_at = coalesce(v.reported_at, c.reported_at),
+        corroborated_at = coalesce(v.corroborated_at, c.corroborated_at),
+        version = c.version + 1, assessed_version = c.version + 1, assessed_policy = v.policy
+    FROM unnest(
+        CAST(:cid AS integer[]), CAST(:seen AS integer[]), CAST(:stage AS varchar[]), CAST(:at_risk AS boolean[]),
+        CAST(:now AS timestamptz[]), CAST(:reported_at AS timestamptz[]), CAST(:corroborated_at AS timestamptz[]),
+        CAST(:policy AS varchar[])
+    ) AS v(cid, seen, stage, at_risk, now, reported_at, corroborated_at, policy)
+    WHERE c.id = v.cid AND c.version = v.seen
+    """
+)
+_PG_APPLY_SEEN = text(
+    """
+    UPDATE claims AS c SET assessed_version = v.seen, assessed_policy = :policy
+    FROM unnest(CAST(:cid AS integer[]), CAST(:seen AS integer[])) AS v(cid, seen)
+    WHERE c.id = v.cid
+    """
+)
+
 
 class EvidenceRepository(Repository):
     def get(self, evidence_id: int) -> Evidence | None:
         return self.session.get(Evidence, evidence_id) if _storable_id(evidence_id) else None
+
+    def fact_rows(self, claim_ids: Sequence[int]) -> list[Row[tuple[int, int, int, str, int, bool]]]:
+        """(claim_id, id, source_id, stance, credibility, retracted) of every item on the claims, in id
+        order. No join: a case has few sources, read once (`SourceRepository.lineage_rows`)."""
+        out: list[Row[tuple[int, int, int, str, int, bool]]] = []
+        for member in _member_of(self.session, Evidence.claim_id, claim_ids):
+            out += (
+                self.session.connection()
+                .execute(
+                    select(
+                        Evidence.claim_id,
+                        Evidence.id,
+                        Evidence.source_id,
+                        Evidence.stance,
+                        Evidence.credibility,
+                        Evidence.retracted,
+                    )
+                    .where(member)
+                    .order_by(Evidence.id)
+                )
+                .all()
+            )
+        return out
 
 
 class ReviewRepository(Repository):
@@ -163,6 +366,62 @@ class ReviewRepository(Repository):
         rows = self.session.scalars(
             select(ReviewRequest).where(
                 ReviewRequest.claim_id.in_(list(claim_ids)), ReviewRequest.status == ReviewStatus.PENDING
+            )
+        )
+        return {r.claim_id: r for r in rows}
+
+    def pending_rows(self, claim_ids: Sequence[int]) -> dict[int, Row[tuple[int, int, str, str, str]]]:
+        """claim id -> (id, claim_id, from_stage, to_stage, requested_by) of its pending request."""
+        out: dict[int, Row[tuple[int, int, str, str, str]]] = {}
+        for member in _member_of(self.session, ReviewRequest.claim_id, claim_ids):
+            for row in self.session.connection().execute(
+                select(
+                    ReviewRequest.id,
+                    ReviewRequest.claim_id,
+                    ReviewRequest.from_stage,
+                    ReviewRequest.to_stage,
+                    ReviewRequest.requested_by,
+                ).where(member, ReviewRequest.status == ReviewStatus.PENDING)
+            ):
+                out[row.claim_id] = row
+        return out
+
+    def open_many(self, rows: list[dict[str, object]]) -> list[int]:
+        """Insert pending review requests with one executemany; their ids, in the rows' order."""
+        if not rows:
+            return []
+        table = ReviewRequest.__table__
+        result = self.session.connection().execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        )
+        return list(result.scalars())
+
+    def withdraw_many(self, rows: list[dict[str, object]]) -> int:
+        """Withdraw pending requests (rid, by, at, rationale); the number that were still pending."""
+        if not rows:
+            return 0
+        table = ReviewRequest.__table__
+        return (
+            self.session.connection()
+            .execute(
+                update(table)
+                .where(table.c.id == bindparam("rid"), table.c.status == ReviewStatus.PENDING.value)
+                .values(
+                    status=ReviewStatus.WITHDRAWN.value,
+                    decided_by=bindparam("by"),
+                    decided_at=bindparam("at"),
+                    rationale=bindparam("rationale"),
+                ),
+                rows,
+            )
+            .rowcount
+        )
+
+    def pending_where(self, claim_ids: Select[tuple[int]]) -> dict[int, ReviewRequest]:
+        """Pending requests of the claims `claim_ids` selects (a subquery), by claim id."""
+        rows = self.session.scalars(
+            select(ReviewRequest).where(
+                ReviewRequest.claim_id.in_(claim_ids), ReviewRequest.status == ReviewStatus.PENDING
             )
         )
         return {r.claim_id: r for r in rows}
@@ -253,6 +512,33 @@ class ActionRepository(Repository):
         if case_key:
             stmt = stmt.join(Case).where(Case.key == case_key)
         return self.session.scalars(stmt).all()
+
+    def requirement_rows(self, case_key: str | None = None) -> list[tuple[str, str, str, str]]:
+        """(action key, title, claim key, required stage) for every requirement, in the order `list` gives.
+
+        One joined statement; actions without requirements come with claim and stage None.
+        """
+        stmt = (
+            select(PolicyAction.key, PolicyAction.title, Claim.key, ActionRequirement.stage)
+            .outerjoin(ActionRequirement, ActionRequirement.action_id == PolicyAction.id)
+            .outerjoin(Claim, Claim.id == ActionRequirement.claim_id)
+            .order_by(PolicyAction.case_id, PolicyAction.severity, PolicyAction.id, ActionRequirement.id)
+        )
+        if case_key:
+            stmt = stmt.join(Case, Case.id == PolicyAction.case_id).where(Case.key == case_key)
+        return [tuple(row) for row in self.session.execute(stmt)]  # type: ignore[misc]
+
+    @staticmethod
+    def required_claims(case_key: str | None = None) -> Select[tuple[int]]:
+        """The ids of the claims some action (of this case) requires, as a subquery."""
+        stmt = select(ActionRequirement.claim_id)
+        if case_key:
+            stmt = (
+                stmt.join(PolicyAction, PolicyAction.id == ActionRequirement.action_id)
+                .join(Case, Case.id == PolicyAction.case_id)
+                .where(Case.key == case_key)
+            )
+        return stmt
 
 
 class HistoryRepository(Repository):

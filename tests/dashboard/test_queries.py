@@ -104,7 +104,7 @@ def test_claim_table_filters_in_sql(demo_db: Runtime) -> None:
     url = demo_db.database_url
     with statements(url) as seen:
         rows = queries.claim_table(url)
-    assert len(selects(seen)) == 1
+    assert len(selects(seen)) == 3  # the counts per case, the page's id run in the one case, the run's rows
     assert [r["key"] for r in rows] == [
         "factory-exists",
         "lethal-production",
@@ -206,7 +206,8 @@ def test_no_query_loads_a_table_into_python(demo_db: Runtime, case: str | None) 
         queries.pending_review_count(url, case)
         queries.filter_options(url, case)
         queries.claim_table(url, case=case)
-    assert len(selects(seen)) == 9  # filter_options asks three small DISTINCT questions
+    # filter_options asks three small DISTINCT questions; the claim table three (counts, id run, rows)
+    assert len(selects(seen)) == 11
 
 
 def test_recent_decisions_newest_first(demo_db: Runtime) -> None:

@@ -20,9 +20,10 @@ def test_quick_benchmark_runs_and_agrees_with_its_baselines(backend: str, tmp_pa
     results = json.loads(output.read_text())
     names = {r["name"] for r in results}
     assert {"import", "import_again", "assess_full", "reassess_unchanged", "reassess_one", "whatif"} <= names
+    assert {"read:help", "read:show", "read:list_json", "read:readiness_json"} <= names  # issue 11's reads
     for row in results:
         assert row.keys() >= FIELDS
         assert row["backend"] == backend
         assert row["agrees"], row
     if backend == "postgresql":
-        assert any(n.startswith("explain:") for n in names)
+        assert {"explain:list_page", "explain:show", "explain:readiness", "explain:whatif"} <= names

@@ -171,15 +171,23 @@ def test_readiness_for_people_puts_each_gap_under_its_claim(demo: Runtime, cli):
             assert [line.strip() for line in lines[at + 1 : at + 1 + len(req["gaps"])]] == req["gaps"]
 
 
+def rows_of(result) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The claims of `claims list --json`: {"total", "offset", "limit", "claims"}."""
+    assert result.exit_code == 0, result.stderr
+    page = json.loads(result.stdout)
+    assert page.keys() == {"total", "offset", "limit", "claims"}
+    return page["claims"]
+
+
 def test_list_filters_keep_whole_rows(demo: Runtime, cli):
     """A grade or source filter chooses claims; it must not thin out the counts of the claims it keeps."""
-    everything = {r["key"]: r for r in json.loads(cli("list", "--json").stdout)}
+    everything = {r["key"]: r for r in rows_of(cli("list", "--json"))}
     details = {key: services.claim_detail(demo, key) for key in everything}
     for option, value, keeps in (
         ("--grade", "B2", lambda e: e["grade"] == "B2" and not e["retracted"]),
         ("--source", "eeas-intel", lambda e: e["source"] == "eeas-intel"),
     ):
-        rows = json.loads(cli("list", option, value, "--json").stdout)
+        rows = rows_of(cli("list", option, value, "--json"))
         assert {r["key"] for r in rows} == {k for k, d in details.items() if any(keeps(e) for e in d["evidence"])}
         for row in rows:
             assert row == everything[row["key"]], (option, row["key"])
@@ -187,14 +195,26 @@ def test_list_filters_keep_whole_rows(demo: Runtime, cli):
 
 
 def test_list_reports_everything_it_matched(demo: Runtime, cli):
-    """All rows by default with the total; a page says which rows of how many; never a silent cut."""
-    everything = [r["key"] for r in json.loads(cli("list", "--json").stdout)]
-    assert len(everything) == 5
+    """A page says which rows of how many and how to get the rest; --all gives every row; never a silent cut."""
+    page = json.loads(cli("list", "--json").stdout)
+    everything = [r["key"] for r in page["claims"]]
+    assert (page["total"], page["offset"], page["limit"], len(everything)) == (5, 0, 50, 5)
     full = cli("list")
     assert full.exit_code == 0 and full.stdout.strip().splitlines()[-1] == "5 matching claims"
-    page = cli("list", "--limit", "2", "--offset", "1")
-    assert page.stdout.strip().splitlines()[-1] == "claims 2-3 of 5"
-    assert [r["key"] for r in json.loads(cli("list", "--limit", "2", "--offset", "1", "--json").stdout)] == everything[
-        1:3
-    ]
+    part = cli("list", "--limit", "2", "--offset", "1")
+    assert part.stdout.strip().splitlines()[-1] == (
+        "showing 2-3 of 5 matching claims; --page N / --limit N for others, --all for every row"
+    )
+    assert cli("list", "--limit", "2", "--page", "2").stdout.strip().splitlines()[-1].startswith("showing 3-4 of 5")
+    for option in (["--offset", "1"], ["--page", "2"]):
+        got = json.loads(cli("list", "--limit", "2", *option, "--json").stdout)
+        start = 1 if option[0] == "--offset" else 2
+        assert (got["total"], got["offset"], got["limit"]) == (5, start, 2)
+        assert [r["key"] for r in got["claims"]] == everything[start : start + 2]
+    every = json.loads(cli("list", "--all", "--limit", "2", "--json").stdout)
+    assert (every["total"], every["limit"], [r["key"] for r in every["claims"]]) == (5, None, everything)
+    plain = cli("list", "--all").stdout.strip().splitlines()
+    assert [line.split()[0] for line in plain[1:-1]] == everything and plain[-1] == "5 matching claims"
+    assert json.loads(cli("list", "--page", "9", "--json").stdout)["claims"] == []
+    assert error_line(cli("list", "--page", "2", "--offset", "1")) == "error: page: give --page or --offset, not both"
     assert cli("list", "--limit", "-1").exit_code == 2

@@ -36,3 +36,70 @@ def test_a_new_policy_version_makes_every_claim_stale(demo: Runtime):
     services.assess_claims(v2, "system", changed(v2))
     assert changed(v2) == []
     assert len(changed(demo)) == len(services.open_claim_keys(demo))  # back to v1: judged under v2
+
+
+def test_the_batch_write_matches_only_the_version_it_read(demo: Runtime):
+    """The bulk UPDATE (unnest on PostgreSQL, executemany on SQLite) is guarded by the version the
+    assessment read: a row changed meanwhile is not overwritten and the count says so."""
+    from datetime import UTC, datetime
+
+    from claims.store.uow import UnitOfWork
+
+    with UnitOfWork(demo.database_url) as uow:
+        head = uow.claims.heads(["factory-exists"])[0]
+        row = {
+            "cid": head.id,
+            "stage": head.stage,
+            "at_risk": True,
+            "now": datetime.now(UTC).replace(microsecond=0),
+            "reported_at": None,
+            "corroborated_at": None,
+            "policy": "v1",
+        }
+        assert uow.claims.apply_judgements([{**row, "seen": head.version - 1}], []) == 0
+        assert uow.claims.apply_judgements([{**row, "seen": head.version}], []) == 1
+        again = uow.claims.heads(["factory-exists"])[0]
+        assert (again.version, again.at_risk) == (head.version + 1, True)
+        uow.session.rollback()
+
+
+def test_a_move_in_a_batch_is_stamped_and_judged_at_its_new_version(rt: Runtime):
+    """Stage timestamp, version bump and assessed_version all come from the one bulk UPDATE."""
+    from claims.store.uow import UnitOfWork
+
+    services.ensure_users(rt, {"alice": "analyst"})
+    services.import_case(
+        rt,
+        "alice",
+        services.validate_case(
+            {
+                "case": {"key": "t", "title": "T"},
+                "sources": [
+                    {"key": "a", "name": "A", "kind": "media", "reliability": "B"},
+                    {"key": "b", "name": "B", "kind": "media", "reliability": "C"},
+                ],
+                "claims": [
+                    {
+                        "key": "t-1",
+                        "statement": "S",
+                        "evidence": [
+                            {"source": "a", "stance": "supports", "credibility": 2, "summary": "x"},
+                            {"source": "b", "stance": "supports", "credibility": 3, "summary": "y"},
+                        ],
+                    }
+                ],
+            }
+        ),
+    )
+    with UnitOfWork(rt.database_url, write=False) as uow:
+        before = uow.claims.get("t-1")
+        assert before is not None and before.corroborated_at is None
+        version = before.version
+    [outcome] = services.assess_claims(rt, "system", ["t-1"])
+    assert outcome.moved and outcome.stage.value == "corroborated"
+    with UnitOfWork(rt.database_url, write=False) as uow:
+        after = uow.claims.get("t-1")
+        assert after is not None
+        assert after.stage == "corroborated" and after.corroborated_at is not None
+        assert after.version == version + 1 and after.assessed_version == after.version
+    assert changed(rt) == []
