@@ -136,9 +136,13 @@ def action_claims(d: Db, case: str | None) -> dict[str, list[str]]:
     return queries.action_claims(d.url, case)
 
 
+PICK = 200  # a picker lists at most this many claims; a search field finds the others
+
+
 @_cache
-def claim_keys(d: Db, case: str | None) -> list[str]:
-    return queries.claim_keys(d.url, case)
+def claim_keys(d: Db, case: str | None, search: str | None = None) -> list[str]:
+    """Keys for a claim picker: the claims gating most actions first, at most PICK (search for the rest)."""
+    return queries.claim_keys(d.url, case, search, PICK)
 
 
 @_cache
@@ -157,8 +161,9 @@ def readiness(d: Db, case: str | None) -> list[ActionReadiness]:
 
 
 @_cache
-def review_queue(d: Db, status: str | None = "pending") -> list[dict[str, Any]]:
-    return services.review_queue(runtime(d), status)
+def review_page(d: Db, case: str | None, action: str | None, limit: int, offset: int = 0) -> services.ReviewPage:
+    """One page of the pending review queue by impact, with the true total; only the page is assessed."""
+    return services.review_page(runtime(d), case=case, action=action, limit=limit, offset=offset)
 
 
 @_cache

@@ -13,19 +13,47 @@ from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, out, runti
 review_app = typer.Typer(help="Four-eyes review of confirm/refute requests.", no_args_is_help=True)
 
 
+PAGE = 20
+
+
 @review_app.command("list")
 def review_list(
     status: Annotated[str, typer.Option(help="pending, approved, rejected, withdrawn or all")] = "pending",
+    case: Annotated[str | None, typer.Option(help="Only requests on this case's claims.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only requests on claims this policy action requires.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many requests.")] = PAGE,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many requests first.")] = 0,
+    every: Annotated[bool, typer.Option("--all", help="Every matching request, not one page.")] = False,
     as_json: JsonOut = False,
 ) -> None:
-    """Review requests with the assessment of their target stage."""
-    items = services.review_queue(runtime(), None if status == "all" else status)
+    """Review requests by impact (claims gating the most policy actions first, then the oldest), one page.
+
+    Each request comes with the assessment of its target stage. When more requests match than are
+    shown, a closing line gives the true total (on stderr with --json, whose stdout stays the list).
+    """
+    page = services.review_page(
+        runtime(),
+        None if status == "all" else status,
+        case=case,
+        action=action,
+        limit=None if every else limit,
+        offset=offset,
+    )
+    shown = len(page.items)
+    cut = shown < page.total
+    summary = (
+        f"requests {offset + 1}-{offset + shown} of {page.total}" if shown else f"no requests shown of {page.total}"
+    ) + (f" (--offset {offset + shown} for more, --all for every one)" if offset + shown < page.total else "")
     if as_json:
-        emit_json(items)
+        emit_json(page.items)
+        if cut:
+            err.print(summary, markup=False)
         return
     from claims.render import render_reviews
 
-    render_reviews(out, items)
+    render_reviews(out, page.items)
+    if cut:
+        out.print(summary, markup=False)
 
 
 def _decide(

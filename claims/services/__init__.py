@@ -28,7 +28,15 @@ _WHERE = {
     "claims.services.review": ("Decision", "approve", "reject", "reopen"),
     "claims.services.runtime": ("Role", "Runtime"),
     "claims.services.users": ("add_user", "ensure_users", "list_users"),
-    "claims.services.views": ("action_readiness", "audit_verify", "claim_detail", "readiness_json", "review_queue"),
+    "claims.services.views": (
+        "ReviewPage",
+        "action_readiness",
+        "audit_verify",
+        "claim_detail",
+        "readiness_json",
+        "review_page",
+        "review_queue",
+    ),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
@@ -42,6 +50,7 @@ __all__ = [
     "NotFound",
     "Outcome",
     "PermissionDenied",
+    "ReviewPage",
     "Role",
     "RuleViolation",
     "Runtime",
@@ -65,6 +74,7 @@ __all__ = [
     "reject",
     "reopen",
     "retract_evidence",
+    "review_page",
     "review_queue",
     "validate_case",
     "verify_token",
@@ -95,4 +105,12 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and import-linte
     from claims.services.review import Decision, approve, reject, reopen
     from claims.services.runtime import Role, Runtime
     from claims.services.users import add_user, ensure_users, list_users
-    from claims.services.views import action_readiness, audit_verify, claim_detail, readiness_json, review_queue
+    from claims.services.views import (
+        ReviewPage,
+        action_readiness,
+        audit_verify,
+        claim_detail,
+        readiness_json,
+        review_page,
+        review_queue,
+    )

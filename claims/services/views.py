@@ -5,6 +5,7 @@ Everything returns plain dicts/dataclasses shaped like the JSON contract of docs
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -156,15 +157,45 @@ def readiness_json(items: list[ActionReadiness]) -> list[dict[str, Any]]:
 REVIEW_STATUSES = tuple(s.value for s in ReviewStatus)
 
 
-def review_queue(rt: Runtime, status: str | None = ReviewStatus.PENDING) -> list[dict[str, Any]]:
-    """Review requests (all when status is None) with the assessment of their target stage."""
+@dataclass(frozen=True)
+class ReviewPage:
+    """One page of the review queue: its requests and the true total the filters match."""
+
+    total: int
+    offset: int
+    items: list[dict[str, Any]]
+
+
+def review_page(
+    rt: Runtime,
+    status: str | None = ReviewStatus.PENDING,
+    *,
+    case: str | None = None,
+    action: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> ReviewPage:
+    """Review requests (all statuses when status is None) by impact, with the assessment of their target stage.
+
+    Impact: requests whose claim gates the most policy actions first, then the oldest. `case` and
+    `action` filter (unknown keys are refused); `limit`/`offset` cut the page in SQL (limit None:
+    every request). Only the claims of the page are assessed, however long the queue.
+    """
     if status is not None and status not in REVIEW_STATUSES:
         raise InvalidInput(f"status: {status!r} is not one of {', '.join(REVIEW_STATUSES)} or all")
+    if limit is not None and limit < 0:
+        raise InvalidInput(f"limit: {limit} is negative")
+    if offset < 0:
+        raise InvalidInput(f"offset: {offset} is negative")
     with rt.uow(write=False) as uow:
-        reviews = uow.reviews.list(status)
-        assessments = assessments_for(uow, rt, sorted({r.claim.key for r in reviews}))
+        if case and uow.cases.get(case) is None:
+            raise NotFound(f"case: unknown case {case!r}")
+        if action and uow.actions.get(action) is None:
+            raise NotFound(f"action: unknown policy action {action!r}")
+        total, rows = uow.reviews.queue(status, case_key=case, action_key=action, limit=limit, offset=offset)
+        assessments = assessments_for(uow, rt, sorted({r.claim.key for r, _ in rows}))
         out = []
-        for r in reviews:
+        for r, gates in rows:
             target = assessments[r.claim.key].for_stage(Stage(r.to_stage))
             out.append(
                 {
@@ -181,13 +212,27 @@ def review_queue(rt: Runtime, status: str | None = ReviewStatus.PENDING) -> list
                     "decided_by": r.decided_by,
                     "rationale": r.rationale,
                     "case": r.claim.case.key,
+                    "gates": gates,
                     "gaps": target.gaps,
                     "evidence_met": target.evidence_met,
                     # the whole target-stage assessment, so a reader need not assess the claim again
                     "criteria": stage_json(target)["criteria"],
                 }
             )
-        return out
+        return ReviewPage(total, offset, out)
+
+
+def review_queue(
+    rt: Runtime,
+    status: str | None = ReviewStatus.PENDING,
+    *,
+    case: str | None = None,
+    action: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """The requests of `review_page` alone (every one unless `limit` is given), in the same order."""
+    return review_page(rt, status, case=case, action=action, limit=limit, offset=offset).items
 
 
 def audit_verify(rt: Runtime) -> AuditReport:

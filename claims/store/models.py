@@ -118,6 +118,23 @@ class Claim(Base):
     """A claim; `version` gives optimistic concurrency, one timestamp per stage reached."""
 
     __tablename__ = "claims"
+    __table_args__ = (
+        # The pipeline's claims per stage and time in stage read this index alone (migration 0007).
+        Index(
+            "ix_claims_stage_ageing",
+            "stage",
+            "case_id",
+            "at_risk",
+            "reported_at",
+            "corroborated_at",
+            "confirmed_at",
+            "refuted_at",
+            "created_at",
+        ),
+        # Only the few at-risk claims: a planner that cannot know how rare they are still uses it.
+        Index("ix_claims_at_risk", "id", sqlite_where=text("at_risk = 1"), postgresql_where=text("at_risk")),
+        Index("ix_claims_assignee", "assignee"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -148,7 +165,10 @@ class Evidence(Base):
     """One source speaking to one claim. Never deleted: retraction is a flag with who/when/why."""
 
     __tablename__ = "evidence"
-    __table_args__ = (UniqueConstraint("claim_id", "fingerprint", name="uq_evidence_claim_fingerprint"),)
+    __table_args__ = (
+        UniqueConstraint("claim_id", "fingerprint", name="uq_evidence_claim_fingerprint"),
+        Index("ix_evidence_source_credibility", "source_id", "credibility"),  # grades in use (migration 0007)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
@@ -256,6 +276,7 @@ class Event(Base):
     """
 
     __tablename__ = "events"
+    __table_args__ = (Index("ix_events_kind_at", "kind", "at"),)  # the pipeline's recent moves (migration 0007)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case as when
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased
 
 from claims.domain.events import STAGE_EVENTS, EventKind
+from claims.domain.grades import Credibility
 from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.store.db import session_factory
 from claims.store.models import (
@@ -39,6 +40,11 @@ PAGE_CHUNK = 1000  # claims per statement when the claims table is read in runs
 
 def _now(now: datetime | None) -> datetime:
     return to_utc(now or datetime.now(UTC))  # type: ignore[return-value]
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """A timestamp from an aggregate: SQLite may hand the stored text back unconverted."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _entered_current_stage() -> Any:
@@ -133,26 +139,50 @@ def movements(url: str, case: str | None = None, *, now: datetime | None = None)
 
 
 def ageing(url: str, case: str | None = None, *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """How long claims have sat in their current stage: counts per stage and age bucket, with the oldest entry."""
+    """How long claims have sat in their current stage: counts per stage and age bucket, with the oldest entry.
+
+    One statement, a part per stage: each reads its stage's range of the (stage, case, ..., stage
+    timestamps) index alone and compares that stage's own timestamp, so no claim row is read.
+    """
     now = _now(now)
-    entered = _entered_current_stage()
-    bucket = when(
-        (entered >= now - timedelta(days=7), AGE_BUCKETS[0]),
-        (entered >= now - timedelta(days=30), AGE_BUCKETS[1]),
-        (entered >= now - timedelta(days=90), AGE_BUCKETS[2]),
-        else_=AGE_BUCKETS[3],
-    ).label("bucket")
-    stmt = select(
-        Claim.stage, bucket, func.count(Claim.id).label("claims"), func.min(entered).label("oldest")
-    ).group_by(Claim.stage, bucket)
-    if case:
-        stmt = stmt.join(Case, Case.id == Claim.case_id).where(Case.key == case)
+    cutoffs = (now - timedelta(days=7), now - timedelta(days=30), now - timedelta(days=90))
+    in_case = select(Case.id).where(Case.key == case).scalar_subquery() if case else None
+    parts = []
+    for s in Stage:
+        entered = func.coalesce(getattr(Claim, f"{s.value}_at"), Claim.created_at)
+        buckets = (
+            entered >= cutoffs[0],
+            (entered < cutoffs[0]) & (entered >= cutoffs[1]),
+            (entered < cutoffs[1]) & (entered >= cutoffs[2]),
+            entered < cutoffs[2],
+        )
+        columns: list[Any] = [literal(s.value).label("stage")]
+        for i, inside in enumerate(buckets):
+            columns += [
+                func.count(when((inside, Claim.id))).label(f"n{i}"),
+                func.min(when((inside, entered))).label(f"oldest{i}"),
+            ]
+        part = select(*columns).where(Claim.stage == s.value)
+        if in_case is not None:
+            part = part.where(Claim.case_id == in_case)
+        parts.append(part)
     with session_factory(url)() as session:
-        rows = [dict(row._mapping) for row in session.execute(stmt)]
-    for row in rows:
-        oldest = to_utc(row["oldest"])
-        row["oldest"] = oldest
-        row["oldest_days"] = (now - oldest).days if oldest else None
+        found = list(session.execute(union_all(*parts)))
+    rows = []
+    for row in (r._mapping for r in found):
+        for i, bucket in enumerate(AGE_BUCKETS):
+            if not row[f"n{i}"]:
+                continue
+            oldest = to_utc(_as_datetime(row[f"oldest{i}"]))
+            rows.append(
+                {
+                    "stage": row["stage"],
+                    "bucket": bucket,
+                    "claims": row[f"n{i}"],
+                    "oldest": oldest,
+                    "oldest_days": (now - oldest).days if oldest else None,
+                }
+            )
     order = {s: i for i, s in enumerate(STAGES)}
     return sorted(rows, key=lambda r: (order.get(r["stage"], 9), AGE_BUCKETS.index(r["bucket"])))
 
@@ -175,13 +205,15 @@ def at_risk_claims(url: str, case: str | None = None) -> list[dict[str, Any]]:
             latest.with_only_columns(Event.at).scalar_subquery().label("flagged_at"),
         )
         .join(Case, Case.id == Claim.case_id)
-        .where(Claim.at_risk.is_(True))
-        .order_by(Case.key, Claim.key)
+        # `=` (not IS) and no ORDER BY: SQLite then reads the partial index of at-risk claims instead
+        # of walking every claim in key order; the few rows are sorted here.
+        .where(Claim.at_risk == true())
     )
     if case:
         stmt = stmt.where(Case.key == case)
     with session_factory(url)() as session:
-        return [dict(row._mapping) for row in session.execute(stmt)]
+        rows = [dict(row._mapping) for row in session.execute(stmt)]
+    return sorted(rows, key=lambda r: (r["case"], r["key"]))
 
 
 def pending_review_count(url: str, case: str | None = None) -> int:
@@ -194,23 +226,28 @@ def pending_review_count(url: str, case: str | None = None) -> int:
 
 
 def filter_options(url: str, case: str | None = None) -> dict[str, list[str]]:
-    """Values the claims table can be filtered by: sources, grades and assignees in use."""
+    """Values the claims table can be filtered by: sources, grades and assignees in use.
 
-    def scoped(stmt: Any, claim_col: Any) -> Any:
-        if case:
-            stmt = stmt.join(Claim, Claim.id == claim_col).join(Case, Case.id == Claim.case_id).where(Case.key == case)
-        return stmt
-
-    sources = scoped(
-        select(Source.key).join(Evidence, Evidence.source_id == Source.id).distinct(), Evidence.claim_id
-    ).order_by(Source.key)
-    grades = scoped(
-        select(Source.reliability, Evidence.credibility).join(Source, Source.id == Evidence.source_id).distinct(),
-        Evidence.claim_id,
-    ).order_by(Source.reliability, Evidence.credibility)
+    Asked per source (an evidence item's source belongs to its claim's case), each an index probe:
+    "does any evidence come from it", and per credibility "with this credibility"; never a walk
+    over every evidence item.
+    """
+    credibility = union_all(*(select(literal(int(c)).label("n")) for c in Credibility)).subquery()
+    used = exists().where(Evidence.source_id == Source.id)
+    sources = select(Source.key).where(used).distinct().order_by(Source.key)
+    grades = (
+        select(Source.reliability, credibility.c.n)
+        .join(credibility, true())
+        .where(exists().where(Evidence.source_id == Source.id, Evidence.credibility == credibility.c.n))
+        .distinct()
+        .order_by(Source.reliability, credibility.c.n)
+    )
     assignees = select(Claim.assignee).where(Claim.assignee.is_not(None)).distinct().order_by(Claim.assignee)
     if case:
-        assignees = assignees.join(Case, Case.id == Claim.case_id).where(Case.key == case)
+        in_case = select(Case.id).where(Case.key == case).scalar_subquery()
+        sources = sources.where(Source.case_id == in_case)
+        grades = grades.where(Source.case_id == in_case)
+        assignees = assignees.where(Claim.case_id == in_case)
     with session_factory(url)() as session:
         return {
             "stages": list(STAGES),
@@ -498,23 +535,42 @@ def recent_decisions(url: str, case: str | None = None, limit: int = 20) -> list
         return [dict(row._mapping) for row in session.execute(stmt)]
 
 
-def claim_keys(url: str, case: str | None = None) -> list[str]:
-    """Claim keys for pickers: claims that gate the most policy actions first, then in case order."""
-    gates = (
-        select(ActionRequirement.claim_id, func.count(ActionRequirement.id).label("gates"))
-        .group_by(ActionRequirement.claim_id)
-        .subquery()
+def claim_keys(url: str, case: str | None = None, search: str | None = None, limit: int | None = None) -> list[str]:
+    """Claim keys for pickers: claims that gate the most policy actions first, then in case order.
+
+    `search` keeps keys or statements containing the text; `limit` cuts the list (a picker of
+    100,000 keys would send them all to the browser). The gating claims are few and come from
+    the action requirements; the rest are read in (case, id) order and stop at the limit.
+    """
+    n_gates = func.count(ActionRequirement.id)
+    gating = (
+        select(Claim.key, n_gates.label("gates"))
+        .join(ActionRequirement, ActionRequirement.claim_id == Claim.id)
+        .join(Case, Case.id == Claim.case_id)
+        .group_by(Claim.id, Claim.key, Case.key)
+        .order_by(n_gates.desc(), Case.key, Claim.id)
     )
-    stmt = (
+    rest = (
         select(Claim.key)
         .join(Case, Case.id == Claim.case_id)
-        .outerjoin(gates, gates.c.claim_id == Claim.id)
-        .order_by(func.coalesce(gates.c.gates, 0).desc(), Case.key, Claim.id)
+        .where(~exists().where(ActionRequirement.claim_id == Claim.id))
+        .order_by(Case.key, Claim.id)
     )
     if case:
-        stmt = stmt.where(Case.key == case)
+        gating, rest = gating.where(Case.key == case), rest.where(Case.key == case)
+    if search and search.strip():
+        pattern = like_pattern(search)
+        found = or_(
+            func.lower(Claim.key).like(pattern, escape="\\"), func.lower(Claim.statement).like(pattern, escape="\\")
+        )
+        gating, rest = gating.where(found), rest.where(found)
     with session_factory(url)() as session:
-        return list(session.scalars(stmt))
+        keys = [key for key, _ in session.execute(gating)]
+        if limit is not None and len(keys) >= limit:
+            return keys[:limit]
+        if limit is not None:
+            rest = rest.limit(limit - len(keys))
+        return keys + list(session.scalars(rest))
 
 
 def claim_gates(url: str, case: str | None = None) -> dict[str, int]:

@@ -520,6 +520,59 @@ class ReviewRepository(Repository):
             stmt = stmt.where(ReviewRequest.status == status)
         return self.session.scalars(stmt).all()
 
+    def queue(
+        self,
+        status: str | None = ReviewStatus.PENDING,
+        *,
+        case_key: str | None = None,
+        action_key: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[int, Sequence[tuple[ReviewRequest, int]]]:
+        """(true total, one page of (request, actions its claim gates)), ordered by impact.
+
+        Impact: requests whose claim gates the most policy actions first, then the oldest, then by
+        id. Filtered, counted, ordered and cut in SQL; only the page's rows (and their claims and
+        cases) are loaded, so the cost follows the page, not the length of the queue.
+        """
+        # Gate counts from the (small) requirements table, aggregated once and joined: a correlated
+        # count per request made PostgreSQL scan the requirements once for each pending request.
+        per_claim = (
+            select(ActionRequirement.claim_id, func.count(ActionRequirement.id).label("n"))
+            .group_by(ActionRequirement.claim_id)
+            .subquery()
+        )
+        gates = func.coalesce(per_claim.c.n, 0)
+        where = []
+        if status:
+            where.append(ReviewRequest.status == status)
+        if case_key:
+            where.append(
+                ReviewRequest.claim_id.in_(
+                    select(Claim.id).join(Case, Case.id == Claim.case_id).where(Case.key == case_key)
+                )
+            )
+        if action_key:
+            where.append(
+                ReviewRequest.claim_id.in_(
+                    select(ActionRequirement.claim_id)
+                    .join(PolicyAction, PolicyAction.id == ActionRequirement.action_id)
+                    .where(PolicyAction.key == action_key)
+                )
+            )
+        total = int(self.session.scalar(select(func.count(ReviewRequest.id)).where(*where)) or 0)
+        stmt = (
+            select(ReviewRequest, gates.label("gates"))
+            .outerjoin(per_claim, per_claim.c.claim_id == ReviewRequest.claim_id)
+            .where(*where)
+            .options(selectinload(ReviewRequest.claim).selectinload(Claim.case))
+            .order_by(gates.desc(), ReviewRequest.requested_at, ReviewRequest.id)
+            .offset(max(0, offset))
+        )
+        if limit is not None:
+            stmt = stmt.limit(max(0, limit))
+        return total, [(r, int(n)) for r, n in self.session.execute(stmt).all()]
+
     def for_claim(self, claim_id: int) -> Sequence[ReviewRequest]:
         return self.session.scalars(
             select(ReviewRequest).where(ReviewRequest.claim_id == claim_id).order_by(ReviewRequest.id)

@@ -18,17 +18,20 @@ from claims.domain.stages import Stage
 from dashboard import data, ui
 
 d = data.db()
-keys = data.claim_keys(d, ui.case())
+state = st.session_state
+search = (state.get("detail_search") or "").strip() or None
+keys = data.claim_keys(d, ui.case(), search)
 wanted = st.query_params.get("claim")
-if wanted and wanted not in keys:
-    keys = [wanted, *keys]  # a link from another case's page still opens
+if wanted and wanted not in keys and not search:
+    keys = [wanted, *keys]  # a link from another case's page (or beyond the picker's first PICK) still opens
 
 st.title("Claim detail")
+if search or len(keys) >= data.PICK:  # a long list: the picker shows the first PICK, a search finds the rest
+    st.text_input("Find a claim", key="detail_search", placeholder="part of its key or statement")
 if not keys:
-    st.info("No claims yet.")
+    st.info("No claim matches." if search else "No claims yet.")
     st.stop()
 
-state = st.session_state
 # A link (?claim=KEY) picks the claim when it is new, or when the picker was not on screen last run;
 # otherwise the picker wins and the address follows it, so the page can be bookmarked.
 if wanted and (wanted != state.get("detail_from_link") or "detail_claim" not in state):

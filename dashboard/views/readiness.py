@@ -13,11 +13,13 @@ import pandas as pd
 import streamlit as st
 
 from claims.domain.grades import Reliability
+from claims.domain.readiness import ActionReadiness
 from claims.services.whatif import NEW_SOURCE
 from dashboard import data, summary, ui
 
 GRID_MAX_CLAIMS = 10  # beyond this the grid's labels no longer fit; a table takes over
 TABLE_PAGE = 25
+LIST_MAX = 10  # not-ready actions and blocking claims listed one by one; the rest in one element below
 ACTIONS, WHATIF = "Actions", "What if"
 
 d = data.db()
@@ -64,12 +66,19 @@ with overview:
             st.markdown(f"##### Not ready ({len(not_ready)})")
             if not not_ready:
                 st.success("Every action is ready.", icon=":material/check_circle:")
-            for a in not_ready:
+
+            def not_ready_line(a: ActionReadiness) -> str:
                 n = len(summary.blocking(a))
-                st.markdown(
+                return (
                     f":red-badge[not ready] **{ui.esc(a.title)}** · blocked by {n} claim{'s' if n != 1 else ''}  \n"
                     f"shortest gap: {ui.esc(summary.shortest_gap(a))}"
                 )
+
+            for a in not_ready[:LIST_MAX]:
+                st.markdown(not_ready_line(a))
+            if len(not_ready) > LIST_MAX:  # one element for the rest: hundreds of them slow the browser
+                with st.expander(f"{len(not_ready) - LIST_MAX} more not ready"):
+                    st.markdown("\n\n".join(not_ready_line(a) for a in not_ready[LIST_MAX:]))
             if ready:
                 st.markdown(
                     f"##### Ready ({len(ready)})\n"
@@ -77,11 +86,16 @@ with overview:
                 )
         with right:
             st.markdown("##### What blocks them, claim by claim")
-            for g in summary.gaps_by_claim(actions):
-                st.markdown(
-                    f"**{ui.esc(g.claim)}** ({g.stage}, needs {g.needs}) blocks {len(g.actions)} "
-                    f"action{'s' if len(g.actions) != 1 else ''}: {ui.esc(summary.phrase(g.gaps))}"
-                )
+            blockers = [
+                f"**{ui.esc(g.claim)}** ({g.stage}, needs {g.needs}) blocks {len(g.actions)} "
+                f"action{'s' if len(g.actions) != 1 else ''}: {ui.esc(summary.phrase(g.gaps))}"
+                for g in summary.gaps_by_claim(actions)
+            ]
+            for line in blockers[:LIST_MAX]:
+                st.markdown(line)
+            if len(blockers) > LIST_MAX:
+                with st.expander(f"{len(blockers) - LIST_MAX} more blocking claims"):
+                    st.markdown("\n\n".join(blockers[LIST_MAX:]))
 
         st.markdown("##### What is missing before…")
         keys = [a.key for a in actions]
@@ -218,7 +232,10 @@ with whatif_tab:
     if state.get("whatif_for") != wcase:
         state["whatif_for"], state["whatif"] = wcase, []
 
-    claim_keys = data.claim_keys(d, wcase)
+    search = (state.get("whatif_search") or "").strip() or None
+    claim_keys = data.claim_keys(d, wcase, search)
+    if search or len(claim_keys) >= data.PICK:  # a long list: the first PICK, and a search for the rest
+        st.text_input("Find a claim", key="whatif_search", placeholder="part of its key or statement")
     sources = data.lineage(d, wcase)
     reliability = {s["key"]: s["reliability"] for s in sources}
     cred_labels = ui.CREDIBILITY_LABELS

@@ -33,10 +33,6 @@ flash = st.session_state.pop("review_flash", None)
 if flash:
     st.success(ui.esc(flash), icon=":material/task_alt:")
 
-queue = data.review_queue(d)
-if case:
-    queue = [r for r in queue if r["case"] == case]
-gates = data.claim_gates(d, case)
 needs = data.action_claims(d, case)
 action = st.selectbox(
     "Action",
@@ -46,20 +42,20 @@ action = st.selectbox(
     bind="query-params",
     help="Only requests on claims this policy action needs.",
 )
-if action:
-    queue = [r for r in queue if r["claim"] in set(needs.get(action, ()))]
-# Impact first: a sign-off on a claim that gates many actions unblocks the most; then the oldest.
-queue = sorted(queue, key=lambda r: (-gates.get(r["claim"], 0), r["requested_at"] or "", r["id"]))
-if not queue:
-    st.info("No review requests are waiting.", icon=":material/inbox:")
+# Impact first (a sign-off on a claim that gates many actions unblocks the most), then the oldest:
+# the service orders, filters and cuts the queue in SQL and assesses only the page shown.
 PAGE = 10  # each request shows its full assessment; a page of ten keeps the page light however long the queue
-pages = max(1, -(-len(queue) // PAGE))
-shown = queue
-if queue:
-    st.caption(f"{len(queue):,} request{'s' if len(queue) != 1 else ''} waiting · most actions gated first")
+total = data.review_page(d, case, action, 0).total
+if not total:
+    st.info("No review requests are waiting.", icon=":material/inbox:")
+pages = max(1, -(-total // PAGE))
+if total:
+    st.caption(f"{total:,} request{'s' if total != 1 else ''} waiting · most actions gated first")
+number = 1
 if pages > 1:
     number = st.pagination(pages, key="review_page", bind="query-params")
-    shown = queue[(number - 1) * PAGE : number * PAGE]
+number = min(max(1, number), pages)
+shown = data.review_page(d, case, action, PAGE, (number - 1) * PAGE).items if total else []
 offer = ui.may(role, "approve")
 
 
@@ -91,8 +87,8 @@ for r in shown:
             ui.stage_badge(r["from"])
             st.markdown("→")
             ui.stage_badge(r["to"])
-            if gates.get(r["claim"]):
-                n = gates[r["claim"]]
+            if r["gates"]:
+                n = r["gates"]
                 st.badge(f"gates {n} action{'s' if n != 1 else ''}", color="blue", icon=":material/gavel:")
             if r["evidence_met"]:
                 st.badge("evidence criteria hold", color="green", icon=":material/check:")

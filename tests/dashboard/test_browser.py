@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_helpers import APP, add_third_line, make_confirmable, row_counts, seed_demo
+from dashboard_helpers import add_third_line, make_confirmable, row_counts, seed_demo
 from sqlalchemy import create_engine, text
 
+from bench.browser import ARGS, CHROMIUM, dashboard_server, settle, sign_in
 from claims import services
 from claims.demo import DEMO_USERS
 from claims.domain.stages import Stage
@@ -34,24 +30,8 @@ from claims.store.db import dispose_engines
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 PASSWORDS = {name: f"{name}-browser-passphrase" for name in DEMO_USERS}
 RATIONALE = "Three independent lines now (Reuters, EEAS, OFAC), one of them B2; the only denial is graded D4."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -64,52 +44,8 @@ def dashboard_url(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
     for name in DEMO_USERS:
         set_password(rt, "admin", name, PASSWORDS[name])
     dispose_engines()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMS_")}
-    env["CLAIMS_DATABASE_URL"] = sqlite_url
-    log = tmp_path / "streamlit.log"
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.address=127.0.0.1",
-        f"--server.port={port}",
-        "--server.headless=true",
-        "--server.fileWatcherType=none",
-    ]
-    with log.open("w") as out:
-        server = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer on port {port}:\n{log.read_text()}")
-            time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-
-
-def settle(page, ms: int = 1200) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the script run finished (no 'Running' status) and the charts had time to draw."""
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
-    page.wait_for_timeout(ms)
+    with dashboard_server(sqlite_url, tmp_path) as url:
+        yield url
 
 
 def shots_dir(tmp_path: Path) -> Path:
@@ -143,15 +79,6 @@ def browser_page(dashboard_url: str) -> Iterator[Any]:
         finally:
             browser.close()
     assert outside == [], f"fetched from outside the machine: {outside}"
-
-
-def sign_in(page: Any, name: str, password: str) -> None:
-    from playwright.sync_api import expect
-
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def signing_in(page: Any, user: str = "mia") -> None:

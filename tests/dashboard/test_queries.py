@@ -225,3 +225,22 @@ def test_recent_decisions_newest_first(demo_db: Runtime) -> None:
     )
     assert row["decided_at"].tzinfo is not None
     assert queries.recent_decisions(url, "another-case") == []
+
+
+def test_claim_keys_for_a_picker_are_capped_and_searchable(demo_db: Runtime) -> None:
+    """A picker gets the claims gating most actions first, cut at its limit; a search finds the others."""
+    url = demo_db.database_url
+    every = queries.claim_keys(url)
+    assert queries.claim_keys(url, limit=2) == every[:2] == ["factory-exists", "lethal-production"]
+    assert queries.claim_keys(url, limit=len(every) + 5) == every
+    assert queries.claim_keys(url, "eu-drones-2024", "BEIJING") == ["beijing-aware"]  # key or statement, any case
+    assert queries.claim_keys(url, search="assembles attack drones") == ["factory-exists"]
+    assert queries.claim_keys(url, search="100%") == []  # % is literal
+
+
+def test_filter_options_of_a_case_are_its_own(demo_db: Runtime) -> None:
+    """Sources and grades are scoped through the sources of the case: none for an unknown case."""
+    url = demo_db.database_url
+    assert queries.filter_options(url) == queries.filter_options(url, "eu-drones-2024")
+    empty = queries.filter_options(url, "no-such-case")
+    assert (empty["sources"], empty["grades"], empty["assignees"]) == ([], [], [])
