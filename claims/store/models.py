@@ -276,7 +276,18 @@ class Event(Base):
     """
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_kind_at", "kind", "at"),)  # the pipeline's recent moves (migration 0007)
+    __table_args__ = (
+        Index("ix_events_kind_at", "kind", "at"),  # the pipeline's recent moves (migration 0007)
+        # the moves of a window counted from the index alone, and the few dated ones (migration 0008)
+        Index("ix_events_move_window", "kind", "at", "from_stage", "to_stage", "case_key"),
+        Index(
+            "ix_events_dated_payload",
+            "kind",
+            "at",
+            sqlite_where=text("json_extract(payload, '$.at') IS NOT NULL"),
+            postgresql_where=text("(payload ->> 'at') IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case as when
-from sqlalchemy import exists, func, literal, or_, select, true, union_all
+from sqlalchemy import exists, func, literal, or_, select, text, true, union_all
 from sqlalchemy.orm import Session, aliased
 
 from claims.domain.events import STAGE_EVENTS, EventKind
@@ -96,44 +96,61 @@ def stage_counts(url: str, case: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+# The condition of migration 0008's partial index, word for word (SQLite uses a partial index only
+# when the query repeats its condition): an event whose payload carries its original date.
+DATED_PAYLOAD = {
+    "sqlite": "json_extract(payload, '$.at') IS NOT NULL",
+    "postgresql": "(payload ->> 'at') IS NOT NULL",
+}
+
+
 def movements(url: str, case: str | None = None, *, now: datetime | None = None) -> list[dict[str, Any]]:
     """Stage changes (and newly reported claims) in the last 7 and 30 days, from the event log.
 
     Imported history carries its original date in the payload (`at`); such a move counts on
-    that date, not on the day it was imported.
+    that date, not on the day it was imported. Two index reads: the window's moves per (from,
+    to) from a covering index, less those whose original date is earlier, from a partial index
+    of the few dated events (migration 0008); no event row is read for its payload otherwise.
     """
     now = _now(now)
     week, month = now - timedelta(days=7), now - timedelta(days=30)
     effective = Event.payload["at"].as_string()
-
-    def since(cutoff: datetime) -> Any:
-        return func.count(
-            when(
-                (
-                    (Event.at >= cutoff) & (effective.is_(None) | (effective >= cutoff.isoformat())),
-                    Event.id,
-                )
-            )
+    counted = (
+        select(
+            Event.from_stage,
+            Event.to_stage,
+            func.count(when((Event.at >= week, Event.id))).label("week"),
+            func.count().label("month"),
         )
-
-    stmt = (
-        select(Event.from_stage, Event.to_stage, since(week).label("last_7_days"), since(month).label("last_30_days"))
         .where(Event.kind.in_(MOVE_KINDS), Event.at >= month)
         .group_by(Event.from_stage, Event.to_stage)
     )
-    if case:
-        stmt = stmt.where(Event.case_key == case)
     with session_factory(url)() as session:
-        rows = [
-            {
-                "from_stage": row.from_stage or "new",
-                "to_stage": row.to_stage,
-                "last_7_days": row.last_7_days,
-                "last_30_days": row.last_30_days,
-            }
-            for row in session.execute(stmt)
-            if row.last_30_days
-        ]
+        dated = (
+            select(
+                Event.from_stage,
+                Event.to_stage,
+                func.count(when(((Event.at >= week) & (effective < week.isoformat()), Event.id))).label("week"),
+                func.count(when((effective < month.isoformat(), Event.id))).label("month"),
+            )
+            .where(Event.kind.in_(MOVE_KINDS), Event.at >= month, text(DATED_PAYLOAD[session.get_bind().dialect.name]))
+            .group_by(Event.from_stage, Event.to_stage)
+        )
+        if case:
+            counted, dated = counted.where(Event.case_key == case), dated.where(Event.case_key == case)
+        late = {(r.from_stage, r.to_stage): (r.week, r.month) for r in session.execute(dated)}
+        rows = []
+        for r in session.execute(counted):
+            week_late, month_late = late.get((r.from_stage, r.to_stage), (0, 0))
+            if r.month - month_late:
+                rows.append(
+                    {
+                        "from_stage": r.from_stage or "new",
+                        "to_stage": r.to_stage,
+                        "last_7_days": r.week - week_late,
+                        "last_30_days": r.month - month_late,
+                    }
+                )
     order = {s: i for i, s in enumerate(("new", *STAGES))}
     return sorted(rows, key=lambda r: (order.get(r["from_stage"], 9), order.get(r["to_stage"], 9)))
 

@@ -206,8 +206,9 @@ def test_no_query_loads_a_table_into_python(demo_db: Runtime, case: str | None) 
         queries.pending_review_count(url, case)
         queries.filter_options(url, case)
         queries.claim_table(url, case=case)
-    # filter_options asks three small DISTINCT questions; the claim table three (counts, id run, rows)
-    assert len(selects(seen)) == 11
+    # movements two (the window's moves, the dated ones); filter_options three small DISTINCT
+    # questions; the claim table three (counts, id run, rows)
+    assert len(selects(seen)) == 12
 
 
 def test_recent_decisions_newest_first(demo_db: Runtime) -> None:
