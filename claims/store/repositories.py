@@ -51,8 +51,10 @@ def _is_pg(session: Session) -> bool:
 def _member_of(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
     """`column IN values`, bounded: on PostgreSQL one `= ANY(array)` parameter, so the statement
     text never changes (psycopg prepares it once); elsewhere slices of KEY_SLICE expanded keys."""
+    if not values:
+        return  # nothing to match: no statement at all (an empty array would not even type-check)
     if _is_pg(session):
-        element = Integer() if values and isinstance(values[0], int) else String()
+        element = Integer() if isinstance(values[0], int) else String()
         yield column == any_(bindparam("members", list(values), type_=ARRAY(element)))
         return
     for i in range(0, len(values), KEY_SLICE):

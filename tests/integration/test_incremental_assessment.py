@@ -122,3 +122,8 @@ def test_a_run_that_changed_many_claims_leaves_fresh_planner_statistics(demo: Ru
             ).scalar_one()
         engine.dispose()
         assert analysed is not None
+
+
+def test_an_empty_batch_assesses_nothing(demo: Runtime):
+    """No keys: no statement with an empty id array (PostgreSQL cannot type `= ANY('{}')`), no outcome."""
+    assert services.assess_claims(demo, "system", []) == []
