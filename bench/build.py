@@ -60,29 +60,15 @@ def build(url: str, n_claims: int, *, key: str = "bulk", seed: int = 11) -> dict
 def _synthetic(conn: Connection, n_claims: int, key: str, rng: random.Random) -> dict[str, int]:
     from claims.domain.events import EventKind
     from claims.store.events import GENESIS, _row_hash
-    from claims.store.models import ActionRequirement, Case, Claim, Event, Evidence, PolicyAction, ReviewRequest, Source
+    from claims.store.models import ActionRequirement, Case, Claim, Event, Evidence, PolicyAction, ReviewRequest
 
     now = datetime.now(UTC).replace(microsecond=0)
-    ct, et, st, rt_ = Claim.__table__, Evidence.__table__, Source.__table__, ReviewRequest.__table__
+    ct, et, rt_ = Claim.__table__, Evidence.__table__, ReviewRequest.__table__
     case_id = conn.execute(
         insert(Case.__table__).returning(Case.__table__.c.id), {"key": key, "title": "Synthetic", "created_at": now}
     ).scalar_one()
     sources = _sources(rng)
-    ids: dict[str, int] = {}
-    for s in sources:
-        ids[s["key"]] = conn.execute(
-            insert(st).returning(st.c.id),
-            {
-                "case_id": case_id,
-                "key": s["key"],
-                "name": s["name"],
-                "kind": s["kind"],
-                "reliability": s["reliability"],
-            },
-        ).scalar_one()
-    for s in sources:
-        if s.get("derived_from"):
-            conn.execute(update(st).where(st.c.id == ids[s["key"]]).values(derived_from_id=ids[s["derived_from"]]))
+    ids = insert_sources(conn, case_id, sources)
     roots = {s["key"]: s.get("derived_from") or s["key"] for s in sources}
     rel = {s["key"]: s["reliability"] for s in sources}
     head = conn.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1)) or GENESIS
@@ -199,6 +185,23 @@ def _synthetic(conn: Connection, n_claims: int, key: str, rng: random.Random) ->
         totals["events"] += len(chained)
     _actions(conn, case_id, key, n_claims, rng, PolicyAction.__table__, ActionRequirement.__table__, ct)
     return totals
+
+
+def insert_sources(conn: Connection, case_id: int, sources: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert a case file's sources with their lineage (Core, no checks); source key -> id."""
+    from claims.store.models import Source
+
+    st = Source.__table__
+    ids: dict[str, int] = {}
+    for s in sources:
+        ids[s["key"]] = conn.execute(
+            insert(st).returning(st.c.id),
+            {"case_id": case_id, **{k: s[k] for k in ("key", "name", "kind", "reliability")}},
+        ).scalar_one()
+    for s in sources:
+        if s.get("derived_from"):
+            conn.execute(update(st).where(st.c.id == ids[s["key"]]).values(derived_from_id=ids[s["derived_from"]]))
+    return ids
 
 
 def _event(kind: Any, claim: str, case: str, at: datetime, **fields: Any) -> dict[str, Any]:

@@ -67,6 +67,7 @@ from typing import Any
 from alembic import command
 from sqlalchemy import bindparam, create_engine, insert, select, text, update
 
+from bench.build import insert_sources
 from bench.synthetic import write_case_json
 from migrations import alembic_config
 
@@ -179,7 +180,7 @@ def postgres_available() -> bool:
 
 def baseline_import(url: str, path: Path) -> dict[str, int]:
     """Raw Core executemany of the file's rows (case, sources, claims, evidence), no events, no checks."""
-    from claims.store.models import Case, Claim, Evidence, Source
+    from claims.store.models import Case, Claim, Evidence
 
     data = json.loads(path.read_text(encoding="utf-8"))
     engine = create_engine(url)
@@ -189,24 +190,7 @@ def baseline_import(url: str, path: Path) -> dict[str, int]:
             insert(Case.__table__).returning(Case.__table__.c.id),
             {"key": data["case"]["key"], "title": data["case"]["title"], "created_at": stamp},
         ).scalar_one()
-        src = Source.__table__
-        ids = {}
-        for s in data["sources"]:
-            ids[s["key"]] = conn.execute(
-                insert(src).returning(src.c.id),
-                {
-                    "case_id": case_id,
-                    "key": s["key"],
-                    "name": s["name"],
-                    "kind": s["kind"],
-                    "reliability": s["reliability"],
-                },
-            ).scalar_one()
-        for s in data["sources"]:
-            if s.get("derived_from"):
-                conn.execute(
-                    update(src).where(src.c.id == ids[s["key"]]).values(derived_from_id=ids[s["derived_from"]])
-                )
+        ids = insert_sources(conn, case_id, data["sources"])
         claims = data["claims"]
         ct, et = Claim.__table__, Evidence.__table__
         for i in range(0, len(claims), 5000):

@@ -126,14 +126,11 @@ class _Claim:
         """Independent lines (distinct roots) of `stance` graded `grade` or better."""
         have = self.counts.get(slot)
         if have is None:
-            ok = AT_LEAST_BY[grade.code]
+            ok = AT_LEAST[grade.code]
             roots = {e.root for e in self.live if e.stance is stance and ok[e.grade.code]}
             have = self.counts[slot] = len(roots)
         return have
 
-
-# AT_LEAST_BY[threshold.code][grade.code]: whether grade is `threshold or better` (Grade.at_least, tabled).
-AT_LEAST_BY = [[AT_LEAST[g][t] for g in range(36)] for t in range(36)]
 
 Evaluator = Callable[[_Claim, Stage], "CriterionResult"]
 _SLOTS: dict[tuple[Stance, str], int] = {}
@@ -180,7 +177,7 @@ def _compile(criterion: Criterion) -> Evaluator:
             clear = CriterionResult(desc, True, None, 0, 0)
 
             def no_contradiction(claim: _Claim, stage: Stage) -> CriterionResult:
-                ok = AT_LEAST_BY[grade.code]
+                ok = AT_LEAST[grade.code]
                 blocking = [e for e in claim.live if e.stance is Stance.CONTRADICTS and ok[e.grade.code]]
                 if not blocking:
                     return clear
@@ -242,10 +239,14 @@ def _evaluators(policy: Policy) -> dict[Stage, tuple[Evaluator, ...]]:
 _TARGETS = (Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED)
 
 
-def assess(facts: ClaimFacts, policy: Policy, *, _counts: dict[int, int] | None = None) -> Assessment:
+def assess(facts: ClaimFacts, policy: Policy) -> Assessment:
     """Evaluate every target stage and decide the one next step the pipeline should take."""
+    return _judge(_Claim(facts), policy)
+
+
+def _judge(claim: _Claim, policy: Policy) -> Assessment:
+    facts = claim.facts
     reachable = next_stages(facts.stage)
-    claim = _Claim(facts, _counts)
     stages = {
         stage: StageAssessment(
             stage=stage, reachable=stage in reachable, criteria=tuple(ev(claim, stage) for ev in evaluators)
@@ -342,7 +343,7 @@ def plan(facts: ClaimFacts, policy: Policy, *, at_risk: bool = False) -> tuple[S
     steps: list[Step] = []
     counts: dict[int, int] = {}  # the evidence does not change between the re-judgements
     for _ in range(3):
-        result = assess(facts, policy, _counts=counts)
+        result = _judge(_Claim(facts, counts), policy)
         pending = facts.pending_review
         if pending is not None and not result.for_stage(pending.to_stage).evidence_met:
             steps.append(Withdraw(pending.to_stage, tuple(result.for_stage(pending.to_stage).evidence_gaps)))

@@ -85,7 +85,7 @@ class Grade:
 
     def at_least(self, threshold: Grade) -> bool:
         """`graded X n or better`: reliability in A..X and credibility in 1..n; F and 6 never count."""
-        return AT_LEAST[self.code][threshold.code]
+        return AT_LEAST[threshold.code][self.code]
 
 
 def _code(reliability: Reliability, credibility: Credibility) -> int:
@@ -101,5 +101,6 @@ def _at_least(reliability: Reliability, credibility: Credibility, threshold: tup
 
 _RELIABILITY_ORDER = list(Reliability)
 _PAIRS = [(r, c) for r in Reliability for c in Credibility]  # in code order
-# AT_LEAST[grade.code][threshold.code]: whether grade is `threshold or better`, for all 36 x 36 pairs.
-AT_LEAST: list[list[bool]] = [[_at_least(r, c, t) for t in _PAIRS] for r, c in _PAIRS]
+# AT_LEAST[threshold.code][grade.code]: whether grade is `threshold or better`, for all 36 x 36 pairs
+# (threshold first: a hot loop takes one threshold's row, then indexes it by each item's grade).
+AT_LEAST: list[list[bool]] = [[_at_least(r, c, t) for r, c in _PAIRS] for t in _PAIRS]
