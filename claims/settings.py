@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +24,9 @@ class Settings(BaseSettings):
     # A running Prefect server that flow-running commands use when PREFECT_API_URL is unset and it answers
     # (where `claims serve` starts its own); "none" never looks. Without one, a command starts a temporary API.
     prefect_api_url: str | None = "http://127.0.0.1:4200/api"
+    # `claims assess` hands its run to a running `claims serve` of the same database when there is one
+    # (flows.gateway); false runs every flow in the command's own process.
+    gateway: bool = True
     key_dir: Path | None = None  # the instance key and audit checkpoints; default ~/.config/claims
     checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
 
@@ -33,3 +37,13 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def config_dir() -> Path:
+    """The person's own files (sign-ins, where `claims serve` listens): $CLAIMS_CONFIG_DIR, else
+    $XDG_CONFIG_HOME/claims. Read straight from the environment: it is needed before any setting."""
+    explicit = os.environ.get("CLAIMS_CONFIG_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "claims"

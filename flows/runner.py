@@ -7,7 +7,7 @@ stopped with it (see `flows.api`). Runs on a real server are recorded there and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from pathlib import Path
@@ -52,12 +52,11 @@ def flow_api(*, quiet: bool = True) -> Iterator[str]:
 
 
 @contextmanager
-def _progress_bar(enabled: bool, batch_size: int) -> Iterator[None]:
-    """A progress bar on stderr while the flow reports finished batches; only for runs of two batches or more."""
-    from flows.assessment import on_progress
-
+def progress_bar(enabled: bool, batch_size: int) -> Iterator[Callable[[int, int], None]]:
+    """`update(done, total)` for a bar on stderr, shown only for runs of two batches or more (no Prefect here:
+    `claims assess` through `claims serve` draws it from the served run's progress)."""
     if not enabled:
-        yield
+        yield lambda done, total: None
         return
     bar = Progress(
         TextColumn("assessing"),
@@ -73,14 +72,26 @@ def _progress_bar(enabled: bool, batch_size: int) -> Iterator[None]:
         if total > batch_size and not bar.live.is_started:
             bar.reset(job, total=total)  # the clock starts with the batches, not with Prefect's start-up
             bar.start()
-        bar.update(job, completed=done, total=total, visible=True)
+        if bar.live.is_started:
+            bar.update(job, completed=done, total=total, visible=True)
 
     try:
-        with on_progress(update):
-            yield
+        yield update
     finally:
         if bar.live.is_started:
             bar.stop()
+
+
+@contextmanager
+def _progress_bar(enabled: bool, batch_size: int) -> Iterator[None]:
+    """The bar fed by the assessment flows run in this block."""
+    if not enabled:
+        yield
+        return
+    from flows.assessment import on_progress
+
+    with progress_bar(enabled, batch_size) as update, on_progress(update):
+        yield
 
 
 def assess(

@@ -170,12 +170,16 @@ def checkpoints(interval: float, stop: threading.Event) -> None:
 
 
 def serve(*, limit: int | None = None, dask: str | None = None, port: int = 4200, **options: Any) -> None:
-    """Serve the deployments until interrupted; each flow run executes in a child process.
+    """Serve the deployments until interrupted; each flow run executes in a child process, except the
+    assessments `claims assess` hands over, which run here, warm (`flows.gateway`).
 
     Each run imports its flow from the entrypoint in a fresh process, so the assessment's task
     runner is chosen there from CLAIMS_DASK_ADDRESS, which `dask` sets for those processes.
     """
     from prefect import serve as prefect_serve
+
+    from claims.services import Runtime
+    from flows.gateway import serving
 
     if dask:
         os.environ["CLAIMS_DASK_ADDRESS"] = dask
@@ -185,8 +189,9 @@ def serve(*, limit: int | None = None, dask: str | None = None, port: int = 4200
     if every > 0:
         threading.Thread(target=checkpoints, args=(every * 60, stop), name="audit-checkpoints", daemon=True).start()
     try:
-        with prefect_api(port) as api:
+        with prefect_api(port) as api, serving(Runtime.from_settings()) as gateway:
             print(f"Prefect API: {api} (UI: {api.removesuffix('/api')})", file=sys.stderr, flush=True)
+            print(f"claims assess runs here: {gateway.url}", file=sys.stderr, flush=True)
             prefect_serve(*deployments(**options), limit=limit)
     finally:
         stop.set()

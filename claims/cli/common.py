@@ -123,6 +123,11 @@ def identity(name: str | None = None) -> Identity:
     The one place a command learns its acting user. A name alone is never believed: `--as NAME`
     only picks among the tokens `claims login` stored, and the token is verified by the service.
     """
+    return credentials(name)[0]
+
+
+def credentials(name: str | None = None) -> tuple[Identity, str]:
+    """The verified identity and the token that proved it (which `claims assess` passes on to `claims serve`)."""
     from claims.cli.tokenstore import TokenStore
     from claims.services import PermissionDenied
     from claims.settings import get_settings
@@ -137,7 +142,7 @@ def identity(name: str | None = None) -> Identity:
             fail(f"CLAIMS_TOKEN: {exc}", 4)
         if name and name != who.name:
             fail(f"not signed in as {name}: CLAIMS_TOKEN belongs to {who.name}", 4)
-        return who
+        return who, env_token
     store = TokenStore()
     name = name or store.current(rt.database_url)
     if not name:
@@ -151,7 +156,7 @@ def identity(name: str | None = None) -> Identity:
         fail(f"not signed in as {name} ({exc}): run claims login {name}", 4)
     if who.name != name:
         fail(f"not signed in as {name}: the stored sign-in belongs to {who.name}; run claims login {name}", 4)
-    return who
+    return who, token
 
 
 def actor(name: str | None = None) -> str:

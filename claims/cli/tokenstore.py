@@ -12,29 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from claims.settings import config_dir
+from claims.store.db import database_key
 
 FILE = "tokens.json"
-
-
-def config_dir() -> Path:
-    explicit = os.environ.get("CLAIMS_CONFIG_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "claims"
-
-
-def database_key(url: str) -> str:
-    """The database a sign-in belongs to: the URL without its password, a relative SQLite path made absolute."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return url
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
-    return parsed.render_as_string(hide_password=True)
 
 
 class TokenStore:

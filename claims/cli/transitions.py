@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,12 +16,16 @@ from claims.cli.common import (
     JsonOut,
     VerboseOpt,
     actor,
+    credentials,
     emit_json,
     fail,
     out,
     runtime,
     stage_arg,
 )
+
+if TYPE_CHECKING:
+    from flows.gateway import Registration
 
 
 def assess_cmd(
@@ -36,15 +40,30 @@ def assess_cmd(
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Assess claims against the threshold policy through the assessment flow, and apply what it says."""
-    from flows.runner import assess
+    """Assess claims against the threshold policy through the assessment flow, and apply what it says.
+
+    With `claims serve` running on this database the flow runs there, warm (no Prefect start-up
+    here); otherwise, or with --verbose (Prefect's run log on this terminal), it runs in this process.
+    """
+    from claims.settings import get_settings
 
     rt = runtime()
+    who, token = credentials(as_user)
+    if not verbose and not dask and get_settings().gateway:
+        from flows.gateway import find
+
+        served = find(rt.database_url)
+        if served is not None:
+            assessed, outcomes = _assess_served(served, token, keys, case, full, batch_size, progress=not as_json)
+            print_outcomes(outcomes, as_json, assessed=assessed)
+            return
+    from flows.runner import assess
+
     prefect_console(verbose)
     with flow_errors():
         report = assess(
             rt,
-            actor(as_user),
+            who.name,
             keys or None,
             case=case,
             progress=not as_json,
@@ -54,6 +73,39 @@ def assess_cmd(
             full=full,
         )
     print_outcomes(report.outcomes, as_json)
+
+
+def _assess_served(
+    served: Registration,
+    token: str,
+    keys: list[str] | None,
+    case: str | None,
+    full: bool,
+    batch_size: int | None,
+    *,
+    progress: bool,
+) -> tuple[int, list[services.Outcome]]:
+    """The assessment flow run by `claims serve`, with the same progress bar and the same exit codes."""
+    from claims.settings import get_settings
+    from flows.gateway import GatewayError, assess
+    from flows.runner import progress_bar
+
+    size = batch_size or get_settings().batch_size
+    try:
+        with progress_bar(progress, size) as update:
+            report = assess(
+                served,
+                token,
+                keys=keys or None,
+                case=case,
+                full=full,
+                batch_size=batch_size,
+                dask=None,
+                progress=update,
+            )
+    except GatewayError as exc:
+        fail(f"assessment: {exc}", 1)
+    return report.assessed, report.outcomes
 
 
 def prefect_console(verbose: bool) -> None:
@@ -89,12 +141,14 @@ def flow_errors() -> Iterator[None]:
         )
 
 
-def print_outcomes(outcomes: list[services.Outcome], as_json: bool) -> None:
+def print_outcomes(outcomes: list[services.Outcome], as_json: bool, *, assessed: int | None = None) -> None:
+    """What moved and why; `assessed` counts claims judged when `outcomes` lists only those worth showing."""
     changed = [o for o in outcomes if o.changes]
+    assessed = len(outcomes) if assessed is None else assessed
     if as_json:
         emit_json(
             {
-                "assessed": len(outcomes),
+                "assessed": assessed,
                 "moved": [
                     {"claim": o.claim, "from": o.from_stage.value, "to": o.stage.value} for o in outcomes if o.moved
                 ],
@@ -106,7 +160,7 @@ def print_outcomes(outcomes: list[services.Outcome], as_json: bool) -> None:
             }
         )
         return
-    out.print(f"assessed {len(outcomes)} claim(s); {len(changed)} changed", markup=False)
+    out.print(f"assessed {assessed} claim(s); {len(changed)} changed", markup=False)
     for o in changed:
         for change in o.changes:
             out.print(f"  {o.claim}: {change}", markup=False)

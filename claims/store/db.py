@@ -45,6 +45,20 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def database_key(url: str) -> str:
+    """Which database a local file entry belongs to (sign-ins, serve gateways): the URL without its
+    password, a relative SQLite path made absolute."""
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
+    return parsed.render_as_string(hide_password=True)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of an SQLite URL; None for other databases and in-memory SQLite."""
     parsed = make_url(url)

@@ -8,6 +8,7 @@ process it started is stopped in `finally`.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -82,6 +83,7 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
         "PREFECT_UI_ENABLED": "false",
         "CLAIMS_DATABASE_URL": postgres_url,
         "CLAIMS_TOKEN": services.identity.issue_token(rt, "admin", "system").token,  # serve acts as system
+        "CLAIMS_CONFIG_DIR": str(tmp_path / "claims-config"),  # where serve says it listens for `claims assess`
     }
     inbox = str(tmp_path / "inbox")
     procs: list[subprocess.Popen[bytes]] = []
@@ -162,6 +164,24 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
                 procs,
             )
             assert done
+
+            # a person's `claims assess` runs on the served process, as that person, without importing Prefect
+            services.add_evidence(
+                rt, "alice", "beijing-aware", "eu-official", "supports", credibility=3, summary="One more line."
+            )
+            alice = services.identity.issue_token_unchecked(rt, "alice", reason="end-to-end test").token
+            command = subprocess.run(
+                [sys.executable, "-X", "importtime", "-m", "claims.cli", "assess", "--json"],
+                env=env | {"CLAIMS_TOKEN": alice},
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert command.returncode == 0, command.stderr[-2000:]
+            assert json.loads(command.stdout)["assessed"] == 1
+            modules = {line.split("|")[-1].strip() for line in command.stderr.splitlines() if "|" in line}
+            assert "flows.gateway" in modules and not {m for m in modules if m.startswith("prefect")}
+            assert services.open_claim_keys(rt, changed_only=True) == []  # judged by the served run
         assert services.claim_detail(rt, "factory-exists")["stage"] == "confirmed"
         assert services.audit_verify(rt).ok
     finally:
