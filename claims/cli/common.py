@@ -11,24 +11,41 @@ import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import click
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from claims import services
 from claims.domain.stages import Stage
 
 if TYPE_CHECKING:
+    import click
+    from rich.console import Console
+
     from claims.services import Runtime
     from claims.services.identity import Identity
 
 # Startup cost (issue 11): `claims --help` and the reading commands answer within half a second,
-# so nothing here imports SQLAlchemy, pydantic or a use case at module level; each command
+# so nothing here imports SQLAlchemy, pydantic, rich or a use case at module level; each command
 # loads what it calls, when it calls it.
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+class LazyConsole:
+    """A rich Console made on first use: `--help` and `--json` print without importing rich (70 ms)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out: Console = LazyConsole(soft_wrap=True)  # type: ignore[assignment]  (a Console once used)
+err: Console = LazyConsole(stderr=True, soft_wrap=True)  # type: ignore[assignment]
 
 AsUser = Annotated[
     str | None,

@@ -1,7 +1,5 @@
 """`claims assess`, `claims advance`, `claims reopen`: moving claims between stages."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -89,7 +87,7 @@ def flow_errors() -> Iterator[None]:
         )
 
 
-def print_outcomes(outcomes: list[services.Outcome], as_json: bool) -> None:
+def print_outcomes(outcomes: "list[services.Outcome]", as_json: bool) -> None:
     changed = [o for o in outcomes if o.changes]
     if as_json:
         emit_json(
