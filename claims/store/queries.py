@@ -308,23 +308,23 @@ def _claim_filters(
             )
         )
     # The filters look at a claim's evidence through their own aliases: correlated to the outer
-    # Evidence they would drop the other items from the counts.
+    # Evidence they would drop the other items from the counts. `Claim.id IN (the claims with such
+    # evidence)`, not a correlated EXISTS: SQLite reads the source's (or grade's) evidence once
+    # instead of probing every candidate claim's items (at 100k, 0.03 s against 0.3 s of CPU for
+    # `--source`); PostgreSQL plans both as the same semi-join.
     item, by = aliased(Evidence), aliased(Source)
     if source:
-        stmt = stmt.where(exists().where(item.claim_id == Claim.id, item.source_id == by.id, by.key == source))
+        stmt = stmt.where(Claim.id.in_(select(item.claim_id).join(by, item.source_id == by.id).where(by.key == source)))
     if grade:
         g = grade.strip().upper()
         if len(g) != 2 or not g[1].isdigit():
             return None
-        stmt = stmt.where(
-            exists().where(
-                item.claim_id == Claim.id,
-                item.retracted.is_(False),
-                item.source_id == by.id,
-                by.reliability == g[0],
-                item.credibility == int(g[1]),
-            )
+        graded = (
+            select(item.claim_id)
+            .join(by, item.source_id == by.id)
+            .where(item.retracted.is_(False), by.reliability == g[0], item.credibility == int(g[1]))
         )
+        stmt = stmt.where(Claim.id.in_(graded))
     return stmt
 
 
