@@ -42,15 +42,18 @@ for module in (signin, cases, transitions, read, run, brief, provenance):
 def main() -> None:
     """The `claims` process: Prefect imported lean (see `flows.lean_prefect_import`), and a fast exit.
 
-    At exit Python's last garbage collection walks every object Prefect and pydantic made (a second
-    or two on a busy machine, after the work is done); frozen objects are skipped. Files and
-    connections are closed by then: the commands close what they open.
+    The garbage collector starts off: the reading commands answer without it, the others turn it
+    back on before they run (`claims.cli.common.BOUNDED` says why). At exit Python's last garbage
+    collection walks every object Prefect and pydantic made (a second or two on a busy machine,
+    after the work is done); frozen objects are skipped. Files and connections are closed by then:
+    the commands close what they open.
     """
     import gc
 
     from flows import lean_prefect_import
 
     lean_prefect_import()
+    gc.disable()
     try:
         app()
     finally:

@@ -7,6 +7,7 @@ denied; 5 a concurrent change won. Every failure is one line on stderr naming th
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -74,8 +75,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+# Commands whose work is bounded (a page, one claim, the claims the policy actions gate, one review;
+# `list --all` streams its rows): they run with the garbage collector off, as `main` starts the
+# process. Importing typer, SQLAlchemy and pydantic makes some 100k objects that the collector
+# would otherwise walk again and again: 0.07-0.1 s of a 1 s command here. Memory stays flat
+# (`claims list --all --json` at 100k claims: 68 MB, against 65 MB with it on). Every other
+# command gets the collector back before it runs.
+BOUNDED = frozenset({"show", "list", "readiness", "review"})
+
+
 class ReportedErrors(TyperGroup):
     """The app's root group: every expected failure becomes one line and its exit code, here and only here."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name not in BOUNDED:
+            gc.enable()
+        return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

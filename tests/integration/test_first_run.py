@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -116,6 +117,19 @@ def test_backup_copies_a_live_database_into_one_file(
     again = invoke("db", "backup", target)
     assert again.exit_code == 1
     assert again.stderr.splitlines() == [f"error: backup: {target} already exists; choose a new file"]
+
+
+def test_only_the_bounded_commands_run_without_the_garbage_collector(in_folder: Path):
+    """`main` starts with the collector off (claims.cli.common.BOUNDED): every other command turns it on."""
+    gc.disable()
+    try:
+        for command in (["list"], ["show", "c1"], ["readiness"], ["review", "list"]):
+            invoke(*command)
+            assert not gc.isenabled(), command
+        invoke("audit", "verify")
+        assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @pytest.mark.postgres
