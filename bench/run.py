@@ -22,8 +22,8 @@ For every size and backend:
   first, and our packages compiled, as `make install` leaves them), the median of three wall
   clocks (absolute target 0.5 s). The baseline column is the same process importing only the
   libraries every reading command needs (typer, SQLAlchemy's ORM, pydantic-settings): the floor
-  no reading command but `--help` can go under on this machine (0.77 s of CPU on the 2-core AMD
-  EPYC here, of which SQLAlchemy 0.35 s and pydantic-settings with pydantic 0.3 s).
+  no reading command but `--help` can go under on this machine (0.77-0.85 s of CPU on the 2-core
+  AMD EPYC here, of which SQLAlchemy 0.35 s and pydantic-settings with pydantic 0.3 s).
 - `explain:*` (PostgreSQL): EXPLAIN of the set-based reads; met when no sequential scan of
   evidence or events is planned. `explain:list_*`, `explain:show`, `explain:readiness` and
   `explain:whatif` explain every statement the real read sends, with its own parameters.
