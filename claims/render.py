@@ -38,18 +38,25 @@ def render_claim(console: Console, d: dict[str, Any]) -> None:
 
 
 def render_readiness(console: Console, items: list[ActionReadiness]) -> None:
-    """One block per action: its status, then each gating claim and the evidence that would close its gap."""
+    """One block per action: its status, then each gating claim and the evidence that would close its gap.
+
+    Printed as one text: a print per line costs rich a render pass each (0.15 s for the 900 lines of
+    the 100k benchmark's 48 actions).
+    """
     width = max((len(r.claim) for a in items for r in a.requirements), default=0)
+    lines: list[Text] = []
     for a in items:
         status = Text("READY    ", style="bold green") if a.ready else Text("NOT READY", style="bold red")
-        console.print(Text.assemble(status, f"  {a.key}: ", (a.title, "bold")))
+        lines.append(Text.assemble(status, f"  {a.key}: ", (a.title, "bold")))
         for r in a.requirements:
             mark = Text("  ok " if r.met else "  -- ", style="green" if r.met else "red")
             stage = r.stage.value if r.stage else "unknown"
-            console.print(Text.assemble(mark, f"{r.claim:<{width}}  {stage} (needs {r.required_stage.value})"))
+            lines.append(Text.assemble(mark, f"{r.claim:<{width}}  {stage} (needs {r.required_stage.value})"))
             for gap in r.gaps:
-                console.print(Text(f"       {'':<{width}}  {gap}", style="dim" if r.met else ""))
-        console.print()
+                lines.append(Text(f"       {'':<{width}}  {gap}", style="dim" if r.met else ""))
+        lines.append(Text())
+    if lines:
+        console.print(Text("\n").join(lines))
 
 
 def render_reviews(console: Console, items: list[dict[str, Any]]) -> None:

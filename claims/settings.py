@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from claims.domain.policy import Policy, default_policy, load_policy
+if TYPE_CHECKING:
+    from claims.domain.policy import Policy
 
 
 class Settings(BaseSettings):
@@ -31,6 +33,8 @@ class Settings(BaseSettings):
     checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
 
     def policy(self) -> Policy:
+        from claims.domain.policy import default_policy, load_policy  # here: `claims list` reads no policy
+
         return load_policy(self.policy_file) if self.policy_file else default_policy()
 
 

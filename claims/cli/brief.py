@@ -1,7 +1,5 @@
 """`claims brief`: the manager's brief (Markdown, HTML or PDF)."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

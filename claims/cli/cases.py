@@ -1,7 +1,5 @@
 """`claims import` and `claims export`: case files in and out."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated, Any

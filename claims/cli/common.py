@@ -7,28 +7,46 @@ denied; 5 a concurrent change won. Every failure is one line on stderr naming th
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import click
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from claims import services
 from claims.domain.stages import Stage
 
 if TYPE_CHECKING:
+    import click
+    from rich.console import Console
+
     from claims.services import Runtime
     from claims.services.identity import Identity
 
 # Startup cost (issue 11): `claims --help` and the reading commands answer within half a second,
-# so nothing here imports SQLAlchemy, pydantic or a use case at module level; each command
+# so nothing here imports SQLAlchemy, pydantic, rich or a use case at module level; each command
 # loads what it calls, when it calls it.
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+class LazyConsole:
+    """A rich Console made on first use: `--help` and `--json` print without importing rich (70 ms)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out: Console = LazyConsole(soft_wrap=True)  # type: ignore[assignment]  (a Console once used)
+err: Console = LazyConsole(stderr=True, soft_wrap=True)  # type: ignore[assignment]
 
 AsUser = Annotated[
     str | None,
@@ -57,8 +75,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+# Commands whose work is bounded (a page, one claim, the claims the policy actions gate, one review;
+# `list --all` streams its rows): they run with the garbage collector off, as `main` starts the
+# process. Importing typer, SQLAlchemy and pydantic makes some 100k objects that the collector
+# would otherwise walk again and again: 0.07-0.1 s of a 1 s command here. Memory stays flat
+# (`claims list --all --json` at 100k claims: 68 MB, against 65 MB with it on). Every other
+# command gets the collector back before it runs.
+BOUNDED = frozenset({"show", "list", "readiness", "review"})
+
+
 class ReportedErrors(TyperGroup):
     """The app's root group: every expected failure becomes one line and its exit code, here and only here."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name not in BOUNDED:
+            gc.enable()
+        return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -1,7 +1,5 @@
 """`claims db`: the schema, only through Alembic migrations."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`claims evidence`: add or retract graded evidence."""
 
-from __future__ import annotations
-
 from datetime import date
 from typing import Annotated
 

@@ -1,11 +1,8 @@
 """`claims keys`, `claims trust` and `claims audit checkpoint`: the instance key and what it vouches for."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, out, runtime
 from claims.cli.read import audit_app
@@ -58,6 +55,8 @@ def trust_list(as_json: JsonOut = False) -> None:
     if as_json:
         emit_json(rows)
         return
+    from rich.table import Table
+
     table = Table("name", "key id", "public key", "added by")
     for r in rows:
         table.add_row(r["name"], r["key_id"], r["public_key"], r["added_by"] or "")

@@ -3,8 +3,6 @@
 They import neither Prefect nor Streamlit, so they answer at human speed.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from collections.abc import Iterable

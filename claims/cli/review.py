@@ -1,7 +1,5 @@
 """`claims review`: four-eyes decisions on confirm/refute requests."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated
 
@@ -57,7 +55,7 @@ def review_list(
 
 
 def _decide(
-    fn: Callable[..., services.Decision], review_id: int, as_user: str | None, rationale: str | None, as_json: bool
+    fn: Callable[..., "services.Decision"], review_id: int, as_user: str | None, rationale: str | None, as_json: bool
 ) -> None:
     decision = fn(runtime(), actor(as_user), review_id, rationale)
     if as_json:

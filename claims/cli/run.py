@@ -1,9 +1,6 @@
 """`claims demo`, `claims serve`, `claims dashboard`: the long-running and all-in-one commands."""
 
-from __future__ import annotations
-
 import os
-import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -54,13 +51,15 @@ def demo(
         dashboard_cmd(port=port)
 
 
-def sign_in_demo_users(rt: services.Runtime) -> list[str]:
+def sign_in_demo_users(rt: "services.Runtime") -> list[str]:
     """Create the demo users with generated passwords and sign each in, so the README's `--as NAME` examples run.
 
     The passwords and tokens go only to the person's own config file (mode 0600), keyed by this database;
     alice is the current sign-in afterwards. Users that exist already are signed in again only when this
     config file holds their demo password.
     """
+    import secrets
+
     from claims.cli.tokenstore import TokenStore
     from claims.services import identity as ident
 

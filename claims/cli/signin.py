@@ -1,7 +1,5 @@
 """`claims login`, `claims logout`, `claims whoami`: the person behind every command, proven by a token."""
 
-from __future__ import annotations
-
 import contextlib
 import sys
 from typing import Annotated

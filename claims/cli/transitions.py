@@ -1,7 +1,5 @@
 """`claims assess`, `claims advance`, `claims reopen`: moving claims between stages."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
@@ -76,7 +74,7 @@ def assess_cmd(
 
 
 def _assess_served(
-    served: Registration,
+    served: "Registration",
     token: str,
     keys: list[str] | None,
     case: str | None,
@@ -84,7 +82,7 @@ def _assess_served(
     batch_size: int | None,
     *,
     progress: bool,
-) -> tuple[int, list[services.Outcome]]:
+) -> "tuple[int, list[services.Outcome]]":
     """The assessment flow run by `claims serve`, with the same progress bar and the same exit codes."""
     from claims.settings import get_settings
     from flows.gateway import GatewayError, assess
@@ -141,7 +139,7 @@ def flow_errors() -> Iterator[None]:
         )
 
 
-def print_outcomes(outcomes: list[services.Outcome], as_json: bool, *, assessed: int | None = None) -> None:
+def print_outcomes(outcomes: "list[services.Outcome]", as_json: bool, *, assessed: int | None = None) -> None:
     """What moved and why; `assessed` counts claims judged when `outcomes` lists only those worth showing."""
     changed = [o for o in outcomes if o.changes]
     assessed = len(outcomes) if assessed is None else assessed

@@ -1,11 +1,8 @@
 """`claims user`: accounts, roles, passwords and tokens."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from claims import services
 from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, out, runtime
@@ -108,6 +105,8 @@ def user_tokens(
             ]
         )
         return
+    from rich.table import Table
+
     table = Table("id", "kind", "created", "expires", "revoked")
     for t in tokens:
         table.add_row(
@@ -141,6 +140,8 @@ def user_list(as_json: JsonOut = False) -> None:
     if as_json:
         emit_json([{"name": u.name, "role": u.role, "email": u.email, "disabled": u.disabled} for u in users])
         return
+    from rich.table import Table
+
     table = Table("name", "role", "e-mail", "status")
     for u in users:
         table.add_row(u.name, u.role, u.email or "", "disabled" if u.disabled else "")

@@ -11,8 +11,8 @@ from claims.domain import (
     Stance,
     assess,
     default_policy,
-    readiness,
 )
+from claims.domain.readiness import readiness
 
 POLICY = default_policy()
 R, CO, CF, RF = Stage.REPORTED, Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED
