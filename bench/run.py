@@ -41,7 +41,8 @@ Every measured step runs in a forked child, so `peak_rss_mb` is that step's own 
 baseline, never for timings (machines here are shared and noisy).
 
 Run: `make bench` (1k, 10k, 100k) or `make bench SIZE=quick` (a smoke run the test suite uses).
-One step at one size: `python -m bench.run --size 100000 --backend sqlite --only import --output /tmp/r.json`.
+One step at one size: `python -m bench.run --size 100000 --backend sqlite --only import --output /tmp/r.json`
+(`--only assess`: the imports, then `assess_full` and `assess_scaling`).
 """
 
 from __future__ import annotations
@@ -546,6 +547,8 @@ def run_size(
             rss,
         )
     per_claim_before[backend] = per_claim
+    if only == "assess":
+        return results
     full = secs
 
     secs, rss, n = measured(lambda: our_assess(ours_url, changed_only=True))
@@ -871,7 +874,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="full", help="quick, full, or comma-separated claim counts")
     parser.add_argument("--backend", default="sqlite,postgresql", help="sqlite, postgresql or both")
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--only", choices=["import"], help="run only these steps (import: import and import_again)")
+    parser.add_argument(
+        "--only",
+        choices=["import", "assess"],
+        help="run only these steps (import: import and import_again; assess: those, assess_full and assess_scaling)",
+    )
     parser.add_argument(
         "--orchestration",
         action=argparse.BooleanOptionalAction,

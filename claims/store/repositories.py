@@ -387,17 +387,16 @@ class EvidenceRepository(Repository):
     def get(self, evidence_id: int) -> Evidence | None:
         return self.session.get(Evidence, evidence_id) if _storable_id(evidence_id) else None
 
-    def fact_rows(self, claim_ids: Sequence[int]) -> list[Row[tuple[int, int, int, str, int, bool]]]:
-        """(claim_id, id, source_id, stance, credibility, retracted) of every item on the claims, in id
+    def fact_rows(self, claim_ids: Sequence[int]) -> list[Row[tuple[int, int, str, int, bool]]]:
+        """(claim_id, source_id, stance, credibility, retracted) of every item on the claims, in id
         order. No join: a case has few sources, read once (`SourceRepository.lineage_rows`)."""
-        out: list[Row[tuple[int, int, int, str, int, bool]]] = []
+        out: list[Row[tuple[int, int, str, int, bool]]] = []
         for member in _member_of(self.session, Evidence.claim_id, claim_ids):
             out += (
                 self.session.connection()
                 .execute(
                     select(
                         Evidence.claim_id,
-                        Evidence.id,
                         Evidence.source_id,
                         Evidence.stance,
                         Evidence.credibility,
