@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from claims.domain.events import STAGE_EVENTS
 from claims.domain.stages import ReviewStatus, Stage
-from claims.store.bulk import BulkInsert
+from claims.store.bulk import BulkInsert, executemany
 from claims.store.events import ChainReport, verify_chain
 from claims.store.models import (
     ActionRequirement,
@@ -282,34 +282,31 @@ class ClaimRepository(Repository):
         table = Claim.__table__
         count = 0
         if changed:
-            count = (
-                self.session.connection()
-                .execute(
-                    update(table)
-                    .where(table.c.id == bindparam("cid"), table.c.version == bindparam("seen"))
-                    .values(
-                        stage=bindparam("stage"),
-                        at_risk=bindparam("at_risk"),
-                        updated_at=bindparam("now"),
-                        reported_at=func.coalesce(bindparam("reported_at", type_=UtcDateTime()), table.c.reported_at),
-                        corroborated_at=func.coalesce(
-                            bindparam("corroborated_at", type_=UtcDateTime()), table.c.corroborated_at
-                        ),
-                        version=table.c.version + 1,
-                        assessed_version=table.c.version + 1,
-                        assessed_policy=bindparam("policy"),
-                    ),
-                    changed,
-                )
-                .rowcount
-            )
-        if seen:
-            self.session.connection().execute(
+            count = executemany(
+                self.session,
                 update(table)
-                .where(table.c.id == bindparam("cid"))
-                .values(assessed_version=bindparam("seen"), assessed_policy=bindparam("policy")),
-                seen,
+                .where(table.c.id == bindparam("cid"), table.c.version == bindparam("seen"))
+                .values(
+                    stage=bindparam("stage"),
+                    at_risk=bindparam("at_risk"),
+                    updated_at=bindparam("now"),
+                    reported_at=func.coalesce(bindparam("reported_at", type_=UtcDateTime()), table.c.reported_at),
+                    corroborated_at=func.coalesce(
+                        bindparam("corroborated_at", type_=UtcDateTime()), table.c.corroborated_at
+                    ),
+                    version=table.c.version + 1,
+                    assessed_version=table.c.version + 1,
+                    assessed_policy=bindparam("policy"),
+                ),
+                changed,
             )
+        executemany(
+            self.session,
+            update(table)
+            .where(table.c.id == bindparam("cid"))
+            .values(assessed_version=bindparam("seen"), assessed_policy=bindparam("policy")),
+            seen,
+        )
         return count
 
     def in_case(self, case_id: int, keys: Iterable[str]) -> Sequence[Claim]:
