@@ -1,4 +1,4 @@
-"""store.bulk.executemany stores exactly what Core's executemany of the same statement stores."""
+"""Bulk writes on SQLite: store.bulk.executemany stores what Core stores; the page cache a batch needs."""
 
 from __future__ import annotations
 
@@ -44,3 +44,9 @@ def test_rows_stored_as_core_stores_them(sqlite_url: str) -> None:
         ).all()
     assert stored[2:] == stored[:2]
     assert stored[0] == ("corroborated", 1, "2026-01-02 03:04:05.000000", "2026-01-02 03:04:05.000000", 2)
+
+
+def test_sqlite_connections_keep_a_page_cache_a_batch_fits_in(sqlite_url: str) -> None:
+    """A batch assessment dirties thousands of pages; SQLite's default 2 MiB cache spilled them mid-transaction."""
+    with get_engine(sqlite_url).connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -64 * 1024
