@@ -90,7 +90,7 @@ def _check_schema(engine: Engine, url: str) -> None:
         raise DatabaseNotReady(f"database: {safe_url(url)} has no schema yet; run `claims db upgrade`")
 
 
-CACHE_KIB = 64 * 1024
+WRITE_CACHE_KIB, READ_CACHE_KIB = 64 * 1024, 2000  # SQLite page cache per connection (2000: its default)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -104,10 +104,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={WRITE_WAIT_SECONDS * 1000}")
         cursor.execute("PRAGMA journal_mode=WAL")
-        # A page cache of up to 64 MiB (allocated as used) instead of SQLite's 2 MiB: a batch
-        # assessment dirties a few thousand pages (its events' hash indexes take random pages),
-        # and with 2 MiB SQLite spilled them to the WAL mid-transaction and wrote them again.
-        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -115,6 +111,11 @@ def _configure_sqlite(engine: Engine) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode == "IMMEDIATE":
             _WROTE.add(str(conn.engine.url))
+        # A write unit of work gets a page cache of up to 64 MiB (allocated as used) instead of
+        # SQLite's 2 MiB: a batch assessment dirties a few thousand pages (its events' hash indexes
+        # take random ones), and with 2 MiB SQLite spilled them to the WAL mid-transaction and
+        # wrote them again. Readers (the dashboard keeps a pool) stay at the default.
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB if mode == 'IMMEDIATE' else READ_CACHE_KIB}")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 

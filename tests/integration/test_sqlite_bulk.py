@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, func, insert, text, update
 from sqlalchemy.orm import Session
 
 from claims.store.bulk import executemany
-from claims.store.db import get_engine
+from claims.store.db import get_engine, session_factory
 from claims.store.models import Case, Claim
 from claims.store.types import UtcDateTime
 
@@ -46,7 +46,13 @@ def test_rows_stored_as_core_stores_them(sqlite_url: str) -> None:
     assert stored[0] == ("corroborated", 1, "2026-01-02 03:04:05.000000", "2026-01-02 03:04:05.000000", 2)
 
 
-def test_sqlite_connections_keep_a_page_cache_a_batch_fits_in(sqlite_url: str) -> None:
-    """A batch assessment dirties thousands of pages; SQLite's default 2 MiB cache spilled them mid-transaction."""
-    with get_engine(sqlite_url).connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -64 * 1024
+def test_sqlite_write_units_of_work_keep_a_page_cache_a_batch_fits_in(sqlite_url: str) -> None:
+    """A batch assessment dirties thousands of pages; SQLite's default 2 MiB cache spilled them
+    mid-transaction. Readers keep the default (the dashboard holds a pool of them)."""
+    write = session_factory(sqlite_url, write=True)
+    read = session_factory(sqlite_url)
+    for _ in range(2):  # the same pooled connection, alternately writing and reading
+        with write() as session, session.begin():
+            assert session.execute(text("PRAGMA cache_size")).scalar_one() == -64 * 1024
+        with read() as session, session.begin():
+            assert session.execute(text("PRAGMA cache_size")).scalar_one() == -2000
