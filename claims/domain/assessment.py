@@ -145,14 +145,21 @@ def _adj(stance: Stance) -> str:
     return "supporting" if stance is Stance.SUPPORTS else "contradicting"
 
 
-def _compile(criterion: Criterion) -> Evaluator:
+def _blocking(claim: _Claim, grade: Grade) -> tuple[EvidenceFacts, ...]:
+    """Live contradicting items graded `grade` or better: what a no-contradiction criterion names."""
+    ok = AT_LEAST[grade.code]
+    return tuple(e for e in claim.live if e.stance is Stance.CONTRADICTS and ok[e.grade.code])
+
+
+def _compile(criterion: Criterion, inputs: _Inputs) -> Evaluator:
     """An evaluator for one criterion. Results depend only on the counts, so each distinct result
-    is built once and shared (they are immutable): no formatting per claim."""
+    is built once and shared (they are immutable): no formatting per claim. `inputs` collects
+    what of a claim the evaluator reads (line counts, blocking items), for `plan`'s memo."""
     desc = criterion.describe()
     memo: dict[object, CriterionResult] = {}
     match criterion:
         case Lines(stance=stance, count=count, grade=grade):
-            slot = _slot(stance, grade)
+            slot = inputs.lines(stance, grade)
 
             def lines(claim: _Claim, stage: Stage) -> CriterionResult:
                 have = claim.lines(slot, stance, grade)
@@ -175,10 +182,10 @@ def _compile(criterion: Criterion) -> Evaluator:
             return lines
         case NoContradiction(grade=grade):
             clear = CriterionResult(desc, True, None, 0, 0)
+            inputs.blocking(grade)
 
             def no_contradiction(claim: _Claim, stage: Stage) -> CriterionResult:
-                ok = AT_LEAST[grade.code]
-                blocking = [e for e in claim.live if e.stance is Stance.CONTRADICTS and ok[e.grade.code]]
+                blocking = _blocking(claim, grade)
                 if not blocking:
                     return clear
                 gap = "; ".join(
@@ -189,7 +196,7 @@ def _compile(criterion: Criterion) -> Evaluator:
             return no_contradiction
         case Outweighs(stance=stance, grade=grade):
             other = Stance.SUPPORTS if stance is Stance.CONTRADICTS else Stance.CONTRADICTS
-            mine_slot, theirs_slot = _slot(stance, grade), _slot(other, grade)
+            mine_slot, theirs_slot = inputs.lines(stance, grade), inputs.lines(other, grade)
 
             def outweighs(claim: _Claim, stage: Stage) -> CriterionResult:
                 mine, theirs = claim.lines(mine_slot, stance, grade), claim.lines(theirs_slot, other, grade)
@@ -224,16 +231,67 @@ def _compile(criterion: Criterion) -> Evaluator:
     raise TypeError(f"unknown criterion {criterion!r}")  # pragma: no cover - Criterion is closed
 
 
-_COMPILED: dict[int, tuple[Policy, dict[Stage, tuple[Evaluator, ...]]]] = {}
+class _Inputs:
+    """What the compiled criteria of one policy read of a claim: line counts and blocking items."""
+
+    def __init__(self) -> None:
+        self.slots: list[tuple[int, Stance, list[bool]]] = []  # (slot, stance, AT_LEAST row of its grade)
+        self.blockers: list[list[bool]] = []  # AT_LEAST rows of the no-contradiction grades
+
+    def lines(self, stance: Stance, grade: Grade) -> int:
+        slot = _slot(stance, grade)
+        if all(s != slot for s, _, _ in self.slots):
+            self.slots.append((slot, stance, AT_LEAST[grade.code]))
+        return slot
+
+    def blocking(self, grade: Grade) -> None:
+        if AT_LEAST[grade.code] not in self.blockers:
+            self.blockers.append(AT_LEAST[grade.code])
+
+    def of(self, claim: _Claim) -> list[object]:
+        """Everything the criteria can see of `claim`'s evidence (each count noted in `claim.counts`
+        too), as the items of a key. Written out, not through `_Claim.lines`: it runs per claim."""
+        live, counts = claim.live, claim.counts
+        key: list[object] = []
+        for slot, stance, ok in self.slots:
+            counts[slot] = have = len({e.root for e in live if e.stance is stance and ok[e.grade.code]})
+            key.append(have)
+        for ok in self.blockers:
+            key.append(
+                tuple(
+                    (e.grade, e.source_name or e.source) for e in live if e.stance is _CONTRADICTS and ok[e.grade.code]
+                )
+            )
+        return key
+
+
+_CONTRADICTS = Stance.CONTRADICTS
+
+
+@dataclass(slots=True)
+class _Compiled:
+    policy: Policy  # kept alive with the entry, so its id is not reused
+    stages: dict[Stage, tuple[Evaluator, ...]]
+    inputs: _Inputs
+    plans: dict[tuple[object, ...], tuple[Step, ...]] = field(default_factory=dict)
+
+
+_COMPILED: dict[int, _Compiled] = {}
+PLAN_MEMO = 100_000  # distinct plans kept per policy (a claim's key, with blocking items, can be unique)
+
+
+def _compiled(policy: Policy) -> _Compiled:
+    """The policy's criteria compiled once per policy object."""
+    cached = _COMPILED.get(id(policy))
+    if cached is None or cached.policy is not policy:
+        inputs = _Inputs()
+        stages = {stage: tuple(_compile(c, inputs) for c in policy.criteria(stage)) for stage in _TARGETS}
+        cached = _COMPILED[id(policy)] = _Compiled(policy, stages, inputs)
+    return cached
 
 
 def _evaluators(policy: Policy) -> dict[Stage, tuple[Evaluator, ...]]:
-    """The policy's criteria compiled once per policy object (kept alive with it, so ids are not reused)."""
-    cached = _COMPILED.get(id(policy))
-    if cached is None or cached[0] is not policy:
-        stages = {stage: tuple(_compile(c) for c in policy.criteria(stage)) for stage in _TARGETS}
-        cached = _COMPILED[id(policy)] = (policy, stages)
-    return cached[1]
+    return _compiled(policy).stages
 
 
 _TARGETS = (Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED)
@@ -339,9 +397,24 @@ def plan(facts: ClaimFacts, policy: Policy, *, at_risk: bool = False) -> tuple[S
     A withdrawal or an automatic move changes the facts and can make another step due in the
     same run (reported -> corroborated, then a confirmation request), so the claim is judged
     again after each, at most three times.
+
+    The steps depend only on the stage, the pending request, the flag and what the criteria read
+    of the evidence (line counts, blocking items), so they are memoised on those (steps are
+    immutable): most claims of a large case share a plan with another.
     """
-    steps: list[Step] = []
+    compiled = _compiled(policy)
     counts: dict[int, int] = {}  # the evidence does not change between the re-judgements
+    key = (facts.stage, facts.pending_review, at_risk, *compiled.inputs.of(_Claim(facts, counts)))
+    found = compiled.plans.get(key)
+    if found is None:
+        if len(compiled.plans) >= PLAN_MEMO:
+            compiled.plans.clear()
+        found = compiled.plans[key] = _plan(facts, policy, at_risk, counts)
+    return found
+
+
+def _plan(facts: ClaimFacts, policy: Policy, at_risk: bool, counts: dict[int, int]) -> tuple[Step, ...]:
+    steps: list[Step] = []
     for _ in range(3):
         result = _judge(_Claim(facts, counts), policy)
         pending = facts.pending_review

@@ -81,7 +81,9 @@ def _grade(reliability: str, credibility: int) -> Grade:
 def batch_facts(uow: UnitOfWork, heads: Sequence[Row[Any]]) -> tuple[dict[int, ClaimFacts], dict[int, Row[Any]]]:
     """Facts of many claims from plain rows (claim id -> facts), and their pending requests (claim id -> row).
 
-    Three set-based queries whatever the batch size; no ORM object is built.
+    Three set-based queries whatever the batch size; no ORM object is built. The items carry
+    no id (the plan never reads one): an item is its source, stance, credibility and whether it
+    is retracted, so items alike are one shared object (they are immutable), not one per row.
     """
     ids = [h.id for h in heads]
     sources = uow.sources.lineage_rows({h.case_id for h in heads})
@@ -90,12 +92,19 @@ def batch_facts(uow: UnitOfWork, heads: Sequence[Row[Any]]) -> tuple[dict[int, C
     pending = uow.reviews.pending_rows(ids)
     evidence: dict[int, list[EvidenceFacts]] = {}
     stances = {s.value: s for s in Stance}
-    for claim_id, ev_id, source_id, stance, credibility, retracted in uow.evidence.fact_rows(ids):
-        key, root, name, reliability = named[source_id]
-        evidence.setdefault(claim_id, []).append(
-            # positional: this loop runs once per item of a 100k-claim case
-            EvidenceFacts(key, root, stances[stance], _grade(reliability, credibility), bool(retracted), name, ev_id)
-        )
+    items: dict[tuple[int, str, int, bool], EvidenceFacts] = {}
+    for claim_id, source_id, stance, credibility, retracted in uow.evidence.fact_rows(ids):
+        item = items.get((source_id, stance, credibility, retracted))
+        if item is None:
+            key, root, name, reliability = named[source_id]
+            item = items[(source_id, stance, credibility, retracted)] = EvidenceFacts(
+                key, root, stances[stance], _grade(reliability, credibility), bool(retracted), name
+            )
+        got = evidence.get(claim_id)
+        if got is None:
+            evidence[claim_id] = [item]
+        else:
+            got.append(item)
     facts = {}
     for h in heads:
         review = pending.get(h.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from claims.domain.events import STAGE_EVENTS
 from claims.domain.stages import ReviewStatus, Stage
-from claims.store.bulk import BulkInsert
+from claims.store.bulk import BulkInsert, executemany
 from claims.store.events import ChainReport, verify_chain
 from claims.store.models import (
     ActionRequirement,
@@ -48,8 +49,10 @@ def _is_pg(session: Session) -> bool:
 
 
 def _member_of(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
-    """`column IN values`, bounded: on PostgreSQL one `= ANY(array)` parameter, so the statement
-    text never changes (psycopg prepares it once); elsewhere slices of KEY_SLICE expanded keys."""
+    """`column IN values` as one bound parameter, so the statement text never changes whatever
+    the number of values: on PostgreSQL `= ANY(array)` (psycopg prepares it once), on SQLite
+    `IN (SELECT value FROM json_each(:members))` (a JSON array; the planner still searches the
+    column's index once per value). Expanded IN lists cost SQLAlchemy a compile per slice."""
     if not values:
         return  # nothing to match: no statement at all (an empty array would not even type-check)
     if _is_pg(session):
@@ -58,8 +61,8 @@ def _member_of(session: Session, column: ColumnElement[Any], values: Sequence[An
         element = Integer() if isinstance(values[0], int) else String()
         yield column == any_(bindparam("members", list(values), type_=ARRAY(element)))
         return
-    for i in range(0, len(values), KEY_SLICE):
-        yield column.in_(values[i : i + KEY_SLICE])
+    members = func.json_each(bindparam("members", json.dumps(list(values)), type_=String())).table_valued("value")
+    yield column.in_(select(members.c.value))
 
 
 def _storable_id(value: int) -> bool:
@@ -244,7 +247,7 @@ class ClaimRepository(Repository):
         of each claim, in id order.
 
         Plain rows for the batch assessment: building ORM objects for every claim and item was
-        a third of its time. Keys are bound in slices.
+        a third of its time. Keys are bound as one parameter (`_member_of`).
         """
         wanted = list(dict.fromkeys(keys))
         found: list[Row[Any]] = []
@@ -283,34 +286,31 @@ class ClaimRepository(Repository):
         table = Claim.__table__
         count = 0
         if changed:
-            count = (
-                self.session.connection()
-                .execute(
-                    update(table)
-                    .where(table.c.id == bindparam("cid"), table.c.version == bindparam("seen"))
-                    .values(
-                        stage=bindparam("stage"),
-                        at_risk=bindparam("at_risk"),
-                        updated_at=bindparam("now"),
-                        reported_at=func.coalesce(bindparam("reported_at", type_=UtcDateTime()), table.c.reported_at),
-                        corroborated_at=func.coalesce(
-                            bindparam("corroborated_at", type_=UtcDateTime()), table.c.corroborated_at
-                        ),
-                        version=table.c.version + 1,
-                        assessed_version=table.c.version + 1,
-                        assessed_policy=bindparam("policy"),
-                    ),
-                    changed,
-                )
-                .rowcount
-            )
-        if seen:
-            self.session.connection().execute(
+            count = executemany(
+                self.session,
                 update(table)
-                .where(table.c.id == bindparam("cid"))
-                .values(assessed_version=bindparam("seen"), assessed_policy=bindparam("policy")),
-                seen,
+                .where(table.c.id == bindparam("cid"), table.c.version == bindparam("seen"))
+                .values(
+                    stage=bindparam("stage"),
+                    at_risk=bindparam("at_risk"),
+                    updated_at=bindparam("now"),
+                    reported_at=func.coalesce(bindparam("reported_at", type_=UtcDateTime()), table.c.reported_at),
+                    corroborated_at=func.coalesce(
+                        bindparam("corroborated_at", type_=UtcDateTime()), table.c.corroborated_at
+                    ),
+                    version=table.c.version + 1,
+                    assessed_version=table.c.version + 1,
+                    assessed_policy=bindparam("policy"),
+                ),
+                changed,
             )
+        executemany(
+            self.session,
+            update(table)
+            .where(table.c.id == bindparam("cid"))
+            .values(assessed_version=bindparam("seen"), assessed_policy=bindparam("policy")),
+            seen,
+        )
         return count
 
     def in_case(self, case_id: int, keys: Iterable[str]) -> Sequence[Claim]:
@@ -388,17 +388,16 @@ class EvidenceRepository(Repository):
     def get(self, evidence_id: int) -> Evidence | None:
         return self.session.get(Evidence, evidence_id) if _storable_id(evidence_id) else None
 
-    def fact_rows(self, claim_ids: Sequence[int]) -> list[Row[tuple[int, int, int, str, int, bool]]]:
-        """(claim_id, id, source_id, stance, credibility, retracted) of every item on the claims, in id
+    def fact_rows(self, claim_ids: Sequence[int]) -> list[Row[tuple[int, int, str, int, bool]]]:
+        """(claim_id, source_id, stance, credibility, retracted) of every item on the claims, in id
         order. No join: a case has few sources, read once (`SourceRepository.lineage_rows`)."""
-        out: list[Row[tuple[int, int, int, str, int, bool]]] = []
+        out: list[Row[tuple[int, int, str, int, bool]]] = []
         for member in _member_of(self.session, Evidence.claim_id, claim_ids):
             out += (
                 self.session.connection()
                 .execute(
                     select(
                         Evidence.claim_id,
-                        Evidence.id,
                         Evidence.source_id,
                         Evidence.stance,
                         Evidence.credibility,

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claims.domain import ClaimFacts, EvidenceFacts, Grade, Stage, Stance, assess, default_policy
-from claims.domain.assessment import FlagAtRisk, Move, PendingReview, Request, Withdraw, plan
+from claims.domain.assessment import FlagAtRisk, Move, PendingReview, Request, Withdraw, _plan, plan
 
 POLICY = default_policy()
 R, CO, CF, RF = Stage.REPORTED, Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED
@@ -93,3 +93,27 @@ def test_counts_agree_with_a_plain_recount(raw, stage):
     outweighs = next(c for c in result.for_stage(RF).criteria if c.criterion.startswith("more independent"))
     assert (outweighs.have, outweighs.need) == (con_c3, sup_c3 + 1)
     assert outweighs.met == (con_c3 > sup_c3)
+
+
+pending_reviews = st.one_of(
+    st.none(), st.builds(PendingReview, st.sampled_from([CF, RF]), st.sampled_from(["al", "bo"]))
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(items, st.sampled_from([R, CO, CF, RF]), pending_reviews, st.booleans())
+def test_memoised_plans_equal_plans_worked_out_afresh(raw, stage, pending, at_risk):
+    """plan() memoises on what the criteria read; a plan from the memo is the one worked out from scratch."""
+    evidence = tuple(ev(s, g, stance, retracted=r) for s, g, stance, r in raw)
+    claim = facts(stage, *evidence, pending=pending)
+    plan(claim, POLICY, at_risk=at_risk)  # fills the memo, if no claim alike did already
+    assert plan(claim, POLICY, at_risk=at_risk) == _plan(claim, POLICY, at_risk, {})
+
+
+def test_claims_alike_but_for_their_blocking_sources_get_their_own_gaps():
+    """Line counts equal, blocking items differ: the at-risk flag names each claim's own sources."""
+    support = (ev("a", "B2"), ev("b", "C3"), ev("c", "C3"))
+    for source in ("x", "y"):
+        steps = plan(facts(CF, *support, ev(source, "B2", "contradicts")), POLICY)
+        assert isinstance(steps[0], FlagAtRisk)
+        assert steps[0].gaps == (f"a contradicting B2 item from {source} is unresolved",)
