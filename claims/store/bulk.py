@@ -72,7 +72,7 @@ class BulkInsert:
         processors: list[tuple[int, Callable[[Any], Any]]] = []
         for i, name in enumerate(self.columns):
             column = table.c[name]
-            process = None if name in skip else column.type.bind_processor(dialect)
+            process = None if name in skip else column.type.dialect_impl(dialect).bind_processor(dialect)
             if process is None:
                 continue
             if _is_temporal(column.type):

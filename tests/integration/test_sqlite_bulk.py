@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, func, insert, text, update
 from sqlalchemy.orm import Session
 
-from claims.store.bulk import executemany
+from claims.store.bulk import BulkInsert, executemany
 from claims.store.db import get_engine, session_factory
 from claims.store.models import Case, Claim
 from claims.store.types import UtcDateTime
@@ -44,6 +44,23 @@ def test_rows_stored_as_core_stores_them(sqlite_url: str) -> None:
         ).all()
     assert stored[2:] == stored[:2]
     assert stored[0] == ("corroborated", 1, "2026-01-02 03:04:05.000000", "2026-01-02 03:04:05.000000", 2)
+
+
+def test_bulk_insert_stores_what_core_stores(sqlite_url: str) -> None:
+    """The import's BulkInsert: the same text for every value, timestamps included (SQLite compares them as text)."""
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    claims = Claim.__table__
+    columns = ("case_id", "key", "statement", "stage", "at_risk", "version", "created_at", "updated_at")
+    with Session(get_engine(sqlite_url)) as session:
+        case = session.execute(insert(Case.__table__).returning(Case.id), {"key": "k", "title": "t", "created_at": at})
+        case_id = case.scalar_one()
+        values = (case_id, "?", "s", "reported", False, 1, at, at)
+        session.execute(insert(claims), [dict(zip(columns, values, strict=True)) | {"key": "core"}])
+        assert BulkInsert(session, claims, columns)([(case_id, "bulk", *values[2:])]) == 1
+        stored = session.execute(
+            text("SELECT stage, at_risk, version, created_at, updated_at FROM claims ORDER BY key")
+        ).all()
+    assert stored[0] == stored[1] == ("reported", 0, 1, "2026-01-02 03:04:05.000000", "2026-01-02 03:04:05.000000")
 
 
 def test_sqlite_write_units_of_work_keep_a_page_cache_a_batch_fits_in(sqlite_url: str) -> None:
