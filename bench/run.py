@@ -801,6 +801,7 @@ class ClaimsServe:
     ready when its flow gateway is registered and answers."""
 
     def __init__(self, env: dict[str, str], url: str, tmp: Path, timeout: float = 300) -> None:
+        from claims.services import Runtime
         from flows.gateway import find
 
         self.log = tmp / "claims-serve.log"
@@ -817,7 +818,7 @@ class ClaimsServe:
         saved = os.environ.get("CLAIMS_CONFIG_DIR")
         os.environ["CLAIMS_CONFIG_DIR"] = env["CLAIMS_CONFIG_DIR"]
         try:
-            while find(url) is None:
+            while find(url, Runtime(url).policy.version) is None:
                 if self.proc.poll() is not None or time.monotonic() - began > timeout:
                     self.stop()
                     raise RuntimeError(f"claims serve did not start: {self.log.read_text()[-1000:]}")

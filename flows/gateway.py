@@ -85,8 +85,9 @@ def _write_registry(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def find(database_url: str) -> Registration | None:
-    """The live gateway of a serve process on this host for this database, else None (the command runs locally)."""
+def find(database_url: str, policy_version: str) -> Registration | None:
+    """The live gateway of a serve process on this host for this database and policy version, else None
+    (the command runs the flow itself: a person who set another policy file gets that policy)."""
     from claims.store.db import database_key
 
     entry = _read_registry(registry_path()).get(database_key(database_url))
@@ -103,7 +104,9 @@ def find(database_url: str) -> Registration | None:
         answer = json.loads(health)
     except (OSError, http.client.HTTPException, ValueError):
         return None
-    return reg if isinstance(answer, dict) and answer.get("id") == reg.id else None
+    if not isinstance(answer, dict) or answer.get("id") != reg.id or answer.get("policy") != policy_version:
+        return None
+    return reg
 
 
 def _alive(pid: int) -> bool:
@@ -256,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/health":
             self.send_error(404)
             return
-        self._answer(200, {"id": self.server.gateway_id, "pid": os.getpid()})
+        self._answer(200, {"id": self.server.gateway_id, "pid": os.getpid(), "policy": self.server.rt.policy.version})
 
     def do_POST(self) -> None:
         if self.path != "/assess":

@@ -50,7 +50,7 @@ def assess_cmd(
     if not verbose and not dask and get_settings().gateway:
         from flows.gateway import find
 
-        served = find(rt.database_url)
+        served = find(rt.database_url, rt.policy.version)
         if served is not None:
             assessed, outcomes = _assess_served(served, token, keys, case, full, batch_size, progress=not as_json)
             print_outcomes(outcomes, as_json, assessed=assessed)
@@ -97,7 +97,7 @@ def _assess_served(
                 keys=keys or None,
                 case=case,
                 full=full,
-                batch_size=batch_size,
+                batch_size=size,  # this command's setting, not serve's
                 dask=None,
                 progress=update,
             )

@@ -150,24 +150,26 @@ def test_errors_keep_their_exit_codes_and_one_line(loaded: Runtime, served: Regi
     assert not {m for m in imported(done.stderr) if m.startswith("prefect")}
 
 
-def test_only_a_live_gateway_of_this_database_on_this_host_is_used(loaded: Runtime, served: Registration):
-    assert find(loaded.database_url) == served
-    assert find(loaded.database_url + "-other") is None  # another database: its own entry or none
+def test_only_a_live_gateway_of_this_database_policy_and_host_is_used(loaded: Runtime, served: Registration):
+    assert find(loaded.database_url, loaded.policy.version) == served
+    other = loaded.database_url + "-other"
+    assert find(other, loaded.policy.version) is None  # another database: its own entry or none
     path = registry_path()
     entry = json.loads(path.read_text())
     mine = database_key(loaded.database_url)
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     for change in ({"id": "someone-else"}, {"pid": 2**22 + 12345}, {"host": "elsewhere"}):
         path.write_text(json.dumps({mine: entry[mine] | change}))  # a port reused, a dead process, another host
-        assert find(loaded.database_url) is None, change
+        assert find(loaded.database_url, loaded.policy.version) is None, change
     path.write_text(json.dumps(entry))
-    assert find(loaded.database_url) == served
+    assert find(loaded.database_url, loaded.policy.version) == served
+    assert find(loaded.database_url, "another-policy") is None  # the command's own policy file wins: it runs itself
 
 
 def test_the_entry_goes_when_serve_stops(loaded: Runtime):
     with serving(loaded) as reg:
-        assert find(loaded.database_url) == reg
-    assert find(loaded.database_url) is None
+        assert find(loaded.database_url, loaded.policy.version) == reg
+    assert find(loaded.database_url, loaded.policy.version) is None
     assert json.loads(registry_path().read_text()) == {}
 
 
