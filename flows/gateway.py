@@ -97,8 +97,8 @@ def find(database_url: str, policy_version: str) -> Registration | None:
         reg = Registration(str(entry["url"]), int(entry["pid"]), str(entry["host"]), str(entry["id"]))
     except (KeyError, TypeError, ValueError):
         return None
-    if reg.host != socket.gethostname() or not _alive(reg.pid):
-        return None
+    if not reg.url.startswith("http://127.0.0.1:") or reg.host != socket.gethostname() or not _alive(reg.pid):
+        return None  # a token goes to this machine's loopback only, whatever the file says
     try:
         health = _request(reg, "GET", "/health", timeout=HEALTH_TIMEOUT)
         answer = json.loads(health)

@@ -158,7 +158,8 @@ def test_only_a_live_gateway_of_this_database_policy_and_host_is_used(loaded: Ru
     entry = json.loads(path.read_text())
     mine = database_key(loaded.database_url)
     assert oct(path.stat().st_mode & 0o777) == "0o600"
-    for change in ({"id": "someone-else"}, {"pid": 2**22 + 12345}, {"host": "elsewhere"}):
+    elsewhere = {"url": "http://192.0.2.1:" + served.url.rsplit(":", 1)[1]}
+    for change in ({"id": "someone-else"}, {"pid": 2**22 + 12345}, {"host": "elsewhere"}, elsewhere):
         path.write_text(json.dumps({mine: entry[mine] | change}))  # a port reused, a dead process, another host
         assert find(loaded.database_url, loaded.policy.version) is None, change
     path.write_text(json.dumps(entry))
