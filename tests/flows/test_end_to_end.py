@@ -169,6 +169,8 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
             services.add_evidence(
                 rt, "alice", "beijing-aware", "eu-official", "supports", credibility=3, summary="One more line."
             )
+            changed = services.open_claim_keys(rt, changed_only=True)  # the new item's claim, the approved one
+            assert "beijing-aware" in changed
             alice = services.identity.issue_token_unchecked(rt, "alice", reason="end-to-end test").token
             command = subprocess.run(
                 [sys.executable, "-X", "importtime", "-m", "claims.cli", "assess", "--json"],
@@ -178,7 +180,7 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
                 timeout=300,
             )
             assert command.returncode == 0, command.stderr[-2000:]
-            assert json.loads(command.stdout)["assessed"] == 1
+            assert json.loads(command.stdout)["assessed"] == len(changed)
             modules = {line.split("|")[-1].strip() for line in command.stderr.splitlines() if "|" in line}
             assert "flows.gateway" in modules and not {m for m in modules if m.startswith("prefect")}
             assert services.open_claim_keys(rt, changed_only=True) == []  # judged by the served run
