@@ -118,13 +118,19 @@ def event_total(rt: Runtime) -> int:
 def test_import_killed_at_random_points_leaves_none_or_all_and_reruns_finish(rt: Runtime, db_url: str, tmp_path: Path):
     token = issue_token_unchecked(rt, "alice", reason="fault test").token
     rng = random.Random(SEED)
+    # How long one such import takes here, start-up included: the kills fall inside it on a fast or a slow machine.
+    calibration = tmp_path / "calibration.json"
+    write_case_json(calibration, CLAIMS_PER_FILE, key="calibration", seed=99)
+    began = time.monotonic()
+    assert finish(claims_cmd(db_url, token, "import", calibration, cwd=tmp_path))[0] == 0
+    took = time.monotonic() - began
     killed, figures = 0, []
     for trial in range(IMPORT_TRIALS):
         key = f"fault{trial}"
         path = tmp_path / f"{key}.json"
         write_case_json(path, CLAIMS_PER_FILE, key=key, seed=trial)
         expected = evidence_per_claim(path)
-        delay = rng.uniform(1.5, 5.0)  # CLI start-up (1-2 s) then the import (a few seconds)
+        delay = rng.uniform(0.5, 0.95) * took  # past the CLI's start-up, before the import's end
         started = time.time()
         was_running = kill_after(claims_cmd(db_url, token, "import", path, cwd=tmp_path), delay)
         killed += was_running
