@@ -148,16 +148,7 @@ class Databases:
         self.pg_names: list[str] = []
 
     def fresh(self, backend: str, label: str) -> str:
-        if backend == "sqlite":
-            url = f"sqlite:///{self.tmp / label}.db"
-        else:
-            name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            self.pg_names.append(name)
-            url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        url = f"sqlite:///{self.tmp / label}.db" if backend == "sqlite" else self._create_pg(label)
         command.upgrade(alembic_config(url), "head")
         return url
 
@@ -173,10 +164,14 @@ class Databases:
             src.close()
             dst.close()
             return f"sqlite:///{target}"
+        return self._create_pg(label, template=url.rsplit("/", 1)[1])
+
+    def _create_pg(self, label: str, template: str | None = None) -> str:
+        """A new PostgreSQL database (a copy of `template` if given), dropped by `drop_all`; its URL."""
         name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{url.rsplit("/", 1)[1]}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
         admin.dispose()
         self.pg_names.append(name)
         return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"

@@ -10,8 +10,9 @@ list` need stages and grades, not the assessment, the policy file or the readine
 loaded lazily, a function of the same name would be hidden by the module once imported.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from claims.lazy import lazy_names
 
 _WHERE = {
     "claims.domain.assessment": (
@@ -60,7 +61,6 @@ _WHERE = {
         "transition_kind",
     ),
 }
-_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "ActionReadiness",
@@ -97,17 +97,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'claims.domain' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names("claims.domain", _WHERE, globals())
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and import-linter

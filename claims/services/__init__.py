@@ -7,8 +7,9 @@ assessment batch code (issue 11: reading commands answer within half a second).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from claims.lazy import lazy_names
 
 _WHERE = {
     "claims.services.assessment": (
@@ -38,7 +39,6 @@ _WHERE = {
         "review_queue",
     ),
 }
-_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "AdvanceResult",
@@ -81,17 +81,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'claims.services' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names("claims.services", _WHERE, globals())
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and import-linter
