@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -31,6 +32,20 @@ class Settings(BaseSettings):
     gateway: bool = True
     key_dir: Path | None = None  # the instance key and audit checkpoints; default ~/.config/claims
     checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
+    # Similar claims (claims.services.similar): a combined score at or above `merge` offers "same claim",
+    # from `suggest` up to it "related". Measured on tests/data/similar_pairs.yaml (README, Similar claims).
+    similar_merge: float = Field(0.80, ge=0, le=1)
+    similar_suggest: float = Field(0.50, ge=0, le=1)
+    # "wordllama" (the embedding model its package ships) or "lexical" (rapidfuzz, no model).
+    similar_model: str = Field("wordllama", pattern="^(wordllama|lexical)$")
+
+    @field_validator("similar_suggest")
+    @classmethod
+    def _suggest_not_above_merge(cls, value: float, info: ValidationInfo) -> float:
+        merge = info.data.get("similar_merge")
+        if merge is not None and value > merge:
+            raise ValueError(f"must not be above CLAIMS_SIMILAR_MERGE ({merge})")
+        return value
 
     def policy(self) -> Policy:
         from claims.domain.policy import default_policy, load_policy  # here: `claims list` reads no policy

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 class EventKind(StrEnum):
     CLAIM_REPORTED = "claim.reported"
+    CLAIM_LINKED = "claim.linked"  # payload {"kind": "duplicate"|"related", "other": KEY}
     CLAIM_STAGE_CHANGED = "claim.stage_changed"
     CLAIM_AT_RISK = "claim.at_risk"
     CLAIM_AT_RISK_CLEARED = "claim.at_risk_cleared"

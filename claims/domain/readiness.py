@@ -57,9 +57,30 @@ def requirement_status(requirement: Requirement, assessment: Assessment | None) 
     return RequirementStatus(requirement.claim, required, stage, False, gaps)
 
 
+def survivor_status(requirement: Requirement, survivor: str, assessment: Assessment | None) -> RequirementStatus:
+    """A required claim marked a duplicate is judged on the claim it duplicates (its survivor)."""
+    judged = requirement_status(Requirement(survivor, requirement.stage), assessment)
+    gaps = tuple(f"duplicate of {survivor!r}: {g}" for g in judged.gaps)
+    return RequirementStatus(requirement.claim, judged.required_stage, judged.stage, judged.met, gaps)
+
+
 def readiness(
-    key: str, title: str, requirements: list[Requirement], assessments: Mapping[str, Assessment]
+    key: str,
+    title: str,
+    requirements: list[Requirement],
+    assessments: Mapping[str, Assessment],
+    survivors: Mapping[str, str] | None = None,
 ) -> ActionReadiness:
-    """An action is ready when every required claim is at or beyond its required stage and still meets it."""
-    statuses = tuple(requirement_status(r, assessments.get(r.claim)) for r in requirements)
+    """An action is ready when every required claim is at or beyond its required stage and still meets it.
+
+    `survivors` maps a required claim marked a duplicate to the claim that stands for it: the
+    evidence gathers on the survivor, so that is the claim judged.
+    """
+    survivors = survivors or {}
+    statuses = tuple(
+        survivor_status(r, survivors[r.claim], assessments.get(survivors[r.claim]))
+        if r.claim in survivors
+        else requirement_status(r, assessments.get(r.claim))
+        for r in requirements
+    )
     return ActionReadiness(key, title, bool(statuses) and all(s.met for s in statuses), statuses)

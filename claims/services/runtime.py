@@ -20,7 +20,7 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
-_ANALYST = {"read", "import", "add_evidence", "retract_evidence", "request", "assess"}
+_ANALYST = {"read", "import", "add_evidence", "retract_evidence", "request", "assess", "link"}
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.MANAGER: frozenset({"read"}),
     Role.ANALYST: frozenset(_ANALYST),

@@ -15,6 +15,7 @@ from claims.domain.stages import ReviewStatus, Stage, next_stages
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import facts_where, lineage_roots, load_facts, requirements_by_action
 from claims.services.judgement import likelihood_json
+from claims.services.links import survivors_for
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime
 from claims.store.uow import UnitOfWork
@@ -130,7 +131,11 @@ def action_readiness(rt: Runtime, case_key: str | None = None) -> list[ActionRea
         actions = requirements_by_action(uow, case_key)
         _, facts = facts_where(uow, uow.actions.required_claims(case_key))
         assessments = {k: assess(f, rt.policy) for k, f in facts.items()}
-        return [readiness(key, title, reqs, assessments) for key, (title, reqs) in actions.items()]
+        survivors = survivors_for(uow, assessments.keys())
+        missing = sorted(set(survivors.values()) - assessments.keys())
+        if missing:
+            assessments |= assessments_for(uow, rt, missing)
+        return [readiness(key, title, reqs, assessments, survivors) for key, (title, reqs) in actions.items()]
 
 
 def readiness_json(items: list[ActionReadiness]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -313,3 +314,39 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ClaimEmbedding(Base):
+    """A claim statement's vector under one model; `statement_hash` says which text it is of (migration 0011)."""
+
+    __tablename__ = "claim_embeddings"
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(80), primary_key=True)
+    statement_hash: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ClaimLink(Base):
+    """A claim marked a duplicate of, or related to, another claim (migration 0011)."""
+
+    __tablename__ = "claim_links"
+    __table_args__ = (
+        UniqueConstraint("claim_id", "other_id", name="uq_claim_links_claim_other"),
+        Index("ix_claim_links_other_id", "other_id"),
+        partial_index(
+            "ix_claim_links_one_survivor",
+            "claim_id",
+            unique=True,
+            sqlite="kind = 'duplicate'",
+            postgresql="kind = 'duplicate'",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    other_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    rationale: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
