@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # Similar claims (claims.services.similar): a combined score at or above `merge` offers "same claim",
     # from `suggest` up to it "related". Measured on tests/data/similar_pairs.yaml (README, Similar claims).
     similar_merge: float = Field(0.80, ge=0, le=1)
-    similar_suggest: float = Field(0.50, ge=0, le=1)
+    similar_suggest: float = Field(0.45, ge=0, le=1)
     # "wordllama" (the embedding model its package ships) or "lexical" (rapidfuzz, no model).
     similar_model: str = Field("wordllama", pattern="^(wordllama|lexical)$")
 
