@@ -4,10 +4,11 @@ edited statement, links audited, duplicate cycles refused, readiness following a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
-from integration_helpers import event_count, events_after
+from integration_helpers import error_line, event_count, events_after
 from sqlalchemy import func, select, update
 
 from claims import services
@@ -196,3 +197,48 @@ def test_readiness_follows_a_duplicate_to_its_survivor(demo: Runtime):
     ok, gaps = ready("ngo-demarche")
     assert ok is False
     assert gaps and all(g.startswith("duplicate of 'beijing-aware': ") for g in gaps)
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def test_similar_and_link_through_the_cli(demo: Runtime, cli):
+    result = cli("similar", FACTORY, "--json")
+    assert result.exit_code == 0, result.stderr
+    (first, *_) = json.loads(result.stdout)
+    assert (first["kind"], first["claim"], first["case"]) == ("same", "factory-exists", "eu-drones-2024")
+    assert cli("similar", "A plant in Xinjiang builds attack drones for Moscow").stdout.startswith("related")
+    linked = cli("link", "lethal-production", "--related", "factory-exists", "--rationale", "same plant", "--json")
+    assert linked.exit_code == 0, linked.stderr
+    assert json.loads(linked.stdout)["kind"] == "related"
+
+
+def test_cli_refusals_are_one_line_and_change_nothing(demo: Runtime, cli):
+    rows, count = link_rows(demo), event_count(demo)
+    both = cli("link", "a", "--related", "b", "--duplicate-of", "c", "--rationale", "x")
+    assert (both.exit_code, error_line(both)) == (
+        2,
+        "error: link: give exactly one of --duplicate-of OTHER or --related OTHER",
+    )
+    self_dupe = cli("link", "factory-exists", "--duplicate-of", "factory-exists", "--rationale", "x")
+    assert (self_dupe.exit_code, error_line(self_dupe)) == (
+        1,
+        "error: link: claim 'factory-exists' cannot be linked to itself",
+    )
+    unknown = cli("link", "nope", "--related", "factory-exists", "--rationale", "x")
+    assert (unknown.exit_code, error_line(unknown)) == (3, "error: claim: unknown claim 'nope'")
+    manager = cli("link", "factory-exists", "--related", "beijing-aware", "--rationale", "x", "--as", "mia")
+    assert manager.exit_code == 4, manager.stderr
+    empty = cli("similar", " ")
+    assert (empty.exit_code, error_line(empty)) == (1, "error: statement: give the statement to compare")
+    assert (link_rows(demo), event_count(demo)) == (rows, count)
+
+
+def test_a_bad_threshold_setting_is_one_line(demo: Runtime, cli, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CLAIMS_SIMILAR_SUGGEST", "0.9")
+    get_settings.cache_clear()
+    result = cli("similar", FACTORY)
+    assert result.exit_code == 1
+    assert error_line(result) == (
+        "error: settings: CLAIMS_SIMILAR_SUGGEST='0.9': Value error, must not be above CLAIMS_SIMILAR_MERGE (0.8)"
+    )
