@@ -8,7 +8,9 @@ How it stays fast as the data grows (issue 17):
 - each process keeps the vectors as one L2-normalised float32 matrix (`SimilarIndex`), built
   once from the table and then updated row by row from what changed. A lookup asks the database
   one aggregate ("did any claim change since?": count, max id, sum of versions; every ORM update
-  of a claim bumps its version) and, when nothing did, is one matrix-vector product;
+  of a claim bumps its version) and, when nothing did, is one matrix-vector product. When
+  something did, the claims whose version moved are found from (id, version) alone, and only
+  they are re-hashed, re-embedded if their text changed, and reloaded;
 - the score is the cosine of the two vectors, judged by `claims.domain.similarity.judge`
   (negation, swapped names or numbers demote a pair; thresholds from the settings).
 
@@ -126,17 +128,22 @@ def dequantise(blobs: list[bytes], dim: int) -> np.ndarray:
 # --- the persisted index ------------------------------------------------------------------------
 
 
-def refresh_index(uow: UnitOfWork, embedder: Embedder) -> int:
+_FEW = 5000  # up to this many changed claims are selected by id; more, and every claim is checked
+
+
+def refresh_index(uow: UnitOfWork, embedder: Embedder, claim_ids: list[int] | None = None) -> int:
     """Embed the claims whose statement has no vector under this model, or a vector of another text.
 
+    `claim_ids` limits the check to those claims (the ones whose version moved); None checks all.
     Returns how many were embedded. Writes only `claim_embeddings` (derived data, no audit event):
     the caller commits.
     """
-    rows = uow.session.execute(
-        select(Claim.id, Claim.statement, ClaimEmbedding.statement_hash).outerjoin(
-            ClaimEmbedding, (ClaimEmbedding.claim_id == Claim.id) & (ClaimEmbedding.model == embedder.name)
-        )
+    stmt = select(Claim.id, Claim.statement, ClaimEmbedding.statement_hash).outerjoin(
+        ClaimEmbedding, (ClaimEmbedding.claim_id == Claim.id) & (ClaimEmbedding.model == embedder.name)
     )
+    if claim_ids is not None:
+        stmt = stmt.where(Claim.id.in_(claim_ids))
+    rows = uow.session.execute(stmt)
     stale = []
     for claim_id, statement, stored in rows:
         digest = statement_hash(statement)
@@ -169,7 +176,7 @@ class SimilarIndex:
         self.keys: list[str] = []
         self.cases: list[str] = []
         self.statements: list[str] = []
-        self.hashes: list[str] = []
+        self.versions: dict[int, int] = {}  # claim id -> the version its row was made from
         self.matrix = np.zeros((0, 256), dtype=np.float32)
         self.signature: tuple[Any, ...] | None = None
         self.lock = threading.Lock()
@@ -179,47 +186,55 @@ class SimilarIndex:
         return tuple(uow.session.execute(select(func.count(), func.max(Claim.id), func.sum(Claim.version))).one())
 
     def sync(self, uow: UnitOfWork) -> None:
-        """Bring the matrix up to date: nothing to do when no claim changed since the last sync."""
+        """Bring the matrix up to date: nothing to do when no claim changed since the last sync.
+
+        A change is found by the claim's version (every ORM update of a claim bumps it); only
+        those claims are checked against their stored hash, embedded if their text changed, and
+        reloaded into their row.
+        """
         signature = self._signature(uow)
         if signature == self.signature:
             return
+        changed_ids = [
+            claim_id
+            for claim_id, version in uow.session.execute(select(Claim.id, Claim.version))
+            if self.versions.get(claim_id) != version
+        ]
+        few = changed_ids if len(changed_ids) <= _FEW else None
         if self.embedder is not None:
-            refresh_index(uow, self.embedder)
+            refresh_index(uow, self.embedder, few)
             uow.commit()
-        stmt = select(Claim.id, Claim.key, Case.key, Claim.statement).join(Case, Case.id == Claim.case_id)
+        stmt = select(Claim.id, Claim.key, Case.key, Claim.statement, Claim.version).join(
+            Case, Case.id == Claim.case_id
+        )
+        if few is not None:
+            stmt = stmt.where(Claim.id.in_(few))
         if self.embedder is not None:
             stmt = stmt.add_columns(ClaimEmbedding.statement_hash, ClaimEmbedding.vector).join(
                 ClaimEmbedding, (ClaimEmbedding.claim_id == Claim.id) & (ClaimEmbedding.model == self.embedder.name)
             )
-        changed: list[tuple[Any, ...]] = []
-        for r in uow.session.execute(stmt):
-            i = self.row.get(r[0])
-            digest = r[4] if self.embedder is not None else statement_hash(r[3])
-            if i is None or self.hashes[i] != digest or self.cases[i] != r[2]:
-                changed.append(r)
-        self._apply(changed)
+        self._apply(list(uow.session.execute(stmt)))
         self.signature = signature
 
-    def _apply(self, changed: list[tuple[Any, ...]]) -> None:
+    def _apply(self, changed: list[Any]) -> None:
+        """Rows (id, key, case, statement, version[, hash, vector]): update known claims' rows, append new ones."""
         if not changed:
             return
         dim = self.matrix.shape[1]
-        vectors = dequantise([r[5] for r in changed], dim) if self.embedder is not None else None
+        vectors = dequantise([r[6] for r in changed], dim) if self.embedder is not None else None
         new_rows = []
         for n, r in enumerate(changed):
-            claim_id, key, case, statement = r[:4]
-            digest = r[4] if self.embedder is not None else statement_hash(statement)
+            claim_id, key, case, statement, version = r[:5]
+            self.versions[claim_id] = version
             i = self.row.get(claim_id)
             if i is None:
-                i = len(self.keys)
-                self.row[claim_id] = i
+                self.row[claim_id] = len(self.keys)
                 self.keys.append(key)
                 self.cases.append(case)
                 self.statements.append(statement)
-                self.hashes.append(digest)
                 new_rows.append(n)
             else:
-                self.keys[i], self.cases[i], self.statements[i], self.hashes[i] = key, case, statement, digest
+                self.keys[i], self.cases[i], self.statements[i] = key, case, statement
                 if vectors is not None:
                     self.matrix[i] = vectors[n]
         if vectors is not None and new_rows:
