@@ -5,8 +5,9 @@ holds one case with N generated statements. The index is built once (every claim
 stored, then loaded into the process's matrix: the one-off cost, reported apart); then a new
 statement is checked, several times, through `similar_claims` itself (the change check against
 the database included); then one claim's statement is edited and the next lookup, which finds
-the change, re-embeds that claim alone and updates its row of the matrix, is timed too. The baseline, measured in the same run on the same statements, is
-rapidfuzz's `process.extract` over every statement: the scan a lookup without an index makes.
+the change, re-embeds that claim alone and updates its row of the matrix, is timed too.
+The baseline, measured in the same run on the same statements, is rapidfuzz's
+`process.extract` over every statement: the scan a lookup without an index makes.
 """
 
 from __future__ import annotations
