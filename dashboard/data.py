@@ -175,3 +175,22 @@ def recent_decisions(d: Db, case: str | None) -> list[dict[str, Any]]:
 def whatif(d: Db, case: str, hypotheses: tuple[tuple[str, str, int, str | None, str | None], ...]) -> WhatIfResult:
     """Hypotheses as plain tuples (claim, stance, credibility, source, reliability) so they hash."""
     return what_if(runtime(d), case, [Hypothesis(*h) for h in hypotheses])
+
+
+def similar(d: Db, actor: str, statement: str, exclude: str) -> list[dict[str, Any]]:
+    """Known claims like this one (not cached: the service's in-process index is the cache)."""
+    from claims.services.similar import similar_claims, similar_json
+
+    if not actor:
+        return []
+    return similar_json(similar_claims(runtime(d), actor, statement, exclude_claim=exclude))
+
+
+@_cache
+def links(d: Db, key: str) -> list[dict[str, Any]]:
+    from claims.services.links import links_of
+
+    return [
+        {"claim": x.claim, "other": x.other, "kind": x.kind, "rationale": x.rationale, "by": x.created_by}
+        for x in links_of(runtime(d), key)
+    ]

@@ -214,6 +214,15 @@ with st.expander("Audit history"):
 actor = ui.acting_user()
 role = data.role_of(d, actor)
 
+st.markdown("#### Similar claims")  # known claims that say the same thing (link it) or something related
+similar = data.similar(d, actor or "", detail["statement"], key)
+for item in similar:
+    ui.claim_link(item["claim"], f"{item['kind']} ({item['score']:.2f}): {item['claim']} - {item['statement']}")
+for link in data.links(d, key):
+    st.caption(ui.esc(f"{link['claim']} is {link['kind']} of {link['other']}: {link['rationale']} ({link['by']})"))
+if not similar:
+    st.caption("No known claim says the same or something related.")
+
 
 def act(done: str, call) -> None:  # type: ignore[no-untyped-def]
     """Run one service call as the acting user; on success refresh every cached page and say what happened."""
