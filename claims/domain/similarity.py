@@ -8,7 +8,8 @@ cheap checks on the text itself:
 - negation: one statement carries a negation or denial cue ("not", "never", "has denied",
   "rejects") and the other does not;
 - places and other names: each statement names something (a capitalised word that is not the
-  first word, demonyms folded to their country: "Russian" -> "russia") that the other does not,
+  first word unless it is a known country or capital; demonyms folded to their country:
+  "Russian" -> "russia") that the other does not,
   i.e. one name was swapped for another. A statement that only adds a name ("in China" ->
   "in Xinjiang, China") is not a swap;
 - numbers: each statement has a number (digits or a number word) the other lacks.
@@ -47,6 +48,15 @@ DEMONYMS = {
     "european": "eu", "turkish": "turkey", "syrian": "syria", "german": "germany", "french": "france",
     "british": "uk", "indian": "india", "israeli": "israel",
 }  # fmt: skip
+# Countries a statement may open with ("Iran has sent..."): the first word is otherwise not taken as a name.
+COUNTRIES = frozenset(
+    {
+        "russia", "china", "iran", "ukraine", "belarus", "syria", "turkey", "israel", "india", "germany",
+        "france", "usa", "uk", "korea", "japan", "poland", "georgia", "moldova", "serbia", "hungary",
+        "pakistan", "afghanistan", "iraq", "yemen", "libya", "egypt", "taiwan", "moscow", "beijing",
+        "tehran", "kyiv", "minsk", "pyongyang", "washington", "brussels",
+    }
+)  # fmt: skip
 # Capitalised words that are not names: sentence openers and function words in titles.
 _NOT_NAMES = frozenset({"the", "a", "an", "this", "that", "it", "in", "on", "of", "and", "or", "for", "at"})
 _WORD = re.compile(r"[A-Za-z][A-Za-z.'-]*|\d[\d,.]*")
@@ -95,7 +105,7 @@ def names(text: str) -> frozenset[str]:
         low = tok.lower().rstrip(".")
         if low in DEMONYMS:
             found.add(DEMONYMS[low])
-        elif tok[0].isupper() and i > 0 and low not in _NOT_NAMES and low not in NUMBER_WORDS:
+        elif tok[0].isupper() and (i > 0 or low in COUNTRIES) and low not in _NOT_NAMES and low not in NUMBER_WORDS:
             found.add(low)
     return frozenset(found)
 

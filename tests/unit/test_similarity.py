@@ -21,6 +21,7 @@ FACTORY = "Russia has set up a factory in China that assembles attack drones."
         ("Russia has denied setting up a factory in China that assembles attack drones.", "negates"),
         ("Russia hasn't set up a factory in China that assembles attack drones.", "negates"),
         ("Russia has set up a factory in Iran that assembles attack drones.", "different names: china / iran"),
+        ("Iran has set up a factory in China that assembles attack drones.", "different names: russia / iran"),
         ("Russian engineers set up a factory in China that assembles attack drones.", None),  # demonym folded
         ("Russia has set up a factory in Xinjiang, China, that assembles attack drones.", None),  # a name added
     ],
@@ -107,3 +108,27 @@ def test_the_xinjiang_pair_is_related_under_the_model():
         [{"a": FACTORY, "b": "A plant in Xinjiang builds attack drones for Moscow.", "label": "related"}],
     )
     assert result["misses"] == []
+
+
+def test_the_model_loads_from_its_package_with_no_network_and_writes_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    import socket
+
+    from claims.services.similar import WordLlamaEmbedder
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    vectors = WordLlamaEmbedder().embed([FACTORY, "A plant in Xinjiang builds attack drones for Moscow."])
+    assert vectors.shape == (2, 256)
+    assert list(tmp_path.iterdir()) == []  # no cache, no download
+
+
+def test_the_speed_bench_runs_and_finds_the_edited_claim():
+    from bench.similar import measure as time_lookup
+
+    result = time_lookup(300, repeats=1)
+    assert result["met"] and result["found"] >= 1
