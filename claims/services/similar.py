@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from claims.domain.similarity import Thresholds, judge
 from claims.services.errors import InvalidInput, NotFound, refuse_nul
@@ -185,47 +186,59 @@ class SimilarIndex:
     def _signature(uow: UnitOfWork) -> tuple[Any, ...]:
         return tuple(uow.session.execute(select(func.count(), func.max(Claim.id), func.sum(Claim.version))).one())
 
-    def sync(self, uow: UnitOfWork) -> None:
+    def sync(self, rt: Runtime) -> None:
         """Bring the matrix up to date: nothing to do when no claim changed since the last sync.
 
         A change is found by the claim's version (every ORM update of a claim bumps it); only
         those claims are checked against their stored hash, embedded if their text changed, and
-        reloaded into their row.
+        reloaded into their row. Reads in read transactions; a write transaction (PostgreSQL's
+        writers' lock) only when there are vectors to store.
         """
-        signature = self._signature(uow)
-        if signature == self.signature:
-            return
-        changed_ids = [
-            claim_id
-            for claim_id, version in uow.session.execute(select(Claim.id, Claim.version))
-            if self.versions.get(claim_id) != version
-        ]
-        few = changed_ids if len(changed_ids) <= _FEW else None
-        if self.embedder is not None:
-            refresh_index(uow, self.embedder, few)
-            uow.commit()
-        stmt = select(Claim.id, Claim.key, Case.key, Claim.statement, Claim.version).join(
-            Case, Case.id == Claim.case_id
-        )
+        with rt.uow(write=False) as uow:
+            signature = self._signature(uow)
+            if signature == self.signature:
+                return
+            seen = {
+                claim_id: version
+                for claim_id, version in uow.session.execute(select(Claim.id, Claim.version))
+                if self.versions.get(claim_id) != version
+            }
+        few = list(seen) if len(seen) <= _FEW else None
+        if self.embedder is not None and seen:
+            try:
+                with rt.uow() as uow:
+                    refresh_index(uow, self.embedder, few)
+                    uow.commit()
+            except IntegrityError:  # another process stored the same vectors first: read theirs below
+                log.info("similar claims: vectors stored concurrently by another process")
+        stmt = select(Claim.id, Claim.key, Case.key, Claim.statement).join(Case, Case.id == Claim.case_id)
         if few is not None:
             stmt = stmt.where(Claim.id.in_(few))
         if self.embedder is not None:
-            stmt = stmt.add_columns(ClaimEmbedding.statement_hash, ClaimEmbedding.vector).join(
+            stmt = stmt.add_columns(ClaimEmbedding.vector).join(
                 ClaimEmbedding, (ClaimEmbedding.claim_id == Claim.id) & (ClaimEmbedding.model == self.embedder.name)
             )
-        self._apply(list(uow.session.execute(stmt)))
+        with rt.uow(write=False) as uow:
+            rows = list(uow.session.execute(stmt))
+        self._apply(rows, seen)
         self.signature = signature
 
-    def _apply(self, changed: list[Any]) -> None:
-        """Rows (id, key, case, statement, version[, hash, vector]): update known claims' rows, append new ones."""
+    def _apply(self, changed: list[Any], seen: dict[int, int]) -> None:
+        """Rows (id, key, case, statement[, vector]): update known claims' rows, append new ones.
+
+        Each row is marked with the version `seen` before its vector was checked, so a claim that
+        changed again since is checked again next time.
+        """
         if not changed:
             return
         dim = self.matrix.shape[1]
-        vectors = dequantise([r[6] for r in changed], dim) if self.embedder is not None else None
+        vectors = dequantise([r[4] for r in changed], dim) if self.embedder is not None else None
         new_rows = []
         for n, r in enumerate(changed):
-            claim_id, key, case, statement, version = r[:5]
-            self.versions[claim_id] = version
+            claim_id, key, case, statement = r[:4]
+            if claim_id not in seen:
+                continue
+            self.versions[claim_id] = seen[claim_id]
             i = self.row.get(claim_id)
             if i is None:
                 self.row[claim_id] = len(self.keys)
@@ -274,8 +287,8 @@ def index_for(rt: Runtime, model: str | None = None) -> SimilarIndex:
 def refresh(rt: Runtime, model: str | None = None) -> None:
     """Embed what changed and update this process's matrix (after an import or an assessment run)."""
     index = index_for(rt, model)
-    with index.lock, rt.uow() as uow:
-        index.sync(uow)
+    with index.lock:
+        index.sync(rt)
 
 
 def thresholds() -> Thresholds:
@@ -302,11 +315,11 @@ def similar_claims(
     limits = thresholds()
     index = index_for(rt)
     with index.lock:
-        with rt.uow() as uow:
+        with rt.uow(write=False) as uow:
             authorize(uow, actor, "read")  # every signed-in role reads every case today
             if case_key and uow.cases.get(case_key) is None:
                 raise NotFound(f"case: unknown case {case_key!r}")
-            index.sync(uow)
+        index.sync(rt)
         if not index.keys:
             return []
         raw = index.scores(statement.strip())
