@@ -20,6 +20,7 @@ from claims.domain.readiness import RequirementStatus, readiness
 from claims.domain.stages import Stage, Stance
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import facts_where, lineage_roots, requirements_by_action
+from claims.services.links import survivors_for
 from claims.services.runtime import Runtime
 
 NEW_SOURCE = "(new independent source)"
@@ -137,6 +138,9 @@ def what_if(rt: Runtime, case_key: str, hypotheses: Sequence[Hypothesis]) -> Wha
         source_rows = uow.sources.for_case(case.id)
         roots = lineage_roots(source_rows)
         sources = {s.key: (s.reliability, roots[s.id], s.name) for s in source_rows}
+        # A required claim marked a duplicate is judged on its survivor, as `action_readiness` does;
+        # here only a survivor whose facts are loaded (one of the case's required or hypothesised claims).
+        survivors = {k: v for k, v in survivors_for(uow, facts.keys()).items() if v in facts}
 
     added: dict[str, list[EvidenceFacts]] = {}
     for i, h in enumerate(hypotheses):
@@ -169,8 +173,8 @@ def what_if(rt: Runtime, case_key: str, hypotheses: Sequence[Hypothesis]) -> Wha
     signed = {p.claim for p in projections if p.needs_sign_off}
     outcomes = []
     for key, (title, reqs) in action_reqs.items():
-        before = readiness(key, title, reqs, now)
-        after = readiness(key, title, reqs, then)
+        before = readiness(key, title, reqs, now, survivors)
+        after = readiness(key, title, reqs, then, survivors)
         # Ready only thanks to a confirm/refute that a reviewer still has to sign off?
         relies = any(r.claim in signed and not now[r.claim].stage.satisfies(r.stage) for r in reqs)
         outcomes.append(

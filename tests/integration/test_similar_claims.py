@@ -242,3 +242,16 @@ def test_a_bad_threshold_setting_is_one_line(demo: Runtime, cli, monkeypatch: py
     assert error_line(result) == (
         "error: settings: CLAIMS_SIMILAR_SUGGEST='0.9': Value error, must not be above CLAIMS_SIMILAR_MERGE (0.8)"
     )
+
+
+def test_what_if_follows_a_duplicate_too(demo: Runtime):
+    from claims.services.whatif import what_if
+
+    def ready_now(key: str) -> bool:
+        (action,) = [a for a in what_if(demo, "eu-drones-2024", []).actions if a.key == key]
+        return action.ready_now
+
+    assert ready_now("eu-listing-manufacturer") is False  # factory-exists and lethal-production not confirmed
+    link_claims(demo, "alice", "factory-exists", "dual-use-supply", "duplicate", "for the test")
+    link_claims(demo, "alice", "lethal-production", "dual-use-supply", "duplicate", "for the test")
+    assert ready_now("eu-listing-manufacturer") is True  # both judged on the confirmed dual-use-supply
