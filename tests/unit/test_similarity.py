@@ -119,12 +119,14 @@ def test_the_model_loads_from_its_package_with_no_network_and_writes_nothing(mon
         raise OSError("no network in this test")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setenv("HOME", str(tmp_path))
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     vectors = WordLlamaEmbedder().embed([FACTORY, "A plant in Xinjiang builds attack drones for Moscow."])
     assert vectors.shape == (2, 256)
-    assert list(tmp_path.iterdir()) == []  # no cache, no download
+    assert list(home.iterdir()) == []  # no cache, no download
 
 
 def test_the_speed_bench_runs_and_finds_the_edited_claim():
