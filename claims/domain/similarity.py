@@ -102,7 +102,7 @@ def names(text: str) -> frozenset[str]:
     found: set[str] = set()
     tokens = _tokens(text)
     for i, tok in enumerate(tokens):
-        low = tok.lower().rstrip(".")
+        low = tok.lower().rstrip(".").removesuffix("'s").removesuffix("’s")
         if low in DEMONYMS:
             found.add(DEMONYMS[low])
         elif tok[0].isupper() and (i > 0 or low in COUNTRIES) and low not in _NOT_NAMES and low not in NUMBER_WORDS:

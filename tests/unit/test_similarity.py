@@ -31,6 +31,10 @@ def test_near_miss_checks(other: str, fires: str | None):
     assert (fires in found[0]) if fires else found == ()
 
 
+def test_a_possessive_is_the_name_itself():
+    assert conflicts("Moscow's drone programme runs in China.", "The drone programme of Moscow runs in China.") == ()
+
+
 def test_numbers_swapped_are_a_conflict_but_a_number_added_is_not():
     assert conflicts("It makes 6000 drones a year.", "It makes 600 drones a year.")
     assert conflicts("It makes drones.", "It makes 600 drones.") == ()
