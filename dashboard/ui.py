@@ -103,6 +103,7 @@ def grade_legend() -> None:
 EVENT_LABELS = {
     EventKind.CASE_IMPORTED: "case imported",
     EventKind.CLAIM_REPORTED: "claim reported",
+    EventKind.CLAIM_LINKED: "claim linked",
     EventKind.CLAIM_STAGE_CHANGED: "stage changed",
     EventKind.CLAIM_AT_RISK: "flagged at risk",
     EventKind.CLAIM_AT_RISK_CLEARED: "no longer at risk",
