@@ -162,6 +162,7 @@ def identity(name: str | None = None) -> Identity:
 def credentials(name: str | None = None) -> tuple[Identity, str]:
     """The verified identity and the token that proved it (which `claims assess` passes on to `claims serve`)."""
     from claims.cli.tokenstore import TokenStore
+    from claims.domain.names import same_person
     from claims.services import PermissionDenied
     from claims.settings import get_settings
 
@@ -173,7 +174,7 @@ def credentials(name: str | None = None) -> tuple[Identity, str]:
             who = services.verify_token(rt, env_token)
         except PermissionDenied as exc:
             fail(f"CLAIMS_TOKEN: {exc}", 4)
-        if name and name != who.name:
+        if name and not same_person(name, who.name):
             fail(f"not signed in as {name}: CLAIMS_TOKEN belongs to {who.name}", 4)
         return who, env_token
     store = TokenStore()

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from claims.domain.names import same_person
 from claims.settings import config_dir
 from claims.store.db import database_key
 
@@ -38,7 +39,9 @@ class TokenStore:
         return entry
 
     def token(self, url: str, name: str) -> str | None:
-        return self.entry(url)["tokens"].get(name)
+        """The stored token of `name`, however it is spelt (`--as BOB` finds bob's sign-in)."""
+        tokens = self.entry(url)["tokens"]
+        return tokens.get(name) or next((t for n, t in tokens.items() if same_person(n, name)), None)
 
     def current(self, url: str) -> str | None:
         return self.entry(url).get("current")

@@ -23,6 +23,7 @@ from pydantic import (
 from claims.domain.errors import DomainError, LineageCycle
 from claims.domain.grades import Credibility, Reliability
 from claims.domain.lineage import resolve_roots
+from claims.domain.names import same_person
 from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import InvalidInput
@@ -126,7 +127,9 @@ class ReviewEntry(Strict):
             raise ValueError("a pending review has no decided_by")
         if self.status is not ReviewStatus.PENDING and not (self.decided_by and self.decided_at):
             raise ValueError(f"a {self.status} review needs decided_by and decided_at")
-        if self.status in (ReviewStatus.APPROVED, ReviewStatus.REJECTED) and self.decided_by == self.requested_by:
+        if self.status in (ReviewStatus.APPROVED, ReviewStatus.REJECTED) and same_person(
+            self.decided_by, self.requested_by
+        ):
             raise ValueError(f"decided_by {self.decided_by!r} requested the review (four eyes)")
         return self
 

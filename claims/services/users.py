@@ -53,14 +53,18 @@ def add_user(
     The password is kept only as an argon2 hash; a user without one cannot sign in with a password.
     """
     role_v = check_new_user(name, role)
+    typed, name = name, valid_name(name)
     email = valid_email(email)
     hashed = hash_password(password) if password is not None else None
     with rt.uow() as uow:
         bootstrap = not any(u.name != SYSTEM_USER for u in uow.users.list())
         if not (bootstrap and role_v is Role.ADMIN):
             authorize(uow, actor, "manage_users")
-        if uow.users.get(name) is not None:
-            raise RuleViolation(f"name: user {name!r} already exists")
+        existing = uow.users.get(name)
+        if existing is not None:
+            if existing.name == typed:
+                raise RuleViolation(f"name: user {typed!r} already exists")
+            raise RuleViolation(f"name: {typed!r} is the existing user {existing.name!r} (names ignore case and width)")
         user = User(name=name, role=role_v.value, created_at=now(), password_hash=hashed, email=email)
         uow.users.add(user)
         uow.record(
