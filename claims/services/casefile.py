@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -302,6 +303,40 @@ class _DuplicateKey(ValueError):
     pass
 
 
+class _Hostile(ValueError):
+    """YAML that would cost far more to expand than its size says (an alias bomb, a parse that will not end)."""
+
+
+MAX_ALIASES = 1_000  # a case file written by hand or by `claims export` uses none
+MAX_EXPANDED_NODES = 1_000_000  # what the aliases would expand to, counted on the node graph before building it
+MAX_PARSE_SECONDS = 20.0
+
+
+def _expanded_nodes(root: yaml.Node, limit: int) -> int:
+    """How many nodes the document has once every alias is written out; stops counting past `limit`."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, path: frozenset[int]) -> int:
+        if id(node) in path:
+            raise _Hostile("has a YAML alias that refers to itself")
+        if id(node) not in sizes:
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            else:
+                children = []
+            total = 1
+            for child in children:
+                total += size(child, path | {id(node)})
+                if total > limit:
+                    break
+            sizes[id(node)] = total
+        return sizes[id(node)]
+
+    return size(root, frozenset())
+
+
 class _StrictLoader(yaml.SafeLoader):
     """Safe YAML that refuses duplicate keys and leaves dates as text for the schema to check.
 
@@ -314,6 +349,28 @@ class _StrictLoader(yaml.SafeLoader):
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._deadline = time.monotonic() + MAX_PARSE_SECONDS
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        """Bound aliases and parse time: a 1 KB "billion laughs" file ran at 100% CPU until killed."""
+        if self.check_event(yaml.AliasEvent):  # type: ignore[no-untyped-call]
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Hostile(f"uses more than {MAX_ALIASES:,} YAML aliases")
+        if time.monotonic() > self._deadline:
+            raise _Hostile(f"took more than {MAX_PARSE_SECONDS:.0f} s to parse")
+        return super().compose_node(parent, index)  # type: ignore[no-untyped-call,no-any-return]
+
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()  # type: ignore[no-untyped-call]
+        if self._aliases and node is not None:
+            if _expanded_nodes(node, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+                raise _Hostile(f"has YAML aliases that expand to more than {MAX_EXPANDED_NODES:,} values")
+        return node  # type: ignore[no-any-return]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -342,6 +399,8 @@ def parse_case_text(text: str, *, is_json: bool, name: str) -> Any:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except _DuplicateKey as exc:
         raise InvalidInput(f"case file: {name!r} has a {exc}; each key may appear once") from None
+    except _Hostile as exc:
+        raise InvalidInput(f"case file: {name!r} {exc}; write the values out instead (refused unread)") from None
     except RecursionError:
         raise InvalidInput(f"case file: {name!r} is nested too deeply to be a case file") from None
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
