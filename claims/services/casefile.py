@@ -367,9 +367,8 @@ class _StrictLoader(yaml.SafeLoader):
 
     def compose_document(self) -> yaml.Node:
         node = super().compose_document()  # type: ignore[no-untyped-call]
-        if self._aliases and node is not None:
-            if _expanded_nodes(node, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
-                raise _Hostile(f"has YAML aliases that expand to more than {MAX_EXPANDED_NODES:,} values")
+        if self._aliases and node is not None and _expanded_nodes(node, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+            raise _Hostile(f"has YAML aliases that expand to more than {MAX_EXPANDED_NODES:,} values")
         return node  # type: ignore[no-any-return]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
