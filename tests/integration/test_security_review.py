@@ -5,6 +5,12 @@ On SQLite and PostgreSQL (`db_url`) where a database is involved; the CLI in-pro
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
 import pytest
 from integration_helpers import error_line
 from sqlalchemy import create_engine, text
@@ -80,3 +86,80 @@ def test_a_legacy_capitalised_name_is_found_by_any_spelling(rt: Runtime):
     assert ident.current_identity(rt, "zoe").name == "Zoe"
     with pytest.raises(RuleViolation, match="'Zoe'"):
         services.add_user(rt, "admin", "zoe", "reviewer")
+
+
+# --- point 10: the token store and -o -----------------------------------------------------------
+
+
+@pytest.fixture
+def bob_can_sign_in(rt: Runtime, own_config_dir: Path) -> Path:
+    """bob has a password; the config dir starts empty (no stored sign-ins)."""
+    ident.set_password(rt, "admin", "bob", PASSWORD)
+    shutil.rmtree(own_config_dir, ignore_errors=True)
+    own_config_dir.mkdir(mode=0o700)
+    return own_config_dir
+
+
+def login(cli, name: str = "bob"):
+    return cli("login", name, "--password-stdin", input=PASSWORD + "\n")
+
+
+def test_a_symlink_at_the_temporary_name_does_not_redirect_login(bob_can_sign_in: Path, cli, tmp_path: Path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    for tmp_name in ("tokens.tmp", ".tokens.json.tmp"):
+        (bob_can_sign_in / tmp_name).symlink_to(victim)
+    result = login(cli)
+    assert result.exit_code == 0, result.stderr
+    assert victim.read_text() == "precious\n"
+    tokens = bob_can_sign_in / "tokens.json"
+    assert tokens.is_file() and not tokens.is_symlink() and stat.S_IMODE(tokens.stat().st_mode) == 0o600
+    assert stat.S_IMODE(bob_can_sign_in.stat().st_mode) == 0o700
+
+
+def test_a_symlinked_token_file_is_refused_in_one_line(bob_can_sign_in: Path, cli, tmp_path: Path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (bob_can_sign_in / "tokens.json").symlink_to(victim)
+    result = login(cli)
+    assert result.exit_code == 1
+    assert "tokens:" in error_line(result) and "is a symbolic link, not a regular file" in error_line(result)
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_group_readable_config_folder_is_made_the_owners_alone(bob_can_sign_in: Path, cli):
+    bob_can_sign_in.chmod(0o755)
+    assert login(cli).exit_code == 0
+    assert stat.S_IMODE(bob_can_sign_in.stat().st_mode) == 0o700
+
+
+def test_a_corrupt_token_file_is_kept_aside_with_one_line(bob_can_sign_in: Path, cli):
+    tokens = bob_can_sign_in / "tokens.json"
+    tokens.write_text('{"other-db": {"tokens": {"alice": "abc"')  # cut short: other sign-ins a person may recover
+    result = login(cli)
+    assert result.exit_code == 0
+    assert "was not valid; kept it as" in result.stderr
+    (aside,) = bob_can_sign_in.glob("tokens.json.corrupt-*")
+    assert aside.read_text() == '{"other-db": {"tokens": {"alice": "abc"'
+    assert "bob" in json.loads(tokens.read_text())[next(iter(json.loads(tokens.read_text())))]["tokens"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("command", [["export", "--format", "json"], ["brief", "--format", "md"]])
+def test_output_to_a_symlink_or_a_fifo_is_refused_in_one_line(three_lines: Runtime, cli, tmp_path: Path, command):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    link = tmp_path / "out.json"
+    link.symlink_to(victim)
+    result = cli(*command, "-o", link)
+    assert result.exit_code == 1
+    assert (
+        error_line(result) == f"error: output: {str(link)!r} is a symbolic link, not a regular file; refusing to use it"
+    )
+    assert victim.read_text() == "precious\n"
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    result = cli(*command, "-o", fifo)  # before: blocked here for ever, waiting for a reader
+    assert result.exit_code == 1
+    assert "is a FIFO, not a regular file" in error_line(result)
+    assert cli(*command, "-o", tmp_path / "plain.out").exit_code == 0
