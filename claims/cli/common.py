@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -199,7 +200,9 @@ def actor(name: str | None = None) -> str:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    # json escapes C0 controls itself; C1 (0x9b is a CSI on some terminals) and DEL it leaves raw
+    sys.stdout.write(re.sub(r"[\x7f-\x9f]", lambda m: f"\\u{ord(m[0]):04x}", text) + "\n")
 
 
 def stage_arg(value: str) -> Stage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from claims.domain.lineage import resolve_roots
 from claims.domain.names import same_person
 from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
-from claims.services.errors import InvalidInput
+from claims.services.errors import InvalidInput, latest_observable
 from claims.services.provenance import Attestation, verify_signature
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
@@ -88,6 +89,13 @@ class EvidenceEntry(Strict):
     retracted_by: str | None = None
     retracted_at: datetime | None = None
     retraction_reason: str | None = None
+
+    @field_validator("observed_at")
+    @classmethod
+    def _not_in_the_future(cls, value: date | None) -> date | None:
+        if value is not None and value > latest_observable():
+            raise ValueError(f"{value.isoformat()!r} is in the future")
+        return value
 
     @model_validator(mode="after")
     def _retraction_has_reason(self) -> EvidenceEntry:
@@ -405,6 +413,13 @@ def parse_case_text(text: str, *, is_json: bool, name: str) -> Any:
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise InvalidInput(f"case file: {name!r} is not valid YAML/JSON ({first})") from None
+    except ValueError as exc:  # e.g. a 5,000-digit number: Python refuses to read ints past 4,300 digits
+        if "integer string conversion" not in str(exc):
+            raise
+        limit = sys.get_int_max_str_digits()
+        raise InvalidInput(
+            f"case file: {name!r} holds a number of more than {limit:,} digits; no field takes one"
+        ) from None
 
 
 def read_case_file(path: str | Path) -> CaseFile:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -20,10 +21,13 @@ from claims.domain import Stage
 from claims.services import Runtime
 from claims.services import identity as ident
 from claims.services.errors import RuleViolation
+from claims.services.exports.brief import Block, to_markdown
+from claims.services.exports.spreadsheet import neutral
 from claims.services.transitions import now
 from claims.store.models import User
 
 PASSWORD = "correct horse battery"
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 # --- point 5: look-alike people ---------------------------------------------------------------
@@ -163,3 +167,39 @@ def test_output_to_a_symlink_or_a_fifo_is_refused_in_one_line(three_lines: Runti
     assert result.exit_code == 1
     assert "is a FIFO, not a regular file" in error_line(result)
     assert cli(*command, "-o", tmp_path / "plain.out").exit_code == 0
+
+
+# --- point 11: output that obeys stored text --------------------------------------------------
+
+ESCAPES = "\x1b[2J\x1b]0;pwned\x07 \x9b31m"  # clear screen, set the window title, a C1 CSI
+
+
+def test_show_prints_stored_escape_codes_as_text_not_as_commands(three_lines: Runtime, cli):
+    services.add_evidence(three_lines, "bob", "weak", "reuters", "supports", credibility=2, summary=f"hi{ESCAPES}")
+    result = cli("show", "weak")
+    assert result.exit_code == 0, result.stderr
+    assert not CONTROL_CHARS.search(result.stdout.replace("\n", "").replace("\t", ""))
+    assert "\\x1b[2J" in result.stdout
+    as_json = cli("show", "weak", "--json")
+    assert not CONTROL_CHARS.search(as_json.stdout.replace("\n", ""))
+    assert any(e["summary"] == f"hi{ESCAPES}" for e in json.loads(as_json.stdout)["evidence"])  # JSON keeps it exact
+
+
+def test_the_markdown_brief_escapes_html_and_markdown_in_stored_text():
+    hostile = "# Sanctions lifted\n<script>alert(1)</script>\n1. not a list"
+    md = to_markdown([Block("heading", "Brief", level=1), Block("para", hostile), Block("bullets", items=(hostile,))])
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    assert [line for line in md.splitlines() if line.startswith("#")] == ["# Brief"]
+    assert "\n1. not" not in md
+
+
+@pytest.mark.parametrize("cell", ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+def test_a_spreadsheet_formula_in_a_csv_cell_is_kept_as_text(cell):
+    assert neutral(cell) == "'" + cell
+    assert neutral("plain words") == "plain words" and neutral(-3) == -3 and neutral(None) is None
+
+
+def test_the_dashboard_csv_download_neutralises_formulas():
+    """The claims page builds its CSV with `neutral` (the page's own code, read as text: AppTest cannot press it)."""
+    page = (Path(__file__).resolve().parents[2] / "dashboard" / "views" / "claims.py").read_text(encoding="utf-8")
+    assert ".map(neutral).to_csv(" in page
