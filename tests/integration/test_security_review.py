@@ -20,7 +20,7 @@ from claims import services
 from claims.domain import Stage
 from claims.services import Runtime
 from claims.services import identity as ident
-from claims.services.errors import RuleViolation
+from claims.services.errors import ConcurrencyConflict, RuleViolation
 from claims.services.exports.brief import Block, to_markdown
 from claims.services.exports.spreadsheet import neutral
 from claims.services.transitions import now
@@ -203,3 +203,43 @@ def test_the_dashboard_csv_download_neutralises_formulas():
     """The claims page builds its CSV with `neutral` (the page's own code, read as text: AppTest cannot press it)."""
     page = (Path(__file__).resolve().parents[2] / "dashboard" / "views" / "claims.py").read_text(encoding="utf-8")
     assert ".map(neutral).to_csv(" in page
+
+
+# --- point 11: a lock wait says what it really waited -------------------------------------------
+
+
+def test_a_lock_wait_message_says_the_time_really_waited(three_lines: Runtime, monkeypatch):
+    """Another writer holds the database; the refused change says how long it waited, and that is the limit."""
+    import time
+
+    import psycopg
+
+    from claims.store import db as store_db
+    from claims.store import uow as store_uow
+    from claims.store.events import WRITERS_LOCK
+
+    limit = 2
+    monkeypatch.setattr(store_db, "WRITE_WAIT_SECONDS", limit)
+    monkeypatch.setattr(store_uow, "WRITE_WAIT_SECONDS", limit)
+    monkeypatch.delitem(store_db._ENGINES, store_db.normalise_url(three_lines.database_url), raising=False)
+    url = three_lines.database_url
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        holder = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+        holder.execute("SELECT pg_advisory_lock(%s)", (WRITERS_LOCK,))
+    try:
+        started = time.monotonic()
+        with pytest.raises(ConcurrencyConflict) as refused:
+            services.add_evidence(three_lines, "bob", "weak", "reuters", "supports", credibility=2, summary="late")
+        waited = time.monotonic() - started
+    finally:
+        holder.close()
+    assert limit - 0.5 <= waited <= limit + 1.5, waited
+    message = str(refused.value)
+    said = int(re.search(r"gave up after (\d+) s", message)[1])
+    assert abs(said - waited) <= 1, (message, waited)
+    assert f"limited to {limit} s" in message
