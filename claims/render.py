@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Console
@@ -11,8 +12,23 @@ from rich.text import Text
 from claims.domain.readiness import ActionReadiness
 from claims.domain.stages import ReviewStatus
 
+# C0 controls but tab and newline, DEL, and C1 (0x9b is a CSI on some terminals): stored text is shown, never obeyed.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(value: Any) -> Any:
+    """Stored text made safe for a terminal: each control character shown as its escape (ESC as \\x1b)."""
+    if isinstance(value, str):
+        return CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", value)
+    if isinstance(value, dict):
+        return {k: printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
+
 
 def render_claim(console: Console, d: dict[str, Any]) -> None:
+    d = printable(d)
     flag = "  [AT RISK]" if d["at_risk"] else ""
     console.print(Text(f"{d['key']}  ({d['case']})  stage: {d['stage']}  v{d['version']}{flag}", style="bold"))
     console.print(Text(d["statement"]))
@@ -61,6 +77,7 @@ def render_readiness(console: Console, items: list[ActionReadiness]) -> None:
 
 def render_reviews(console: Console, items: list[dict[str, Any]]) -> None:
     """One line per review request, then what still stands between it and the target stage."""
+    items = printable(items)
     if not items:
         console.print("no review requests")
         return

@@ -14,3 +14,7 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     return config
+
+
+class MigrationRefused(Exception):
+    """A migration that will not run on this data says why in one line (`claims db upgrade` prints it)."""

@@ -23,7 +23,14 @@ def brief(
         fail("output: a pdf brief needs -o FILE", 2)
     data = brief(runtime(), case, fmt)
     if output:
-        output.write_bytes(data)
+        from claims.cli.safefile import UnsafeFile, write_output
+
+        try:
+            write_output(output, data)
+        except UnsafeFile as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"output: cannot write {str(output)!r} ({exc.strerror})")
         err.print(f"wrote {output}", markup=False)
     else:
         sys.stdout.write(data.decode("utf-8"))

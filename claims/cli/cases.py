@@ -53,6 +53,13 @@ def export(
     if output and (output.is_dir() or not output.parent.is_dir()):  # before any export work or warning
         reason = "Is a directory" if output.is_dir() else "No such file or directory"
         fail(f"output: cannot write {str(output)!r} ({reason})")
+    if output:
+        from claims.cli.safefile import UnsafeFile, check_regular
+
+        try:
+            check_regular(output, "output")
+        except UnsafeFile as exc:
+            fail(str(exc))
     if fmt in ("yaml", "json"):  # a case file: signed, so its confirm/refute history stands where this key is trusted
         from claims.services.casefile import dump_case
 
@@ -60,8 +67,12 @@ def export(
     else:
         text = export_text(runtime(), case, fmt)
     if output:
+        from claims.cli.safefile import write_output
+
         try:
-            output.write_text(text, encoding="utf-8")
+            write_output(output, text.encode("utf-8"))
+        except UnsafeFile as exc:
+            fail(str(exc))
         except OSError as exc:
             fail(f"output: cannot write {str(output)!r} ({exc.strerror})")
         err.print(f"wrote {output}", markup=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -162,6 +163,7 @@ def identity(name: str | None = None) -> Identity:
 def credentials(name: str | None = None) -> tuple[Identity, str]:
     """The verified identity and the token that proved it (which `claims assess` passes on to `claims serve`)."""
     from claims.cli.tokenstore import TokenStore
+    from claims.domain.names import same_person
     from claims.services import PermissionDenied
     from claims.settings import get_settings
 
@@ -173,7 +175,7 @@ def credentials(name: str | None = None) -> tuple[Identity, str]:
             who = services.verify_token(rt, env_token)
         except PermissionDenied as exc:
             fail(f"CLAIMS_TOKEN: {exc}", 4)
-        if name and name != who.name:
+        if name and not same_person(name, who.name):
             fail(f"not signed in as {name}: CLAIMS_TOKEN belongs to {who.name}", 4)
         return who, env_token
     store = TokenStore()
@@ -198,7 +200,9 @@ def actor(name: str | None = None) -> str:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    # json escapes C0 controls itself; C1 (0x9b is a CSI on some terminals) and DEL it leaves raw
+    sys.stdout.write(re.sub(r"[\x7f-\x9f]", lambda m: f"\\u{ord(m[0]):04x}", text) + "\n")
 
 
 def stage_arg(value: str) -> Stage:

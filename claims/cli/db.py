@@ -17,10 +17,13 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
 
     from claims.settings import get_settings
     from claims.store.db import safe_url
-    from migrations import alembic_config
+    from migrations import MigrationRefused, alembic_config
 
     url = get_settings().database_url
-    command.upgrade(alembic_config(url), revision)
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except MigrationRefused as exc:
+        fail(str(exc), 1)
     err.print(f"database at {revision}: {safe_url(url)}", markup=False)
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from claims.cli.safefile import UnsafeFile, read_regular, write_private
+from claims.domain.names import same_person
 from claims.settings import config_dir
 from claims.store.db import database_key
 
@@ -24,13 +27,28 @@ class TokenStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or config_dir() / FILE
         self.data: dict[str, Any] = {}
-        if self.path.exists():
-            try:
-                self.data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                self.data = {}
-            if not isinstance(self.data, dict):
-                self.data = {}
+        try:
+            raw = read_regular(self.path, "tokens")
+        except UnsafeFile as exc:
+            _fail(str(exc))
+        if raw is None:
+            return
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            self.data = data
+        else:
+            self._keep_aside()
+
+    def _keep_aside(self) -> None:
+        """A corrupt file is kept (the other sign-ins may be recoverable by hand), never silently replaced."""
+        from claims.cli.common import err
+
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}")
+        os.replace(self.path, aside)
+        err.print(f"tokens: {str(self.path)!r} was not valid; kept it as {str(aside)!r}, started afresh", markup=False)
 
     def entry(self, url: str) -> dict[str, Any]:
         entry = self.data.setdefault(database_key(url), {})
@@ -38,7 +56,9 @@ class TokenStore:
         return entry
 
     def token(self, url: str, name: str) -> str | None:
-        return self.entry(url)["tokens"].get(name)
+        """The stored token of `name`, however it is spelt (`--as BOB` finds bob's sign-in)."""
+        tokens = self.entry(url)["tokens"]
+        return tokens.get(name) or next((t for n, t in tokens.items() if same_person(n, name)), None)
 
     def current(self, url: str) -> str | None:
         return self.entry(url).get("current")
@@ -57,10 +77,15 @@ class TokenStore:
         return token
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self.data, fh, indent=2, sort_keys=True)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        """Atomically, owner-only, in a 0700 folder, never through a link (see claims.cli.safefile)."""
+        data = json.dumps(self.data, indent=2, sort_keys=True).encode("utf-8")
+        try:
+            write_private(self.path, data, "tokens")
+        except UnsafeFile as exc:
+            _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    from claims.cli.common import fail
+
+    fail(message, 1)

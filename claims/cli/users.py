@@ -24,13 +24,14 @@ def user_add(
     Needs an admin's sign-in, except the first admin of an empty database (bootstrap).
     """
     from claims.services import identity as ident
-    from claims.services.users import check_new_user
+    from claims.services.users import check_name_free, check_new_user
 
     rt = runtime()
     role_v = check_new_user(name, role)
     by = None if (role_v is services.Role.ADMIN and ident.bootstrap_open(rt)) else actor(as_user)
     if by is not None:
         ident.check_permission(rt, by, "manage_users")
+    check_name_free(rt, name)
     password = read_password(password_stdin, confirm=True, prompt=f"Password for {name}")
     user = services.add_user(rt, by, name, role, password=password, email=email)
     err.print(f"added {user.name} ({user.role})", markup=False)

@@ -54,7 +54,15 @@ class Credibility(IntEnum):
                 raise ValueError
             return cls(int(str(value).strip()))
         except ValueError:
-            raise InvalidGrade(f"{field}: {value!r} is not a credibility 1-6") from None
+            raise InvalidGrade(f"{field}: {_shown(value)} is not a credibility 1-6") from None
+
+
+def _shown(value: object) -> str:
+    """The value for a one-line message: a 5,000-digit number neither breaks repr() nor fills the screen."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"a {value.bit_length()}-bit number"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text) - 2:,} characters)"
 
 
 _GRADE = re.compile(r"^\s*([A-Fa-f])\s*([1-6])\s*$")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from claims.domain.errors import RuleViolation
+from claims.domain.names import same_person
 from claims.domain.stages import Stage, TransitionKind, transition_kind
 
 
@@ -52,7 +53,7 @@ class TransitionDecision:
 
 def check_four_eyes(requested_by: str, decided_by: str | None, review_id: int | None = None) -> None:
     """A confirm/refute is decided by someone other than the person who asked for it."""
-    if not decided_by or decided_by.strip() == requested_by.strip():
+    if not decided_by or same_person(decided_by, requested_by):
         if review_id is not None:
             raise RuleViolation(
                 f"reviewer: {decided_by!r} requested review #{review_id} and cannot also decide it (four eyes)"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -23,9 +25,10 @@ from pydantic import (
 from claims.domain.errors import DomainError, LineageCycle
 from claims.domain.grades import Credibility, Reliability
 from claims.domain.lineage import resolve_roots
+from claims.domain.names import same_person
 from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
-from claims.services.errors import InvalidInput
+from claims.services.errors import InvalidInput, latest_observable
 from claims.services.provenance import Attestation, verify_signature
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
@@ -87,6 +90,13 @@ class EvidenceEntry(Strict):
     retracted_at: datetime | None = None
     retraction_reason: str | None = None
 
+    @field_validator("observed_at")
+    @classmethod
+    def _not_in_the_future(cls, value: date | None) -> date | None:
+        if value is not None and value > latest_observable():
+            raise ValueError(f"{value.isoformat()!r} is in the future")
+        return value
+
     @model_validator(mode="after")
     def _retraction_has_reason(self) -> EvidenceEntry:
         if self.retracted and not self.retraction_reason:
@@ -126,7 +136,9 @@ class ReviewEntry(Strict):
             raise ValueError("a pending review has no decided_by")
         if self.status is not ReviewStatus.PENDING and not (self.decided_by and self.decided_at):
             raise ValueError(f"a {self.status} review needs decided_by and decided_at")
-        if self.status in (ReviewStatus.APPROVED, ReviewStatus.REJECTED) and self.decided_by == self.requested_by:
+        if self.status in (ReviewStatus.APPROVED, ReviewStatus.REJECTED) and same_person(
+            self.decided_by, self.requested_by
+        ):
             raise ValueError(f"decided_by {self.decided_by!r} requested the review (four eyes)")
         return self
 
@@ -299,6 +311,40 @@ class _DuplicateKey(ValueError):
     pass
 
 
+class _Hostile(ValueError):
+    """YAML that would cost far more to expand than its size says (an alias bomb, a parse that will not end)."""
+
+
+MAX_ALIASES = 1_000  # a case file written by hand or by `claims export` uses none
+MAX_EXPANDED_NODES = 1_000_000  # what the aliases would expand to, counted on the node graph before building it
+MAX_PARSE_SECONDS = 20.0
+
+
+def _expanded_nodes(root: yaml.Node, limit: int) -> int:
+    """How many nodes the document has once every alias is written out; stops counting past `limit`."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, path: frozenset[int]) -> int:
+        if id(node) in path:
+            raise _Hostile("has a YAML alias that refers to itself")
+        if id(node) not in sizes:
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            else:
+                children = []
+            total = 1
+            for child in children:
+                total += size(child, path | {id(node)})
+                if total > limit:
+                    break
+            sizes[id(node)] = total
+        return sizes[id(node)]
+
+    return size(root, frozenset())
+
+
 class _StrictLoader(yaml.SafeLoader):
     """Safe YAML that refuses duplicate keys and leaves dates as text for the schema to check.
 
@@ -311,6 +357,27 @@ class _StrictLoader(yaml.SafeLoader):
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._deadline = time.monotonic() + MAX_PARSE_SECONDS
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        """Bound aliases and parse time: a 1 KB "billion laughs" file ran at 100% CPU until killed."""
+        if self.check_event(yaml.AliasEvent):  # type: ignore[no-untyped-call]
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Hostile(f"uses more than {MAX_ALIASES:,} YAML aliases")
+        if time.monotonic() > self._deadline:
+            raise _Hostile(f"took more than {MAX_PARSE_SECONDS:.0f} s to parse")
+        return super().compose_node(parent, index)  # type: ignore[no-untyped-call,no-any-return]
+
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()  # type: ignore[no-untyped-call]
+        if self._aliases and node is not None and _expanded_nodes(node, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+            raise _Hostile(f"has YAML aliases that expand to more than {MAX_EXPANDED_NODES:,} values")
+        return node  # type: ignore[no-any-return]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -339,11 +406,20 @@ def parse_case_text(text: str, *, is_json: bool, name: str) -> Any:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except _DuplicateKey as exc:
         raise InvalidInput(f"case file: {name!r} has a {exc}; each key may appear once") from None
+    except _Hostile as exc:
+        raise InvalidInput(f"case file: {name!r} {exc}; write the values out instead (refused unread)") from None
     except RecursionError:
         raise InvalidInput(f"case file: {name!r} is nested too deeply to be a case file") from None
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise InvalidInput(f"case file: {name!r} is not valid YAML/JSON ({first})") from None
+    except ValueError as exc:  # e.g. a 5,000-digit number: Python refuses to read ints past 4,300 digits
+        if "integer string conversion" not in str(exc):
+            raise
+        limit = sys.get_int_max_str_digits()
+        raise InvalidInput(
+            f"case file: {name!r} holds a number of more than {limit:,} digits; no field takes one"
+        ) from None
 
 
 def read_case_file(path: str | Path) -> CaseFile:

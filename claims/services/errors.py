@@ -1,5 +1,7 @@
 """Errors a use case raises for the user; each message is one line naming field and value."""
 
+from datetime import UTC, date, datetime, timedelta
+
 from claims.domain.errors import DomainError, RuleViolation
 from claims.store.uow import ConcurrencyConflict
 
@@ -30,6 +32,17 @@ def refuse_nul(field: str, value: str | None) -> None:
     """PostgreSQL refuses a NUL in text and SQLite would keep it silently: refuse it in every free-text field."""
     if value and "\x00" in value:
         raise InvalidInput(f"{field}: {value!r} contains a NUL character, which no text field may hold")
+
+
+def latest_observable() -> date:
+    """Today where it is latest on Earth (UTC+14): evidence observed after it has not been observed yet."""
+    return (datetime.now(UTC) + timedelta(hours=14)).date()
+
+
+def refuse_future(field: str, value: date | None) -> None:
+    """Evidence observed in 2100 was accepted; an observation date may not be later than today."""
+    if value is not None and value > latest_observable():
+        raise InvalidInput(f"{field}: {value.isoformat()!r} is in the future (today is {datetime.now(UTC):%Y-%m-%d})")
 
 
 class AlreadyDone(RuleViolation, ConcurrencyConflict):

@@ -9,7 +9,7 @@ from datetime import date
 from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade
 from claims.domain.stages import Stance
-from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_nul
+from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_future, refuse_nul
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
@@ -50,6 +50,7 @@ def add_evidence(
         raise InvalidInput("summary: evidence needs a summary")
     refuse_nul("summary", summary)
     refuse_nul("locator", locator)
+    refuse_future("observed_at", observed_at)
     if (credibility is None) == (grade is None):
         raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
     with rt.uow() as uow:

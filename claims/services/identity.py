@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from claims.domain.events import EventKind
+from claims.domain.names import fold_name, same_person
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.runtime import PERMISSIONS, SYSTEM_USER, Role, Runtime, authorize
 from claims.services.transitions import now
@@ -84,12 +85,12 @@ def utc(value: datetime) -> datetime:
 
 
 def valid_name(name: str) -> str:
-    """A user name: letters, digits, '.', '_' or '-', starting with a letter or digit, at most 80."""
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+    """A user name, folded (NFKC, case-folded): letters, digits, '.', '_', '-'; at most 80."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(fold_name(name)):
         raise InvalidInput(
             f"name: {name!r} is not a valid user name (letters, digits, '.', '_', '-'; no spaces; at most 80)"
         )
-    return name
+    return fold_name(name)
 
 
 def valid_password(password: str) -> str:
@@ -189,7 +190,7 @@ def _check_password(uow: UnitOfWork, name: str, password: str, *, method: str) -
     """(user, None) when the password is right; (user or None, why) when not. Records failures and locks."""
     at = now()
     dummy = _dummy_hash()  # made before the look-up, so even the first unknown name costs what a wrong password does
-    user = uow.users.get(name) if NAME_RE.fullmatch(name or "") else None
+    user = uow.users.get(name) if NAME_RE.fullmatch(fold_name(name or "")) else None
     if user is None or user.password_hash is None:
         with contextlib.suppress(VerificationError):
             _hasher.verify(dummy, password)
@@ -387,7 +388,7 @@ def issue_signoff_code(
             raise NotFound(f"review: unknown review #{review_id}")
         if review.status != "pending":
             raise RuleViolation(f"review: #{review_id} is already {review.status}")
-        if review.requested_by == actor:
+        if same_person(review.requested_by, actor):
             raise RuleViolation(
                 f"reviewer: {actor!r} requested review #{review_id} and cannot also decide it (four eyes)"
             )

@@ -98,7 +98,7 @@ class ObjectReader:
                 if self._more():  # cut off by the window, or really broken: more text tells
                     continue
                 raise Broken from None
-            except RecursionError:
+            except (RecursionError, ValueError):  # ValueError: a number past Python's 4,300-digit limit
                 raise Broken from None
             if end == len(self._buf) and self._more():  # a number may go on in the next block
                 continue

@@ -10,6 +10,7 @@ from claims.services.identity import hash_password, valid_email, valid_name
 from claims.services.runtime import SYSTEM_USER, Role, Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import User
+from claims.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,22 @@ def check_new_user(name: str, role: str) -> Role:
     return role_v
 
 
+def _refuse_taken(uow: UnitOfWork, typed: str) -> None:
+    """One person, one name: `Bob` is refused where `bob` exists (issue 21, point 5)."""
+    existing = uow.users.get(valid_name(typed))
+    if existing is None:
+        return
+    if existing.name == typed:
+        raise RuleViolation(f"name: user {typed!r} already exists")
+    raise RuleViolation(f"name: {typed!r} is the existing user {existing.name!r} (names ignore case and width)")
+
+
+def check_name_free(rt: Runtime, name: str) -> None:
+    """Refuse a taken name before anyone is asked for a password."""
+    with rt.uow(write=False) as uow:
+        _refuse_taken(uow, name)
+
+
 def add_user(
     rt: Runtime,
     actor: str | None,
@@ -53,14 +70,14 @@ def add_user(
     The password is kept only as an argon2 hash; a user without one cannot sign in with a password.
     """
     role_v = check_new_user(name, role)
+    typed, name = name, valid_name(name)
     email = valid_email(email)
     hashed = hash_password(password) if password is not None else None
     with rt.uow() as uow:
         bootstrap = not any(u.name != SYSTEM_USER for u in uow.users.list())
         if not (bootstrap and role_v is Role.ADMIN):
             authorize(uow, actor, "manage_users")
-        if uow.users.get(name) is not None:
-            raise RuleViolation(f"name: user {name!r} already exists")
+        _refuse_taken(uow, typed)
         user = User(name=name, role=role_v.value, created_at=now(), password_hash=hashed, email=email)
         uow.users.add(user)
         uow.record(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -63,6 +64,10 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+
+
+# One person, one name (migration 0012): names are unique however they are capitalised.
+Index("uq_users_folded_name", func.lower(User.name), unique=True)
 
 
 class Token(Base):

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from claims.domain.events import STAGE_EVENTS
+from claims.domain.names import fold_name
 from claims.domain.stages import ReviewStatus, Stage
 from claims.store.bulk import BulkInsert, executemany
 from claims.store.events import ChainReport, verify_chain
@@ -87,7 +88,8 @@ class Repository:
 
 class UserRepository(Repository):
     def get(self, name: str) -> User | None:
-        return self.session.scalar(select(User).where(User.name == name))
+        """By folded name (migration 0012 keeps folded names unique); older rows may hold capitals."""
+        return self.session.scalar(select(User).where(func.lower(User.name) == fold_name(name)))
 
     def list(self) -> Sequence[User]:
         return self.session.scalars(select(User).order_by(User.name)).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +40,13 @@ class ConcurrencyConflict(Exception):
 # PostgreSQL: deadlock detected, serialization failure. Both mean another writer got there first.
 _CONFLICT_SQLSTATES = {"40P01", "40001"}
 # PostgreSQL lock_not_available, SQLite's busy timeout: another writer held the database too long.
-_BUSY = f"another change held the database for over {WRITE_WAIT_SECONDS} s; try again"
+# The message says how long this unit of work really waited (it said "30 s" after 58 s: the limit
+# applies per lock wait, and a unit of work may wait more than once), and what the limit is.
+
+
+def _busy(waited: float | None) -> str:
+    took = f"gave up after {waited:.0f} s" if waited is not None else "gave up"
+    return f"another change held the database; {took} (each lock wait is limited to {WRITE_WAIT_SECONDS} s); try again"
 
 
 def _first_line(err: BaseException) -> str:
@@ -47,16 +54,16 @@ def _first_line(err: BaseException) -> str:
     return (str(getattr(err, "orig", None) or err).strip().splitlines() or [""])[0]
 
 
-def _conflict(err: BaseException) -> ConcurrencyConflict | None:
+def _conflict(err: BaseException, waited: float | None = None) -> ConcurrencyConflict | None:
     """The conflict a database error stands for, if it stands for one."""
     if isinstance(err, StaleDataError):
         return ConcurrencyConflict(_STALE)
     if isinstance(err, IntegrityError):
         return ConcurrencyConflict(f"another change was recorded at the same time; try again ({_first_line(err)})")
     if isinstance(err, OperationalError) and getattr(err.orig, "sqlstate", None) == "55P03":
-        return ConcurrencyConflict(_BUSY)
+        return ConcurrencyConflict(_busy(waited))
     if isinstance(err, OperationalError) and "database is locked" in str(err.orig):
-        return ConcurrencyConflict(_BUSY)
+        return ConcurrencyConflict(_busy(waited))
     if isinstance(err, OperationalError) and getattr(err.orig, "sqlstate", None) in _CONFLICT_SQLSTATES:
         return ConcurrencyConflict(f"another change was in progress at the same time; try again ({_first_line(err)})")
     return None
@@ -106,6 +113,7 @@ class UnitOfWork:
         self.write = write
 
     def __enter__(self) -> Self:
+        self._started = time.monotonic()
         self.session = session_factory(self.url, write=self.write)()
         if self.write and self.session.get_bind().dialect.name == "postgresql":
             event.listen(self.session, "after_begin", _take_writers_lock)
@@ -128,7 +136,7 @@ class UnitOfWork:
         # loaded here needs to stay readable once the session closes.
         self.session.rollback()
         self.session.close()
-        conflict = _conflict(exc) if exc is not None else None
+        conflict = _conflict(exc, time.monotonic() - self._started) if exc is not None else None
         if conflict is not None:
             raise conflict from exc
 
@@ -225,7 +233,7 @@ class UnitOfWork:
             self._append_recorded()
             self.session.commit()
         except (StaleDataError, IntegrityError, OperationalError) as err:
-            conflict = _conflict(err)
+            conflict = _conflict(err, time.monotonic() - self._started)
             if conflict is None:
                 raise
             self.session.rollback()

@@ -56,7 +56,9 @@ first = (number - 1) * PAGE + 1
 def csv() -> bytes:
     """Every matching claim, not just this page (built only when the button is pressed)."""
     everything = data.claim_page(d, filters, None, 0)
-    return pd.DataFrame(everything).to_csv(index=False).encode()
+    from claims.services.exports.spreadsheet import neutral
+
+    return pd.DataFrame(everything).map(neutral).to_csv(index=False).encode()
 
 
 with top:

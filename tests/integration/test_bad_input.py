@@ -199,6 +199,14 @@ COMMANDS = [
     ("unknown-case-export", ["export", "--case", "nope"], 3, ["case: unknown case 'nope'"]),
     ("unknown-case-readiness", ["readiness", "--case", "nope"], 3, ["case: unknown case 'nope'"]),
     ("unknown-role", ["user", "add", "eve", "--role", "boss", "--as", "admin"], 1, ["role: 'boss'"]),
+    # issue 21, point 11: a 5,000-digit credibility (a 63-line traceback before), evidence observed in 2100
+    ("credibility-5000-digits", [*ADD, "--credibility", "9" * 5000, "--as", "alice"], 1,
+     ["credibility: '99999", "(5,000 characters) is not a credibility 1-6"]),
+    ("observed-in-2100", [*ADD, "--credibility", "2", "--observed-at", "2100-01-01", "--as", "alice"], 1,
+     ["observed_at: '2100-01-01' is in the future"]),
+    # issue 21, point 5: a second spelling of an existing person
+    ("user-name-folds-to-bob", ["user", "add", "BOB", "--role", "reviewer", "--as", "admin"], 1,
+     ["name: 'BOB' is the existing user 'bob'"]),
 ]  # fmt: skip
 
 

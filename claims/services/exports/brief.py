@@ -9,6 +9,7 @@ three never say different things.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,19 +125,34 @@ def compose(
 # --- renderers ------------------------------------------------------------------------------
 
 
+# What makes a line a heading, quote, list item, rule or fence in Markdown when it starts one.
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=~|-])", re.MULTILINE)
+_MD_NUMBERED = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
+_MD_INLINE = re.compile(r"([\\`*_\[\]])")
+
+
+def _md_text(text: str) -> str:
+    """Stored text as Markdown that reads as the text: no raw HTML (`<script>`), no statement turned heading."""
+    text = html.escape(text, quote=False)
+    text = _MD_INLINE.sub(r"\\\1", text)
+    text = _MD_LINE_START.sub(lambda m: f"{m[1]}\\{m[2]}", text)
+    return _MD_NUMBERED.sub(lambda m: f"{m[1]}\\{m[2]}", text)
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(blocks: list[Block]) -> str:
     out: list[str] = []
     for b in blocks:
         if b.kind == "heading":
-            out.append(f"{'#' * b.level} {b.text}")
+            out.append(f"{'#' * b.level} {_md_text(b.text).replace(chr(10), ' ')}")
         elif b.kind == "para":
-            out.append(f"**{b.text}**" if b.strong else b.text)
+            text = _md_text(b.text)
+            out.append(f"**{text}**" if b.strong else text)
         elif b.kind == "bullets":
-            out.append("\n".join(f"- {item}" for item in b.items))
+            out.append("\n".join(f"- {_md_text(item)}" for item in b.items))
         elif b.kind == "table":
             head, *body = b.rows
             lines = [f"| {' | '.join(map(_md_cell, head))} |", f"|{'---|' * len(head)}"]
