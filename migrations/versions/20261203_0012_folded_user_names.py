@@ -21,7 +21,7 @@ from alembic import op
 from migrations import MigrationRefused
 
 revision: str = "0012"
-down_revision: str | None = "0008"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -65,8 +65,13 @@ def test_four_eyes_bob_requests_and_bob_cannot_approve(three_lines: Runtime):
 
 
 def test_the_migration_refuses_a_database_with_two_spellings_of_one_name(db_url: str, cli):
-    """Step back to 0008 (no folded index), put `Carl` beside `carl`, and `db upgrade` says who, in one line."""
-    assert cli("db", "downgrade", "0008").exit_code == 0
+    """Step back to the revision before 0012 (no folded index), put `Carl` beside `carl`, and `db upgrade`
+    says who, in one line, and stays there."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    before = ScriptDirectory.from_config(Config("alembic.ini")).get_revision("0012").down_revision
+    assert cli("db", "downgrade", before).exit_code == 0
     engine = create_engine(db_url)
     with engine.begin() as conn:
         for name in ("Carl", "carl"):
@@ -78,7 +83,7 @@ def test_the_migration_refuses_a_database_with_two_spellings_of_one_name(db_url:
     assert result.exit_code == 1
     assert "Carl = carl" in error_line(result)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == before
     engine.dispose()
 
 
