@@ -54,3 +54,11 @@ def test_a_manager_sees_the_lists_without_forms(app_env: Runtime, open_page: Ope
     assert not [b for b in at.button if "FormSubmitter" in str(b.key)]
     assert "Your role reads these lists only." in at.caption[0].value
     assert any("First words" in str(df.value.to_dict()) for df in at.dataframe)
+
+
+def test_the_claim_page_shows_a_withdrawn_claim_as_withdrawn(app_env: Runtime, open_page: Open) -> None:
+    a.add_case(app_env, "alice", "desk", "Desk")
+    a.add_claim(app_env, "alice", "desk", "First words", key="c")
+    a.withdraw_claim(app_env, "alice", "c", "a duplicate", expected_version=1)
+    at = open_page("claim_detail", claim="c")
+    assert any("Withdrawn by alice" in w.value and "a duplicate" in w.value for w in at.warning)

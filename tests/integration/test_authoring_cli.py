@@ -143,3 +143,14 @@ def test_authoring_end_to_end_in_real_processes(rt: Runtime):
     assert refused.returncode == 4 and len(refused.stderr.strip().splitlines()) == 1
     conflict = claims_process(url, alice, "claim", "withdraw", "factory", "--expected-version", "2", "--reason", "x")
     assert conflict.returncode == 5 and conflict.stderr.startswith("error: version: ")
+
+
+def test_claims_show_marks_a_withdrawn_claim(rt: Runtime, cli):
+    from claims.services import authoring
+
+    authoring.add_case(rt, "alice", "desk", "Desk")
+    authoring.add_claim(rt, "alice", "desk", "First words", key="c")
+    authoring.withdraw_claim(rt, "alice", "c", "a duplicate", expected_version=1)
+    shown = json.loads(cli("show", "c", "--json").stdout)
+    assert shown["withdrawn"]["by"] == "alice" and shown["withdrawn"]["reason"] == "a duplicate"
+    assert "WITHDRAWN by alice" in cli("show", "c").stdout
