@@ -268,3 +268,34 @@ def test_two_people_editing_one_claim_at_once_one_wins(postgres_url: str, own_co
     assert sorted(type(o).__name__ for o in outcomes) == ["ConcurrencyConflict", "dict"], outcomes
     assert len(events_after(rt, count)) == 2
     assert services.audit_verify(rt).ok
+
+
+@pytest.mark.parametrize(("fmt", "whole"), [("yaml", True), ("yaml", False), ("json", False)])
+def test_export_and_import_carry_the_withdrawn_state(
+    authored: Runtime, fresh_database, tmp_path, fmt: str, whole: bool
+):
+    """Both import paths: the whole-file import (`import_case`) and the chunked one (`import_path`)."""
+    from claims.services.casefile import dump_case
+
+    rt = authored
+    (src,) = [s for s in a.list_sources(rt, "alice", "desk") if s["key"] == "osint"]
+    a.withdraw_source(rt, "alice", "desk", "osint", "fabricated imagery", expected_version=src["version"])
+    version = services.claim_detail(rt, "drones")["version"]
+    a.withdraw_claim(rt, "alice", "drones", "a duplicate", expected_version=version)
+    exported = services.export_case(rt, "desk")
+    assert exported["claims"][0]["withdrawn"]["reason"] == "a duplicate"
+    path = tmp_path / f"desk.{fmt}"
+    path.write_text(dump_case(exported, fmt), encoding="utf-8")
+    other = Runtime(fresh_database())
+    services.ensure_users(other, {"admin": "admin", "alice": "analyst"})
+    if whole:
+        services.import_case(other, "alice", services.read_case_file(path))
+    else:
+        services.import_path(other, "alice", path)
+    (claim,) = a.list_claims(other, "alice", "desk")
+    assert (claim["withdrawn"], claim["withdrawn_by"], claim["withdrawal_reason"]) == (True, "alice", "a duplicate")
+    (osint,) = [s for s in a.list_sources(other, "alice", "desk") if s["key"] == "osint"]
+    assert (osint["withdrawn"], osint["withdrawal_reason"]) == (True, "fabricated imagery")
+    assert [e["retracted"] for e in services.claim_detail(other, "drones")["evidence"] if e["source"] == "osint"] == [
+        True
+    ]
