@@ -32,6 +32,9 @@ def render_claim(console: Console, d: dict[str, Any]) -> None:
     flag = "  [AT RISK]" if d["at_risk"] else ""
     console.print(Text(f"{d['key']}  ({d['case']})  stage: {d['stage']}  v{d['version']}{flag}", style="bold"))
     console.print(Text(d["statement"]))
+    if d.get("withdrawn"):
+        w = d["withdrawn"]
+        console.print(Text(f"WITHDRAWN by {w['by']} at {w['at']}: {w['reason']}", style="bold red"))
     table = Table("#", "source", "root", "grade", "stance", "summary", title="evidence")
     for e in d["evidence"]:
         style = "strike dim" if e["retracted"] else ""

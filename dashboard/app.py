@@ -28,7 +28,7 @@ st.set_page_config(page_title="Claims dashboard", page_icon="⚖️", layout="wi
 who = auth.identity()
 if who is None:
     # The sign-in answers at every page's address, so a shared link (/claims?grade=B2) opens after sign-in.
-    paths = ["home", "readiness", "pipeline", "claims", "claim", "review"]
+    paths = ["home", "readiness", "pipeline", "claims", "claim", "review", "author"]
     gate = [st.Page(auth.sign_in_page, title="Sign in", url_path=p, default=p == "home") for p in paths]
     st.navigation(gate, position="hidden").run()
     st.stop()
@@ -57,6 +57,7 @@ pages = {
             icon=":material/how_to_reg:",
             url_path="review",
         ),
+        st.Page("views/authoring.py", title="Author", icon=":material/edit_note:", url_path="author"),
     ],
 }
 page = st.navigation(pages)

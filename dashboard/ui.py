@@ -128,6 +128,15 @@ EVENT_LABELS = {
     EventKind.SIGNOFF_CODE_ISSUED: "sign-off code issued",
     EventKind.SIGNOFF_CODE_REFUSED: "sign-off code refused",
     EventKind.TRUST_ADDED: "signing key trusted",
+    EventKind.CASE_CREATED: "case created",
+    EventKind.CASE_EDITED: "case edited",
+    EventKind.SOURCE_ADDED: "source added",
+    EventKind.SOURCE_EDITED: "source edited",
+    EventKind.SOURCE_WITHDRAWN: "source withdrawn",
+    EventKind.CLAIM_EDITED: "claim reworded",
+    EventKind.CLAIM_WITHDRAWN: "claim withdrawn",
+    EventKind.ACTION_ADDED: "policy action added",
+    EventKind.ACTION_EDITED: "policy action edited",
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import typer
 
-from claims.cli import brief, cases, provenance, read, run, signin, similar, transitions
+from claims.cli import authoring, brief, cases, provenance, read, run, signin, similar, transitions
 from claims.cli.common import ReportedErrors
 from claims.cli.db import db_app
 from claims.cli.evidence import evidence_app
@@ -35,7 +35,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(review_app, name="review")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
-for module in (signin, cases, transitions, read, run, brief, provenance, similar):
+for module in (signin, cases, transitions, read, run, brief, provenance, similar, authoring):
     module.register(app)
 
 

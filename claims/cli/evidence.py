@@ -21,6 +21,7 @@ def evidence_add(
     grade: Annotated[str | None, typer.Option(help="Full grade like B2; the letter must match the source.")] = None,
     locator: Annotated[str | None, typer.Option(help="URL, document id, page.")] = None,
     observed_at: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    quote: Annotated[str | None, typer.Option(help="The source's own words.")] = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
@@ -42,6 +43,7 @@ def evidence_add(
         summary=summary,
         locator=locator,
         observed_at=observed,
+        quote=quote,
     )
     if as_json:
         emit_json({"id": added.id, "claim": added.claim, "grade": added.grade})

@@ -288,6 +288,10 @@ def _write_chunk(
             rows.append((case.id, entry.key, entry.statement, "reported", False, entry.assignee, 1, stamp, stamp, at))
             reported[entry.key] = {"by": first.by, "at": at.isoformat()} if first else {"by": actor}
         uow.claims.insert_rows(rows)
+        for entry in new:  # withdrawn ones are few: one UPDATE each (issue 17)
+            if entry.withdrawn is not None:
+                w = entry.withdrawn
+                uow.claims.mark_withdrawn(entry.key, to_utc(w.at), w.by, w.reason)
         ids.update((key, claim_id) for key, (claim_id, _) in uow.claims.ids_and_cases(list(reported)).items())
         created["claims"] += len(rows)
     known: dict[int, set[str]] = {}

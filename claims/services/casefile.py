@@ -68,12 +68,21 @@ class CaseHeader(Strict):
     title: str = Field(min_length=1)
 
 
+class Withdrawal(Strict):
+    """Who withdrew a claim or source, when and why (issue 17): carried through export and import."""
+
+    by: str = Field(min_length=1, max_length=80)
+    at: datetime
+    reason: str = Field(min_length=1)
+
+
 class SourceEntry(Strict):
     key: Key
     name: str = Field(min_length=1)
     kind: Literal["media", "intelligence", "official", "document", "osint", "other"]
     reliability: Annotated[Reliability, _domain(Reliability.parse)]
     derived_from: Key | None = None
+    withdrawn: Withdrawal | None = None
 
 
 class EvidenceEntry(Strict):
@@ -151,6 +160,7 @@ class ClaimEntry(Strict):
     history: list[HistoryEntry] = Field(default_factory=list)
     evidence: list[EvidenceEntry] = Field(default_factory=list)
     reviews: list[ReviewEntry] = Field(default_factory=list)
+    withdrawn: Withdrawal | None = None
 
     def replayed_history(self) -> list[tuple[int, HistoryEntry]]:
         """The history steps to replay after the claim is reported, with their index in the file.

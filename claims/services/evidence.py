@@ -17,10 +17,20 @@ from claims.store.models import Evidence
 
 
 def fingerprint(
-    source: str, stance: str, credibility: int, summary: str, locator: str | None, observed_at: date | None
+    source: str,
+    stance: str,
+    credibility: int,
+    summary: str,
+    locator: str | None,
+    observed_at: date | None,
+    quote: str | None = None,
 ) -> str:
-    """Identity of an evidence item across imports, so importing twice adds nothing."""
-    raw = "\x1f".join([source, stance, str(credibility), summary.strip(), locator or "", str(observed_at or "")])
+    """Identity of an evidence item across imports, so importing twice adds nothing.
+
+    A quote (migration 0009) joins the identity only when given, so older items keep theirs.
+    """
+    parts = [source, stance, str(credibility), summary.strip(), locator or "", str(observed_at or "")]
+    raw = "\x1f".join([*parts, quote.strip()] if quote and quote.strip() else parts)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -43,14 +53,21 @@ def add_evidence(
     summary: str,
     locator: str | None = None,
     observed_at: date | None = None,
+    quote: str | None = None,
 ) -> EvidenceAdded:
-    """Attach one graded item; give the credibility, or a full grade whose letter matches the source."""
+    """Attach one graded item; give the credibility, or a full grade whose letter matches the source.
+
+    `locator` says where (URL, document and page, a report's character span), `observed_at` when
+    the source saw it, `quote` the source's own words.
+    """
     stance_v = Stance.parse(stance)
     if not summary or not summary.strip():
         raise InvalidInput("summary: evidence needs a summary")
     refuse_nul("summary", summary)
     refuse_nul("locator", locator)
     refuse_future("observed_at", observed_at)
+    refuse_nul("quote", quote)
+    quote = quote.strip() if quote and quote.strip() else None
     if (credibility is None) == (grade is None):
         raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
     with rt.uow() as uow:
@@ -59,6 +76,10 @@ def add_evidence(
         source = uow.sources.get(claim.case_id, source_key)
         if source is None:
             raise NotFound(f"source: unknown source {source_key!r} in case {claim.case.key!r}")
+        if claim.withdrawn_at is not None:
+            raise RuleViolation(f"claim: {claim_key!r} was withdrawn; it takes no new evidence")
+        if source.withdrawn_at is not None:
+            raise RuleViolation(f"source: {source_key!r} was withdrawn; its evidence no longer counts")
         if grade is not None:
             parsed = Grade.parse(grade)
             if parsed.reliability.value != source.reliability:
@@ -68,7 +89,7 @@ def add_evidence(
             cred = parsed.credibility
         else:
             cred = Credibility.parse(credibility)
-        fp = fingerprint(source.key, stance_v.value, int(cred), summary, locator, observed_at)
+        fp = fingerprint(source.key, stance_v.value, int(cred), summary, locator, observed_at, quote)
         if any(e.fingerprint == fp for e in claim.evidence):
             raise RuleViolation(f"evidence: the same item from {source_key!r} is already recorded on {claim_key!r}")
         item = Evidence(
@@ -78,6 +99,7 @@ def add_evidence(
             credibility=int(cred),
             summary=summary.strip(),
             locator=locator,
+            quote=quote,
             observed_at=observed_at,
             added_by=actor,
             added_at=now(),
@@ -91,7 +113,21 @@ def add_evidence(
             EventKind.EVIDENCE_ADDED,
             actor=actor,
             claim=claim,
-            payload={"evidence": item.id, "source": source.key, "stance": stance_v.value, "grade": grade_s},
+            payload={
+                "evidence": item.id,
+                "source": source.key,
+                "stance": stance_v.value,
+                "grade": grade_s,
+                **{
+                    k: v
+                    for k, v in (
+                        ("locator", locator),
+                        ("observed_at", observed_at and str(observed_at)),
+                        ("quote", quote),
+                    )
+                    if v
+                },
+            },
         )
         uow.commit()
         return EvidenceAdded(item.id, claim.key, grade_s)

@@ -97,6 +97,10 @@ def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[
             known[entry.key] = Source(
                 case=case, key=entry.key, name=entry.name, kind=entry.kind, reliability=entry.reliability.value
             )
+            if entry.withdrawn:  # its evidence comes with its own retractions
+                w = entry.withdrawn
+                known[entry.key].withdrawn_at, known[entry.key].withdrawn_by = to_utc(w.at), w.by
+                known[entry.key].withdrawal_reason = w.reason
             uow.sources.add(known[entry.key])
             created["sources"] += 1
     for entry in cf.sources:
@@ -199,6 +203,9 @@ def _new_claim(
         updated_at=stamp,
         reported_at=to_utc(first.at) if first else stamp,
     )
+    if entry.withdrawn:
+        claim.withdrawn_at, claim.withdrawn_by = to_utc(entry.withdrawn.at), entry.withdrawn.by
+        claim.withdrawal_reason = entry.withdrawn.reason
     uow.claims.add(claim)
     uow.flush()
     payload: dict[str, Any] = {"by": first.by if first else actor}
@@ -419,7 +426,13 @@ def _source_out(s: Source) -> dict[str, Any]:
     out: dict[str, Any] = {"key": s.key, "name": s.name, "kind": s.kind, "reliability": s.reliability}
     if s.derived_from is not None:
         out["derived_from"] = s.derived_from.key
+    if s.withdrawn_at is not None:
+        out["withdrawn"] = _withdrawal_out(s.withdrawn_by, s.withdrawn_at, s.withdrawal_reason)
     return out
+
+
+def _withdrawal_out(by: str | None, at: Any, reason: str | None) -> dict[str, Any]:
+    return {"by": by, "at": at.isoformat(), "reason": reason}
 
 
 def _review_out(r: ReviewRequest) -> dict[str, Any]:
@@ -444,6 +457,8 @@ def _claim_out(c: Claim, history: list[dict[str, Any]], reviews: list[dict[str, 
     out: dict[str, Any] = {"key": c.key, "statement": c.statement, "stage": c.stage}
     if c.assignee:
         out["assignee"] = c.assignee
+    if c.withdrawn_at is not None:
+        out["withdrawn"] = _withdrawal_out(c.withdrawn_by, c.withdrawn_at, c.withdrawal_reason)
     out["history"] = history
     out["evidence"] = []
     for e in c.evidence:

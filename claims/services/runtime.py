@@ -23,9 +23,9 @@ class Role(StrEnum):
 _ANALYST = {"read", "import", "add_evidence", "retract_evidence", "request", "assess", "link"}
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.MANAGER: frozenset({"read"}),
-    Role.ANALYST: frozenset(_ANALYST),
+    Role.ANALYST: frozenset(_ANALYST | {"author"}),  # authoring: analysts and admins only (issue 17)
     Role.REVIEWER: frozenset(_ANALYST | {"approve", "reopen"}),
-    Role.ADMIN: frozenset(_ANALYST | {"approve", "reopen", "manage_users"}),
+    Role.ADMIN: frozenset(_ANALYST | {"approve", "reopen", "manage_users", "author"}),
     Role.SYSTEM: frozenset({"read", "import", "assess"}),
 }
 

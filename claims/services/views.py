@@ -60,6 +60,12 @@ def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
             "version": claim.version,
             "at_risk": claim.at_risk,
             "assignee": claim.assignee,
+            # Withdrawn (issue 17): still readable, shown as withdrawn; None while it stands.
+            "withdrawn": (
+                {"by": claim.withdrawn_by, "at": _iso(claim.withdrawn_at), "reason": claim.withdrawal_reason}
+                if claim.withdrawn_at is not None
+                else None
+            ),
             "stage_times": {s.value: _iso(getattr(claim, f"{s.value}_at")) for s in Stage},
             "evidence": [
                 {
@@ -71,6 +77,7 @@ def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
                     "independent_root": roots.get(e.source_id, e.source.key),
                     "summary": e.summary,
                     "locator": e.locator,
+                    "quote": e.quote,
                     "observed_at": _iso(e.observed_at),
                     "added_by": e.added_by,
                     "retracted": e.retracted,

@@ -109,10 +109,13 @@ class Case(Base):
     key: Mapped[str] = mapped_column(String(120), unique=True)
     title: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0009
 
     sources: Mapped[list[Source]] = relationship(back_populates="case", order_by="Source.id")
     claims: Mapped[list[Claim]] = relationship(back_populates="case", order_by="Claim.id")
     actions: Mapped[list[PolicyAction]] = relationship(back_populates="case", order_by="PolicyAction.id")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class Source(Base):
@@ -126,9 +129,16 @@ class Source(Base):
     kind: Mapped[str] = mapped_column(String(20))
     reliability: Mapped[str] = mapped_column(String(1))
     derived_from_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
+    # Authoring (migration 0009): optimistic concurrency, and withdrawal instead of deletion.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(80))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
 
     case: Mapped[Case] = relationship(back_populates="sources")
     derived_from: Mapped[Source | None] = relationship(remote_side="Source.id")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class Claim(Base):
@@ -171,6 +181,10 @@ class Claim(Base):
     # Written with a Core UPDATE, so stamping them does not bump `version` itself.
     assessed_version: Mapped[int | None] = mapped_column(Integer)
     assessed_policy: Mapped[str | None] = mapped_column(String(40))
+    # Withdrawn (migration 0009): never deleted, still readable, no longer edited.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(80))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
 
     case: Mapped[Case] = relationship(back_populates="claims")
     evidence: Mapped[list[Evidence]] = relationship(back_populates="claim", order_by="Evidence.id")
@@ -194,6 +208,7 @@ class Evidence(Base):
     credibility: Mapped[int] = mapped_column(SmallInteger)
     summary: Mapped[str] = mapped_column(Text)
     locator: Mapped[str | None] = mapped_column(Text)
+    quote: Mapped[str | None] = mapped_column(Text)  # the source's own words (migration 0009)
     observed_at: Mapped[date | None] = mapped_column(Date)
     added_by: Mapped[str] = mapped_column(String(80))
     added_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -252,11 +267,14 @@ class PolicyAction(Base):
     key: Mapped[str] = mapped_column(String(120), unique=True)
     title: Mapped[str] = mapped_column(Text)
     severity: Mapped[int] = mapped_column(SmallInteger, default=1)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0009
 
     case: Mapped[Case] = relationship(back_populates="actions")
     requirements: Mapped[list[ActionRequirement]] = relationship(
         back_populates="action", order_by="ActionRequirement.id"
     )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class ActionRequirement(Base):

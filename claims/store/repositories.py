@@ -343,6 +343,13 @@ class ClaimRepository(Repository):
         """New claims as tuples in BULK_COLUMNS order; read their ids back with `ids_and_cases`."""
         return self._insert_rows(Claim.__table__, self.BULK_COLUMNS, rows)
 
+    def mark_withdrawn(self, key: str, at: datetime | None, by: str, reason: str) -> None:
+        """A claim a case file brings in as withdrawn (bulk import writes claims without the ORM)."""
+        table = Claim.__table__
+        self.session.execute(
+            update(table).where(table.c.key == key).values(withdrawn_at=at, withdrawn_by=by, withdrawal_reason=reason)
+        )
+
     def ids_and_cases(self, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
         """key -> (id, case id) of the claims among `keys`, in any case."""
         table = Claim.__table__

@@ -61,6 +61,9 @@ with head:
     st.badge(f"case {detail['case']}", color="gray")
     st.badge(f"policy {detail['policy_version']}", color="gray")
 st.text(detail["statement"])
+if detail.get("withdrawn"):
+    w = detail["withdrawn"]
+    st.warning(ui.esc(f"Withdrawn by {w['by']} ({ui.when(w['at'])}): {w['reason']}"), icon=":material/block:")
 
 flash = st.session_state.pop("detail_flash", None)
 if flash:

@@ -1,0 +1,306 @@
+"""`claims case|source|claim|action add/edit/list` (and `withdraw`): authoring by hand (issue 17).
+
+Thin wrappers over `claims.services.authoring`, imported inside each command. Every edit names
+the version the editor read (`--expected-version`, from `list`): a stale one exits 5 and writes
+nothing. Analysts and admins write; everyone signed in reads.
+"""
+
+from typing import Annotated, Any
+
+import typer
+
+from claims.cli.common import AsUser, JsonOut, actor, emit_json, out, runtime
+
+case_app = typer.Typer(help="Cases: add, edit, list.", no_args_is_help=True)
+source_app = typer.Typer(help="Sources of a case: add, edit, withdraw, list.", no_args_is_help=True)
+claim_app = typer.Typer(help="Claims of a case: add, edit, withdraw, list.", no_args_is_help=True)
+action_app = typer.Typer(help="Policy actions of a case: add, edit, list.", no_args_is_help=True)
+
+CaseOpt = Annotated[str, typer.Option("--case", help="Case key.")]
+Version = Annotated[int, typer.Option("--expected-version", help="The version you read (`list` shows it).")]
+Rationale = Annotated[str | None, typer.Option(help="Why; required where the edit changes meaning.")]
+Requires = Annotated[
+    list[str] | None, typer.Option("--requires", help="CLAIM[:STAGE] (stage default confirmed); repeat for more.")
+]
+
+
+def _done(row: dict[str, Any], what: str, as_json: bool) -> None:
+    if as_json:
+        emit_json(row)
+    else:
+        out.print(f"{what} {row['key']} (version {row['version']})", markup=False)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        cells = []
+        for c in columns:
+            value = row.get(c)
+            if c == "requires":
+                value = ", ".join(f"{r['claim']}:{r['stage']}" for r in value or [])
+            elif c == "withdrawn":
+                value = f"withdrawn: {row.get('withdrawal_reason')}" if value else ""
+            cells.append("" if value is None else str(value))
+        table.add_row(*cells)
+    out.print(table)
+
+
+# --- cases ---
+
+
+@case_app.command("add")
+def case_add(
+    key: str,
+    title: Annotated[str, typer.Option(help="What the case is about.")],
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Open a new case."""
+    from claims.services import authoring
+
+    _done(authoring.add_case(runtime(), actor(as_user), key, title), "case", as_json)
+
+
+@case_app.command("edit")
+def case_edit(
+    key: str,
+    expected_version: Version,
+    title: Annotated[str, typer.Option(help="New title.")],
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Retitle a case."""
+    from claims.services import authoring
+
+    row = authoring.edit_case(runtime(), actor(as_user), key, expected_version=expected_version, title=title)
+    _done(row, "case", as_json)
+
+
+@case_app.command("list")
+def case_list(as_user: AsUser = None, as_json: JsonOut = False) -> None:
+    """Every case with its version."""
+    from claims.services import authoring
+
+    _table(authoring.list_cases(runtime(), actor(as_user)), ["key", "title", "version"], as_json)
+
+
+# --- sources ---
+
+
+@source_app.command("add")
+def source_add(
+    key: str,
+    case: CaseOpt,
+    name: Annotated[str, typer.Option(help="Who the source is.")],
+    kind: Annotated[str, typer.Option(help="media, intelligence, official, document, osint or other")],
+    reliability: Annotated[str, typer.Option(help="Admiralty reliability A-F.")],
+    derived_from: Annotated[str | None, typer.Option(help="Key of the source this one repeats.")] = None,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Add a source to a case."""
+    from claims.services import authoring
+
+    row = authoring.add_source(
+        runtime(), actor(as_user), case, key, name, kind=kind, reliability=reliability, derived_from=derived_from
+    )
+    _done(row, "source", as_json)
+
+
+@source_app.command("edit")
+def source_edit(
+    key: str,
+    case: CaseOpt,
+    expected_version: Version,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    kind: Annotated[str | None, typer.Option(help="New kind.")] = None,
+    reliability: Annotated[str | None, typer.Option(help="New reliability A-F (needs --rationale).")] = None,
+    derived_from: Annotated[
+        str | None, typer.Option(help="New lineage parent, or 'none' to clear (needs --rationale).")
+    ] = None,
+    rationale: Rationale = None,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Correct a source; a re-grade or new lineage re-assesses every claim it speaks to."""
+    from claims.services import authoring
+
+    extra: dict[str, Any] = {}
+    if derived_from is not None:
+        extra["derived_from"] = "" if derived_from.lower() == "none" else derived_from
+    row = authoring.edit_source(
+        runtime(),
+        actor(as_user),
+        case,
+        key,
+        expected_version=expected_version,
+        name=name,
+        kind=kind,
+        reliability=reliability,
+        rationale=rationale,
+        **extra,
+    )
+    _done(row, "source", as_json)
+
+
+@source_app.command("withdraw")
+def source_withdraw(
+    key: str,
+    case: CaseOpt,
+    expected_version: Version,
+    reason: Annotated[str, typer.Option(help="Why it no longer stands.")],
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Withdraw a source: kept on record; its evidence is retracted and its claims re-assessed."""
+    from claims.services import authoring
+
+    row = authoring.withdraw_source(runtime(), actor(as_user), case, key, reason, expected_version=expected_version)
+    _done(row, "withdrew source", as_json)
+
+
+@source_app.command("list")
+def source_list(case: CaseOpt, as_user: AsUser = None, as_json: JsonOut = False) -> None:
+    """The case's sources, withdrawn ones marked."""
+    from claims.services import authoring
+
+    rows = authoring.list_sources(runtime(), actor(as_user), case)
+    _table(rows, ["key", "name", "kind", "reliability", "derived_from", "version", "withdrawn"], as_json)
+
+
+# --- claims ---
+
+
+@claim_app.command("add")
+def claim_add(
+    statement: str,
+    case: CaseOpt,
+    key: Annotated[str | None, typer.Option(help="Claim key (default: a slug of the statement).")] = None,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Report a new claim in a case."""
+    from claims.services import authoring
+
+    made = authoring.add_claim(runtime(), actor(as_user), case, statement, key=key)
+    if as_json:
+        emit_json({"key": made, "case": case})
+    else:
+        out.print(f"claim {made} reported in {case}", markup=False)
+
+
+@claim_app.command("edit")
+def claim_edit(
+    key: str,
+    expected_version: Version,
+    statement: Annotated[str, typer.Option(help="The new wording.")],
+    rationale: Rationale = None,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Reword a claim (needs --rationale): it keeps its evidence and is re-assessed."""
+    from claims.services import authoring
+
+    row = authoring.edit_claim(
+        runtime(), actor(as_user), key, expected_version=expected_version, statement=statement, rationale=rationale
+    )
+    _done(row, "claim", as_json)
+
+
+@claim_app.command("withdraw")
+def claim_withdraw(
+    key: str,
+    expected_version: Version,
+    reason: Annotated[str, typer.Option(help="Why it is withdrawn.")],
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Withdraw a claim: it stays readable, shown as withdrawn."""
+    from claims.services import authoring
+
+    row = authoring.withdraw_claim(runtime(), actor(as_user), key, reason, expected_version=expected_version)
+    _done(row, "withdrew claim", as_json)
+
+
+@claim_app.command("list")
+def claim_list(case: CaseOpt, as_user: AsUser = None, as_json: JsonOut = False) -> None:
+    """The case's claims with their versions, withdrawn ones marked."""
+    from claims.services import authoring
+
+    rows = authoring.list_claims(runtime(), actor(as_user), case)
+    _table(rows, ["key", "stage", "statement", "version", "withdrawn"], as_json)
+
+
+# --- policy actions ---
+
+
+@action_app.command("add")
+def action_add(
+    key: str,
+    case: CaseOpt,
+    title: Annotated[str, typer.Option(help="What the action is.")],
+    requires: Requires = None,
+    severity: Annotated[int, typer.Option(help="1-5.")] = 1,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Add a policy action gated on claims reaching stages."""
+    from claims.services import authoring
+
+    row = authoring.add_action(
+        runtime(),
+        actor(as_user),
+        case,
+        key,
+        title,
+        requires=authoring.parse_requires(requires or []),
+        severity=severity,
+    )
+    _done(row, "action", as_json)
+
+
+@action_app.command("edit")
+def action_edit(
+    key: str,
+    expected_version: Version,
+    title: Annotated[str | None, typer.Option(help="New title.")] = None,
+    requires: Requires = None,
+    rationale: Rationale = None,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Retitle an action or replace its requirements (needs --rationale)."""
+    from claims.services import authoring
+
+    row = authoring.edit_action(
+        runtime(),
+        actor(as_user),
+        key,
+        expected_version=expected_version,
+        title=title,
+        requires=authoring.parse_requires(requires) if requires else None,
+        rationale=rationale,
+    )
+    _done(row, "action", as_json)
+
+
+@action_app.command("list")
+def action_list(case: CaseOpt, as_user: AsUser = None, as_json: JsonOut = False) -> None:
+    """The case's policy actions and what each requires."""
+    from claims.services import authoring
+
+    rows = authoring.list_actions(runtime(), actor(as_user), case)
+    _table(rows, ["key", "title", "severity", "requires", "version"], as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(case_app, name="case")
+    app.add_typer(source_app, name="source")
+    app.add_typer(claim_app, name="claim")
+    app.add_typer(action_app, name="action")

@@ -1,0 +1,635 @@
+"""Use cases: create, edit and withdraw cases, sources, claims and policy actions by hand (issue 17).
+
+Before this, those only entered through a case file. Every change here is one unit of work that
+writes the change and its audit event (who, when, the old and the new value) together.
+
+- Optimistic concurrency: an edit or withdrawal names the version the editor read
+  (`expected_version`); if the item moved on meanwhile, ConcurrencyConflict and nothing is written.
+  PostgreSQL writers queue behind the event log's lock, so the second of two editors reads the
+  first one's version and is refused.
+- A rationale is required where an edit changes meaning: a claim's statement, a source's
+  reliability (or lineage), an action's requirements.
+- Nothing is deleted. A withdrawn claim stays readable and can no longer be edited or receive
+  evidence. A withdrawn source's live evidence is retracted in the same transaction (who, when,
+  "source withdrawn: <reason>"): the assessment, readiness and every count already ignore
+  retracted items, so no reader has to learn a second rule.
+- Re-assessment: a claim whose statement changes gets a new version (the ORM's version counter);
+  a re-graded, re-parented or withdrawn source bumps the version of every claim it has evidence on,
+  in one set-based UPDATE. The incremental assessment re-judges claims whose version moved.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import Any, get_args
+
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import flag_modified
+
+from claims.domain.events import EventKind
+from claims.domain.grades import Reliability
+from claims.domain.lineage import resolve_roots
+from claims.domain.stages import Stage
+from claims.services.casefile import SourceEntry
+from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_nul
+from claims.services.loading import check_version, load_claim
+from claims.services.runtime import Runtime, authorize
+from claims.services.transitions import now, touch
+from claims.store.models import ActionRequirement, Case, Claim, Evidence, PolicyAction, Source
+from claims.store.uow import ConcurrencyConflict, UnitOfWork
+
+KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+KEY_MAX = 120
+SLUG_MAX = 60
+KINDS: tuple[str, ...] = get_args(SourceEntry.model_fields["kind"].annotation)  # as a case file has them
+
+
+# --- checks shared by the use cases -------------------------------------------------------------
+
+
+def _text(field: str, value: str | None) -> str:
+    """A required free-text value, stripped; empty or NUL-bearing is refused."""
+    if value is None or not value.strip():
+        raise InvalidInput(f"{field}: must not be empty")
+    refuse_nul(field, value)
+    return value.strip()
+
+
+def _key(field: str, value: str) -> str:
+    if not KEY.match(value or "") or len(value) > KEY_MAX:
+        raise InvalidInput(f"{field}: {value!r} is not a key (lowercase letters, digits, . _ -; at most {KEY_MAX})")
+    return value
+
+
+def _kind(value: str) -> str:
+    kind = (value or "").strip().lower()
+    if kind not in KINDS:
+        raise InvalidInput(f"kind: {value!r} is not a source kind ({', '.join(KINDS)})")
+    return kind
+
+
+def _rationale(rationale: str | None, what: str) -> str:
+    """Edits that change meaning say why; the message is the one line the user sees."""
+    if rationale is None or not rationale.strip():
+        raise InvalidInput(f"rationale: changing {what} needs a rationale (--rationale)")
+    refuse_nul("rationale", rationale)
+    return rationale.strip()
+
+
+def _expect(kind: str, key: str, version: int, expected: int) -> None:
+    if version != expected:
+        raise ConcurrencyConflict(
+            f"version: {kind} {key!r} is at version {version}, not {expected}; someone changed it meanwhile"
+        )
+
+
+def slug(statement: str) -> str:
+    """A claim key from its statement: ASCII, lowercase, words joined by '-', cut at a word boundary."""
+    ascii_text = unicodedata.normalize("NFKD", statement).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    out = ""
+    for word in words:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > SLUG_MAX:
+            break
+        out = candidate
+    return out or (words[0][:SLUG_MAX] if words else "claim")
+
+
+def _case(uow: UnitOfWork, key: str) -> Case:
+    case = uow.cases.get(key)
+    if case is None:
+        raise NotFound(f"case: unknown case {key!r}")
+    return case
+
+
+def _source(uow: UnitOfWork, case: Case, key: str, field: str = "source") -> Source:
+    source = uow.sources.get(case.id, key)
+    if source is None:
+        raise NotFound(f"{field}: unknown source {key!r} in case {case.key!r}")
+    return source
+
+
+def _action(uow: UnitOfWork, key: str) -> PolicyAction:
+    action = uow.actions.get(key)
+    if action is None:
+        raise NotFound(f"action: unknown policy action {key!r}")
+    return action
+
+
+def _check_lineage(uow: UnitOfWork, case: Case, key: str, parent: str | None) -> None:
+    """The domain's cycle check on the case's lineage as it would be after the change."""
+    sources = uow.sources.for_case(case.id)
+    by_id = {s.id: s.key for s in sources}
+    mapping: dict[str, str | None] = {
+        s.key: by_id.get(s.derived_from_id) if s.derived_from_id else None for s in sources
+    }
+    mapping[key] = parent
+    resolve_roots(mapping)  # raises LineageCycle (a rule violation, exit 1)
+
+
+def _bump_claims_of(uow: UnitOfWork, source_id: int) -> int:
+    """New versions, in one UPDATE, for every claim the source has evidence on: they are re-judged."""
+    touched = select(Evidence.claim_id).where(Evidence.source_id == source_id)
+    result = uow.session.execute(
+        update(Claim)
+        .where(Claim.id.in_(touched))
+        .values(version=Claim.version + 1, updated_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _requirements(uow: UnitOfWork, case: Case, requires: Iterable[tuple[str, str]]) -> list[tuple[Claim, str]]:
+    out: list[tuple[Claim, str]] = []
+    seen: set[str] = set()
+    for claim_key, stage in requires:
+        claim = load_claim(uow, claim_key)
+        if claim.case_id != case.id:
+            raise InvalidInput(f"requires: claim {claim_key!r} belongs to case {claim.case.key!r}, not {case.key!r}")
+        if claim_key in seen:
+            raise InvalidInput(f"requires: claim {claim_key!r} is named twice")
+        seen.add(claim_key)
+        out.append((claim, Stage.parse(stage, "requires").value))
+    return out
+
+
+def parse_requires(values: Sequence[str]) -> list[tuple[str, str]]:
+    """`claim:stage` pairs as the CLI and the page take them (stage defaults to confirmed)."""
+    pairs = []
+    for value in values:
+        claim, _, stage = value.partition(":")
+        if not claim.strip():
+            raise InvalidInput(f"requires: {value!r} is not CLAIM[:STAGE]")
+        pairs.append((claim.strip(), (stage or Stage.CONFIRMED.value).strip()))
+    return pairs
+
+
+# --- views (plain data, built inside the unit of work) -----------------------------------------
+
+
+def _case_row(c: Case) -> dict[str, Any]:
+    return {"key": c.key, "title": c.title, "version": c.version}
+
+
+def _source_row(s: Source) -> dict[str, Any]:
+    return {
+        "case": s.case.key,
+        "key": s.key,
+        "name": s.name,
+        "kind": s.kind,
+        "reliability": s.reliability,
+        "derived_from": s.derived_from.key if s.derived_from else None,
+        "version": s.version,
+        "withdrawn": s.withdrawn_at is not None,
+        "withdrawn_by": s.withdrawn_by,
+        "withdrawal_reason": s.withdrawal_reason,
+    }
+
+
+def _claim_row(c: Claim) -> dict[str, Any]:
+    return {
+        "case": c.case.key,
+        "key": c.key,
+        "statement": c.statement,
+        "stage": c.stage,
+        "version": c.version,
+        "withdrawn": c.withdrawn_at is not None,
+        "withdrawn_by": c.withdrawn_by,
+        "withdrawal_reason": c.withdrawal_reason,
+    }
+
+
+def _requires_of(a: PolicyAction) -> list[dict[str, str]]:
+    return [{"claim": r.claim.key, "stage": r.stage} for r in a.requirements]
+
+
+def _action_row(a: PolicyAction) -> dict[str, Any]:
+    return {
+        "case": a.case.key,
+        "key": a.key,
+        "title": a.title,
+        "severity": a.severity,
+        "requires": _requires_of(a),
+        "version": a.version,
+    }
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+
+def add_case(rt: Runtime, actor: str, key: str, title: str) -> dict[str, Any]:
+    """Open a new case to hold sources, claims and actions."""
+    key, title = _key("key", key), _text("title", title)
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        if uow.cases.get(key) is not None:
+            raise RuleViolation(f"key: case {key!r} already exists")
+        case = Case(key=key, title=title, created_at=now())
+        uow.cases.add(case)
+        uow.flush()
+        uow.record(EventKind.CASE_CREATED, actor=actor, case_key=key, payload={"new": {"title": title}})
+        row = _case_row(case)
+        uow.commit()
+        return row
+
+
+def edit_case(rt: Runtime, actor: str, key: str, *, expected_version: int, title: str) -> dict[str, Any]:
+    """Retitle a case (a title carries no meaning the assessment reads: no rationale needed)."""
+    title = _text("title", title)
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        case = _case(uow, key)
+        _expect("case", key, case.version, expected_version)
+        old = case.title
+        case.title = title
+        flag_modified(case, "title")
+        uow.flush()
+        uow.record(
+            EventKind.CASE_EDITED,
+            actor=actor,
+            case_key=key,
+            payload={"old": {"title": old}, "new": {"title": title}, "version": case.version},
+        )
+        row = _case_row(case)
+        uow.commit()
+        return row
+
+
+def list_cases(rt: Runtime, actor: str) -> list[dict[str, Any]]:
+    with rt.uow(write=False) as uow:
+        authorize(uow, actor, "read")
+        return [_case_row(c) for c in uow.cases.list()]
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+def add_source(
+    rt: Runtime,
+    actor: str,
+    case_key: str,
+    key: str,
+    name: str,
+    *,
+    kind: str,
+    reliability: str,
+    derived_from: str | None = None,
+) -> dict[str, Any]:
+    """Add a source with its Admiralty reliability (A-F), kind and, if it repeats another, its lineage."""
+    key, name, kind = _key("key", key), _text("name", name), _kind(kind)
+    grade = Reliability.parse(reliability).value
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        case = _case(uow, case_key)
+        if uow.sources.get(case.id, key) is not None:
+            raise RuleViolation(f"key: source {key!r} already exists in case {case_key!r}")
+        parent = _source(uow, case, derived_from, "derived_from") if derived_from else None
+        _check_lineage(uow, case, key, derived_from)
+        source = Source(case=case, key=key, name=name, kind=kind, reliability=grade, derived_from=parent)
+        uow.sources.add(source)
+        uow.flush()
+        new = {"name": name, "kind": kind, "reliability": grade, "derived_from": derived_from}
+        uow.record(EventKind.SOURCE_ADDED, actor=actor, case_key=case.key, payload={"source": key, "new": new})
+        row = _source_row(source)
+        uow.commit()
+        return row
+
+
+_UNCHANGED: Any = object()
+
+
+def edit_source(
+    rt: Runtime,
+    actor: str,
+    case_key: str,
+    key: str,
+    *,
+    expected_version: int,
+    name: str | None = None,
+    kind: str | None = None,
+    reliability: str | None = None,
+    derived_from: str | None = _UNCHANGED,
+    rationale: str | None = None,
+) -> dict[str, Any]:
+    """Correct a source. A new reliability or lineage changes meaning: it needs a rationale, and
+    every claim the source speaks to is re-assessed. `derived_from=""` clears the lineage."""
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        case = _case(uow, case_key)
+        source = _source(uow, case, key)
+        _expect("source", key, source.version, expected_version)
+        if source.withdrawn_at is not None:
+            raise RuleViolation(f"source: {key!r} was withdrawn by {source.withdrawn_by}; it is no longer edited")
+        old = _source_row(source)
+        changes: dict[str, Any] = {}
+        if name is not None and _text("name", name) != source.name:
+            changes["name"] = source.name = name.strip()
+        if kind is not None and _kind(kind) != source.kind:
+            changes["kind"] = source.kind = _kind(kind)
+        if reliability is not None and Reliability.parse(reliability).value != source.reliability:
+            changes["reliability"] = source.reliability = Reliability.parse(reliability).value
+        if derived_from is not _UNCHANGED:
+            parent_key = derived_from or None
+            if parent_key != old["derived_from"]:
+                parent = _source(uow, case, parent_key, "derived_from") if parent_key else None
+                _check_lineage(uow, case, key, parent_key)
+                source.derived_from = parent
+                changes["derived_from"] = parent_key
+        if not changes:
+            raise InvalidInput(f"source: nothing to change on {key!r}")
+        meaning = {"reliability", "derived_from"} & set(changes)
+        why = _rationale(rationale, f"a source's {' and '.join(sorted(meaning))}") if meaning else rationale
+        uow.flush()  # the version check on the row itself (stale: ConcurrencyConflict)
+        reassessed = _bump_claims_of(uow, source.id) if meaning else 0
+        uow.record(
+            EventKind.SOURCE_EDITED,
+            actor=actor,
+            case_key=case.key,
+            rationale=why,
+            payload={
+                "source": key,
+                "old": {f: old[f] for f in changes},
+                "new": changes,
+                "version": source.version,
+                "reassessed": reassessed,
+            },
+        )
+        row = _source_row(source)
+        uow.commit()
+        return row
+
+
+def withdraw_source(
+    rt: Runtime, actor: str, case_key: str, key: str, reason: str, *, expected_version: int
+) -> dict[str, Any]:
+    """Withdraw a source: it stays on record, its live evidence is retracted and its claims re-assessed."""
+    reason = _text("reason", reason)
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        case = _case(uow, case_key)
+        source = _source(uow, case, key)
+        if source.withdrawn_at is not None:
+            raise AlreadyDone(f"source: {key!r} was already withdrawn by {source.withdrawn_by}")
+        _expect("source", key, source.version, expected_version)
+        when = now()
+        source.withdrawn_at, source.withdrawn_by, source.withdrawal_reason = when, actor, reason
+        uow.flush()
+        reassessed = _bump_claims_of(uow, source.id)
+        retracted = uow.session.execute(
+            update(Evidence)
+            .where(Evidence.source_id == source.id, Evidence.retracted.is_(False))
+            .values(
+                retracted=True,
+                retracted_by=actor,
+                retracted_at=when,
+                retraction_reason=f"source {key} withdrawn: {reason}",
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        uow.record(
+            EventKind.SOURCE_WITHDRAWN,
+            actor=actor,
+            case_key=case.key,
+            rationale=reason,
+            payload={
+                "source": key,
+                "old": {"withdrawn": False},
+                "new": {"withdrawn": True},
+                "version": source.version,
+                "evidence_retracted": int(retracted or 0),
+                "reassessed": reassessed,
+            },
+        )
+        row = _source_row(source)
+        uow.commit()
+        return row
+
+
+def list_sources(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
+    with rt.uow(write=False) as uow:
+        authorize(uow, actor, "read")
+        case = _case(uow, case_key)
+        return [_source_row(s) for s in uow.sources.for_case(case.id)]
+
+
+# --- claims --------------------------------------------------------------------------------------
+
+
+def add_claim(rt: Runtime, actor: str, case_key: str, statement: str, *, key: str | None = None) -> str:
+    """Report a new claim in a case; its key is a slug of the statement unless given. Returns the key.
+
+    Called by report intake too (issue 17, section 2): keep this signature.
+    """
+    statement = _text("statement", statement)
+    if key is not None:
+        _key("key", key)
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        case = _case(uow, case_key)
+        if key is not None:
+            if uow.claims.get(key) is not None:
+                raise RuleViolation(f"key: claim {key!r} already exists")
+        else:
+            base = slug(statement)
+            key, n = base, 2
+            while uow.session.scalar(select(Claim.id).where(Claim.key == key)) is not None:
+                key, n = f"{base}-{n}", n + 1
+        stamp = now()
+        claim = Claim(
+            case=case,
+            key=key,
+            statement=statement,
+            stage=Stage.REPORTED.value,
+            created_at=stamp,
+            updated_at=stamp,
+            reported_at=stamp,
+        )
+        uow.claims.add(claim)
+        uow.flush()
+        uow.record(
+            EventKind.CLAIM_REPORTED,
+            at=stamp,
+            actor=actor,
+            claim=claim,
+            to_stage=Stage.REPORTED.value,
+            payload={"by": actor, "via": "authoring", "new": {"statement": statement}},
+        )
+        uow.commit()
+        return key
+
+
+def edit_claim(
+    rt: Runtime, actor: str, key: str, *, expected_version: int, statement: str, rationale: str | None
+) -> dict[str, Any]:
+    """Reword a claim: it keeps its evidence, gets a new version and is re-judged by the next assessment."""
+    statement = _text("statement", statement)
+    why = _rationale(rationale, "a claim's statement")
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        claim = load_claim(uow, key)
+        check_version(claim, expected_version)
+        if claim.withdrawn_at is not None:
+            raise RuleViolation(f"claim: {key!r} was withdrawn by {claim.withdrawn_by}; it is no longer edited")
+        if statement == claim.statement:
+            raise InvalidInput(f"statement: claim {key!r} already says that")
+        old = claim.statement
+        claim.statement = statement
+        touch(claim)
+        uow.flush()
+        uow.record(
+            EventKind.CLAIM_EDITED,
+            actor=actor,
+            claim=claim,
+            rationale=why,
+            payload={"old": {"statement": old}, "new": {"statement": statement}, "version": claim.version},
+        )
+        row = _claim_row(claim)
+        uow.commit()
+        return row
+
+
+def withdraw_claim(rt: Runtime, actor: str, key: str, reason: str, *, expected_version: int) -> dict[str, Any]:
+    """Withdraw a claim: it stays readable (shown as withdrawn) and is no longer edited or given evidence."""
+    reason = _text("reason", reason)
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        claim = load_claim(uow, key)
+        if claim.withdrawn_at is not None:
+            raise AlreadyDone(f"claim: {key!r} was already withdrawn by {claim.withdrawn_by}")
+        check_version(claim, expected_version)
+        claim.withdrawn_at, claim.withdrawn_by, claim.withdrawal_reason = now(), actor, reason
+        touch(claim)
+        uow.flush()
+        uow.record(
+            EventKind.CLAIM_WITHDRAWN,
+            actor=actor,
+            claim=claim,
+            rationale=reason,
+            payload={"old": {"withdrawn": False}, "new": {"withdrawn": True}, "version": claim.version},
+        )
+        row = _claim_row(claim)
+        uow.commit()
+        return row
+
+
+def list_claims(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
+    """The case's claims, withdrawn ones included (and marked)."""
+    with rt.uow(write=False) as uow:
+        authorize(uow, actor, "read")
+        case = _case(uow, case_key)
+        rows = uow.session.scalars(select(Claim).where(Claim.case_id == case.id).order_by(Claim.id)).all()
+        return [_claim_row(c) for c in rows]
+
+
+# --- policy actions ------------------------------------------------------------------------------
+
+
+def add_action(
+    rt: Runtime,
+    actor: str,
+    case_key: str,
+    key: str,
+    title: str,
+    *,
+    requires: Iterable[tuple[str, str]] = (),
+    severity: int = 1,
+) -> dict[str, Any]:
+    """A policy action gated on claims reaching stages (`requires`: (claim key, stage) pairs)."""
+    key, title = _key("key", key), _text("title", title)
+    if not 1 <= severity <= 5:
+        raise InvalidInput(f"severity: {severity!r} is not 1-5")
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        case = _case(uow, case_key)
+        if uow.actions.get(key) is not None:
+            raise RuleViolation(f"key: policy action {key!r} already exists")
+        reqs = _requirements(uow, case, requires)
+        action = PolicyAction(case=case, key=key, title=title, severity=severity)
+        action.requirements = [ActionRequirement(claim=c, stage=s) for c, s in reqs]
+        uow.actions.add(action)
+        uow.flush()
+        new = {"title": title, "severity": severity, "requires": _requires_of(action)}
+        uow.record(EventKind.ACTION_ADDED, actor=actor, case_key=case.key, payload={"action": key, "new": new})
+        row = _action_row(action)
+        uow.commit()
+        return row
+
+
+def edit_action(
+    rt: Runtime,
+    actor: str,
+    key: str,
+    *,
+    expected_version: int,
+    title: str | None = None,
+    requires: Iterable[tuple[str, str]] | None = None,
+    rationale: str | None = None,
+) -> dict[str, Any]:
+    """Retitle an action or replace its requirements (which changes meaning: a rationale is required)."""
+    with rt.uow() as uow:
+        authorize(uow, actor, "author")
+        action = _action(uow, key)
+        _expect("policy action", key, action.version, expected_version)
+        old: dict[str, Any] = {}
+        new: dict[str, Any] = {}
+        if title is not None and _text("title", title) != action.title:
+            old["title"], new["title"] = action.title, title.strip()
+            action.title = title.strip()
+        why = rationale
+        if requires is not None:
+            reqs = _requirements(uow, action.case, requires)
+            before = _requires_of(action)
+            after = [{"claim": c.key, "stage": s} for c, s in reqs]
+            if after != before:
+                why = _rationale(rationale, "an action's requirements")
+                old["requires"], new["requires"] = before, after
+                for req in list(action.requirements):
+                    uow.session.delete(req)
+                action.requirements.clear()
+                uow.flush()
+                action.requirements.extend(ActionRequirement(claim=c, stage=s) for c, s in reqs)
+        if not new:
+            raise InvalidInput(f"action: nothing to change on {key!r}")
+        flag_modified(action, "title")  # a new version even when only the requirements changed
+        uow.flush()
+        uow.record(
+            EventKind.ACTION_EDITED,
+            actor=actor,
+            case_key=action.case.key,
+            rationale=why,
+            payload={"action": key, "old": old, "new": new, "version": action.version},
+        )
+        row = _action_row(action)
+        uow.commit()
+        return row
+
+
+def list_actions(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
+    with rt.uow(write=False) as uow:
+        authorize(uow, actor, "read")
+        case = _case(uow, case_key)
+        return [_action_row(a) for a in case.actions]
+
+
+__all__ = [
+    "KINDS",
+    "add_action",
+    "add_case",
+    "add_claim",
+    "add_source",
+    "edit_action",
+    "edit_case",
+    "edit_claim",
+    "edit_source",
+    "list_actions",
+    "list_cases",
+    "list_claims",
+    "list_sources",
+    "parse_requires",
+    "slug",
+    "withdraw_claim",
+    "withdraw_source",
+]
