@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     gateway: bool = True
     key_dir: Path | None = None  # the instance key and audit checkpoints; default ~/.config/claims
     checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
+    report_max_mib: float = 20  # a report file larger than this is refused before it is read (issue 17)
 
     def policy(self) -> Policy:
         from claims.domain.policy import default_policy, load_policy  # here: `claims list` reads no policy
