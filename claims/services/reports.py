@@ -357,7 +357,7 @@ def accept_sentence(
     with rt.uow(write=False) as uow:
         authorize(uow, actor, "import" if as_claim else "add_evidence")
         report = _load(uow, report_id)
-        case_key = report.case.key
+        case_key, published = report.case.key, report.published
         sentences = split_sentences(report.text)
     if not 1 <= number <= len(sentences):
         raise InvalidInput(f"sentence: {number} is not a sentence of report #{report_id} (1-{len(sentences)})")
@@ -378,7 +378,7 @@ def accept_sentence(
             credibility=credibility,
             summary=text,
             locator=loc,
-            observed_at=report.published,
+            observed_at=published,
         )
         target, evidence_id = added.claim, added.id
     with rt.uow() as uow:
