@@ -3,8 +3,6 @@ their reasons, and Accept (as a new claim, or as evidence on a known claim). Ana
 
 from __future__ import annotations
 
-import html
-
 import streamlit as st
 
 from claims.domain.errors import DomainError
@@ -34,14 +32,20 @@ flash = st.session_state.pop("report_flash", None)
 if flash:
     st.success(ui.esc(flash))
 
+
+def _plain(text: str) -> str:
+    """Escaped text with its paragraphs kept (ui.esc folds newlines)."""
+    return "\n\n".join(ui.esc(line) for line in text.split("\n"))
+
+
 parts, at = [], 0
 for a in sorted(page.accepted, key=lambda a: a.start):
-    parts.append(html.escape(page.text[at : a.start]))
-    link = f"claim?claim={html.escape(a.claim)}"
-    parts.append(f'<mark><a href="{link}" target="_self">{html.escape(page.text[a.start : a.end])}</a></mark>')
+    parts.append(_plain(page.text[at : a.start]))
+    sentence = ui.esc(page.text[a.start : a.end])
+    parts.append(f":orange-background[**{sentence}**] [→ {ui.esc(a.claim)}](claim?claim={a.claim})")
     at = a.end
-parts.append(html.escape(page.text[at:]))
-st.markdown("<div style='white-space: pre-wrap'>" + "".join(parts) + "</div>", unsafe_allow_html=True)
+parts.append(_plain(page.text[at:]))
+st.markdown("".join(parts))
 
 st.subheader("Candidates")
 if page.sources:

@@ -43,7 +43,8 @@ def test_analyst_pastes_a_report_and_accepts_two_candidates(demo_app: Runtime, o
     evidence = services.claim_detail(demo_app, "beijing-aware")["evidence"]
     assert any(e["locator"] and e["locator"].startswith("report:1#chars=") for e in evidence)
     highlighted = "".join(m.value for m in at.markdown)
-    assert '<mark><a href="claim?claim=factory-in-china"' in highlighted
+    assert ":orange-background[**Diplomats in Brussels have acquired" in highlighted
+    assert "(claim?claim=factory-in-china)" in highlighted
 
 
 def test_manager_reads_but_may_not_add_or_accept(demo_app: Runtime, open_page) -> None:
