@@ -106,3 +106,14 @@ def test_cli_report_add_show_accept(demo: Runtime, cli, point_settings_at):
     shown = cli("report", "show", 1)
     assert "[[Talks between the EEAS and Beijing" in shown.stdout and "(-> talks)" in shown.stdout
     assert cli("report", "accept", 1, 999, "--as-claim", "--as", "alice").exit_code == 1
+
+
+def test_cli_report_from_standard_input_and_list(demo: Runtime, cli, point_settings_at):
+    point_settings_at(demo.database_url)
+    text = "The ministry reportedly moved 40 tanks to Brest on Monday, according to Reuters.\n"
+    added = cli("report", "add", "-", "--case", CASE, "--date", "2024-11-22", "--as", "alice", input=text)
+    assert added.exit_code == 0, added.stderr
+    assert "Reuters -> source 'reuters'" in added.stdout  # speaker matched to the case's source
+    listed = cli("report", "list", "--to-triage")
+    assert listed.stdout.split()[:5] == ["#1", "eu-drones-2024", "2024-11-22", "0", "accepted"]
+    assert cli("report", "add", "-", "--case", CASE, "--date", "22/11", "--as", "alice", input=text).exit_code == 1
