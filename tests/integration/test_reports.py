@@ -117,3 +117,16 @@ def test_cli_report_from_standard_input_and_list(demo: Runtime, cli, point_setti
     listed = cli("report", "list", "--to-triage")
     assert listed.stdout.split()[:5] == ["#1", "eu-drones-2024", "2024-11-22", "0", "accepted"]
     assert cli("report", "add", "-", "--case", CASE, "--date", "22/11", "--as", "alice", input=text).exit_code == 1
+
+
+def test_pdf_report_text_is_extracted(demo: Runtime):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "Officials reportedly seized 12 drones in Gdansk on Friday. The ministry has denied it.")
+    page = rep.add_report(demo, "alice", CASE, bytes(pdf.output()), filename="note.pdf")
+    assert page.report.media_type == "application/pdf"
+    assert "seized 12 drones in Gdansk" in page.text
+    assert [c.number for c in page.candidates] and all(page.text[c.start : c.end] == c.text for c in page.candidates)
