@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     gateway: bool = True
     key_dir: Path | None = None  # the instance key and audit checkpoints; default ~/.config/claims
     checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
+    report_max_mib: float = 20  # a report file larger than this is refused before it is read (issue 17)
     # Similar claims (claims.services.similar): a combined score at or above `merge` offers "same claim",
     # from `suggest` up to it "related". Measured on tests/data/similar_pairs.yaml (README, Similar claims).
     similar_merge: float = Field(0.80, ge=0, le=1)

@@ -28,7 +28,7 @@ st.set_page_config(page_title="Claims dashboard", page_icon="⚖️", layout="wi
 who = auth.identity()
 if who is None:
     # The sign-in answers at every page's address, so a shared link (/claims?grade=B2) opens after sign-in.
-    paths = ["home", "readiness", "pipeline", "claims", "claim", "review", "author"]
+    paths = ["home", "readiness", "pipeline", "claims", "claim", "review", "author", "report-new", "report"]
     gate = [st.Page(auth.sign_in_page, title="Sign in", url_path=p, default=p == "home") for p in paths]
     st.navigation(gate, position="hidden").run()
     st.stop()
@@ -58,6 +58,8 @@ pages = {
             url_path="review",
         ),
         st.Page("views/authoring.py", title="Author", icon=":material/edit_note:", url_path="author"),
+        st.Page(ui.REPORT_NEW, title="New report", icon=":material/post_add:", url_path="report-new"),
+        st.Page(ui.REPORT, title="Report", icon=":material/article:", url_path="report"),
     ],
 }
 page = st.navigation(pages)

@@ -26,6 +26,8 @@ CLAIMS = "views/claims.py"
 DETAIL = "views/claim_detail.py"
 READINESS = "views/readiness.py"
 REVIEW = "views/review.py"
+REPORT_NEW = "views/report_new.py"
+REPORT = "views/report.py"
 
 STAGES = ("reported", "corroborated", "confirmed", "refuted")
 STAGE_COLOURS = {"reported": "#8c9bb0", "corroborated": "#e3a21a", "confirmed": "#2e8b57", "refuted": "#c0392b"}

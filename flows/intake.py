@@ -30,6 +30,10 @@ CASE_SUFFIXES = (".yaml", ".yml", ".json")
 PROCESSED = "processed"
 FAILED = "failed"
 ARTIFACT_KEY = "claims-intake"
+# Report files (issue 17) wait in `<inbox>/reports/<case key>/`: the sub-folder names the case.
+REPORTS = "reports"
+REPORT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+CANDIDATES_ARTIFACT_KEY = "claims-report-candidates"
 
 
 @dataclass(frozen=True)
@@ -114,11 +118,76 @@ def intake_flow(path: str | None = None, actor: str = SYSTEM_USER, assess: bool 
             continue
         moved = move_aside(file, str(target / PROCESSED)) if inbox else None
         results.append(FileResult(name, report.case, dict(report.created), moved))
+    if inbox:
+        results += take_reports(rt, actor, target / REPORTS)
     intake = IntakeReport(results)
     if assess:
         intake = IntakeReport(results, [assessment_flow(case=case, actor=actor) for case in intake.changed_cases])
     publish_report(intake, str(target))
     return intake
+
+
+def list_reports_waiting(folder: Path) -> list[tuple[str, Path]]:
+    """(case key, file) for each report file in `folder/<case key>/`, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [
+        (case_dir.name, p)
+        for case_dir in sorted(folder.iterdir())
+        if case_dir.is_dir() and not case_dir.name.startswith(".")
+        for p in case_dir.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in REPORT_SUFFIXES
+    ]
+    return sorted(found, key=lambda cp: (cp[1].stat().st_mtime, cp[1].name))
+
+
+@task(name="take-report", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
+def take_report(rt: Runtime, actor: str, case_key: str, path: str) -> object:
+    """Store one report whole and rank its sentences (services.reports.add_report), in one transaction."""
+    from claims.services import reports
+
+    file = Path(path)
+    return reports.add_report(rt, actor, case_key, reports.read_report_file(file), filename=file.name)
+
+
+def take_reports(rt: Runtime, actor: str, folder: Path) -> list[FileResult]:
+    """Each waiting report taken in once (moved to processed/ or failed/ of its case folder); candidates published."""
+    logger = get_run_logger()
+    results, pages = [], []
+    for case_key, file in list_reports_waiting(folder):
+        try:
+            page = take_report(rt, actor, case_key, str(file))
+        except DomainError as exc:
+            logger.error("refused report %s: %s", file.name, exc)
+            moved = move_aside(str(file), str(file.parent / FAILED), note=str(exc))
+            results.append(FileResult(file.name, case_key, moved_to=moved, error=str(exc)))
+            continue
+        pages.append(page)
+        moved = move_aside(str(file), str(file.parent / PROCESSED))
+        results.append(FileResult(file.name, case_key, {"reports": 1}, moved))
+    if pages:
+        publish_candidates(pages)
+    return results
+
+
+def publish_candidates(pages: list[object], top: int = 10) -> None:
+    """A markdown artifact per run: each new report's best candidates with their reasons, to triage."""
+    lines = ["# Reports to triage", ""]
+    for page in pages:
+        r = page.report  # type: ignore[attr-defined]
+        lines += [
+            f"## Report #{r.id} ({r.case}): {r.title}",
+            "",
+            "| # | sentence | score | why |",
+            "| --- | --- | --- | --- |",
+        ]
+        for c in page.candidates[:top]:  # type: ignore[attr-defined]
+            cells = [str(c.number), c.text, f"{c.score:g}", "; ".join(c.reasons)]
+            lines.append("| " + " | ".join(x.replace("|", "/") for x in cells) + " |")
+        lines.append("")
+    create_markdown_artifact(
+        key=CANDIDATES_ARTIFACT_KEY, markdown="\n".join(lines), description=f"{len(pages)} new report(s) to triage"
+    )
 
 
 def publish_report(report: IntakeReport, where: str) -> None:

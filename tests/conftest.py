@@ -31,7 +31,7 @@ PG_ADMIN_URL = os.environ.get("CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://
 REQUIRE_SERVICES = os.environ.get("CLAIMS_REQUIRE_SERVICES") == "1"
 TABLES = (
     "action_requirements, policy_actions, review_requests, evidence, claims, sources, cases, events, users, "
-    "trusted_keys, signoff_codes, tokens"
+    "trusted_keys, signoff_codes, tokens, report_sentences, reports"
 )
 
 

@@ -20,6 +20,7 @@ from claims.cli.common import ReportedErrors
 from claims.cli.db import db_app
 from claims.cli.evidence import evidence_app
 from claims.cli.read import audit_app
+from claims.cli.reports import report_app
 from claims.cli.review import review_app
 from claims.cli.users import user_app
 
@@ -35,6 +36,7 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(review_app, name="review")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
 for module in (signin, cases, transitions, read, run, brief, provenance, similar, authoring):
     module.register(app)
 

@@ -49,6 +49,8 @@ class EventKind(StrEnum):
     TOKEN_REVOKED = "token.revoked"
     SIGNOFF_CODE_ISSUED = "signoff_code.issued"
     SIGNOFF_CODE_REFUSED = "signoff_code.refused"
+    REPORT_ADDED = "report.added"  # a report stored whole with its SHA-256 (issue 17)
+    REPORT_SENTENCE_ACCEPTED = "report.sentence_accepted"  # a sentence became a claim or evidence
     TRUST_ADDED = "trust.added"  # a key whose signed case files may carry confirm/refute history
 
     @classmethod

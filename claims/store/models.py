@@ -373,3 +373,44 @@ class ClaimLink(Base):
     rationale: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Report(Base):
+    """A report stored whole (issue 17): the original bytes, the text extracted from them, their SHA-256."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("case_id", "sha256", name="uq_reports_case_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    published: Mapped[date | None] = mapped_column(Date)
+    url: Mapped[str | None] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(String(80))
+    filename: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    added_by: Mapped[str] = mapped_column(String(80))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    case: Mapped[Case] = relationship()
+    accepted: Mapped[list[ReportSentence]] = relationship(back_populates="report", order_by="ReportSentence.id")
+
+
+class ReportSentence(Base):
+    """A sentence of a report an analyst accepted: its character span and the claim or evidence it became."""
+
+    __tablename__ = "report_sentences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    char_start: Mapped[int] = mapped_column(Integer)
+    char_end: Mapped[int] = mapped_column(Integer)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
+    accepted_by: Mapped[str] = mapped_column(String(80))
+    accepted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    report: Mapped[Report] = relationship(back_populates="accepted")
+    claim: Mapped[Claim | None] = relationship()

@@ -605,3 +605,48 @@ def test_generated_case_files(cli, demo_db: str, db_snapshot, tmp_path: Path):
 
     run()
     assert outcomes["refused"] > 0 and outcomes["imported"] > 0  # both branches are reached
+
+
+REPORT_FILES = [
+    # (id, file name, content (bytes or a callable writing the file), what the one line must name) - issue 17
+    ("empty-report", "empty.txt", b"  \n\n ", ["'empty.txt' is empty"]),
+    ("binary-as-txt", "photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", ["'photo.txt' holds NUL bytes"]),
+    ("not-utf8-txt", "latin.txt", b"Caf\xe9 cr\xe8me", ["'latin.txt' is not UTF-8"]),
+    ("not-a-pdf", "report.pdf", b"<html>not a PDF</html>", ["'report.pdf' is named as a PDF"]),
+    ("broken-pdf", "cut.pdf", b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog", ["'cut.pdf' is not a readable PDF"]),
+    ("html-without-text", "blank.html", b"<html><body></body></html>", ["'blank.html' is empty"]),
+    ("unknown-type", "report.docx", b"PK\x03\x04", ["'report.docx' is not a report type"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "content", "names"), [c[1:] for c in REPORT_FILES], ids=[c[0] for c in REPORT_FILES])
+def test_bad_report_file(cli, demo_db: str, db_snapshot, tmp_path: Path, name: str, content: bytes, names: list[str]):
+    before = db_snapshot(demo_db)
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = cli("report", "add", path, "--case", "eu-drones-2024", "--as", "alice")
+    assert result.exit_code == 1, result.stderr
+    line = error_line(result)
+    for part in names:
+        assert part in line, line
+    assert db_snapshot(demo_db) == before
+
+
+def test_report_over_the_size_limit_is_refused_before_it_is_read(
+    cli, demo_db: str, db_snapshot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A 50 MB file (sparse: no 50 MB written) is refused from its size; reading it would fail this test."""
+    before = db_snapshot(demo_db)
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as f:
+        f.truncate(50 * 1024 * 1024)
+
+    def no_read(self: Path) -> bytes:
+        raise AssertionError("the oversized file was read")
+
+    monkeypatch.setattr(Path, "read_bytes", no_read)
+    result = cli("report", "add", path, "--case", "eu-drones-2024", "--as", "alice")
+    assert result.exit_code == 1, result.stderr
+    line = error_line(result)
+    assert "'huge.txt' is 50.0 MiB, over the 20 MiB limit" in line, line
+    assert db_snapshot(demo_db) == before
