@@ -187,12 +187,27 @@ def claim_add(
 ) -> None:
     """Report a new claim in a case."""
     from claims.services import authoring
+    from claims.services.similar import similar_claims
 
-    made = authoring.add_claim(runtime(), actor(as_user), case, statement, key=key)
+    rt, who = runtime(), actor(as_user)
+    made = authoring.add_claim(rt, who, case, statement, key=key)
+    known = similar_claims(rt, who, statement, exclude_claim=made)  # the same claim may be known already
     if as_json:
-        emit_json({"key": made, "case": case})
-    else:
-        out.print(f"claim {made} reported in {case}", markup=False)
+        emit_json(
+            {
+                "key": made,
+                "case": case,
+                "similar": [{"kind": h.kind, "score": round(h.score, 3), "case": h.case_key, "claim": h.claim_key}
+                            for h in known],
+            }
+        )  # fmt: skip
+        return
+    out.print(f"claim {made} reported in {case}", markup=False)
+    for hit in known:
+        hint = "same claim as" if hit.kind == "same" else "related to"
+        out.print(f"  {hint} {hit.case_key}/{hit.claim_key} ({hit.score:.2f}): {hit.statement}", markup=False)
+    if any(h.kind == "same" for h in known):
+        out.print("  consider `claims link` --duplicate-of, or withdraw the new claim", markup=False)
 
 
 @claim_app.command("edit")

@@ -28,6 +28,9 @@ def _print_candidates(page: Any, top: int = TOP) -> None:
         out.print(f"{rank:>2}. #{c.number} [{c.score:g}] {c.text}", markup=False)
         if c.reasons:
             out.print("      why: " + "; ".join(c.reasons), markup=False)
+        for hit in page.similar.get(c.number, ()):
+            hint = "same claim as" if hit.kind == "same" else "related to"
+            out.print(f"      {hint} {hit.case_key}/{hit.claim_key} ({hit.score:.2f}): {hit.statement}", markup=False)
     if page.sources:
         out.print("speakers -> sources:", markup=False)
         for s in page.sources:
@@ -57,6 +60,10 @@ def _page_json(page: Any) -> dict[str, Any]:
                 "score": c.score,
                 "reasons": list(c.reasons),
                 "speakers": list(c.speakers),
+                "similar": [
+                    {"kind": h.kind, "score": round(h.score, 3), "case": h.case_key, "claim": h.claim_key}
+                    for h in page.similar.get(c.number, ())
+                ],
             }
             for c in page.candidates
         ],

@@ -176,6 +176,22 @@ class ReportPage:
     candidates: list[checkworthiness.Candidate]
     sources: list[SourceSuggestion]
     accepted: list[AcceptedSentence] = field(default_factory=list)
+    # candidate number -> known claims that say the same thing or something related (section 3)
+    similar: dict[int, list[Any]] = field(default_factory=dict)
+
+
+SIMILAR_TOP = 10  # the candidates an analyst reads first are the ones checked against known claims
+
+
+def with_similar(rt: Runtime, actor: str, page: ReportPage) -> ReportPage:
+    """The page with the known claims each of its top candidates resembles, so the analyst links the
+    report to a claim already known ("same") instead of making a second, unrelated one."""
+    from dataclasses import replace
+
+    from claims.services.similar import similar_claims
+
+    found = {c.number: similar_claims(rt, actor, c.text, limit=3) for c in page.candidates[:SIMILAR_TOP]}
+    return replace(page, similar={n: hits for n, hits in found.items() if hits})
 
 
 def locator(report_id: int, start: int, end: int) -> str:
@@ -278,7 +294,7 @@ def add_report(
         )
         page = _page(uow, report, case.key, sentences)
         uow.commit()
-        return page
+    return with_similar(rt, actor, page)
 
 
 def _page(uow: Any, report: Report, case_key: str, sentences: list[tuple[int, int, str]] | None = None) -> ReportPage:
@@ -312,7 +328,8 @@ def show_report(rt: Runtime, actor: str, report_id: int) -> ReportPage:
     with rt.uow(write=False) as uow:
         authorize(uow, actor, "read")
         report = _load(uow, report_id)
-        return _page(uow, report, report.case.key)
+        page = _page(uow, report, report.case.key)
+    return with_similar(rt, actor, page)
 
 
 def list_reports(

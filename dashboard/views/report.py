@@ -56,6 +56,10 @@ for rank, c in enumerate(page.candidates[:15], start=1):
     with st.expander(f"{rank}. #{c.number} [{c.score:g}] {c.text[:110]}"):
         st.write(ui.esc(c.text))
         st.caption(ui.esc("Why: " + ("; ".join(c.reasons) or "no cue")))
+        for hit in page.similar.get(c.number, ()):
+            hint = "Same claim as" if hit.kind == "same" else "Related to"
+            link = f"[{ui.esc(hit.claim_key)}](claim?claim={hit.claim_key})"
+            st.markdown(f"{hint} {link} ({hit.score:.2f}): {ui.esc(hit.statement)}")
         if not may_accept:
             continue
         with st.form(f"accept_{c.number}"):

@@ -130,3 +130,24 @@ def test_pdf_report_text_is_extracted(demo: Runtime):
     assert page.report.media_type == "application/pdf"
     assert "seized 12 drones in Gdansk" in page.text
     assert [c.number for c in page.candidates] and all(page.text[c.start : c.end] == c.text for c in page.candidates)
+
+
+def test_a_candidate_that_says_a_known_claim_is_offered_it(demo: Runtime, cli, point_settings_at):
+    """Section 3 on the report page: the demo report's main claim is the demo case's `factory-exists`,
+    so the candidate offers it (same or related), and `claims claim add` of a paraphrase offers it too."""
+    page = _add(demo)
+    main = _number(page, "constructed a manufacturing facility in China")
+    offered = {h.claim_key: h.kind for h in page.similar.get(main, [])}
+    assert "factory-exists" in offered, page.similar
+    assert offered["factory-exists"] in ("same", "related")
+    assert all(h.kind in ("same", "related") for hits in page.similar.values() for h in hits)
+    shown = rep.show_report(demo, "mia", page.report.id)  # readers get the same offer
+    assert {h.claim_key for h in shown.similar.get(main, [])} == set(offered)
+
+    point_settings_at(demo.database_url)
+    result = cli(
+        "claim", "add", "Russia has set up a factory in China that assembles attack drones",
+        "--case", CASE, "--as", "alice",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "factory-exists" in result.output and ("same claim as" in result.output or "related to" in result.output)
