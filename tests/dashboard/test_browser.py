@@ -307,3 +307,64 @@ def test_narrow_screen_and_dark_theme(dashboard_url: str, tmp_path: Path) -> Non
             page.screenshot(path=str(shots_dir(tmp_path) / "readiness-phone-dark.png"))
         finally:
             browser.close()
+
+
+SEED_REPORT = Path(__file__).resolve().parents[2] / "examples" / "reports" / "eu-drones-report.txt"
+
+
+def test_analyst_turns_a_pasted_report_into_a_claim_and_evidence(
+    dashboard_url: str, browser_page: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Issue 17: an analyst pastes the demo report, accepts one candidate as a new claim and one as evidence
+    on a known claim, and finds both on the claims' pages, each traced back to the report's characters."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto(f"{dashboard_url}/report-new")
+    expect(page.get_by_role("heading", name="New report")).to_be_visible()
+    act_as(page, "alice (analyst)")
+    form = page.get_by_test_id("stForm").filter(has_text="Paste the report's text")
+    form.get_by_label("Paste the report's text").fill(SEED_REPORT.read_text(encoding="utf-8"))
+    form.get_by_role("button", name="Add report").click()
+    expect(page.get_by_text(re.compile(r"Report #1 added with \d+ sentences ranked\."))).to_be_visible()
+
+    page.goto(f"{dashboard_url}/report?id=1")
+    expect(page.get_by_role("heading", name="Candidates")).to_be_visible()
+    main = page.get_by_test_id("stExpander").filter(has_text="constructed a manufacturing facility in China")
+    main.locator("summary").click()
+    offered = main.get_by_text("factory-exists").first  # the known claim it resembles is offered
+    expect(offered).to_be_visible()
+    form = main.get_by_test_id("stForm")
+    form.get_by_label("Claim key (new claim; default from the statement)").fill("china-drone-factory")
+    form.get_by_role("button", name="Accept").click()
+    expect(page.get_by_text(re.compile(r"Sentence #\d+ accepted on china-drone-factory\."))).to_be_visible()
+    settle(page)
+
+    points = page.get_by_test_id("stExpander").filter(has_text="whether or not").first
+    points.locator("summary").click()
+    form = points.get_by_test_id("stForm")
+    form.get_by_text("evidence", exact=True).click()
+    pick(page, form, "Claim", "lethal-production")
+    form.get_by_label("Source key").fill("eu-official")
+    form.get_by_role("button", name="Accept").click()
+    expect(page.get_by_text(re.compile(r"Sentence #\d+ accepted on lethal-production\."))).to_be_visible()
+    settle(page)
+    expect(page.get_by_role("link", name="→ china-drone-factory")).to_be_attached()  # highlighted and linked
+
+    page.goto(f"{dashboard_url}/claim?claim=china-drone-factory")
+    expect(page.get_by_role("heading", name="china-drone-factory")).to_be_visible()
+    page.goto(f"{dashboard_url}/claim?claim=lethal-production")
+    expect(page.get_by_role("heading", name="lethal-production")).to_be_visible()
+    expect(page.get_by_text("whether or not", exact=False).first).to_be_attached()
+    settle(page)
+    page.screenshot(path=str(shots_dir(tmp_path) / "report-accepted.png"), full_page=True)
+
+    engine = create_engine(sqlite_url)
+    with engine.connect() as conn:
+        made = conn.execute(text("SELECT stage FROM claims WHERE key = 'china-drone-factory'")).one()
+        item = conn.execute(
+            text("SELECT locator, added_by FROM evidence WHERE locator LIKE 'report:1#chars=%'")
+        ).one()
+        accepted = conn.execute(text("SELECT count(*) FROM report_sentences WHERE report_id = 1")).scalar()
+    engine.dispose()
+    assert made.stage == "reported" and item.added_by == "alice" and accepted == 2
