@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from typing import Any, get_args
 
 from sqlalchemy import select, update
@@ -418,15 +419,17 @@ def list_sources(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]
 # --- claims --------------------------------------------------------------------------------------
 
 
-def add_claim(rt: Runtime, actor: str, case_key: str, statement: str, *, key: str | None = None) -> str:
+def add_claim(
+    rt: Runtime, actor: str, case_key: str, statement: str, *, key: str | None = None, within: UnitOfWork | None = None
+) -> str:
     """Report a new claim in a case; its key is a slug of the statement unless given. Returns the key.
 
-    Called by report intake too (issue 17, section 2): keep this signature.
+    Called by report intake too (issue 17, section 2), `within` its unit of work, which commits.
     """
     statement = _text("statement", statement)
     if key is not None:
         _key("key", key)
-    with rt.uow() as uow:
+    with nullcontext(within) if within is not None else rt.uow() as uow:
         authorize(uow, actor, "author")
         case = _case(uow, case_key)
         if key is not None:
@@ -457,7 +460,8 @@ def add_claim(rt: Runtime, actor: str, case_key: str, statement: str, *, key: st
             to_stage=Stage.REPORTED.value,
             payload={"by": actor, "via": "authoring", "new": {"statement": statement}},
         )
-        uow.commit()
+        if within is None:
+            uow.commit()
         return key
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade
@@ -14,6 +16,9 @@ from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
 from claims.store.models import Evidence
+
+if TYPE_CHECKING:
+    from claims.store.uow import UnitOfWork
 
 
 def fingerprint(
@@ -54,11 +59,13 @@ def add_evidence(
     locator: str | None = None,
     observed_at: date | None = None,
     quote: str | None = None,
+    within: UnitOfWork | None = None,
 ) -> EvidenceAdded:
     """Attach one graded item; give the credibility, or a full grade whose letter matches the source.
 
     `locator` says where (URL, document and page, a report's character span), `observed_at` when
-    the source saw it, `quote` the source's own words.
+    the source saw it, `quote` the source's own words. `within` writes it in a caller's unit of work
+    (accepting a report's sentence records the acceptance in the same transaction), which commits.
     """
     stance_v = Stance.parse(stance)
     if not summary or not summary.strip():
@@ -70,7 +77,7 @@ def add_evidence(
     quote = quote.strip() if quote and quote.strip() else None
     if (credibility is None) == (grade is None):
         raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
-    with rt.uow() as uow:
+    with nullcontext(within) if within is not None else rt.uow() as uow:
         authorize(uow, actor, "add_evidence")
         claim = load_claim(uow, claim_key)
         source = uow.sources.get(claim.case_id, source_key)
@@ -129,7 +136,8 @@ def add_evidence(
                 },
             },
         )
-        uow.commit()
+        if within is None:
+            uow.commit()
         return EvidenceAdded(item.id, claim.key, grade_s)
 
 

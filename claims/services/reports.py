@@ -363,44 +363,43 @@ def accept_sentence(
 ) -> AcceptedSentence:
     """Sentence `number` becomes a new claim (its statement) or evidence on `claim_key` (its quote and locator).
 
-    The claim or evidence is written by its own use case (authoring / evidence), then the accepted
-    sentence and its `report.sentence_accepted` event are recorded.
+    One transaction: the claim or evidence is written by its own use case (authoring / evidence) within
+    this unit of work, with the accepted sentence and its `report.sentence_accepted` event, so a failure
+    leaves neither.
     """
     from claims.services.authoring import add_claim
     from claims.services.evidence import add_evidence
 
     if as_claim == (claim_key is not None):
         raise InvalidInput("accept: give either --as-claim or --as-evidence CLAIM")
-    with rt.uow(write=False) as uow:
+    if not as_claim and (stance is None or source is None or credibility is None):
+        raise InvalidInput("accept: evidence needs --stance, --source and --credibility")
+    with rt.uow() as uow:
         authorize(uow, actor, "import" if as_claim else "add_evidence")
         report = _load(uow, report_id)
-        case_key, published = report.case.key, report.published
         sentences = split_sentences(report.text)
-    if not 1 <= number <= len(sentences):
-        raise InvalidInput(f"sentence: {number} is not a sentence of report #{report_id} (1-{len(sentences)})")
-    start, end, text = sentences[number - 1]
-    loc = locator(report_id, start, end)
-    evidence_id: int | None = None
-    if as_claim:
-        target = add_claim(rt, actor, case_key, text, key=key)
-    else:
-        if stance is None or source is None or credibility is None:
-            raise InvalidInput("accept: evidence needs --stance, --source and --credibility")
-        added = add_evidence(
-            rt,
-            actor,
-            str(claim_key),
-            source,
-            stance,
-            credibility=credibility,
-            summary=text,
-            locator=loc,
-            observed_at=published,
-        )
-        target, evidence_id = added.claim, added.id
-    with rt.uow() as uow:
-        authorize(uow, actor, "read")
-        report = _load(uow, report_id)
+        if not 1 <= number <= len(sentences):
+            raise InvalidInput(f"sentence: {number} is not a sentence of report #{report_id} (1-{len(sentences)})")
+        start, end, text = sentences[number - 1]
+        loc = locator(report_id, start, end)
+        evidence_id: int | None = None
+        if as_claim:
+            target = add_claim(rt, actor, report.case.key, text, key=key, within=uow)
+        else:
+            added = add_evidence(
+                rt,
+                actor,
+                str(claim_key),
+                str(source),
+                str(stance),
+                credibility=credibility,
+                summary=text,
+                locator=loc,
+                observed_at=report.published,
+                quote=text,
+                within=uow,
+            )
+            target, evidence_id = added.claim, added.id
         claim = uow.claims.get(target)
         uow.session.add(
             ReportSentence(

@@ -151,3 +151,28 @@ def test_a_candidate_that_says_a_known_claim_is_offered_it(demo: Runtime, cli, p
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "factory-exists" in result.output and ("same claim as" in result.output or "related to" in result.output)
+
+
+@pytest.mark.parametrize("as_claim", [True, False], ids=["as-claim", "as-evidence"])
+def test_an_acceptance_that_fails_leaves_neither_claim_nor_evidence(
+    demo: Runtime, db_snapshot, monkeypatch: pytest.MonkeyPatch, as_claim: bool
+):
+    """Accepting is one transaction: if recording the accepted sentence fails after the claim or the
+    evidence item was written, neither stays (the database is exactly as before)."""
+    page = _add(demo)
+    number = _number(page, "whether or not these drones have already been shipped")
+    before = db_snapshot(demo.database_url)
+
+    def broken(**_: object) -> None:
+        raise RuleViolation("accept: the acceptance could not be recorded")
+
+    monkeypatch.setattr(rep, "ReportSentence", broken)
+    with pytest.raises(RuleViolation, match="could not be recorded"):
+        if as_claim:
+            rep.accept_sentence(demo, "alice", page.report.id, number, as_claim=True, key="three-points")
+        else:
+            rep.accept_sentence(
+                demo, "alice", page.report.id, number, claim_key="lethal-production",
+                stance="supports", source="eu-official", credibility=3,
+            )  # fmt: skip
+    assert db_snapshot(demo.database_url) == before
