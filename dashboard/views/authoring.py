@@ -32,6 +32,10 @@ st.caption(
 flash = st.session_state.pop("author_flash", None)
 if flash:
     st.success(ui.esc(flash), icon=":material/task_alt:")
+for hit in st.session_state.pop("author_similar", []):  # the claim just added may be known already
+    hint = "Same claim as" if hit.kind == "same" else "Related to"
+    link = f"[{ui.esc(hit.claim_key)}](claim?claim={hit.claim_key})"
+    st.warning(f"{hint} {link} ({hit.score:.2f}): {ui.esc(hit.statement)}", icon=":material/content_copy:")
 
 
 def act(call: Callable[[], Any], done: str, *, forget: str | None = None) -> None:
@@ -48,6 +52,14 @@ def act(call: Callable[[], Any], done: str, *, forget: str | None = None) -> Non
     data.clear()
     st.session_state["author_flash"] = done
     st.rerun()
+
+
+def add_claim_offering_similar(statement: str, key: str | None) -> None:
+    """Add the claim, then keep the known claims it resembles for the next run to offer (issue 17, 3)."""
+    from claims.services.similar import similar_claims
+
+    made = authoring.add_claim(rt, actor, case, statement, key=key)
+    st.session_state["author_similar"] = similar_claims(rt, actor, statement, exclude_claim=made, limit=3)
 
 
 def seen(kind: str, key: str, version: int) -> int:
@@ -167,10 +179,7 @@ with tab_claims:
             statement = st.text_area("Statement", key="claim_add_statement")
             key = st.text_input("Key (optional: made from the statement)", key="claim_add_key")
             if st.form_submit_button("Add claim"):
-                act(
-                    lambda: authoring.add_claim(rt, actor, case, statement, key=key.strip() or None),
-                    "Claim added.",
-                )
+                act(lambda: add_claim_offering_similar(statement, key.strip() or None), "Claim added.")
         row = pick("Edit or withdraw claim", [c for c in claims if not c["withdrawn"]], "claim")
         if row:
             version = seen("claim", row["key"], row["version"])

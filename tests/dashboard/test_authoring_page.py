@@ -25,6 +25,13 @@ def test_an_analyst_adds_a_case_and_a_claim(app_env: Runtime, open_page: Open) -
     assert not at.exception and not at.error, [e.value for e in at.error]
     (claim,) = a.list_claims(app_env, "alice", "desk")
     assert claim["key"] == "a-plant-in-xinjiang-builds-drones"
+    at.text_area(key="claim_add_statement").input("A factory in Xinjiang builds drones")
+    at.button(key="FormSubmitter:claim_add-Add claim").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    offered = [w.value for w in at.warning]  # the claim just added resembles the first one: offered, linked
+    first = "a-plant-in-xinjiang-builds-drones"
+    assert any(first in w and w.startswith(("Same claim as", "Related to")) for w in offered), offered
+    assert not any("a-factory-in-xinjiang-builds-drones]" in w for w in offered)  # never the new claim itself
 
 
 def test_refusals_are_one_line_and_a_stale_version_is_not_overwritten(app_env: Runtime, open_page: Open) -> None:
