@@ -135,6 +135,8 @@ EVENT_LABELS = {
     EventKind.SOURCE_ADDED: "source added",
     EventKind.SOURCE_EDITED: "source edited",
     EventKind.SOURCE_WITHDRAWN: "source withdrawn",
+    EventKind.REPORT_ADDED: "report added",
+    EventKind.REPORT_SENTENCE_ACCEPTED: "report sentence accepted",
     EventKind.CLAIM_EDITED: "claim reworded",
     EventKind.CLAIM_WITHDRAWN: "claim withdrawn",
     EventKind.ACTION_ADDED: "policy action added",
