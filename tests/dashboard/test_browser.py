@@ -106,13 +106,24 @@ def act_as(page: Any, label: str) -> None:
 
 
 def pick(page: Any, scope: Any, label: str, option: str) -> None:
+    """Choose `option` in the select box `label`: open its list once the page is idle, reopening it if a rerun
+    closed it, and end only when the box shows the choice (a loaded CI run lost the list under a rerun)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
     box = scope.get_by_role("combobox", name=re.compile(label))
-    box.click()
     wanted = page.get_by_role("option", name=option)
-    if not wanted.is_visible():  # the list closed under a rerun: open it again
-        page.wait_for_timeout(500)
+    for _ in range(8):
+        settle(page, 0)
         box.click()
-    wanted.click()
+        try:
+            wanted.click(timeout=5_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        expect(scope.get_by_test_id("stSelectbox").filter(has_text=re.compile(label))).to_contain_text(option)
+        return
+    raise AssertionError(f"the option {option!r} of {label!r} never appeared")
 
 
 def test_manager_reads_the_gap_before_an_action(dashboard_url: str, browser_page: Any, tmp_path: Path) -> None:

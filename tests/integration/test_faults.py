@@ -44,9 +44,11 @@ from claims import services
 rt = services.Runtime(sys.argv[1])
 keys = services.open_claim_keys(rt, sys.argv[2], changed_only=True)
 print("ready", flush=True)
-for i in range(0, len(keys), 200):
-    services.assess_claims(rt, "system", keys[i : i + 200])
+for i in range(0, len(keys), 50):
+    services.assess_claims(rt, "system", keys[i : i + 50])
+    print("batch", flush=True)
 """
+ASSESS_BATCHES = ASSESS_CLAIMS // 50
 
 
 def claims_cmd(url: str, token: str, *args: object, cwd: Path) -> subprocess.Popen[str]:
@@ -162,7 +164,9 @@ def test_assessment_killed_at_random_points_leaves_no_claim_half_moved(rt: Runti
         path = tmp_path / f"{key}.json"
         write_case_json(path, ASSESS_CLAIMS, key=key, seed=trial)
         services.import_path(rt, "alice", path)
-        delay = rng.uniform(0.05, 1.0)  # after its start-up: the batches take about 1-3 s
+        # Killed inside a random batch: after `done` batches have committed, a random moment into the next
+        # (a fixed delay from start-up ended before the kill on a fast machine).
+        done, delay = rng.randrange(1, ASSESS_BATCHES - 2), rng.uniform(0.0, 0.01)
         proc = subprocess.Popen(
             [sys.executable, "-c", _ASSESS, db_url, key],
             env=env_for(db_url),
@@ -172,6 +176,8 @@ def test_assessment_killed_at_random_points_leaves_no_claim_half_moved(rt: Runti
             text=True,
         )
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n", proc.stderr
+        for _ in range(done):
+            assert proc.stdout.readline() == "batch\n", proc.stderr
         was_running = kill_after(proc, delay)
         killed += was_running
         assert_nothing_half_done(rt)
@@ -182,9 +188,10 @@ def test_assessment_killed_at_random_points_leaves_no_claim_half_moved(rt: Runti
         before = event_total(rt)
         services.assess_claims(rt, "system", services.open_claim_keys(rt, key))
         assert event_total(rt) == before, "a third assessment wrote events"
-        figures.append(f"trial {trial}: kill at {delay:.1f}s ({'mid-run' if was_running else 'ended'}), {left} left")
+        state = 'mid-run' if was_running else 'ended'
+        figures.append(f"trial {trial}: kill in batch {done + 1} ({state}), {left} left")
     print(f"\nassessment faults {db_url.split(':')[0]}: " + "; ".join(figures))
-    assert killed >= 1, "no trial killed the assessment mid-run"
+    assert killed == ASSESS_TRIALS, "a trial's assessment ended before its kill"
 
 
 @pytest.mark.postgres
