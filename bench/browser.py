@@ -84,11 +84,26 @@ def dashboard_server(url: str, workdir: Path, *, timeout: float = 60) -> Iterato
             server.wait(timeout=10)
 
 
-def settle(page: Any, ms: int = 1200) -> None:
-    """Wait until the script run finished (no 'Running' status) and the charts had time to draw."""
+_SETTLED = """() => {
+  if (document.querySelector('[data-testid="stStatusWidget"]')) return false;          // a script run is on
+  if (document.querySelector('[data-testid="stSkeleton"]')) return false;              // an element is pending
+  const shown = e => {  // on screen: grids draw only in the viewport, nothing draws in a closed expander
+    const r = e.getBoundingClientRect();
+    return r.height > 0 && r.top < window.innerHeight && r.bottom > 0;
+  };
+  const drawn = (sel, inner) => [...document.querySelectorAll(sel)].filter(shown).every(e => e.querySelector(inner));
+  return drawn('[data-testid="stVegaLiteChart"]', 'canvas, svg');
+}"""
+
+
+def settle(page: Any) -> None:
+    """Wait on the page's own state, not on time: no script run in progress, nothing pending, every chart on
+    screen drawn; checked again on the next frames so a rerun that was just starting is seen."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
-    page.wait_for_timeout(ms)
+    for _ in range(2):
+        page.wait_for_function(_SETTLED, timeout=60_000, polling="raf")
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.wait_for_function(_SETTLED, timeout=60_000, polling="raf")
 
 
 def sign_in(page: Any, name: str, password: str) -> None:

@@ -129,7 +129,7 @@ def browser_times(base: str, shots: Path | None, label: str) -> dict[str, dict[s
         page.goto(f"{base}/readiness")
         sign_in(page, USER, PASSWORD)
         expect(page.get_by_role("heading", name="Policy readiness", exact=True)).to_be_visible()
-        settle(page, 0)
+        settle(page)
         nav = page.get_by_test_id("stSidebarNav")
 
         def timed(action: Callable[[], None], ready: Callable[[], None]) -> float:
@@ -138,7 +138,7 @@ def browser_times(base: str, shots: Path | None, label: str) -> dict[str, dict[s
             action()
             runs.wait_after(seen)
             ready()
-            settle(page, 0)
+            settle(page)
             _painted(page)
             return time.perf_counter() - start
 
@@ -147,7 +147,7 @@ def browser_times(base: str, shots: Path | None, label: str) -> dict[str, dict[s
             seen = runs.finished
             page.get_by_role("tab", name="Actions").click()
             runs.wait_after(seen)
-            settle(page, 0)
+            settle(page)
 
         def visit(name: str, mode: str | None) -> None:
             link, marker = PAGES[name]
@@ -177,7 +177,7 @@ def browser_times(base: str, shots: Path | None, label: str) -> dict[str, dict[s
             if name == "whatif":
                 page.get_by_role("tab", name="What if").click()  # (untimed) the refresh reruns this tab
                 expect(page.get_by_role("button", name="Add hypothetical item")).to_be_visible()
-                settle(page, 0)
+                settle(page)
             else:
                 visit(name, None)
             button = page.get_by_test_id("stSidebar").get_by_role("button", name="Refresh data")

@@ -102,7 +102,7 @@ def act_as(page: Any, label: str) -> None:
     page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
     sign_in(page, page.user, PASSWORDS[page.user])
     expect(page.get_by_test_id("stSidebar").get_by_text(f"Signed in as {label}")).to_be_visible()
-    settle(page, 300)
+    settle(page)
 
 
 def pick(page: Any, scope: Any, label: str, option: str) -> None:
@@ -114,14 +114,14 @@ def pick(page: Any, scope: Any, label: str, option: str) -> None:
     box = scope.get_by_role("combobox", name=re.compile(label))
     wanted = page.get_by_role("option", name=option)
     for _ in range(8):
-        settle(page, 0)
+        settle(page)
         box.click()
         try:
             wanted.click(timeout=5_000)
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
             continue
-        expect(scope.get_by_test_id("stSelectbox").filter(has_text=re.compile(label))).to_contain_text(option)
+        expect(box).to_have_value(re.compile(re.escape(option)))
         return
     raise AssertionError(f"the option {option!r} of {label!r} never appeared")
 
@@ -191,7 +191,7 @@ def test_analyst_adds_evidence_and_requests_confirmation(
     expect(page.get_by_text("Sign-off requested: factory-exists to confirmed.")).to_be_visible()
     settle(page)
     page.set_viewport_size({"width": 1440, "height": 2400})
-    settle(page, 600)
+    settle(page)
     page.screenshot(path=str(shots_dir(tmp_path) / "claim-detail.png"), full_page=True)
 
     engine = create_engine(sqlite_url)
@@ -283,7 +283,7 @@ def test_a_what_if_started_from_a_gap(dashboard_url: str, browser_page: Any, sql
     expect(page.get_by_text("factory-exists would move to confirmed once a second reviewer signs off.")).to_be_visible()
     settle(page)
     page.set_viewport_size({"width": 1440, "height": 1500})
-    settle(page, 2500)  # the result tables are drawn on a canvas after the resize
+    settle(page)  # the result tables are drawn on a canvas after the resize
     page.screenshot(path=str(shots_dir(tmp_path) / "whatif.png"))
     # Nothing written but the audit of the sign-in that opening the link asked for (a new browser session).
     after = row_counts(sqlite_url)
