@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from claims.domain import changes
 from claims.domain.assessment import Assessment, FlagAtRisk, Move, Request, Step, Withdraw, assess, plan
-from claims.domain.events import EventKind
+from claims.domain.changes import Change
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import NotFound, RuleViolation, refuse_nul
@@ -113,8 +114,8 @@ class _Batch:
     seen: list[dict[str, Any]] = field(default_factory=list)
     withdrawals: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
-    # events in claim order; a review.requested event waits for its review id (index into `reviews`)
-    events: list[tuple[dict[str, Any], int | None]] = field(default_factory=list)
+    # changes in claim order; a review.requested one waits for its review id (index into `reviews`)
+    events: list[tuple[Change, int | None]] = field(default_factory=list)
     opened: list[_Judged] = field(default_factory=list)
 
     def take(self, head: Row[Any], steps: tuple[Step, ...], pending: Row[Any] | None) -> _Judged:
@@ -125,8 +126,8 @@ class _Batch:
                 self.seen.append({"cid": head.id, "seen": head.version, "policy": self.policy})
             return judged
         stamps: dict[str, datetime] = {}
+        case, key = head[6], head.key
         for step in steps:
-            event = {"case_key": head[6], "claim_key": head.key, "policy_version": self.policy}
             match step:
                 case Withdraw(to=to, gaps=gaps):
                     assert pending is not None  # a withdrawal is planned only for a pending request
@@ -134,28 +135,28 @@ class _Batch:
                     self.withdrawals.append(
                         {"rid": pending.id, "by": self.actor, "at": self.at, "rationale": rationale}
                     )
-                    event |= {
-                        "kind": EventKind.review_decided(ReviewStatus.WITHDRAWN).value,
-                        "from_stage": pending.from_stage,
-                        "to_stage": pending.to_stage,
-                        "rationale": rationale,
-                        "payload": {"review": pending.id},
-                    }
+                    change = changes.review_decided(
+                        case,
+                        key,
+                        ReviewStatus.WITHDRAWN,
+                        pending.from_stage,
+                        pending.to_stage,
+                        review=pending.id,
+                        rationale=rationale,
+                        policy=self.policy,
+                    )
                     judged.changes.append(f"withdrew review #{pending.id} to {to}: criteria no longer hold")
-                    self.events.append((event, None))
+                    self.events.append((change, None))
                 case Move(from_stage=from_stage, to=to, reason=reason):
                     _check_move(head.key, from_stage, to, self.actor, reason, self.policy)
                     stamps[f"{to.value}_at"] = self.at
                     judged.stage, judged.at_risk = to, False
-                    event |= {
-                        "kind": EventKind.CLAIM_STAGE_CHANGED.value,
-                        "from_stage": from_stage.value,
-                        "to_stage": to.value,
-                        "rationale": reason,
-                        "payload": {"via": Via.ASSESSMENT.value, "by": self.actor},
-                    }
+                    change = changes.stage_changed(
+                        case, key, from_stage.value, to, via=Via.ASSESSMENT, by=self.actor, rationale=reason,
+                        policy=self.policy,
+                    )  # fmt: skip
                     judged.changes.append(f"{from_stage} -> {to}: {reason}")
-                    self.events.append((event, None))
+                    self.events.append((change, None))
                 case Request(from_stage=from_stage, to=to, reason=reason):
                     self.reviews.append(
                         {
@@ -169,23 +170,19 @@ class _Batch:
                             "policy_version": self.policy,
                         }
                     )
-                    event |= {
-                        "kind": EventKind.REVIEW_REQUESTED.value,
-                        "from_stage": from_stage.value,
-                        "to_stage": to.value,
-                        "rationale": reason,
-                    }
+                    change = changes.review_requested(
+                        case, key, from_stage.value, to.value, reason=reason, policy=self.policy, review=None
+                    )
                     judged.requested = to
                     judged.review_change = len(judged.changes)
                     judged.changes.append(f"review #? requested: {from_stage} -> {to} ({reason})")
-                    self.events.append((event, len(self.reviews) - 1))
+                    self.events.append((change, len(self.reviews) - 1))
                     self.opened.append(judged)
                 case FlagAtRisk(at_risk=flag, reason=reason, gaps=gaps):
                     judged.at_risk = flag
-                    kind = EventKind.CLAIM_AT_RISK if flag else EventKind.CLAIM_AT_RISK_CLEARED
-                    event |= {"kind": kind.value, "rationale": reason, "payload": {"gaps": list(gaps)}}
+                    change = changes.at_risk_changed(case, key, flag=flag, reason=reason, gaps=gaps, policy=self.policy)
                     judged.changes.append(("at risk: " if flag else "no longer at risk: ") + reason)
-                    self.events.append((event, None))
+                    self.events.append((change, None))
         self.changed.append(
             {
                 "cid": head.id,
@@ -211,11 +208,7 @@ class _Batch:
             assert judged.review_change is not None
             line = judged.changes[judged.review_change]
             judged.changes[judged.review_change] = line.replace("review #? ", f"review #{review_id} ", 1)
-        events = []
-        for event, review in self.events:
-            if review is not None:
-                event["payload"] = {"review": review_ids[review]}
-            events.append(event)
+        events = [(c if review is None else c.for_review(review_ids[review])).row() for c, review in self.events]
         uow.events.append_many(self.actor, self.at, events)
 
 
@@ -255,16 +248,11 @@ def _new_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runtim
 
 
 def _record_review(uow: UnitOfWork, review: ReviewRequest, claim: Claim, actor: str, rt: Runtime) -> None:
-    uow.record(
-        EventKind.REVIEW_REQUESTED,
-        actor=actor,
-        claim=claim,
-        from_stage=review.from_stage,
-        to_stage=review.to_stage,
-        rationale=review.reason,
-        policy_version=rt.policy.version,
-        payload={"review": review.id},
-    )
+    change = changes.review_requested(
+        claim.case.key, claim.key, review.from_stage, review.to_stage, reason=review.reason,
+        policy=rt.policy.version, review=review.id,
+    )  # fmt: skip
+    uow.record_change(change, actor=actor)
 
 
 def _open_review(uow: UnitOfWork, claim: Claim, to: Stage, actor: str, rt: Runtime, reason: str) -> ReviewRequest:

@@ -180,6 +180,9 @@ def replay(session: Session, batch: int = 5000) -> Replayed:
                     state.evidence[int(item["evidence"])] = bool(item.get("retracted", False))
             elif kind == "evidence.retracted" and "evidence" in payload:
                 state.evidence[int(payload["evidence"])] = True
+            elif kind == "source.withdrawn":  # its live items are retracted with it, listed in the event
+                for item in payload.get("retracted", []):
+                    state.evidence[int(item)] = True
             elif kind == "review.requested" and "review" in payload:
                 state.reviews[int(payload["review"])] = ("pending", None)
             elif kind == "review.imported" and "review" in payload:

@@ -29,6 +29,7 @@ from typing import Any, get_args
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import flag_modified
 
+from claims.domain import changes
 from claims.domain.events import EventKind
 from claims.domain.grades import Reliability
 from claims.domain.lineage import resolve_roots
@@ -379,17 +380,20 @@ def withdraw_source(
         source.withdrawn_at, source.withdrawn_by, source.withdrawal_reason = when, actor, reason
         uow.flush()
         reassessed = _bump_claims_of(uow, source.id)
-        retracted = uow.session.execute(
-            update(Evidence)
-            .where(Evidence.source_id == source.id, Evidence.retracted.is_(False))
-            .values(
-                retracted=True,
-                retracted_by=actor,
-                retracted_at=when,
-                retraction_reason=f"source {key} withdrawn: {reason}",
+        retracted = sorted(
+            uow.session.scalars(
+                update(Evidence)
+                .where(Evidence.source_id == source.id, Evidence.retracted.is_(False))
+                .values(
+                    retracted=True,
+                    retracted_by=actor,
+                    retracted_at=when,
+                    retraction_reason=f"source {key} withdrawn: {reason}",
+                )
+                .returning(Evidence.id)
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
+        )
         uow.record(
             EventKind.SOURCE_WITHDRAWN,
             actor=actor,
@@ -400,7 +404,8 @@ def withdraw_source(
                 "old": {"withdrawn": False},
                 "new": {"withdrawn": True},
                 "version": source.version,
-                "evidence_retracted": int(retracted or 0),
+                "evidence_retracted": len(retracted),
+                "retracted": retracted,  # the items' ids: the audit replays their retraction from this event
                 "reassessed": reassessed,
             },
         )
@@ -452,14 +457,8 @@ def add_claim(
         )
         uow.claims.add(claim)
         uow.flush()
-        uow.record(
-            EventKind.CLAIM_REPORTED,
-            at=stamp,
-            actor=actor,
-            claim=claim,
-            to_stage=Stage.REPORTED.value,
-            payload={"by": actor, "via": "authoring", "new": {"statement": statement}},
-        )
+        payload = {"by": actor, "via": "authoring", "new": {"statement": statement}}
+        uow.record_change(changes.claim_reported(case.key, key, payload), actor=actor, at=stamp)
         if within is None:
             uow.commit()
         return key

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from claims.domain import changes
 from claims.domain.events import EventKind
 from claims.domain.stages import Stage, Stance
 from claims.services.casefile import (
@@ -353,22 +354,7 @@ def _write_chunk(
     for key, payload in reported.items():  # a new claim: reported with the items it came with
         if key in items:
             payload.update(via="import", items=items.pop(key))
-        events.append(
-            {
-                "kind": EventKind.CLAIM_REPORTED.value,
-                "case_key": case.key,
-                "claim_key": key,
-                "to_stage": Stage.REPORTED.value,
-                "payload": payload,
-            }
-        )
+        events.append(changes.claim_reported(case.key, key, payload).row())
     for key, added in items.items():  # a known claim that gained items
-        events.append(
-            {
-                "kind": EventKind.EVIDENCE_IMPORTED.value,
-                "case_key": case.key,
-                "claim_key": key,
-                "payload": {"via": "import", "items": added},
-            }
-        )
+        events.append(changes.evidence_imported(case.key, key, added).row())
     uow.events.append_many(actor, stamp, events)

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from claims.domain import changes
 from claims.domain.assessment import assess
 from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
@@ -221,14 +222,7 @@ def _new_claim(
             "history": [h.model_dump(mode="json", exclude_none=True) for h in history],
             "reviews": [r.model_dump(mode="json", exclude_none=True) for r in entry.reviews],
         }
-    uow.record(
-        EventKind.CLAIM_REPORTED,
-        at=stamp,
-        actor=actor,
-        claim=claim,
-        to_stage=Stage.REPORTED.value,
-        payload=payload,
-    )
+    uow.record_change(changes.claim_reported(claim.case.key, claim.key, payload), actor=actor, at=stamp)
     if not voucher["trusted"]:
         check_history(entry, where)  # not replayed, but a history no rule allows is still refused
         return claim
@@ -349,16 +343,11 @@ def _land_unvouched(
     uow.reviews.add(review)
     touch(claim)
     uow.flush()
-    uow.record(
-        EventKind.REVIEW_REQUESTED,
-        actor=actor,
-        claim=claim,
-        from_stage=review.from_stage,
-        to_stage=review.to_stage,
-        rationale=reason,
-        policy_version=rt.policy.version,
-        payload={"review": review.id, "via": "import"},
-    )
+    change = changes.review_requested(
+        claim.case.key, claim.key, review.from_stage, review.to_stage, reason=reason, policy=rt.policy.version,
+        review=review.id, via="import",
+    )  # fmt: skip
+    uow.record_change(change, actor=actor)
 
 
 def _import_actions(uow: UnitOfWork, case: Case, cf: CaseFile, claims: dict[str, Claim], created: Counter[str]) -> None:

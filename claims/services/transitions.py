@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
 
+from claims.domain import changes
 from claims.domain.errors import RuleViolation
-from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.store.models import Claim, ReviewRequest
@@ -49,8 +49,9 @@ def move(
 ) -> None:
     """Set the stage and its timestamp, clear at-risk, and record `claim.stage_changed`.
 
-    Every stage change passes here, and here asks the domain's `decide_transition` first:
-    a move it refuses (or allows only after a sign-off nobody gave) raises and changes nothing.
+    Every stage change of one claim at a time passes here (a batch of the assessment asks the same
+    `decide_transition` in `_check_move` and writes the same `changes.stage_changed`): a move the rule
+    refuses (or allows only after a sign-off nobody gave) raises and changes nothing.
     """
     from_stage = claim.stage
     decision = decide_transition(
@@ -75,25 +76,22 @@ def move(
     setattr(claim, f"{to.value}_at", when)
     claim.at_risk = False
     touch(claim)
-    payload: dict[str, Any] = {"via": via.value, "by": requested_by or actor}
-    if approved_by:
-        payload["approved_by"] = approved_by
-    if at is not None:
-        payload["at"] = when.isoformat()
-    payload.update(extra or {})
-    uow.record(
-        EventKind.CLAIM_STAGE_CHANGED,
-        # One clock reading for the stage timestamp and its event, so history and stage times agree;
-        # a move replayed from a case file keeps its historical time in the payload instead.
-        at=None if at is not None else when,
-        actor=actor,
-        claim=claim,
-        from_stage=from_stage,
-        to_stage=to.value,
+    change = changes.stage_changed(
+        claim.case.key,
+        claim.key,
+        from_stage,
+        to,
+        via=via,
+        by=requested_by or actor,
         rationale=rationale,
-        policy_version=policy_version,
-        payload=payload,
+        policy=policy_version,
+        approved_by=approved_by,
+        at=at,
+        extra=extra,
     )
+    # One clock reading for the stage timestamp and its event, so history and stage times agree;
+    # a move replayed from a case file keeps its historical time in the payload instead.
+    uow.record_change(change, actor=actor, at=None if at is not None else when)
 
 
 def decide(
@@ -109,13 +107,14 @@ def decide(
     review.status, review.decided_by, review.decided_at, review.rationale = status.value, actor, now(), rationale
     claim = review.claim
     touch(claim)
-    uow.record(
-        EventKind.review_decided(status),
-        actor=actor,
-        claim=claim,
-        from_stage=review.from_stage,
-        to_stage=review.to_stage,
+    change = changes.review_decided(
+        claim.case.key,
+        claim.key,
+        status,
+        review.from_stage,
+        review.to_stage,
+        review=review.id,
         rationale=rationale,
-        policy_version=policy_version,
-        payload={"review": review.id},
+        policy=policy_version,
     )
+    uow.record_change(change, actor=actor)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from claims.domain.changes import Change
 from claims.domain.events import EventKind
 from claims.store.db import WRITE_WAIT_SECONDS, session_factory
 from claims.store.events import WRITERS_LOCK, EventLog
@@ -173,6 +174,23 @@ class UnitOfWork:
                 rationale=rationale,
                 policy_version=policy_version,
                 payload=dict(payload or {}),
+                at=at,
+            )
+        )
+
+    def record_change(self, change: Change, *, actor: str, at: datetime | None = None) -> None:
+        """Note the event of a change made by `claims.domain.changes` (the shape the bulk writer takes too)."""
+        self._recorded.append(
+            Recorded(
+                kind=change.kind,
+                actor=actor,
+                case_key=change.case_key,
+                claim_key=change.claim_key,
+                from_stage=change.from_stage,
+                to_stage=change.to_stage,
+                rationale=change.rationale,
+                policy_version=change.policy_version,
+                payload=dict(change.payload),
                 at=at,
             )
         )

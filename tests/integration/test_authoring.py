@@ -140,6 +140,10 @@ def test_withdrawn_source_stays_readable_and_its_evidence_no_longer_counts(autho
         a.withdraw_source(rt, "alice", "desk", "osint", "again", expected_version=row["version"])
     (ev,) = payload_of(rt, "source.withdrawn")
     assert (ev["old"], ev["new"], ev["evidence_retracted"]) == ({"withdrawn": False}, {"withdrawn": True}, 1)
+    # The retraction is replayed from that event: the log still agrees with the tables (it did not).
+    assert ev["retracted"] == [e["id"] for e in detail["evidence"] if e["source"] == "osint"]
+    report = services.audit_verify(rt)
+    assert report.ok, report.problem
 
 
 def test_withdrawn_claim_stays_readable_and_is_not_edited(authored: Runtime):
