@@ -55,6 +55,12 @@ def each_with(text: str, until: str) -> list[str]:
     return [n for n in (t.strip("`") for t in re.findall(r"`[^`]+`", part)) if FIELD.match(n)]
 
 
+def same_fields(printed: dict[str, object], listed: list[str], what: str) -> None:
+    extra, missing = sorted(set(printed) - set(listed)), sorted(set(listed) - set(printed))
+    assert not extra, f"{what} prints {extra}, which the design does not list"
+    assert not missing, f"{what}: the design lists {missing}, which it does not print"
+
+
 @pytest.fixture
 def run(demo, env_db: str, cli):
     """`run("show", "KEY")`: the command's --json output on the demo database, parsed."""
@@ -95,10 +101,10 @@ def test_readiness_json_prints_exactly_the_fields_the_design_lists(run):
     actions = run("readiness")
     assert isinstance(actions, list) and actions
     for action in actions:
-        assert sorted(action) == sorted(top), action
+        same_fields(action, top, "readiness --json")
         assert action["requirements"]
         for req in action["requirements"]:
-            assert sorted(req) == sorted(nested["requirements"]), req
+            same_fields(req, nested["requirements"], "readiness --json requirements")
 
 
 def test_list_json_prints_exactly_the_fields_the_design_lists(run):
@@ -110,7 +116,7 @@ def test_list_json_prints_exactly_the_fields_the_design_lists(run):
     listed = each_with(text, "The table prints")
     assert page["claims"]
     for row in page["claims"]:
-        assert sorted(row) == sorted(listed), row
+        same_fields(row, listed, "list --json claims")
 
 
 def test_review_list_json_prints_exactly_the_fields_the_design_lists(run, demo):
@@ -120,7 +126,7 @@ def test_review_list_json_prints_exactly_the_fields_the_design_lists(run, demo):
     queue = run("review", "list")
     assert isinstance(queue, list) and queue
     for request in queue:
-        assert sorted(request) == sorted(listed), request
+        same_fields(request, listed, "review list --json")
 
 
 def test_assess_json_prints_exactly_the_fields_the_design_lists(demo, capsys):
@@ -133,5 +139,5 @@ def test_assess_json_prints_exactly_the_fields_the_design_lists(demo, capsys):
     capsys.readouterr()
     print_outcomes(outcomes, True)
     printed = json.loads(capsys.readouterr().out)
-    assert sorted(printed) == sorted(top), printed
+    same_fields(printed, top, "assess --json")
     assert printed["review_requested"], "the new B2 line makes factory-exists ready for a confirm request"
