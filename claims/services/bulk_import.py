@@ -45,6 +45,7 @@ from claims.services.jsonstream import Broken, Items, ObjectReader
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import Case
+from claims.store.repositories import ClaimRow, EvidenceRow
 from claims.store.types import to_utc
 from claims.store.uow import UnitOfWork
 
@@ -282,11 +283,13 @@ def _write_chunk(
     ids = {key: claim_id for key, (claim_id, _) in existing.items()}
     reported: dict[str, dict[str, Any]] = {}  # key -> payload of `claim.reported`, for each new claim
     if new:
-        rows = []
+        rows: list[ClaimRow] = []
         for entry in new:
             first = entry.history[0] if entry.history else None  # `reported`, with who and when
             at = (to_utc(first.at) if first else None) or stamp
-            rows.append((case.id, entry.key, entry.statement, "reported", False, entry.assignee, 1, stamp, stamp, at))
+            rows.append(
+                ClaimRow(case.id, entry.key, entry.statement, "reported", False, entry.assignee, 1, stamp, stamp, at)
+            )
             reported[entry.key] = {"by": first.by, "at": at.isoformat()} if first else {"by": actor}
         uow.claims.insert_rows(rows)
         for entry in new:  # withdrawn ones are few: one UPDATE each (issue 17)
@@ -299,7 +302,8 @@ def _write_chunk(
     if existing:
         for claim_id, fp in uow.evidence.ids_by_fingerprint(sorted(ids[k] for k in existing)):
             known.setdefault(claim_id, set()).add(fp)
-    rows, payloads = [], []
+    evidence_rows: list[EvidenceRow] = []
+    payloads = []
     grown: set[int] = set()
     for _, entry in chunk:
         claim_id = ids[entry.key]
@@ -314,40 +318,40 @@ def _write_chunk(
             if entry.key in existing:
                 grown.add(claim_id)
             retracted = ev.retracted
-            rows.append(
-                (
-                    claim_id,
-                    source_ids[ev.source],
-                    stance,
-                    credibility,
-                    ev.summary,
-                    ev.locator,
-                    ev.observed_at,
-                    ev.added_by or actor,
-                    to_utc(ev.added_at) or stamp,
-                    fp,
-                    retracted,
-                    ev.retracted_by if retracted else None,
-                    (to_utc(ev.retracted_at) or stamp) if retracted else None,
-                    ev.retraction_reason if retracted else None,
+            evidence_rows.append(
+                EvidenceRow(
+                    claim_id=claim_id,
+                    source_id=source_ids[ev.source],
+                    stance=stance,
+                    credibility=credibility,
+                    summary=ev.summary,
+                    locator=ev.locator,
+                    observed_at=ev.observed_at,
+                    added_by=ev.added_by or actor,
+                    added_at=to_utc(ev.added_at) or stamp,
+                    fingerprint=fp,
+                    retracted=retracted,
+                    retracted_by=ev.retracted_by if retracted else None,
+                    retracted_at=(to_utc(ev.retracted_at) or stamp) if retracted else None,
+                    retraction_reason=ev.retraction_reason if retracted else None,
                 )
             )
             payloads.append((entry.key, ev.source, stance, f"{reliability[ev.source]}{credibility}", retracted))
     items: dict[str, list[dict[str, Any]]] = {}
-    if rows:
-        uow.evidence.insert_rows(rows)
-        new_ids = uow.evidence.ids_by_fingerprint(sorted({row[0] for row in rows}))
-        for row, (claim_key, source, stance, grade, retracted) in zip(rows, payloads, strict=True):
+    if evidence_rows:
+        uow.evidence.insert_rows(evidence_rows)
+        new_ids = uow.evidence.ids_by_fingerprint(sorted({row.claim_id for row in evidence_rows}))
+        for row, (claim_key, source, stance, grade, retracted) in zip(evidence_rows, payloads, strict=True):
             items.setdefault(claim_key, []).append(
                 {
-                    "evidence": new_ids[(row[0], row[9])],
+                    "evidence": new_ids[(row.claim_id, row.fingerprint)],
                     "source": source,
                     "stance": stance,
                     "grade": grade,
                     "retracted": retracted,
                 }
             )
-        created["evidence"] += len(rows)
+        created["evidence"] += len(evidence_rows)
         if grown:  # known claims that gained evidence: a new version, as one change each
             uow.claims.bump_versions(grown, stamp)
     events = []

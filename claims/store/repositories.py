@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -69,6 +69,40 @@ def _member_of(session: Session, column: ColumnElement[Any], values: Sequence[An
 def _storable_id(value: int) -> bool:
     """An id no row can have (beyond 64 bits, or not positive) is simply unknown, not a driver overflow."""
     return 0 < value < 2**63
+
+
+class ClaimRow(NamedTuple):
+    """A new claim for the bulk import, its fields the `claims` columns it fills (no ORM object)."""
+
+    case_id: int
+    key: str
+    statement: str
+    stage: str
+    at_risk: bool
+    assignee: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    reported_at: datetime
+
+
+class EvidenceRow(NamedTuple):
+    """A new evidence item for the bulk import, its fields the `evidence` columns it fills."""
+
+    claim_id: int
+    source_id: int
+    stance: str
+    credibility: int
+    summary: str
+    locator: str | None
+    observed_at: date | None
+    added_by: str
+    added_at: datetime
+    fingerprint: str
+    retracted: bool
+    retracted_by: str | None
+    retracted_at: datetime | None
+    retraction_reason: str | None
 
 
 class Repository:
@@ -326,21 +360,10 @@ class ClaimRepository(Repository):
         return found
 
     # Bulk import: plain rows, no ORM objects (claims.services.bulk_import).
-    BULK_COLUMNS = (
-        "case_id",
-        "key",
-        "statement",
-        "stage",
-        "at_risk",
-        "assignee",
-        "version",
-        "created_at",
-        "updated_at",
-        "reported_at",
-    )
+    BULK_COLUMNS = ClaimRow._fields
 
-    def insert_rows(self, rows: Sequence[Sequence[Any]]) -> int:
-        """New claims as tuples in BULK_COLUMNS order; read their ids back with `ids_and_cases`."""
+    def insert_rows(self, rows: Sequence[ClaimRow]) -> int:
+        """New claims as typed rows; read their ids back with `ids_and_cases`."""
         return self._insert_rows(Claim.__table__, self.BULK_COLUMNS, rows)
 
     def mark_withdrawn(self, key: str, at: datetime | None, by: str, reason: str) -> None:
@@ -420,25 +443,10 @@ class EvidenceRepository(Repository):
         return out
 
     # Bulk import: plain rows, no ORM objects (claims.services.bulk_import).
-    BULK_COLUMNS = (
-        "claim_id",
-        "source_id",
-        "stance",
-        "credibility",
-        "summary",
-        "locator",
-        "observed_at",
-        "added_by",
-        "added_at",
-        "fingerprint",
-        "retracted",
-        "retracted_by",
-        "retracted_at",
-        "retraction_reason",
-    )
+    BULK_COLUMNS = EvidenceRow._fields
 
-    def insert_rows(self, rows: Sequence[Sequence[Any]]) -> int:
-        """New items as tuples in BULK_COLUMNS order; read their ids back with `ids_by_fingerprint`."""
+    def insert_rows(self, rows: Sequence[EvidenceRow]) -> int:
+        """New items as typed rows; read their ids back with `ids_by_fingerprint`."""
         return self._insert_rows(Evidence.__table__, self.BULK_COLUMNS, rows)
 
     def ids_by_fingerprint(self, claim_ids: Sequence[int]) -> dict[tuple[int, str], int]:
