@@ -302,7 +302,7 @@ class CollectionTask(Base):
     __table_args__ = (
         partial_index(
             "uq_collection_tasks_one_open", "key", unique=True, sqlite="status = 'open'", postgresql="status = 'open'"
-        ),  # fmt: skip
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
