@@ -28,6 +28,7 @@ READINESS = "views/readiness.py"
 REVIEW = "views/review.py"
 REPORT_NEW = "views/report_new.py"
 REPORT = "views/report.py"
+WORK = "views/work.py"
 
 STAGES = ("reported", "corroborated", "confirmed", "refuted")
 STAGE_COLOURS = {"reported": "#8c9bb0", "corroborated": "#e3a21a", "confirmed": "#2e8b57", "refuted": "#c0392b"}

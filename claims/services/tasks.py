@@ -334,8 +334,14 @@ def _day(value: str | None) -> date | None:
 
 
 def need_json(need: Need, task_ids: dict[str, int]) -> dict[str, Any]:
-    return {"task": task_ids.get(need.key), "claim": need.claim, "stage": need.stage.value, "kind": need.kind.value,
-            "items": need.items, "need": need.text}  # fmt: skip
+    return {
+        "task": task_ids.get(need.key),
+        "claim": need.claim,
+        "stage": need.stage.value,
+        "kind": need.kind.value,
+        "items": need.items,
+        "need": need.text,
+    }
 
 
 def action_plans(rt: Runtime, case_key: str | None = None) -> dict[str, dict[str, Any]]:

@@ -37,7 +37,8 @@ def test_the_demo_gaps_become_ranked_tasks(demo: Runtime):
     assert (first["claim"], first["unblocks"]) == ("factory-exists", 3)
     c3 = by_key(demo)[C3_FACTORY]
     assert c3["need"] == (
-        "1 more independent supporting source(s) graded C3 or better, independent of eeas-intel, reuters (for confirmed)"
+        "1 more independent supporting source(s) graded C3 or better, "
+        "independent of eeas-intel, reuters (for confirmed)"
     )
     assert c3["actions"] == ["eu-listing-manufacturer", "eu-listing-supply-chain", "measures-chinese-state"]
     assert c3["independent_of"] == ["eeas-intel", "reuters"]
@@ -91,13 +92,15 @@ def test_a_task_whose_claim_moved_on_is_withdrawn(demo: Runtime):
 
 def test_an_action_no_longer_requiring_the_claim_withdraws_its_tasks(demo: Runtime):
     rt = demo
-    version = next(
-        a for a in list_actions(rt, "alice", "eu-drones-2024") if a["key"] == "measures-chinese-state"
-    )
+    version = next(a for a in list_actions(rt, "alice", "eu-drones-2024") if a["key"] == "measures-chinese-state")
     edit_action(
-        rt, "alice", "measures-chinese-state", expected_version=version["version"],
-        requires=[("factory-exists", "confirmed")], rationale="narrowed",
-    )  # fmt: skip
+        rt,
+        "alice",
+        "measures-chinese-state",
+        expected_version=version["version"],
+        requires=[("factory-exists", "confirmed")],
+        rationale="narrowed",
+    )
     tasks.replan_all(rt, "alice")
     gone = [t for t in by_key(rt, "withdrawn").values() if t["claim"] == "beijing-aware"]
     assert len(gone) == 3 and {t["close_reason"] for t in gone} == {"no policy action requires this claim any more"}
@@ -118,8 +121,9 @@ def test_the_plan_per_action_and_the_stress_test(demo: Runtime):
 
 def test_a_third_line_ends_resting_on_one_line_but_a_copy_does_not(demo: Runtime):
     rt = demo
-    add_source(rt, "alice", "eu-drones-2024", "copy", "Repeats Reuters", kind="media", reliability="B",
-               derived_from="reuters")  # fmt: skip
+    add_source(
+        rt, "alice", "eu-drones-2024", "copy", "Repeats Reuters", kind="media", reliability="B", derived_from="reuters"
+    )
     services.add_evidence(rt, "alice", "factory-exists", "copy", "supports", credibility=2, summary="Same story")
     assert tasks.rests_on(rt, "factory-exists") == ["eeas-intel", "reuters"]  # a copy is no new line
     add_source(rt, "alice", "eu-drones-2024", "own", "Own line", kind="media", reliability="C")
