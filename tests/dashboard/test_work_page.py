@@ -40,3 +40,21 @@ def test_a_manager_assigns_but_cannot_take_and_a_refusal_is_one_line(demo_app: R
     assert not at.error
     (task,) = [t for t in list_tasks(demo_app, "mia") if t["id"] == first]
     assert task["assignee"] == "alice"
+
+
+def test_readiness_shows_the_plan_and_the_claim_page_the_single_line(demo_app: Runtime, open_page: Open) -> None:
+    at = open_page("readiness")
+    at.selectbox(key="action").set_value("eu-listing-supply-chain").run()
+    shown = [m.value for m in at.markdown]
+    assert "**Plan to ready: 5 items**" in shown
+    plan = "\n".join(t.value for t in at.text)
+    for t in list_tasks(demo_app, "mia", action="eu-listing-supply-chain"):
+        assert f"task #{t['id']} · {t['claim']}: {t['need']}" in plan
+    warnings = [unescape(w.value) for w in at.warning]
+    assert "factory-exists rests on one line: losing eeas-intel or reuters drops it below its stage" in warnings
+    page = open_page("claim_detail", claim="factory-exists")
+    assert "Rests on one line: losing eeas-intel or reuters drops it below corroborated" in [
+        unescape(w.value) for w in page.warning
+    ]
+    other = open_page("claim_detail", claim="shipped-to-russia")
+    assert not [w for w in other.warning if "Rests on one line" in w.value]

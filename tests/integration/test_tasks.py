@@ -195,3 +195,13 @@ def test_assign_take_and_bad_input_on_the_command_line(demo: Runtime, cli, db_sn
     assert late.exit_code == 5 and error_line(late).startswith(f"error: task: #{first} is already closed (met: ")
     assert db_snapshot(demo.database_url) == before
     assert "no tasks" not in cli("tasks").stdout
+
+
+def test_the_brief_carries_the_plan_and_the_single_line_warning(demo: Runtime):
+    from claims.services.exports.brief import brief
+
+    text = brief(demo, "eu-drones-2024", "md").decode()
+    assert "Plan to ready (5 items):" in text
+    assert "Rests on one line: losing eeas-intel or reuters drops it below its stage." in text
+    ids = [t["id"] for t in tasks.list_tasks(demo, "alice", action="eu-listing-supply-chain")]
+    assert all(f"(task #{i})" in text for i in ids)
