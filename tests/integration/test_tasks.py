@@ -205,3 +205,24 @@ def test_the_brief_carries_the_plan_and_the_single_line_warning(demo: Runtime):
     assert "Rests on one line: losing eeas-intel or reuters drops it below its stage." in text
     ids = [t["id"] for t in tasks.list_tasks(demo, "alice", action="eu-listing-supply-chain")]
     assert all(f"(task #{i})" in text for i in ids)
+
+
+def test_an_actions_due_date_dates_its_tasks_and_a_bad_one_is_refused(demo: Runtime, cli, db_snapshot):
+    current = next(a for a in list_actions(demo, "alice", "eu-drones-2024") if a["key"] == "eu-listing-supply-chain")
+    before = db_snapshot(demo.database_url)
+    bad = cli("action", "edit", "eu-listing-supply-chain", "--expected-version", current["version"], "--due", "soon")
+    assert bad.exit_code == 1 and error_line(bad) == "error: due: 'soon' is not a date (YYYY-MM-DD)"
+    assert db_snapshot(demo.database_url) == before
+    moved = cli(
+        "action", "edit", "eu-listing-supply-chain", "--expected-version", current["version"], "--due", "2027-01-31"
+    )
+    assert moved.exit_code == 0, moved.stderr
+    dated = {t["claim"]: t["due"] for t in tasks.list_tasks(demo, "alice", action="eu-listing-supply-chain")}
+    assert dated == {"factory-exists": "2027-01-31", "shipped-to-russia": "2027-01-31"}
+    listed = tasks.list_tasks(demo, "alice")
+    # among the tasks that unblock two actions, the dated ones come before the undated
+    two = [t for t in listed if t["unblocks"] == 2]
+    assert [t["due"] for t in two] == sorted((t["due"] for t in two), key=lambda d: d or "9999")
+    with demo.uow(write=False) as uow:
+        updated = [e for e in uow.history.for_claim("shipped-to-russia") if e.kind == "task.updated"]
+    assert len(updated) == 3
