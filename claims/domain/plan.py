@@ -90,9 +90,21 @@ def _need(facts: ClaimFacts, stage: Stage, criterion: Criterion, result: Criteri
 
 
 def _with_roots(need: Need, facts: ClaimFacts) -> Need:
-    """The need for this claim: its key, and the roots a new line must not repeat."""
+    """The need for this claim: its key, and the roots a new line must not repeat (built directly:
+    `dataclasses.replace` was most of a 100k plan's time)."""
     roots = _counted(facts, need.stance, need.grade) if need.kind in _LINE_KINDS and need.stance and need.grade else ()
-    return replace(need, claim=facts.key, independent_of=roots)
+    return Need(
+        facts.key,
+        need.stage,
+        need.criterion,
+        need.kind,
+        need.items,
+        need.detail,
+        need.stance,
+        need.grade,
+        roots,
+        need.not_by,
+    )
 
 
 _LINE_KINDS = (NeedKind.LINES, NeedKind.OUTWEIGH)
@@ -262,8 +274,13 @@ def plan_tasks(
         if found is None:
             found = by_need[(gate.claim, gate.stage)] = planned_needs(claim, gate.stage, policy)
         for need in found:
-            per_action[need.key] = needs[need.key] = need
-            unblocks.setdefault(need.key, {})[gate.action] = gate.due
+            key = need.key
+            per_action[key] = needs[key] = need
+            got = unblocks.get(key)
+            if got is None:
+                unblocks[key] = {gate.action: gate.due}
+            else:
+                got[gate.action] = gate.due
     plan = Plan()
     for key, need in needs.items():
         dues = [d for d in unblocks[key].values() if d is not None]
