@@ -194,3 +194,26 @@ def links(d: Db, key: str) -> list[dict[str, Any]]:
         {"claim": x.claim, "other": x.other, "kind": x.kind, "rationale": x.rationale, "by": x.created_by}
         for x in links_of(runtime(d), key)
     ]
+
+
+@_cache
+def tasks(d: Db, case: str | None, actor: str) -> list[dict[str, Any]]:
+    """Open collection tasks in work order (issue 18)."""
+    from claims.services.tasks import list_tasks
+
+    return list_tasks(runtime(d), actor, case=case) if actor else []
+
+
+@_cache
+def action_plans(d: Db, case: str | None) -> dict[str, dict[str, Any]]:
+    """Per action: the smallest set of tasks to ready, and the claims resting on one line."""
+    from claims.services.tasks import action_plans as plans
+
+    return plans(runtime(d), case)
+
+
+@_cache
+def rests_on(d: Db, key: str) -> list[str]:
+    from claims.services.tasks import rests_on as roots
+
+    return roots(runtime(d), key)

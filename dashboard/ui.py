@@ -28,6 +28,7 @@ READINESS = "views/readiness.py"
 REVIEW = "views/review.py"
 REPORT_NEW = "views/report_new.py"
 REPORT = "views/report.py"
+WORK = "views/work.py"
 
 STAGES = ("reported", "corroborated", "confirmed", "refuted")
 STAGE_COLOURS = {"reported": "#8c9bb0", "corroborated": "#e3a21a", "confirmed": "#2e8b57", "refuted": "#c0392b"}
@@ -137,6 +138,12 @@ EVENT_LABELS = {
     EventKind.SOURCE_WITHDRAWN: "source withdrawn",
     EventKind.REPORT_ADDED: "report added",
     EventKind.REPORT_SENTENCE_ACCEPTED: "report sentence accepted",
+    EventKind.TASK_OPENED: "task opened",
+    EventKind.TASK_UPDATED: "task updated",
+    EventKind.TASK_ASSIGNED: "task assigned",
+    EventKind.TASK_TAKEN: "task taken",
+    EventKind.TASK_CLOSED: "task closed",
+    EventKind.TASK_WITHDRAWN: "task withdrawn",
     EventKind.CLAIM_EDITED: "claim reworded",
     EventKind.CLAIM_WITHDRAWN: "claim withdrawn",
     EventKind.ACTION_ADDED: "policy action added",

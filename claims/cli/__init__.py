@@ -22,6 +22,7 @@ from claims.cli.evidence import evidence_app
 from claims.cli.read import audit_app
 from claims.cli.reports import report_app
 from claims.cli.review import review_app
+from claims.cli.tasks import tasks_app
 from claims.cli.users import user_app
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(review_app, name="review")
+app.add_typer(tasks_app, name="tasks")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")

@@ -262,6 +262,7 @@ def action_add(
     title: Annotated[str, typer.Option(help="What the action is.")],
     requires: Requires = None,
     severity: Annotated[int, typer.Option(help="1-5.")] = 1,
+    due: Annotated[str | None, typer.Option(help="Due date, YYYY-MM-DD: its collection tasks are due by then.")] = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
@@ -276,6 +277,7 @@ def action_add(
         title,
         requires=authoring.parse_requires(requires or []),
         severity=severity,
+        due=due,
     )
     _done(row, "action", as_json)
 
@@ -287,10 +289,11 @@ def action_edit(
     title: Annotated[str | None, typer.Option(help="New title.")] = None,
     requires: Requires = None,
     rationale: Rationale = None,
+    due: Annotated[str | None, typer.Option(help="New due date, YYYY-MM-DD.")] = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Retitle an action or replace its requirements (needs --rationale)."""
+    """Retitle an action, move its due date or replace its requirements (needs --rationale)."""
     from claims.services import authoring
 
     row = authoring.edit_action(
@@ -301,6 +304,7 @@ def action_edit(
         title=title,
         requires=authoring.parse_requires(requires) if requires else None,
         rationale=rationale,
+        due=due,
     )
     _done(row, "action", as_json)
 

@@ -51,6 +51,13 @@ class EventKind(StrEnum):
     SIGNOFF_CODE_REFUSED = "signoff_code.refused"
     REPORT_ADDED = "report.added"  # a report stored whole with its SHA-256 (issue 17)
     REPORT_SENTENCE_ACCEPTED = "report.sentence_accepted"  # a sentence became a claim or evidence
+    # Collection tasks (issue 18): payload {"task": id, "need": text, "actions": [...], ...}.
+    TASK_OPENED = "task.opened"
+    TASK_UPDATED = "task.updated"  # the need changed (fewer items missing, other actions, due date)
+    TASK_ASSIGNED = "task.assigned"  # payload {"task": id, "assignee": NAME, "by": NAME}: the hook for notifications
+    TASK_TAKEN = "task.taken"  # someone took the task themselves ("I'm on it")
+    TASK_CLOSED = "task.closed"  # evidence or a decision met it
+    TASK_WITHDRAWN = "task.withdrawn"  # the claim moved on, or no action needs it any more
     TRUST_ADDED = "trust.added"  # a key whose signed case files may carry confirm/refute history
 
     @classmethod

@@ -18,6 +18,7 @@ from claims.services.errors import NotFound, RuleViolation, refuse_nul
 from claims.services.facts import STAGES, batch_facts, load_facts
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
+from claims.services.tasks import replan_claims
 from claims.services.transitions import decide, move, now, touch
 from claims.store.models import Claim, ReviewRequest
 from claims.store.uow import _STALE, ConcurrencyConflict, UnitOfWork
@@ -83,6 +84,7 @@ def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]
             batch.take(h, plan(facts[h.id], rt.policy, at_risk=bool(h.at_risk)), pending.get(h.id)) for h in heads
         ]
         batch.write(uow)
+        replan_claims(uow, rt.policy, keys, actor)  # the collection tasks of the judged claims (issue 18)
         uow.commit()
     return [o.outcome() for o in outcomes]
 

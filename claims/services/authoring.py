@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
+from datetime import date
 from typing import Any, get_args
 
 from sqlalchemy import select, update
@@ -38,6 +39,7 @@ from claims.services.casefile import SourceEntry
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_nul
 from claims.services.loading import check_version, load_claim
 from claims.services.runtime import Runtime, authorize
+from claims.services.tasks import replan
 from claims.services.transitions import now, touch
 from claims.store.models import ActionRequirement, Case, Claim, Evidence, PolicyAction, Source
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
@@ -208,12 +210,23 @@ def _requires_of(a: PolicyAction) -> list[dict[str, str]]:
     return [{"claim": r.claim.key, "stage": r.stage} for r in a.requirements]
 
 
+def parse_due(value: date | str | None) -> date | None:
+    """An action's due date (issue 18): YYYY-MM-DD; collection tasks are due by the earliest action they unblock."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"due: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _action_row(a: PolicyAction) -> dict[str, Any]:
     return {
         "case": a.case.key,
         "key": a.key,
         "title": a.title,
         "severity": a.severity,
+        "due": a.due_on.isoformat() if a.due_on else None,
         "requires": _requires_of(a),
         "version": a.version,
     }
@@ -539,9 +552,10 @@ def add_action(
     *,
     requires: Iterable[tuple[str, str]] = (),
     severity: int = 1,
+    due: date | str | None = None,
 ) -> dict[str, Any]:
-    """A policy action gated on claims reaching stages (`requires`: (claim key, stage) pairs)."""
-    key, title = _key("key", key), _text("title", title)
+    """A policy action gated on claims reaching stages (`requires`: (claim key, stage) pairs), due by `due`."""
+    key, title, due_on = _key("key", key), _text("title", title), parse_due(due)
     if not 1 <= severity <= 5:
         raise InvalidInput(f"severity: {severity!r} is not 1-5")
     with rt.uow() as uow:
@@ -550,12 +564,15 @@ def add_action(
         if uow.actions.get(key) is not None:
             raise RuleViolation(f"key: policy action {key!r} already exists")
         reqs = _requirements(uow, case, requires)
-        action = PolicyAction(case=case, key=key, title=title, severity=severity)
+        action = PolicyAction(case=case, key=key, title=title, severity=severity, due_on=due_on)
         action.requirements = [ActionRequirement(claim=c, stage=s) for c, s in reqs]
         uow.actions.add(action)
         uow.flush()
         new = {"title": title, "severity": severity, "requires": _requires_of(action)}
+        if due_on is not None:
+            new["due"] = due_on.isoformat()
         uow.record(EventKind.ACTION_ADDED, actor=actor, case_key=case.key, payload={"action": key, "new": new})
+        replan(uow, rt.policy, [c.key for c, _ in reqs], actor)  # its collection tasks (issue 18)
         row = _action_row(action)
         uow.commit()
         return row
@@ -570,14 +587,21 @@ def edit_action(
     title: str | None = None,
     requires: Iterable[tuple[str, str]] | None = None,
     rationale: str | None = None,
+    due: date | str | None = None,
 ) -> dict[str, Any]:
-    """Retitle an action or replace its requirements (which changes meaning: a rationale is required)."""
+    """Retitle an action, move its due date or replace its requirements (which changes meaning: a rationale
+    is required)."""
+    due_on = parse_due(due)
     with rt.uow() as uow:
         authorize(uow, actor, "author")
         action = _action(uow, key)
         _expect("policy action", key, action.version, expected_version)
         old: dict[str, Any] = {}
         new: dict[str, Any] = {}
+        touched = {r.claim.key for r in action.requirements}
+        if due_on is not None and due_on != action.due_on:
+            old["due"], new["due"] = action.due_on.isoformat() if action.due_on else None, due_on.isoformat()
+            action.due_on = due_on
         if title is not None and _text("title", title) != action.title:
             old["title"], new["title"] = action.title, title.strip()
             action.title = title.strip()
@@ -594,6 +618,7 @@ def edit_action(
                 action.requirements.clear()
                 uow.flush()
                 action.requirements.extend(ActionRequirement(claim=c, stage=s) for c, s in reqs)
+                touched |= {c.key for c, _ in reqs}
         if not new:
             raise InvalidInput(f"action: nothing to change on {key!r}")
         flag_modified(action, "title")  # a new version even when only the requirements changed
@@ -605,6 +630,7 @@ def edit_action(
             rationale=why,
             payload={"action": key, "old": old, "new": new, "version": action.version},
         )
+        replan(uow, rt.policy, touched, actor)  # tasks follow the requirements and the due date (issue 18)
         row = _action_row(action)
         uow.commit()
         return row

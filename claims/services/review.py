@@ -13,6 +13,7 @@ from claims.services.facts import load_facts
 from claims.services.identity import redeem_signoff_code
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
+from claims.services.tasks import replan_claims
 from claims.services.transitions import decide, move
 from claims.store.models import ReviewRequest
 from claims.store.uow import UnitOfWork
@@ -71,6 +72,7 @@ def _approve(uow: UnitOfWork, rt: Runtime, actor: str, review_id: int, rationale
         review_id=review.id,
         extra={"review": review.id},
     )
+    replan_claims(uow, rt.policy, [claim.key], actor)  # a sign-off met: its task closes now (issue 18)
     return Decision(review.id, claim.key, review.status, Stage(claim.stage))
 
 

@@ -20,9 +20,20 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
-_ANALYST = {"read", "import", "add_evidence", "retract_evidence", "request", "assess", "link"}
+# Collection tasks (issue 18): managers and analysts assign them, the people who collect take them.
+_ANALYST = {
+    "read",
+    "import",
+    "add_evidence",
+    "retract_evidence",
+    "request",
+    "assess",
+    "link",
+    "assign_task",
+    "take_task",
+}
 PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.MANAGER: frozenset({"read"}),
+    Role.MANAGER: frozenset({"read", "assign_task"}),
     Role.ANALYST: frozenset(_ANALYST | {"author"}),  # authoring: analysts and admins only (issue 17)
     Role.REVIEWER: frozenset(_ANALYST | {"approve", "reopen"}),
     Role.ADMIN: frozenset(_ANALYST | {"approve", "reopen", "manage_users", "author"}),

@@ -268,6 +268,7 @@ class PolicyAction(Base):
     title: Mapped[str] = mapped_column(Text)
     severity: Mapped[int] = mapped_column(SmallInteger, default=1)
     version: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0009
+    due_on: Mapped[date | None] = mapped_column(Date, default=None)  # migration 0013
 
     case: Mapped[Case] = relationship(back_populates="actions")
     requirements: Mapped[list[ActionRequirement]] = relationship(
@@ -288,6 +289,50 @@ class ActionRequirement(Base):
 
     action: Mapped[PolicyAction] = relationship(back_populates="requirements")
     claim: Mapped[Claim] = relationship()
+
+
+class CollectionTask(Base):
+    """A need (claim, stage, criterion) as work for a person (migration 0013); never deleted.
+
+    Open while the need stands; `closed` when evidence or a decision met it, `withdrawn` when the
+    claim moved on or no action needs it any more. At most one open task per need.
+    """
+
+    __tablename__ = "collection_tasks"
+    __table_args__ = (
+        partial_index(
+            "uq_collection_tasks_one_open", "key", unique=True, sqlite="status = 'open'", postgresql="status = 'open'"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(20))
+    criterion: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    items: Mapped[int] = mapped_column(Integer)
+    need: Mapped[str] = mapped_column(Text)
+    stance: Mapped[str | None] = mapped_column(String(12))
+    grade: Mapped[str | None] = mapped_column(String(2))
+    independent_of: Mapped[list[str]] = mapped_column(JSON)
+    not_by: Mapped[str | None] = mapped_column(String(80))
+    actions: Mapped[list[str]] = mapped_column(JSON)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    claim_stage: Mapped[str] = mapped_column(String(20))
+    policy_version: Mapped[str] = mapped_column(String(40))
+    assignee: Mapped[str | None] = mapped_column(String(80), index=True)
+    assigned_by: Mapped[str | None] = mapped_column(String(80))
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    claim: Mapped[Claim] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class TrustedKey(Base):

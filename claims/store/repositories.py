@@ -33,6 +33,7 @@ from claims.store.models import (
     ActionRequirement,
     Case,
     Claim,
+    CollectionTask,
     Event,
     Evidence,
     PolicyAction,
@@ -646,6 +647,54 @@ class ActionRepository(Repository):
                 .where(Case.key == case_key)
             )
         return stmt
+
+
+class TaskRepository(Repository):
+    """Collection tasks (issue 18): the needs planned from the gaps, open or kept after they end."""
+
+    def get(self, task_id: int) -> CollectionTask | None:
+        return self.session.get(CollectionTask, task_id)
+
+    def gate_rows(self, claim_keys: Iterable[str] | None = None) -> list[tuple[str, str, str, date | None]]:
+        """(action key, required claim key, stage, due date) of every requirement, or of those on `claim_keys`."""
+        stmt = (
+            select(PolicyAction.key, Claim.key, ActionRequirement.stage, PolicyAction.due_on)
+            .join(ActionRequirement, ActionRequirement.action_id == PolicyAction.id)
+            .join(Claim, Claim.id == ActionRequirement.claim_id)
+            .order_by(PolicyAction.id, ActionRequirement.id)
+        )
+        if claim_keys is None:
+            return [tuple(r) for r in self.session.execute(stmt)]  # type: ignore[misc]
+        wanted = sorted(set(claim_keys))
+        rows: list[tuple[str, str, str, date | None]] = []
+        for i in range(0, len(wanted), KEY_SLICE):
+            rows += [tuple(r) for r in self.session.execute(stmt.where(Claim.key.in_(wanted[i : i + KEY_SLICE])))]  # type: ignore[misc]
+        return rows
+
+    def open_for(self, claim_keys: Iterable[str] | None = None) -> list[CollectionTask]:
+        """Open tasks of these claims (all open tasks when None), with their claims."""
+        stmt = (
+            select(CollectionTask)
+            .join(Claim, Claim.id == CollectionTask.claim_id)
+            .where(CollectionTask.status == "open")
+            .options(selectinload(CollectionTask.claim).selectinload(Claim.case))
+            .order_by(CollectionTask.id)
+        )
+        if claim_keys is None:
+            return list(self.session.scalars(stmt))
+        wanted = sorted(set(claim_keys))
+        found: list[CollectionTask] = []
+        for i in range(0, len(wanted), KEY_SLICE):
+            found += self.session.scalars(stmt.where(Claim.key.in_(wanted[i : i + KEY_SLICE])))
+        return found
+
+    def listing(self, status: str | None, case_key: str | None = None) -> list[CollectionTask]:
+        stmt = select(CollectionTask).options(selectinload(CollectionTask.claim).selectinload(Claim.case))
+        if status is not None:
+            stmt = stmt.where(CollectionTask.status == status)
+        if case_key:
+            stmt = stmt.join(Claim, Claim.id == CollectionTask.claim_id).join(Case).where(Case.key == case_key)
+        return list(self.session.scalars(stmt.order_by(CollectionTask.id)))
 
 
 class HistoryRepository(Repository):

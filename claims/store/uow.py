@@ -28,6 +28,7 @@ from claims.store.repositories import (
     HistoryRepository,
     ReviewRepository,
     SourceRepository,
+    TaskRepository,
     UserRepository,
 )
 
@@ -127,6 +128,7 @@ class UnitOfWork:
         self.actions = ActionRepository(self.session)
         self.events = EventLog(self.session)
         self.history = HistoryRepository(self.session)
+        self.tasks = TaskRepository(self.session)
         self._recorded: list[Recorded] = []
         return self
 

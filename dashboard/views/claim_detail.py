@@ -80,6 +80,11 @@ elif step["kind"] == "demote":
     )
 elif step["kind"] == "at_risk":
     st.warning(ui.esc(step["reason"]), icon=":material/warning:")
+if data.claim_gates(d, detail["case"]).get(key) and (roots := data.rests_on(d, key)):  # issue 18
+    st.warning(
+        f"Rests on one line: losing {ui.esc(' or '.join(roots))} drops it below {detail['stage']}",
+        icon=":material/warning:",
+    )
 
 if judgement := detail.get("likelihood"):  # ICD 203: the term and the confidence word in separate sentences
     st.markdown(f"**{ui.esc(judgement['sentence'])}**")

@@ -143,6 +143,21 @@ with overview:
                         args=(r.claim,),
                         help="Try hypothetical evidence for this claim (nothing is written).",
                     )
+            plan = data.action_plans(d, case).get(focus.key, {})
+            if plan.get("tasks"):  # the smallest set of collection tasks that would make it ready (issue 18)
+                st.markdown(f"**Plan to ready: {plan['items']} item{'s' if plan['items'] != 1 else ''}**")
+                st.text("\n".join(f"• task #{t['task']} · {t['claim']}: {t['need']}" for t in plan["tasks"]))
+                st.page_link(
+                    ui.WORK,
+                    label="Open the Work page",
+                    icon=":material/assignment:",
+                    query_params={"work_action": focus.key},
+                )
+            for claim, roots in plan.get("rests_on_one_line", {}).items():
+                st.warning(
+                    f"{ui.esc(claim)} rests on one line: losing {ui.esc(' or '.join(roots))} drops it below its stage",
+                    icon=":material/warning:",
+                )
         ui.grade_legend()
 
         grid = pd.DataFrame(

@@ -139,8 +139,15 @@ def test_a_batch_that_fails_once_is_retried_and_applies_each_transition_once(
     # After a commit the retry finds the claim already corroborated: nothing moves twice.
     assert moved == ({} if after_commit else {"factory-exists": Stage.CORROBORATED})
     assert services.claim_detail(loaded, "factory-exists")["stage"] == "corroborated"
-    # exactly one new event in the whole log: the one transition, written once
-    assert event_rows(db_url)[len(before) :] == [("claim.stage_changed", "factory-exists", "corroborated")]
+    # exactly one new claim event in the whole log: the one transition, written once
+    new = event_rows(db_url)[len(before) :]
+    assert [r for r in new if not r[0].startswith("task.")] == [
+        ("claim.stage_changed", "factory-exists", "corroborated")
+    ]
+    # and each collection task opened once (issue 18), the retried batch's included
+    from claims.services.tasks import list_tasks
+
+    assert len([r for r in new if r[0] == "task.opened"]) == len(list_tasks(loaded, "system")) > 0
     assert services.audit_verify(loaded).ok
 
 

@@ -44,7 +44,9 @@ def brief_blocks(rt: Runtime, case_key: str | None = None) -> list[Block]:
     key = data["case"]["key"]
     actions = action_readiness(rt, key)
     judged = case_likelihoods(rt, key)
-    return compose(data, actions, judged, rt.policy.version, datetime.now(UTC))
+    from claims.services.tasks import action_plans
+
+    return compose(data, actions, judged, rt.policy.version, datetime.now(UTC), action_plans(rt, key))
 
 
 def compose(
@@ -53,8 +55,13 @@ def compose(
     judged: dict[str, dict[str, Any]],
     policy_version: str,
     at: datetime,
+    plans: dict[str, dict[str, Any]] | None = None,
 ) -> list[Block]:
-    """The brief's content, independent of the format it is written in."""
+    """The brief's content, independent of the format it is written in.
+
+    `plans` (claims.services.tasks.action_plans): per action, the smallest set of collection tasks
+    that would make it ready, and the gating claims that rest on one line (issue 18)."""
+    plans = plans or {}
     claims = {c["key"]: c for c in data["claims"]}
     ready = sum(a.ready for a in actions)
     blocks = [
@@ -84,6 +91,25 @@ def compose(
                 lead = "At risk:" if r.met else "Evidence still needed before acting:"
                 blocks.append(Block("para", lead))
                 blocks.append(Block("bullets", items=tuple(r.gaps)))
+            if roots := plans.get(a.key, {}).get("rests_on_one_line", {}).get(r.claim):
+                blocks.append(
+                    Block(
+                        "para", f"Rests on one line: losing {' or '.join(roots)} drops it below its stage.", strong=True
+                    )
+                )
+        plan = plans.get(a.key, {})
+        if plan.get("tasks"):
+            n = plan["items"]
+            blocks.append(Block("para", f"Plan to ready ({n} item{'s' if n != 1 else ''}):", strong=True))
+            blocks.append(
+                Block(
+                    "bullets",
+                    items=tuple(
+                        f"{t['claim']}: {t['need']}" + (f" (task #{t['task']})" if t["task"] else "")
+                        for t in plan["tasks"]
+                    ),
+                )
+            )
     blocks.append(Block("heading", "Annex A: sources and their reliability", 2))
     names = {s["key"]: s["name"] for s in data["sources"]}
     blocks.append(
