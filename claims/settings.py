@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     api_header_timeout: float = Field(10, gt=0)  # seconds a connection may take to send its request head
     api_concurrency: int = Field(16, ge=1)  # requests handled at once; more wait, at most `api_queue_seconds`
     api_queue_seconds: float = Field(10, gt=0)
-    api_max_connections: int = Field(4096, ge=1)  # open connections, idle or not; beyond them: 503
+    api_max_connections: int = Field(2048, ge=1)  # open connections, idle or not; beyond them: 503
     key_dir: Path | None = None  # the instance key and audit checkpoints; default ~/.config/claims
     checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
     report_max_mib: float = 20  # a report file larger than this is refused before it is read (issue 17)

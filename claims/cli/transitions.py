@@ -1,5 +1,6 @@
 """`claims assess`, `claims advance`, `claims reopen`: moving claims between stages."""
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -45,7 +46,7 @@ def assess_cmd(
     from claims.cli import remote
 
     if remote.configured() and not verbose and not dask:
-        if not as_json:
+        if not as_json and sys.stderr.isatty():  # for a person watching; logs and errors stay one line
             err.print("assessing on the claims API…", markup=False)
         data = remote.call(
             "POST",

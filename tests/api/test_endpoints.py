@@ -169,3 +169,31 @@ def test_two_reviewers_approving_at_once_exactly_one_wins(postgres_url: str, own
     assert loser.headers["content-type"].startswith(PROBLEM)
     history = [h for h in services.claim_detail(rt, "factory-exists")["history"] if h["kind"] == "review.approved"]
     assert len(history) == 1 and services.claim_detail(rt, "factory-exists")["stage"] == "confirmed"
+
+
+def test_the_token_is_checked_before_a_byte_of_the_body_is_read(loaded: Runtime):
+    """Issue 21 point 8: the guard answers 401 without ever calling the app's receive (no body read)."""
+    import asyncio
+
+    from claims.api.guard import Guard
+
+    reached: list[str] = []
+
+    async def app(scope, receive, send):  # the routes: must not be reached
+        reached.append("app")
+
+    async def receive():
+        reached.append("receive")
+        return {"type": "http.request", "body": b"{}" * 1000, "more_body": False}
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message):
+        sent.append(message)
+
+    guard = Guard(app, lambda: loaded, Limits())
+    for headers in ([], [(b"authorization", b"Bearer forged")]):
+        reached.clear()
+        scope = {"type": "http", "path": "/imports", "method": "POST", "headers": headers}
+        asyncio.run(guard(scope, receive, send))
+        assert reached == [] and sent[-2]["status"] == 401

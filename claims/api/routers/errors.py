@@ -7,6 +7,7 @@ from typing import Any
 from claims.api.schemas import Problem
 
 _SAID = {
+    400: "A body that is not the JSON it says it is.",
     401: "No token, or one that proves no one now (unknown, expired, revoked).",
     403: "The token's user may not do this.",
     404: "Unknown claim, case, source, review or action.",
