@@ -41,4 +41,3 @@ def refuse_future(field: str, value: date | None) -> None:
     """Evidence observed in 2100 was accepted; an observation date may not be later than today."""
     if value is not None and value > latest_observable():
         raise InvalidInput(f"{field}: {value.isoformat()!r} is in the future (today is {datetime.now(UTC):%Y-%m-%d})")
-

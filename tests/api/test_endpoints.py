@@ -16,6 +16,7 @@ from sqlalchemy import update
 from claims import services
 from claims.api import create_app
 from claims.api.guard import Limits
+from claims.domain.stages import Stage
 from claims.services import Runtime
 from claims.services.identity import revoke_token
 from claims.store.models import Token
@@ -85,7 +86,8 @@ def test_bad_input_is_one_line_naming_the_field_and_leaves_the_database(
     body = {"source": "eu-official", "stance": "sideways", "summary": "x", "credibility": 2}
     bad = is_problem(client.post("/claims/factory-exists/evidence", json=body, headers=alice), 422, "unknown-word")
     assert "sideways" in str(bad["detail"])
-    wrong = client.post("/claims/factory-exists/evidence", json=body | {"stance": "supports", "credibility": 9}, headers=alice)
+    body |= {"stance": "supports", "credibility": 9}
+    wrong = client.post("/claims/factory-exists/evidence", json=body, headers=alice)
     assert "9" in str(is_problem(wrong, 422, "invalid-grade")["detail"])
     typed = client.post("/claims/factory-exists/evidence", json={"source": 1}, headers=alice)
     assert str(is_problem(typed, 422, "invalid-input")["detail"]).startswith("source: 1 ")
@@ -147,8 +149,8 @@ def test_two_reviewers_approving_at_once_exactly_one_wins(postgres_url: str, own
     services.ensure_users(rt, DEMO_USERS)
     services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
     services.add_evidence(rt, "alice", "factory-exists", "eu-official", "supports", credibility=2, summary="third")
-    services.advance(rt, "alice", "factory-exists", services.advance.__globals__["Stage"]("corroborated"))
-    review = services.advance(rt, "alice", "factory-exists", services.advance.__globals__["Stage"]("confirmed")).review_id
+    services.advance(rt, "alice", "factory-exists", Stage.CORROBORATED)
+    review = services.advance(rt, "alice", "factory-exists", Stage.CONFIRMED).review_id
     tokens = [issue_token_unchecked(rt, n, reason="race").token for n in ("bob", "admin")]
     barrier = threading.Barrier(2)
     answers: list[httpx.Response] = []

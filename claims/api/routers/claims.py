@@ -19,14 +19,9 @@ from claims.api.schemas import (
     RetractIn,
 )
 from claims.domain.stages import Stage
-from claims.services.runtime import authorize
+from claims.services.identity import check_permission
 
 router = APIRouter(tags=["claims"], responses=PROBLEMS)
-
-
-def _may_read(rt: services.Runtime, who: services.Identity) -> None:
-    with rt.uow(write=False) as uow:
-        authorize(uow, who.name, "read")
 
 
 @router.get("/claims", response_model=ClaimPage)
@@ -46,7 +41,7 @@ def list_claims(
     from claims.domain.grades import Grade
     from claims.store.queries import ClaimFilters, claim_page
 
-    _may_read(rt, who)
+    check_permission(rt, who.name, "read")
     filters = ClaimFilters(
         case=case,
         stages=[Stage.parse(stage).value] if stage else None,
@@ -62,14 +57,14 @@ def list_claims(
 @router.get("/claims/{key}", response_model=dict[str, Any])
 def show_claim(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     """A claim: stage, evidence with grades and lineage roots, assessment and history (as `claims show --json`)."""
-    _may_read(rt, who)
+    check_permission(rt, who.name, "read")
     return services.claim_detail(rt, key)
 
 
 @router.get("/readiness", response_model=list[ActionReadiness])
 def readiness(rt: Rt, who: Who, case: str | None = None) -> list[dict[str, Any]]:
     """Policy actions: ready or not, which claims gate each, and what would close the gap."""
-    _may_read(rt, who)
+    check_permission(rt, who.name, "read")
     return services.readiness_json(services.action_readiness(rt, case))
 
 

@@ -10,7 +10,7 @@ from claims import services
 from claims.api.deps import Id, Rt, Who
 from claims.api.routers.errors import PROBLEMS
 from claims.api.schemas import DecisionIn, DecisionOut, RejectIn, ReviewPage
-from claims.services.runtime import authorize
+from claims.services.identity import check_permission
 
 router = APIRouter(tags=["reviews"], responses=PROBLEMS)
 
@@ -26,8 +26,7 @@ def list_reviews(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> dict[str, Any]:
     """Review requests by impact, each with the assessment of its target stage (as `claims review list --json`)."""
-    with rt.uow(write=False) as uow:
-        authorize(uow, who.name, "read")
+    check_permission(rt, who.name, "read")
     page = services.review_page(
         rt, None if status == "all" else status, case=case, action=action, limit=limit, offset=offset
     )

@@ -16,7 +16,7 @@ from claims.api.deps import Rt, Who
 from claims.api.routers.errors import PROBLEMS
 from claims.api.schemas import AssessIn, AssessOut, ImportOut
 from claims.domain.errors import RunFailed
-from claims.services.runtime import authorize
+from claims.services.identity import check_permission
 
 router = APIRouter(tags=["runs"], responses=PROBLEMS)
 
@@ -60,8 +60,7 @@ def assess(body: AssessIn, rt: Rt, who: Who) -> dict[str, Any]:
     from flows.assessment import BatchesFailed
     from flows.runner import assess as run
 
-    with rt.uow(write=False) as uow:  # refused before any flow run, even with nothing to assess
-        authorize(uow, who.name, "assess")
+    check_permission(rt, who.name, "assess")  # refused before any flow run, even with nothing to assess
     try:
         report = run(
             rt, who.name, body.keys or None, case=body.case, batch_size=body.batch_size, quiet=True, full=body.full
