@@ -199,3 +199,22 @@ def test_the_token_is_checked_before_a_byte_of_the_body_is_read(loaded: Runtime)
         scope = {"type": "http", "path": "/imports", "method": "POST", "headers": headers}
         asyncio.run(guard(scope, receive, send))
         assert reached == [] and sent[-2]["status"] == 401
+
+
+def test_the_bad_input_corpus_through_the_api_is_a_problem_and_changes_nothing(
+    client: TestClient, token: Callable[[str], str], loaded: Runtime, db_snapshot
+):
+    """Every hostile or broken case file of tests/badinput, POSTed as a body: a 4xx problem, never a 5xx,
+    and the database exactly as before."""
+    from pathlib import Path
+
+    alice = auth(token("alice"))
+    before = db_snapshot(loaded.database_url)
+    files = sorted((Path(__file__).parents[1] / "badinput").glob("*.*"))
+    assert len(files) > 40
+    for path in files:
+        kind = "application/json" if path.suffix == ".json" else "application/yaml"
+        r = client.post("/imports", content=path.read_bytes(), headers=alice | {"content-type": kind})
+        assert 400 <= r.status_code < 500, (path.name, r.status_code, r.text)
+        assert r.headers["content-type"].startswith(PROBLEM) and "\n" not in r.json()["detail"], path.name
+    assert db_snapshot(loaded.database_url) == before
