@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -51,7 +52,8 @@ def list_claims(
         search=search,
     )
     total, rows = claim_page(rt.database_url, filters, limit=limit, offset=offset)
-    return {"total": total, "offset": offset, "limit": limit, "claims": list(rows)}
+    # values as `claims list --json` writes them (str() of dates), so both paths print the same rows
+    return {"total": total, "offset": offset, "limit": limit, "claims": json.loads(json.dumps(list(rows), default=str))}
 
 
 @router.get("/claims/{key}", response_model=dict[str, Any])
