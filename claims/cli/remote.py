@@ -92,11 +92,14 @@ def _error(response: httpx.Response) -> ClaimsError:
 
 
 def _classes(root: type[ClaimsError]) -> list[type[ClaimsError]]:
-    found, todo = [], [root]
+    """Every class of the hierarchy, once (a class with two parents is reached twice)."""
+    found: list[type[ClaimsError]] = []
+    todo = [root]
     while todo:
         cls = todo.pop()
-        found.append(cls)
-        todo.extend(cls.__subclasses__())
+        if cls not in found:
+            found.append(cls)
+            todo.extend(cls.__subclasses__())
     return found
 
 
