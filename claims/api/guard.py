@@ -119,9 +119,10 @@ class Guard:
         received = 0
         refused: ClaimsError | None = None
         started = False
+        gone = False  # the client went away mid-body: nobody to answer, nothing to log
 
         async def limited() -> Message:
-            nonlocal received, refused, deadline
+            nonlocal received, refused, deadline, gone
             if refused is not None:
                 return {"type": "http.disconnect"}
             try:
@@ -132,6 +133,7 @@ class Guard:
                     f"body: not received within {self.limits.body_timeout:g} s (CLAIMS_API_BODY_TIMEOUT)"
                 )
                 return {"type": "http.disconnect"}
+            gone = gone or message["type"] == "http.disconnect"
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limits.max_body:
@@ -151,7 +153,7 @@ class Guard:
         try:
             await self.app(scope, limited, guarded_send)
         except Exception:
-            if refused is None:
+            if refused is None and not gone:
                 raise
         if refused is not None and not started:
             await send_problem(send, refused, close=True)

@@ -18,7 +18,7 @@ from claims.services.identity import issue_token_unchecked
 
 @pytest.fixture
 def loaded(rt: Runtime, tmp_path: Path) -> Runtime:
-    """The EU drones case imported and assessed once (a pending review for factory-exists? no: see the tests)."""
+    """The EU drones case imported, not yet assessed."""
     services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
     return rt
 
@@ -35,7 +35,3 @@ def token(rt: Runtime) -> Callable[[str], str]:
 def client(loaded: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(loaded, Limits()), raise_server_exceptions=False) as c:
         yield c
-
-
-def auth(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}

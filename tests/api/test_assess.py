@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from conftest import auth
+from api_helpers import auth
 from fastapi.testclient import TestClient
 from prefect_support import start_harness
 from sqlalchemy import func, select

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from conftest import auth
+from api_helpers import auth
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 

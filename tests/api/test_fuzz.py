@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from conftest import auth
+from api_helpers import auth
 from hypothesis import HealthCheck, settings
 from prefect_support import start_harness
 from schemathesis.checks import not_a_server_error
