@@ -793,36 +793,44 @@ def service_in_process(url: str) -> float:
 
 class ClaimsServe:
     """`claims serve` on the bench's database and Prefect API, as a team runs it (system token, own config dir);
-    ready when its flow gateway is registered and answers."""
+    ready when its HTTPS API answers /health to a client pinning its certificate. `client_env` points a
+    command at it (CLAIMS_API_URL, CLAIMS_API_CERT)."""
 
     def __init__(self, env: dict[str, str], url: str, tmp: Path, timeout: float = 300) -> None:
-        from claims.services import Runtime
-        from flows.gateway import find
+        import socket
+        import ssl
 
+        import httpx
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        tls = tmp / "claims-tls"
+        self.client_env = {"CLAIMS_API_URL": f"https://127.0.0.1:{port}", "CLAIMS_API_CERT": str(tls / "api-cert.pem")}
         self.log = tmp / "claims-serve.log"
         began = time.monotonic()
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "claims.cli", "serve", "--every", "1440", "--intake-every", "3600"],
-                env=env,
+                env=env | {"CLAIMS_API_PORT": str(port), "CLAIMS_API_TLS_DIR": str(tls)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
                 start_new_session=True,
             )
-        saved = os.environ.get("CLAIMS_CONFIG_DIR")
-        os.environ["CLAIMS_CONFIG_DIR"] = env["CLAIMS_CONFIG_DIR"]
-        try:
-            while find(url, Runtime(url).policy.version) is None:
-                if self.proc.poll() is not None or time.monotonic() - began > timeout:
-                    self.stop()
-                    raise RuntimeError(f"claims serve did not start: {self.log.read_text()[-1000:]}")
-                time.sleep(0.3)
-        finally:
-            if saved is None:
-                os.environ.pop("CLAIMS_CONFIG_DIR")
-            else:
-                os.environ["CLAIMS_CONFIG_DIR"] = saved
+
+        def up() -> bool:
+            try:
+                context = ssl.create_default_context(cafile=self.client_env["CLAIMS_API_CERT"])
+                return httpx.get(self.client_env["CLAIMS_API_URL"] + "/health", verify=context, timeout=2).is_success
+            except (OSError, httpx.HTTPError, ssl.SSLError):
+                return False
+
+        while not up():
+            if self.proc.poll() is not None or time.monotonic() - began > timeout:
+                self.stop()
+                raise RuntimeError(f"claims serve did not start: {self.log.read_text()[-1000:]}")
+            time.sleep(0.3)
         self.started_in = time.monotonic() - began
 
     def stop(self) -> None:
@@ -861,7 +869,8 @@ def run_orchestration(dbs: Databases, size: int, tmp: Path) -> list[Result]:
         serve = ClaimsServe(env | {"CLAIMS_TOKEN": system, "PREFECT_API_URL": server.url}, url, tmp)
         cli = [sys.executable, "-m", "claims.cli", "assess", "--json"]
         service = [sys.executable, "-c", SERVICE_ALONE, url]
-        local = env | {"CLAIMS_GATEWAY": "false"}
+        local = dict(env)  # no CLAIMS_API_URL: the command runs the flow itself
+        env = env | serve.client_env
         results: list[Result] = []
 
         def add(name: str, secs: float, base: float, target: str, limit: float, agrees: bool, note: str) -> None:
@@ -938,7 +947,7 @@ def run_orchestration(dbs: Databases, size: int, tmp: Path) -> list[Result]:
             "overhead <= Prefect's own + 1 s",
             prefect_cost + 1.0,
             json.loads(printed)["assessed"] == size,
-            f"in the command's own process (CLAIMS_GATEWAY=false), Prefect API running; Prefect's own "
+            f"in the command's own process (no CLAIMS_API_URL), Prefect API running; Prefect's own "
             f"{prefect_cost:.2f} s (imports + one flow run); CPU {cpu:.2f} s",
         )
 

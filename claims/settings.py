@@ -27,9 +27,21 @@ class Settings(BaseSettings):
     # A running Prefect server that flow-running commands use when PREFECT_API_URL is unset and it answers
     # (where `claims serve` starts its own); "none" never looks. Without one, a command starts a temporary API.
     prefect_api_url: str | None = "http://127.0.0.1:4200/api"
-    # `claims assess` hands its run to a running `claims serve` of the same database when there is one
-    # (flows.gateway); false runs every flow in the command's own process.
-    gateway: bool = True
+    # The claims HTTP API (claims.api, run by `claims serve`). With `api_url` set, the CLI sends its use cases
+    # there (claims.cli.remote) instead of running them in-process; https only, and the server must prove
+    # it holds the key of `api_cert` (default: the certificate `claims serve` made on this machine) before
+    # any token is sent.
+    api_url: str | None = Field(None, pattern=r"^https://[^/?#\s]+/?$")
+    api_cert: Path | None = None  # the pinned certificate (or CA bundle) the API server must prove
+    api_host: str = "127.0.0.1"  # where `claims serve` listens for the API (0.0.0.0: every interface)
+    api_port: int = Field(8443, ge=1, le=65535)
+    api_tls_dir: Path | None = None  # its certificate and key (made once, key 0600); default <config dir>/tls
+    api_max_body_mib: float = Field(64, gt=0)  # a larger request body is refused (413) before it is read
+    api_body_timeout: float = Field(30, gt=0)  # seconds a request body may take to arrive (then 408)
+    api_header_timeout: float = Field(10, gt=0)  # seconds a connection may take to send its request head
+    api_concurrency: int = Field(16, ge=1)  # requests handled at once; more wait, at most `api_queue_seconds`
+    api_queue_seconds: float = Field(10, gt=0)
+    api_max_connections: int = Field(2048, ge=1)  # open connections, idle or not; beyond them: 503
     key_dir: Path | None = None  # the instance key and audit checkpoints; default ~/.config/claims
     checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
     report_max_mib: float = 20  # a report file larger than this is refused before it is read (issue 17)
@@ -57,6 +69,11 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def tls_dir() -> Path:
+    """Where `claims serve` keeps the API's certificate and key (and where a client on the same machine pins it)."""
+    return get_settings().api_tls_dir or config_dir() / "tls"
 
 
 def config_dir() -> Path:

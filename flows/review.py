@@ -27,7 +27,7 @@ from prefect.input import RunInput
 from pydantic import Field
 
 from claims import services
-from claims.domain.errors import DomainError
+from claims.domain.errors import CodeSpent, DomainError
 from claims.services import Runtime
 from claims.services.review import decide_with_code
 from claims.services.signoff import ReviewState, review_state
@@ -92,7 +92,7 @@ def apply_decision(rt: Runtime, review_id: int, answer: ReviewDecision) -> Verdi
         who, decision = decide_with_code(rt, review_id, answer.code, answer.decision, answer.rationale.strip() or None)
     except DomainError as exc:
         now = review_state(rt, review_id)
-        if now.status == STATUS_OF[answer.decision] and "already used" in str(exc):
+        if now.status == STATUS_OF[answer.decision] and isinstance(exc, CodeSpent):
             return Verdict(True, f"review #{review_id} {now.status} by {now.decided_by}")  # a retry after commit
         return Verdict(False, str(exc))
     return Verdict(True, f"review #{review_id} {decision.status} by {who}: {decision.claim} is {decision.stage}")

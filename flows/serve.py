@@ -108,6 +108,7 @@ def prefect_api(port: int = 4200, startup_timeout: float = 120) -> Iterator[str]
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + startup_timeout
         while not _healthy(url):
@@ -127,6 +128,14 @@ def prefect_api(port: int = 4200, startup_timeout: float = 120) -> Iterator[str]
             os.environ["PREFECT_API_URL"] = previous
         if server is not None:
             stop_process(server)
+
+
+def _die_with_parent() -> None:
+    """In the child: Linux sends it SIGTERM when `claims serve` dies, even by kill -9 (nothing left behind)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _healthy(api_url: str) -> bool:
@@ -169,17 +178,25 @@ def checkpoints(interval: float, stop: threading.Event) -> None:
             return
 
 
-def serve(*, limit: int | None = None, dask: str | None = None, port: int = 4200, **options: Any) -> None:
-    """Serve the deployments until interrupted; each flow run executes in a child process, except the
-    assessments `claims assess` hands over, which run here, warm (`flows.gateway`).
+def serve(
+    *,
+    limit: int | None = None,
+    dask: str | None = None,
+    port: int = 4200,
+    api_host: str | None = None,
+    api_port: int | None = None,
+    **options: Any,
+) -> None:
+    """Serve the claims HTTP API (claims.api, HTTPS) and the deployments until interrupted; each deployment
+    run executes in a child process, the API's assessments here, warm, as the token's user.
 
     Each run imports its flow from the entrypoint in a fresh process, so the assessment's task
     runner is chosen there from CLAIMS_DASK_ADDRESS, which `dask` sets for those processes.
     """
     from prefect import serve as prefect_serve
 
+    from claims.api.server import serving
     from claims.services import Runtime
-    from flows.gateway import serving
 
     if dask:
         os.environ["CLAIMS_DASK_ADDRESS"] = dask
@@ -189,9 +206,9 @@ def serve(*, limit: int | None = None, dask: str | None = None, port: int = 4200
     if every > 0:
         threading.Thread(target=checkpoints, args=(every * 60, stop), name="audit-checkpoints", daemon=True).start()
     try:
-        with prefect_api(port) as api, serving(Runtime.from_settings()) as gateway:
+        with prefect_api(port) as api, serving(Runtime.from_settings(), host=api_host, port=api_port) as claims_api:
             print(f"Prefect API: {api} (UI: {api.removesuffix('/api')})", file=sys.stderr, flush=True)
-            print(f"claims assess runs here: {gateway.url}", file=sys.stderr, flush=True)
+            print(f"claims API: {claims_api.url} (certificate: {claims_api.cert})", file=sys.stderr, flush=True)
             prefect_serve(*deployments(**options), limit=limit)
     finally:
         stop.set()

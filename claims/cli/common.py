@@ -1,8 +1,8 @@
 """What every command shares: consoles, option types, the one-line failure, the acting user.
 
-Domain errors are mapped to exit codes once, by `ReportedErrors` around the whole app; a command
-only raises. Exit codes: 0 success; 1 a rule or input problem; 2 usage; 3 not found; 4 permission
-denied; 5 a concurrent change won. Every failure is one line on stderr naming the problem.
+Errors (claims.domain.errors, each with its exit code) are mapped once, by `ReportedErrors` around
+the whole app; a command only raises. Exit codes: 0 success; 1 a rule or input problem; 2 usage;
+3 not found; 4 permission denied; 5 a concurrent change won. Every failure is one line on stderr naming the problem.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from claims import services
+from claims.domain.errors import ClaimsError
 from claims.domain.stages import Stage
 
 if TYPE_CHECKING:
@@ -62,15 +63,6 @@ BatchOpt = Annotated[int | None, typer.Option(min=1, help="Claims per task (defa
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run log on stderr.")]
 
 
-def exit_codes() -> tuple[tuple[type[BaseException], int], ...]:
-    """Expected failures and their exit codes, most specific first (imported when a command fails)."""
-    from claims.domain.errors import DomainError
-    from claims.services.errors import NotFound, PermissionDenied
-    from claims.store.uow import ConcurrencyConflict
-
-    return ((NotFound, 3), (PermissionDenied, 4), (ConcurrencyConflict, 5), (DomainError, 1))
-
-
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"error: {message}", markup=False, highlight=False)
     raise typer.Exit(code)
@@ -97,10 +89,9 @@ class ReportedErrors(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except ClaimsError as exc:  # every expected failure carries its own exit code (claims.domain.errors)
+            fail(str(exc), exc.exit_code)
         except Exception as exc:
-            code = next((c for kind, c in exit_codes() if isinstance(exc, kind)), None)
-            if code is not None:
-                fail(str(exc), code)
             message = last_resort_message(exc)  # the safety net: a cause not yet turned into a message stays one line
             if message is None:
                 raise

@@ -32,23 +32,39 @@ def evidence_add(
             observed = date.fromisoformat(observed_at)
         except ValueError:
             fail(f"observed_at: {observed_at!r} is not a date YYYY-MM-DD")
-    added = services.add_evidence(
-        runtime(),
-        actor(as_user),
-        claim,
-        source,
-        stance,
-        credibility=credibility,
-        grade=grade,
-        summary=summary,
-        locator=locator,
-        observed_at=observed,
-        quote=quote,
-    )
-    if as_json:
-        emit_json({"id": added.id, "claim": added.claim, "grade": added.grade})
+    from claims.cli import remote
+
+    if remote.configured():
+        body = {
+            "source": source,
+            "stance": stance,
+            "summary": summary,
+            "credibility": credibility,
+            "grade": grade,
+            "locator": locator,
+            "observed_at": observed.isoformat() if observed else None,
+            "quote": quote,
+        }
+        data = remote.call("POST", f"/claims/{remote.part(claim)}/evidence", as_user=as_user, json=body)
     else:
-        out.print(f"evidence #{added.id} ({added.grade}) added to {added.claim}", markup=False)
+        added = services.add_evidence(
+            runtime(),
+            actor(as_user),
+            claim,
+            source,
+            stance,
+            credibility=credibility,
+            grade=grade,
+            summary=summary,
+            locator=locator,
+            observed_at=observed,
+            quote=quote,
+        )
+        data = {"id": added.id, "claim": added.claim, "grade": added.grade}
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(f"evidence #{data['id']} ({data['grade']}) added to {data['claim']}", markup=False)
 
 
 @evidence_app.command("retract")
@@ -56,5 +72,11 @@ def evidence_retract(
     evidence_id: int, reason: Annotated[str, typer.Option(help="Why it no longer stands.")], as_user: AsUser = None
 ) -> None:
     """Retract an evidence item; it stays on record but never counts again."""
+    from claims.cli import remote
+
+    if remote.configured():
+        data = remote.call("POST", f"/evidence/{evidence_id}/retract", as_user=as_user, json={"reason": reason})
+        out.print(f"evidence #{data['id']} on {data['claim']} retracted", markup=False)
+        return
     item = services.retract_evidence(runtime(), actor(as_user), evidence_id, reason)
     out.print(f"evidence #{item.id} on {item.claim} retracted", markup=False)

@@ -5,8 +5,8 @@ They import neither Prefect nor Streamlit, so they answer at human speed.
 
 import json
 import sys
-from collections.abc import Iterable
-from typing import Annotated
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,12 +14,21 @@ from claims import services
 from claims.cli.common import JsonOut, emit_json, fail, out, runtime
 from claims.domain.stages import Stage
 
+if TYPE_CHECKING:
+    from claims.domain.readiness import ActionReadiness
+    from claims.store.queries import ClaimFilters
+
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
 
 
 def show(key: str, as_json: JsonOut = False) -> None:
     """A claim: stage, evidence with grades and lineage roots, assessment and history."""
-    detail = services.claim_detail(runtime(), key)
+    from claims.cli import remote
+
+    if remote.configured():
+        detail = remote.call("GET", f"/claims/{remote.part(key)}")
+    else:
+        detail = services.claim_detail(runtime(), key)
     if as_json:
         emit_json(detail)
         return
@@ -64,7 +73,12 @@ def list_cmd(
     stages = [Stage.parse(stage).value] if stage else None
     grade = str(Grade.parse(grade)) if grade else None
     filters = ClaimFilters(case=case, stages=stages, source=source, grade=grade, assignee=assignee, search=search)
-    total, rows = claim_page(get_settings().database_url, filters, limit=None if every else limit, offset=start)
+    from claims.cli import remote
+
+    if remote.configured():
+        total, rows = _remote_page(filters, None if every else limit, start)
+    else:
+        total, rows = claim_page(get_settings().database_url, filters, limit=None if every else limit, offset=start)
     if as_json:
         _stream_json(total, start, None if every else limit, rows)
     elif every:
@@ -74,6 +88,42 @@ def list_cmd(
         listed = list(rows)
         _print_table(listed)
         out.print(_footer(total, start, len(listed), every=False), markup=False)
+
+
+API_PAGE = 1000  # the API's largest page
+
+
+def _remote_page(filters: "ClaimFilters", limit: int | None, offset: int) -> tuple[int, Iterable[dict[str, object]]]:
+    """`claim_page` through the API: one page, or (limit None) page after page as they are read."""
+    from claims.cli import remote
+
+    query = {
+        "case": filters.case,
+        "stage": filters.stages[0] if filters.stages else None,
+        "source": filters.source,
+        "grade": filters.grade,
+        "assignee": filters.assignee,
+        "search": filters.search,
+    }
+
+    def page(start: int, size: int) -> dict[str, Any]:
+        return remote.call("GET", "/claims", params=query | {"limit": size, "offset": start})
+
+    first = page(offset, min(limit or API_PAGE, API_PAGE))
+    total = int(first["total"])
+
+    def rows() -> Iterator[dict[str, object]]:
+        data, start, left = first, offset, limit
+        while True:
+            batch = data["claims"][: left if left is not None else None]
+            yield from batch
+            start += len(batch)
+            left = None if left is None else left - len(batch)
+            if not batch or start >= total or left == 0:
+                return
+            data = page(start, min(left or API_PAGE, API_PAGE))
+
+    return total, rows()
 
 
 def _stream_json(total: int, offset: int, limit: int | None, rows: Iterable[dict[str, object]]) -> None:
@@ -134,13 +184,46 @@ def _footer(total: int, start: int, shown: int, *, every: bool) -> str:
 
 def readiness_cmd(case: Annotated[str | None, typer.Option(help="Case key.")] = None, as_json: JsonOut = False) -> None:
     """Policy actions: ready or not, which claims gate each, and what evidence would close the gap."""
-    items = services.action_readiness(runtime(), case)
-    if as_json:
-        emit_json(services.readiness_json(items))
-        return
+    from claims.cli import remote
+
+    if remote.configured():
+        data = remote.call("GET", "/readiness", params={"case": case})
+        if as_json:
+            emit_json(data)
+            return
+        items = _readiness_items(data)
+    else:
+        items = services.action_readiness(runtime(), case)
+        if as_json:
+            emit_json(services.readiness_json(items))
+            return
     from claims.render import render_readiness
 
     render_readiness(out, items)
+
+
+def _readiness_items(data: list[dict[str, Any]]) -> "list[ActionReadiness]":
+    """The API's readiness JSON back into the domain's values, for the same rendering."""
+    from claims.domain.readiness import ActionReadiness, RequirementStatus
+
+    return [
+        ActionReadiness(
+            a["key"],
+            a["title"],
+            a["ready"],
+            tuple(
+                RequirementStatus(
+                    r["claim"],
+                    Stage(r["required_stage"]),
+                    Stage(r["stage"]) if r["stage"] else None,
+                    r["met"],
+                    tuple(r["gaps"]),
+                )
+                for r in a["requirements"]
+            ),
+        )
+        for a in data
+    ]
 
 
 @audit_app.command("verify")

@@ -29,14 +29,21 @@ def review_list(
     Each request comes with the assessment of its target stage. When more requests match than are
     shown, a closing line gives the true total (on stderr with --json, whose stdout stays the list).
     """
-    page = services.review_page(
-        runtime(),
-        None if status == "all" else status,
-        case=case,
-        action=action,
-        limit=None if every else limit,
-        offset=offset,
-    )
+    from claims.cli import remote
+
+    if remote.configured():
+        query = {"status": status, "case": case, "action": action, "offset": offset, "limit": 1000 if every else limit}
+        data = remote.call("GET", "/reviews", params=query)
+        page = services.ReviewPage(data["total"], data["offset"], data["items"])
+    else:
+        page = services.review_page(
+            runtime(),
+            None if status == "all" else status,
+            case=case,
+            action=action,
+            limit=None if every else limit,
+            offset=offset,
+        )
     shown = len(page.items)
     cut = shown < page.total
     summary = (
@@ -57,18 +64,23 @@ def review_list(
 def _decide(
     fn: Callable[..., "services.Decision"], review_id: int, as_user: str | None, rationale: str | None, as_json: bool
 ) -> None:
-    decision = fn(runtime(), actor(as_user), review_id, rationale)
-    if as_json:
-        emit_json(
-            {
-                "review": decision.review_id,
-                "claim": decision.claim,
-                "status": decision.status,
-                "stage": decision.stage.value,
-            }
-        )
+    from claims.cli import remote
+
+    if remote.configured():
+        verb = "approve" if fn is services.approve else "reject"
+        data = remote.call("POST", f"/reviews/{review_id}/{verb}", as_user=as_user, json={"rationale": rationale})
     else:
-        out.print(f"review #{decision.review_id} {decision.status}: {decision.claim} is {decision.stage}", markup=False)
+        decision = fn(runtime(), actor(as_user), review_id, rationale)
+        data = {
+            "review": decision.review_id,
+            "claim": decision.claim,
+            "status": decision.status,
+            "stage": decision.stage.value,
+        }
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(f"review #{data['review']} {data['status']}: {data['claim']} is {data['stage']}", markup=False)
 
 
 @review_app.command("approve")

@@ -94,11 +94,19 @@ def serve_cmd(
     port: Annotated[
         int, typer.Option(help="Port of the local Prefect server started when PREFECT_API_URL is unset.")
     ] = 4200,
+    api_host: Annotated[
+        str | None, typer.Option(help="Address of the claims API (default $CLAIMS_API_HOST, 127.0.0.1).")
+    ] = None,
+    api_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port of the claims API (default $CLAIMS_API_PORT, 8443).")
+    ] = None,
 ) -> None:
-    """Serve the flows: assessment on a schedule, intake of the inbox, sign-off runs on request (Ctrl-C stops).
+    """Serve the claims HTTP API and the flows: assessment on a schedule, intake of the inbox, sign-off runs on
+    request (Ctrl-C stops).
 
-    Runs against PREFECT_API_URL when set (a `prefect server start` anywhere, or Prefect Cloud); otherwise
-    starts a local Prefect server with its UI on 127.0.0.1:PORT for as long as it serves.
+    The API speaks HTTPS with a certificate made once in $CLAIMS_API_TLS_DIR (clients pin it with
+    CLAIMS_API_CERT). The flows run against PREFECT_API_URL when set (a `prefect server start` anywhere,
+    or Prefect Cloud); otherwise a local Prefect server with its UI on 127.0.0.1:PORT for as long as it serves.
     """
     from flows.serve import ServerDidNotStart, serve
 
@@ -118,6 +126,8 @@ def serve_cmd(
             dask=dask,
             poll_seconds=poll,
             port=port,
+            api_host=api_host,
+            api_port=api_port,
         )
     except ServerDidNotStart as exc:
         fail(f"serve: {exc}", 1)

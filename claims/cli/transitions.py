@@ -1,8 +1,9 @@
 """`claims assess`, `claims advance`, `claims reopen`: moving claims between stages."""
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,14 +17,12 @@ from claims.cli.common import (
     actor,
     credentials,
     emit_json,
+    err,
     fail,
     out,
     runtime,
     stage_arg,
 )
-
-if TYPE_CHECKING:
-    from flows.gateway import Registration
 
 
 def assess_cmd(
@@ -40,21 +39,26 @@ def assess_cmd(
 ) -> None:
     """Assess claims against the threshold policy through the assessment flow, and apply what it says.
 
-    With `claims serve` running on this database the flow runs there, warm (no Prefect start-up
-    here); otherwise, or with --verbose (Prefect's run log on this terminal), it runs in this process.
+    With CLAIMS_API_URL set the flow runs on that `claims serve`, warm, as your token's user (no
+    Prefect start-up here); otherwise, or with --dask or --verbose (Prefect's run log on this
+    terminal), it runs in this process.
     """
-    from claims.settings import get_settings
+    from claims.cli import remote
 
+    if remote.configured() and not verbose and not dask:
+        if not as_json and sys.stderr.isatty():  # for a person watching; logs and errors stay one line
+            err.print("assessing on the claims API…", markup=False)
+        data = remote.call(
+            "POST",
+            "/assessments",
+            as_user=as_user,
+            json={"keys": keys or None, "case": case, "full": full, "batch_size": batch_size},
+            long=True,
+        )
+        print_report(data, as_json)
+        return
     rt = runtime()
-    who, token = credentials(as_user)
-    if not verbose and not dask and get_settings().gateway:
-        from flows.gateway import find
-
-        served = find(rt.database_url, rt.policy.version)
-        if served is not None:
-            assessed, outcomes = _assess_served(served, token, keys, case, full, batch_size, progress=not as_json)
-            print_outcomes(outcomes, as_json, assessed=assessed)
-            return
+    who, _ = credentials(as_user)
     from flows.runner import assess
 
     prefect_console(verbose)
@@ -71,39 +75,6 @@ def assess_cmd(
             full=full,
         )
     print_outcomes(report.outcomes, as_json)
-
-
-def _assess_served(
-    served: "Registration",
-    token: str,
-    keys: list[str] | None,
-    case: str | None,
-    full: bool,
-    batch_size: int | None,
-    *,
-    progress: bool,
-) -> "tuple[int, list[services.Outcome]]":
-    """The assessment flow run by `claims serve`, with the same progress bar and the same exit codes."""
-    from claims.settings import get_settings
-    from flows.gateway import GatewayError, assess
-    from flows.runner import progress_bar
-
-    size = batch_size or get_settings().batch_size
-    try:
-        with progress_bar(progress, size) as update:
-            report = assess(
-                served,
-                token,
-                keys=keys or None,
-                case=case,
-                full=full,
-                batch_size=size,  # this command's setting, not serve's
-                dask=None,
-                progress=update,
-            )
-    except GatewayError as exc:
-        fail(f"assessment: {exc}", 1)
-    return report.assessed, report.outcomes
 
 
 def prefect_console(verbose: bool) -> None:
@@ -139,10 +110,22 @@ def flow_errors() -> Iterator[None]:
         )
 
 
-def print_outcomes(outcomes: "list[services.Outcome]", as_json: bool, *, assessed: int | None = None) -> None:
-    """What moved and why; `assessed` counts claims judged when `outcomes` lists only those worth showing."""
+def print_report(data: dict[str, Any], as_json: bool) -> None:
+    """The API's report, printed as `print_outcomes` prints a run of this process."""
+    if as_json:
+        emit_json({k: data[k] for k in ("assessed", "moved", "review_requested", "at_risk", "changes")})
+        return
+    changes: dict[str, list[str]] = data["changes"]
+    out.print(f"assessed {data['assessed']} claim(s); {len(changes)} changed", markup=False)
+    for claim, said in changes.items():
+        for change in said:
+            out.print(f"  {claim}: {change}", markup=False)
+
+
+def print_outcomes(outcomes: "list[services.Outcome]", as_json: bool) -> None:
+    """What moved and why."""
     changed = [o for o in outcomes if o.changes]
-    assessed = len(outcomes) if assessed is None else assessed
+    assessed = len(outcomes)
     if as_json:
         emit_json(
             {
@@ -173,21 +156,26 @@ def advance_cmd(
     as_json: JsonOut = False,
 ) -> None:
     """Request a transition: corroborate/demote apply now, confirm/refute open a review."""
+    from claims.cli import remote
+
     target = stage_arg(to)
-    result = services.advance(runtime(), actor(as_user), key, target, expect_version=if_version, reason=reason)
-    if as_json:
-        emit_json(
-            {
-                "claim": result.claim,
-                "from": result.from_stage.value,
-                "stage": result.stage.value,
-                "review": result.review_id,
-            }
-        )
-    elif result.review_id:
-        out.print(f"review #{result.review_id} requested: {key} {result.from_stage} -> {target}", markup=False)
+    if remote.configured():
+        body = {"to": target.value, "reason": reason, "if_version": if_version}
+        data = remote.call("POST", f"/claims/{remote.part(key)}/advance", as_user=as_user, json=body)
     else:
-        out.print(f"{key}: {result.from_stage} -> {result.stage}", markup=False)
+        result = services.advance(runtime(), actor(as_user), key, target, expect_version=if_version, reason=reason)
+        data = {
+            "claim": result.claim,
+            "from": result.from_stage.value,
+            "stage": result.stage.value,
+            "review": result.review_id,
+        }
+    if as_json:
+        emit_json(data)
+    elif data["review"]:
+        out.print(f"review #{data['review']} requested: {key} {data['from']} -> {target}", markup=False)
+    else:
+        out.print(f"{key}: {data['from']} -> {data['stage']}", markup=False)
 
 
 def reopen_cmd(

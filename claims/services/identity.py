@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from claims.domain.events import EventKind
 from claims.domain.names import fold_name, same_person
-from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
+from claims.services.errors import CodeSpent, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, RuleViolation
 from claims.services.runtime import PERMISSIONS, SYSTEM_USER, Role, Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import SignoffCode, Token, User
@@ -305,16 +305,17 @@ def issue_token_unchecked(rt: Runtime, name: str, *, hours: float = 12, reason: 
 
 
 def verify_token(rt: Runtime, secret: str) -> Identity:
-    """The identity a token proves, or PermissionDenied if it is unknown, expired, revoked or its user disabled."""
+    """The identity a token proves, or NotAuthenticated (a PermissionDenied) if it is unknown, expired, revoked
+    or its user disabled."""
     with rt.uow(write=False) as uow:
         token = uow.session.scalar(select(Token).where(Token.token_hash == digest(secret or "")))
         if token is None or token.revoked_at is not None:
-            raise PermissionDenied("token: unknown or revoked")
+            raise NotAuthenticated("token: unknown or revoked")
         if utc(token.expires_at) <= now():
-            raise PermissionDenied(f"token: expired at {utc(token.expires_at):%Y-%m-%d %H:%M} UTC")
+            raise NotAuthenticated(f"token: expired at {utc(token.expires_at):%Y-%m-%d %H:%M} UTC")
         user = token.user
         if user.disabled_at is not None:
-            raise PermissionDenied(f"token: account {user.name!r} is disabled")
+            raise NotAuthenticated(f"token: account {user.name!r} is disabled")
         return Identity(user.name, user.role)
 
 
@@ -418,7 +419,7 @@ def redeem_signoff_code(uow: UnitOfWork, review_id: int, code: str) -> str:
     if row is None or row.review_id != review_id:
         raise PermissionDenied(f"code: not a sign-off code for review #{review_id}")
     if row.used_at is not None:
-        raise PermissionDenied("code: already used")
+        raise CodeSpent("code: already used")
     if utc(row.expires_at) <= now():
         raise PermissionDenied(f"code: expired at {utc(row.expires_at):%H:%M} UTC")
     if row.user.disabled_at is not None:

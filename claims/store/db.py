@@ -18,18 +18,10 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from claims.domain.errors import DomainError
+from claims.domain.errors import BackupRefused, DatabaseNotReady  # raised here, defined with the other errors
 
 # How long a writer queues behind another before giving up with a conflict (both databases).
 WRITE_WAIT_SECONDS = 30
-
-
-class DatabaseNotReady(DomainError):
-    """The configured database is missing or has no schema yet; the message says `claims db upgrade`."""
-
-
-class BackupRefused(DomainError):
-    """A backup that cannot be made here (another tool's job, or a target that would be overwritten)."""
 
 
 def normalise_url(url: str) -> str:
@@ -46,7 +38,7 @@ def safe_url(url: str) -> str:
 
 
 def database_key(url: str) -> str:
-    """Which database a local file entry belongs to (sign-ins, serve gateways): the URL without its
+    """Which database a local file entry belongs to (sign-ins): the URL without its
     password, a relative SQLite path made absolute."""
     from sqlalchemy.exc import ArgumentError
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from claims.domain.changes import Change
+from claims.domain.errors import ConcurrencyConflict  # raised here, defined with the other errors
 from claims.domain.events import EventKind
 from claims.store.db import WRITE_WAIT_SECONDS, session_factory
 from claims.store.events import WRITERS_LOCK, EventLog
@@ -33,10 +34,6 @@ from claims.store.repositories import (
 )
 
 _STALE = "claim: changed by someone else meanwhile; reload and try again"
-
-
-class ConcurrencyConflict(Exception):
-    """Someone else changed the same thing first; the change was not applied."""
 
 
 # PostgreSQL: deadlock detected, serialization failure. Both mean another writer got there first.

@@ -83,7 +83,8 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
         "PREFECT_UI_ENABLED": "false",
         "CLAIMS_DATABASE_URL": postgres_url,
         "CLAIMS_TOKEN": services.identity.issue_token(rt, "admin", "system").token,  # serve acts as system
-        "CLAIMS_CONFIG_DIR": str(tmp_path / "claims-config"),  # where serve says it listens for `claims assess`
+        "CLAIMS_CONFIG_DIR": str(tmp_path / "claims-config"),  # serve's TLS certificate (tls/), pinned by commands
+        "CLAIMS_API_PORT": str(free_port()),
     }
     inbox = str(tmp_path / "inbox")
     procs: list[subprocess.Popen[bytes]] = []
@@ -165,7 +166,8 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
             )
             assert done
 
-            # a person's `claims assess` runs on the served process, as that person, without importing Prefect
+            # a person's `claims assess` runs on the served API (HTTPS, the certificate pinned), as that person,
+            # without importing Prefect
             services.add_evidence(
                 rt, "alice", "beijing-aware", "eu-official", "supports", credibility=3, summary="One more line."
             )
@@ -174,7 +176,7 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
             alice = services.identity.issue_token_unchecked(rt, "alice", reason="end-to-end test").token
             command = subprocess.run(
                 [sys.executable, "-X", "importtime", "-m", "claims.cli", "assess", "--json"],
-                env=env | {"CLAIMS_TOKEN": alice},
+                env=env | {"CLAIMS_TOKEN": alice, "CLAIMS_API_URL": f"https://127.0.0.1:{env['CLAIMS_API_PORT']}"},
                 capture_output=True,
                 text=True,
                 timeout=300,
@@ -182,7 +184,7 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
             assert command.returncode == 0, command.stderr[-2000:]
             assert json.loads(command.stdout)["assessed"] == len(changed)
             modules = {line.split("|")[-1].strip() for line in command.stderr.splitlines() if "|" in line}
-            assert "flows.gateway" in modules and not {m for m in modules if m.startswith("prefect")}
+            assert "claims.cli.remote" in modules and not {m for m in modules if m.startswith("prefect")}
             assert services.open_claim_keys(rt, changed_only=True) == []  # judged by the served run
         assert services.claim_detail(rt, "factory-exists")["stage"] == "confirmed"
         assert services.audit_verify(rt).ok

@@ -70,3 +70,49 @@ def test_the_claims_process_imports_prefect_without_the_iri_grammar():
     done = subprocess.run([sys.executable, "-c", LEAN], capture_output=True, text=True, cwd=root, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "True"
+
+
+PARENT = """
+import subprocess, sys, time
+from flows.serve import _die_with_parent
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], preexec_fn=_die_with_parent,
+                         start_new_session=True)
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_prefect_server_started_by_serve_dies_with_a_killed_serve():
+    """Issue 21 point 2: after `kill -9` of serve nothing it started is left (the local Prefect server is
+    started with PR_SET_PDEATHSIG; here the same start, with a sleeper in the server's place)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, cwd=root)
+
+    def running(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return state != "Z"  # a zombie has ended: only its exit status waits for its new parent
+
+    child = 0
+    try:
+        child = int(parent.stdout.readline())  # type: ignore[union-attr]
+        assert running(child)  # alive while serve lives
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 30
+        while running(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not running(child), f"the child {child} outlived its killed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        if child and running(child):
+            os.kill(child, signal.SIGKILL)  # a failed run leaves nothing either
