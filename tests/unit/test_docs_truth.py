@@ -222,9 +222,11 @@ def exit_code_table() -> dict[int, str]:
 
 
 def exit_code_of(exc: BaseException) -> int:
-    from claims.cli.common import exit_codes
+    """The code the CLI exits with: each error class carries it (claims.domain.errors), mapped once."""
+    from claims.domain.errors import ClaimsError
 
-    return next(code for kind, code in exit_codes() if isinstance(exc, kind))
+    assert isinstance(exc, ClaimsError), f"{type(exc).__name__} is outside the error hierarchy"
+    return exc.exit_code
 
 
 def test_the_exit_code_table_is_the_one_the_cli_maps() -> None:
