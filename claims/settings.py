@@ -24,9 +24,6 @@ class Settings(BaseSettings):
     session_idle_hours: float = 8  # a dashboard session ends after this long without use
     batch_size: int = 5000
     inbox: Path = Path("inbox")
-    # A running Prefect server that flow-running commands use when PREFECT_API_URL is unset and it answers
-    # (where `claims serve` starts its own); "none" never looks. Without one, a command starts a temporary API.
-    prefect_api_url: str | None = "http://127.0.0.1:4200/api"
     # `claims assess` hands its run to a running `claims serve` of the same database when there is one
     # (flows.gateway); false runs every flow in the command's own process.
     gateway: bool = True

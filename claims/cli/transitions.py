@@ -129,11 +129,14 @@ def flow_errors() -> Iterator[None]:
         yield
     except BatchesFailed as exc:
         fail(f"assessment: {exc}", 1)
-    except httpx.TransportError as exc:
+    except (httpx.TransportError, RuntimeError) as exc:
+        lost = exc if isinstance(exc, httpx.TransportError) else exc.__cause__  # Prefect: "Failed to reach API"
+        if not isinstance(lost, httpx.TransportError):
+            raise
         from flows.runner import prefect_api_url
 
         fail(
-            f"prefect: no answer from the Prefect API at {prefect_api_url()} ({exc}); "
+            f"prefect: no answer from the Prefect API at {prefect_api_url()} ({lost or exc}); "
             "start that server or unset PREFECT_API_URL to run the flows in this process",
             1,
         )

@@ -4,8 +4,8 @@ session terminated by the server, at seeded random points, in bounded trials.
 Afterwards no claim is partial (an import is one transaction: none or all of a file's claims, each with all
 its evidence), no claim is half-moved (its stage is the replay of its stage events; no review request without
 its event), the event chain verifies, the next run finishes the work and a third changes nothing.
-A killed `claims assess` leaving no temporary Prefect server behind is shown by
-test_prefect_runtime.py::test_a_killed_command_leaves_no_prefect_server (not repeated here).
+That a flow-running command with no Prefect API starts no process at all (so a killed one leaves none) is
+shown by test_prefect_runtime.py::test_assess_without_a_prefect_api_starts_no_server_and_imports_no_prefect.
 """
 
 from __future__ import annotations
