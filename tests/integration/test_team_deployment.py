@@ -11,6 +11,7 @@ next assessment and ends. Every process the test started is stopped in `finally`
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import signal
@@ -204,6 +205,14 @@ def test_four_assessments_at_once_on_two_workers_judge_every_claim_once(postgres
             runs = wait_for("four assessment runs", lambda: finished(four), RUNS, procs)
             logs = {p.name: p.read_text()[-3000:] for p in tmp_path.glob("worker-*.log")}
             assert [r.state.type.value for r in runs] == ["COMPLETED"] * 4, (runs, logs)
+
+            # the deployment's limit (1, ENQUEUE): the runs did not overlap, and a run that found the slot taken waited
+            spans = sorted((r.start_time, r.end_time) for r in runs)
+            assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans)), spans
+            waited = [
+                s.name for r in runs for s in client.read_flow_run_states(r.id) if s.name == "AwaitingConcurrencySlot"
+            ]
+            assert waited, "no run waited for the deployment's concurrency slot"
 
             # every claim judged once: the runs' own reports (artifacts) add up to the five claims
             assessed = []
