@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterator
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -38,6 +36,8 @@ from flows.work import (
     assess_in_batches,
     batches,
     list_claims,
+    on_progress,
+    progress_callback,
     raise_failed,
     report_markdown,
     summary_line,
@@ -48,8 +48,6 @@ ARTIFACT_KEY = "claims-assessment"
 THREADS = 4
 DB_WRITES = "claims-database-writes"  # the global concurrency limit held by each batch's write
 
-_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("claims_assessment_progress", default=None)
-
 __all__ = [
     "ARTIFACT_KEY",
     "AssessmentReport",
@@ -58,6 +56,7 @@ __all__ = [
     "assessment_flow",
     "batches",
     "list_claims",
+    "on_progress",
     "report_markdown",
     "summary_line",
     "task_runner",
@@ -78,29 +77,6 @@ def task_runner(dask: str | None = None, workers: int | None = None) -> TaskRunn
 def default_task_runner() -> TaskRunner:
     """The runner for deployments started from the entrypoint (workers): CLAIMS_DASK_ADDRESS, else threads."""
     return task_runner(os.environ.get("CLAIMS_DASK_ADDRESS") or None)
-
-
-@contextmanager
-def on_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
-    """Call `callback(done, total)` once the claims are listed and after each batch, in flows run in this context."""
-    token = _PROGRESS.set(callback)
-    try:
-        yield
-    finally:
-        _PROGRESS.reset(token)
-
-
-def progress_callback() -> Callable[[int, int], None]:
-    """The callback set by `on_progress`, else one that does nothing.
-
-    (The flow body reads the ContextVar only through this function: Dask pickles the flow with
-    each task, and a ContextVar cannot be pickled.)
-    """
-    return _PROGRESS.get() or _no_progress
-
-
-def _no_progress(done: int, total: int) -> None:
-    return None
 
 
 @task(

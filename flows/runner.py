@@ -119,12 +119,13 @@ def assess(
         if not url:
             from flows.work import assess_here
 
-            return assess_here(rt, actor, keys, case=case, batch_size=size, full=full, dask=dask, progress=update)
+            bar = update if progress else None  # None: a caller's own `on_progress` callback, if any
+            return assess_here(rt, actor, keys, case=case, batch_size=size, full=full, dask=dask, progress=bar)
         from flows.assessment import assessment_flow, on_progress, task_runner
         from flows.common import use_runtime
 
         flow_ = assessment_flow.with_options(task_runner=task_runner(dask)) if dask else assessment_flow
-        with use_runtime(rt), on_progress(update):
+        with use_runtime(rt), on_progress(update) if progress else nullcontext():  # keep a caller's own callback
             return flow_(keys=list(keys) if keys else None, case=case, actor=actor, batch_size=size, full=full)
 
 

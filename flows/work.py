@@ -17,6 +17,8 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +42,32 @@ REPORTS = "reports"  # report files (issue 17) wait in `<inbox>/reports/<case ke
 REPORT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 
 log = logging.getLogger("claims.flows")
+
+_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("claims_assessment_progress", default=None)
+
+
+@contextmanager
+def on_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """Call `callback(done, total)` once the claims are listed and after each batch, in assessments run in this
+    context (by either engine)."""
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def progress_callback() -> Callable[[int, int], None]:
+    """The callback set by `on_progress`, else one that does nothing.
+
+    (The flow body reads the ContextVar only through this function: Dask pickles the flow with
+    each task, and a ContextVar cannot be pickled.)
+    """
+    return _PROGRESS.get() or _no_progress
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
 
 
 class Logger(Protocol):
@@ -248,7 +276,7 @@ def assess_here(
     chunks = batches(todo, batch_size or get_settings().batch_size)
     run = batches_on_dask(dask) if dask else batches_here
     outcomes, failed = assess_in_batches(
-        rt, actor, todo, chunks, window(rt, len(chunks)), run, progress or (lambda done, total: None)
+        rt, actor, todo, chunks, window(rt, len(chunks)), run, progress or progress_callback()
     )
     services.after_run(rt, sum(1 for o in outcomes if o.changes))
     raise_failed(failed, len(chunks))
