@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint install clean bench
 
 SIZE ?= full
+PORT ?= 8501
 
 # compileall: bytecode for our own packages (pip compiles only site-packages). Where
 # PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile them from source in every process
@@ -21,11 +22,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Install, migrate the embedded SQLite database, load the EU drones case, run the flows,
-## print the readiness table and start the dashboard on http://localhost:8501
+## Install, migrate the embedded SQLite database, load the EU drones case, run the flows (in this
+## process unless PREFECT_API_URL is set: no Prefect server is started), print the readiness table
+## and start the dashboard on http://localhost:$(PORT) (default 8501)
 demo: $(STAMP)
-	@echo "claims demo: migrate, load the EU drones case, run the flows (it says what it waits for), then the dashboard"
-	$(CLAIMS) demo --dashboard
+	@echo "claims demo: migrate, load the EU drones case, run the flows, then the dashboard"
+	$(CLAIMS) demo --dashboard --port $(PORT)
 
 ## Lint, layer contracts and the whole test suite (PostgreSQL and browser tests included)
 test: $(STAMP)

@@ -685,26 +685,25 @@ def explained_reads(url: str, hypothesis: list[Any], size: int) -> dict[str, Cal
 
 
 class PrefectServer:
-    """A Prefect API server for the orchestration steps: `python -m flows.api` (the temporary API of
-    the commands, API only) on its own PREFECT_HOME; it stops with this process whatever ends it."""
+    """A Prefect API server for the orchestration steps (Prefect's own app under uvicorn, API only) on its own
+    PREFECT_HOME, in a session of its own; `stop` ends it."""
 
     def __init__(self, tmp: Path, timeout: float = 300) -> None:
-        from flows.api import MARKER, healthy
-
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}/api"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CLAIMS_"))}
         self.env |= {"PREFECT_HOME": str(tmp / "prefect-home"), "PYTHONPATH": str(ROOT)}
         self.env |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
         began = time.monotonic()
+        app = "prefect.server.api.server:create_app"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", MARKER, "--port", str(port), "--parent", str(os.getpid())],
+            [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port)],
             env=self.env | {"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        while not healthy(self.url):
+        while not _healthy(self.url):
             if self.proc.poll() is not None or time.monotonic() - began > timeout:
                 self.stop()
                 raise RuntimeError(f"the Prefect API for the orchestration steps did not start within {timeout} s")
@@ -719,6 +718,15 @@ class PrefectServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+def _healthy(api_url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _free_port() -> int:
@@ -762,6 +770,7 @@ def wall(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 
 def flow_in_process(url: str, api: str) -> float:
     """Seconds of one assessment flow run through `api`, Prefect and the flows already imported."""
+    os.environ["PREFECT_API_URL"] = api  # before Prefect's import: its settings are read then
     import flows
 
     flows.lean_prefect_import()
@@ -770,7 +779,6 @@ def flow_in_process(url: str, api: str) -> float:
     from flows.common import silence_console
     from flows.runner import assess
 
-    os.environ["CLAIMS_PREFECT_API_URL"] = api
     get_settings.cache_clear()
     silence_console()
     rt = Runtime(url)
@@ -860,7 +868,7 @@ def run_orchestration(dbs: Databases, size: int, tmp: Path) -> list[Result]:
         env = server.env | {
             "CLAIMS_DATABASE_URL": url,
             "CLAIMS_TOKEN": issue_token_unchecked(rt, "alice", reason="bench").token,
-            "CLAIMS_PREFECT_API_URL": server.url,
+            "PREFECT_API_URL": server.url,  # the command's own flow runs (orchestration_local) go there
             "CLAIMS_CONFIG_DIR": str(tmp / "claims-config"),
             "CLAIMS_KEY_DIR": str(tmp / "claims-keys"),
             "CLAIMS_INBOX": str(tmp / "inbox"),

@@ -24,9 +24,6 @@ class Settings(BaseSettings):
     session_idle_hours: float = 8  # a dashboard session ends after this long without use
     batch_size: int = 5000
     inbox: Path = Path("inbox")
-    # A running Prefect server that flow-running commands use when PREFECT_API_URL is unset and it answers
-    # (where `claims serve` starts its own); "none" never looks. Without one, a command starts a temporary API.
-    prefect_api_url: str | None = "http://127.0.0.1:4200/api"
     # The claims HTTP API (claims.api, run by `claims serve`). With `api_url` set, the CLI sends its use cases
     # there (claims.cli.remote) instead of running them in-process; https only, and the server must prove
     # it holds the key of `api_cert` (default: the certificate `claims serve` made on this machine) before

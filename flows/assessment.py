@@ -3,56 +3,64 @@
 Claims are many and each Prefect task run costs tens of milliseconds of orchestration, so a task
 assesses a whole batch (CLAIMS_BATCH_SIZE, default 5000) in one transaction. The service decides
 every step from the stored state, so a retried or re-run batch never applies a transition twice.
+The body is `flows.work`'s, which a command with no Prefect API runs in its own process.
+
+Each batch's write holds a slot of the global concurrency limit `claims-database-writes` (created
+with `prefect gcl create`, see prefect.yaml): however many workers run assessments, at most that
+many batches write to the one database at once. Without the limit the batches run unthrottled.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext, get_run_context
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from claims import services
-from claims.domain.errors import DomainError
 from claims.services import Outcome, Runtime
 from claims.services.runtime import SYSTEM_USER
-from claims.services.signoff import ReviewState, pending_reviews
+from claims.services.signoff import ReviewState, pending_reviews, review_state
 from claims.settings import get_settings
-from flows.common import current_runtime, is_transient, plain, retry_on_io
+from flows.common import current_runtime, retry_on_io
+from flows.work import (
+    AssessmentReport,
+    BatchesFailed,
+    assess_in_batches,
+    batches,
+    list_claims,
+    on_progress,
+    progress_callback,
+    raise_failed,
+    report_markdown,
+    summary_line,
+    window,
+)
 
 ARTIFACT_KEY = "claims-assessment"
 THREADS = 4
+DB_WRITES = "claims-database-writes"  # the global concurrency limit held by each batch's write
 
-_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("claims_assessment_progress", default=None)
-
-
-class BatchesFailed(RuntimeError):
-    """Some batches failed even after their retries; the others are committed and reported."""
-
-
-@dataclass(frozen=True)
-class AssessmentReport:
-    """What one assessment run did: an outcome per claim, and which batches and sign-off runs there were."""
-
-    outcomes: list[Outcome]
-    batches: int
-    policy_version: str
-    flow_run_id: str | None = None
-    signoff_runs: dict[int, str] = field(default_factory=dict)
-
-    @property
-    def changed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.changes]
+__all__ = [
+    "ARTIFACT_KEY",
+    "AssessmentReport",
+    "BatchesFailed",
+    "assess_batch",
+    "assessment_flow",
+    "batches",
+    "list_claims",
+    "on_progress",
+    "report_markdown",
+    "summary_line",
+    "task_runner",
+]
 
 
 def task_runner(dask: str | None = None, workers: int | None = None) -> TaskRunner:
@@ -71,54 +79,6 @@ def default_task_runner() -> TaskRunner:
     return task_runner(os.environ.get("CLAIMS_DASK_ADDRESS") or None)
 
 
-def batches(keys: Sequence[str], size: int) -> list[list[str]]:
-    """`keys` cut into consecutive lists of at most `size`."""
-    if size < 1:
-        raise ValueError(f"batch_size: must be at least 1, not {size}")
-    return [list(keys[i : i + size]) for i in range(0, len(keys), size)]
-
-
-@contextmanager
-def on_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
-    """Call `callback(done, total)` once the claims are listed and after each batch, in flows run in this context."""
-    token = _PROGRESS.set(callback)
-    try:
-        yield
-    finally:
-        _PROGRESS.reset(token)
-
-
-def progress_callback() -> Callable[[int, int], None]:
-    """The callback set by `on_progress`, else one that does nothing.
-
-    (The flow body reads the ContextVar only through this function: Dask pickles the flow with
-    each task, and a ContextVar cannot be pickled.)
-    """
-    return _PROGRESS.get() or _no_progress
-
-
-def _no_progress(done: int, total: int) -> None:
-    return None
-
-
-def list_claims(rt: Runtime, case: str | None = None, full: bool = False, retries: int = 2) -> list[str]:
-    """Keys of the claims to assess (all, or one case's): those changed since last judged, or every one if `full`.
-
-    Plain code in the flow, not a task: one indexed read, where a task run would cost more
-    orchestration than the read itself. It keeps the retries a task had: `retries` more tries,
-    a second apart, when it failed on I/O.
-    """
-    for attempt in range(retries + 1):
-        try:
-            return services.open_claim_keys(rt, case, changed_only=not full)
-        except Exception as exc:
-            if attempt == retries or not is_transient(exc):
-                raise
-            get_run_logger().warning("listing claims failed (%s); trying again", exc)
-            time.sleep(1)
-    raise AssertionError("unreachable")
-
-
 @task(
     name="assess-batch",
     retries=3,
@@ -127,8 +87,9 @@ def list_claims(rt: Runtime, case: str | None = None, full: bool = False, retrie
     cache_policy=NO_CACHE,
 )
 def assess_batch(rt: Runtime, actor: str, keys: list[str]) -> list[Outcome]:
-    """Assess one batch of claims in one transaction and apply what the policy says."""
-    return services.assess_claims(rt, actor, keys)
+    """Assess one batch of claims in one transaction and apply what the policy says, holding a database-write slot."""
+    with concurrency(DB_WRITES, occupy=1, strict=False):
+        return services.assess_claims(rt, actor, keys)
 
 
 @task(name="start-signoff", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
@@ -174,53 +135,74 @@ def assessment_flow(
     """
     rt = current_runtime()
     logger = get_run_logger()
-    todo = list(keys) if keys else list_claims(rt, case, full)
+    todo = list(keys) if keys else list_claims(rt, case, full, logger)
     chunks = batches(todo, batch_size or get_settings().batch_size)
-    # SQLite takes one writer at a time: batches in parallel would only queue on its lock, and its
-    # busy handler sleeps in coarse steps. PostgreSQL (and Dask) get every batch at once.
-    window = parallel or (1 if rt.database_url.startswith("sqlite") else len(chunks) or 1)
-    by_claim: dict[str, Outcome] = {}
-    failed: list[tuple[list[str], BaseException]] = []
-    report_progress = progress_callback()
-    report_progress(0, len(todo))
-    for chunk, done in run_batches(rt, actor, chunks, window):
-        if isinstance(done, BaseException):  # one batch's failure must not hide what the others committed
-            failed.append((chunk, done))
-            continue
-        by_claim.update((o.claim, o) for o in done)
-        report_progress(len(by_claim), len(todo))
-    outcomes = [by_claim[k] for k in todo if k in by_claim]
+    outcomes, failed = assess_in_batches(
+        rt, actor, todo, chunks, window(rt, len(chunks), parallel), run_batches, progress_callback()
+    )
     services.after_run(rt, sum(1 for o in outcomes if o.changes))
     publish_report(outcomes, len(chunks), failed, rt.policy.version)
     signoffs: dict[int, str] = {}
     if signoff_deployment:
+        resumed = resume_decided_signoffs(rt, signoff_deployment)
         for review in pending_reviews(rt):
             signoffs[review.id] = start_signoff(review, signoff_deployment)
-        logger.info("%d sign-off run(s) waiting for reviewers", len(signoffs))
-    if failed:
-        first_keys, first_exc = failed[0]
-        if isinstance(first_exc, DomainError):
-            raise first_exc  # an unknown claim or a role without permission: the caller's error, not an outage
-        raise BatchesFailed(
-            f"{len(failed)} of {len(chunks)} batch(es) failed after retries, first at claim {first_keys[0]!r}: "
-            f"{first_exc}"
-        ) from first_exc
+        logger.info("%d sign-off run(s) waiting for reviewers, %d resumed (decided elsewhere)", len(signoffs), resumed)
+    raise_failed(failed, len(chunks))
     logger.info("%s, in %d batch(es)", summary_line(outcomes), len(chunks))
     run = get_run_context().flow_run  # type: ignore[union-attr]
     return AssessmentReport(outcomes, len(chunks), rt.policy.version, str(run.id) if run else None, signoffs)
 
 
+@task(name="resume-decided", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
+def resume_decided_signoffs(rt: Runtime, deployment: str) -> int:
+    """Resume the suspended sign-off runs whose review was decided elsewhere (CLI, dashboard, withdrawn).
+
+    A suspended run holds no process that could watch the store, so this sweep, run with every
+    scheduled assessment, wakes it: it sees the recorded decision, applies nothing and ends.
+    """
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, FlowRunFilter, FlowRunFilterState
+    from prefect.exceptions import ObjectNotFound
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.review import outside_decision
+
+    with get_client(sync_client=True) as client:
+        try:
+            dep = client.read_deployment_by_name(deployment)
+        except ObjectNotFound:
+            return 0
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id={"any_": [dep.id]}),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type={"any_": ["PAUSED"]})),
+        )
+    resumed = 0
+    for run in runs:
+        review_id = run.parameters.get("review_id")
+        if review_id is None:
+            continue
+        state = review_state(rt, int(review_id))
+        if not state.pending:
+            try:
+                resume_flow_run(run.id, run_input=outside_decision(state))
+                resumed += 1
+            except Exception as exc:  # resumed meanwhile, or timed out: the next sweep looks again
+                get_run_logger().warning("could not resume sign-off run %s: %s", run.id, exc)
+    return resumed
+
+
 def run_batches(
-    rt: Runtime, actor: str, chunks: list[list[str]], window: int
+    rt: Runtime, actor: str, chunks: list[list[str]], window_size: int
 ) -> Iterator[tuple[list[str], list[Outcome] | BaseException]]:
-    """Each batch's outcomes (or what it raised after its retries) as the batches finish, at most `window` at once.
+    """Each batch's outcomes (or what it raised after its retries) as the batches finish, at most `window_size` at once.
 
     One at a time on the flow's thread pool, batches are called right here, in the flow's thread:
     the same task runs with the same retries, without a hand-over to a pool thread per batch.
     Anything else (parallel batches, Dask workers) is submitted to the flow's task runner.
     """
     context = FlowRunContext.get()
-    if window == 1 and (context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)):
+    if window_size == 1 and (context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)):
         for chunk in chunks:
             try:
                 yield chunk, assess_batch(rt, actor, chunk)
@@ -230,7 +212,7 @@ def run_batches(
     waiting = deque(chunks)
     running: dict[PrefectFuture[list[Outcome]], list[str]] = {}
     while waiting or running:
-        while waiting and len(running) < window:
+        while waiting and len(running) < window_size:
             chunk = waiting.popleft()
             running[assess_batch.submit(rt, actor, chunk)] = chunk
         future = next(as_completed(list(running)))
@@ -250,46 +232,3 @@ def publish_report(
         markdown=report_markdown(outcomes, n_batches, failed, policy_version),
         description=summary_line(outcomes),
     )
-
-
-def summary_line(outcomes: list[Outcome]) -> str:
-    """One line: how many claims were assessed, moved, sent to review, at risk."""
-    moved = sum(o.moved for o in outcomes)
-    reviews = sum(o.review_requested is not None for o in outcomes)
-    at_risk = sum(o.at_risk for o in outcomes)
-    return f"{len(outcomes)} claim(s) assessed: {moved} moved, {reviews} review request(s) opened, {at_risk} at risk"
-
-
-def report_markdown(
-    outcomes: list[Outcome], n_batches: int, failed: list[tuple[list[str], BaseException]], policy_version: str
-) -> str:
-    """The artifact body: a summary, a table of every change with its reason, claims at risk, failed batches."""
-    lines = [
-        f"# Assessment under policy {policy_version}",
-        "",
-        f"{summary_line(outcomes)}, in {n_batches} batch(es).",
-        "",
-    ]
-    changed = [o for o in outcomes if o.changes]
-    if changed:
-        lines += ["| claim | was | now | what happened and why |", "| --- | --- | --- | --- |"]
-        lines += [
-            f"| {o.claim} | {o.from_stage} | {o.stage} | {'<br>'.join(plain(c) for c in o.changes)} |" for o in changed
-        ]
-    else:
-        lines.append("Nothing moved: every claim already stands where the policy puts it.")
-    at_risk = [o.claim for o in outcomes if o.at_risk]
-    if at_risk:
-        lines += [
-            "",
-            "## At risk",
-            "",
-            "Confirmed or refuted claims that no longer meet their stage (never demoted "
-            "automatically; a reviewer decides whether to reopen):",
-            "",
-        ]
-        lines += [f"- {k}" for k in at_risk]
-    if failed:
-        lines += ["", "## Failed batches", "", "These were rolled back and will be assessed again on the next run:", ""]
-        lines += [f"- {len(keys)} claim(s) from {keys[0]!r}: {plain(str(exc))}" for keys, exc in failed]
-    return "\n".join(lines) + "\n"

@@ -61,21 +61,14 @@ def retry_on_io(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def local_settings(*, quiet: bool = False) -> dict[str, Any]:
-    """Prefect settings for flows run inside this process (the CLI): no heartbeat thread, no telemetry, optional quiet.
+    """Prefect settings for flows a command runs on a configured Prefect API: no heartbeat thread, no telemetry.
 
-    Heartbeats let a server detect crashed runs of a worker; in-process they only add up to a
-    second to every flow run while the heartbeat thread is joined. `quiet` keeps a temporary
-    API server's shutdown chatter off the terminal (see `quiet_console` for Prefect's run log).
-    Applied by `flows.api.command_api` together with the API URL, in one settings rebuild.
+    Heartbeats let a server detect crashed runs of a worker; run by a command they only add up to
+    a second to every flow run while the heartbeat thread is joined. `quiet` keeps Prefect's server
+    chatter off the terminal (see `quiet_console` for Prefect's run log). Applied by
+    `flows.runner.flow_api`, in one settings rebuild.
     """
-    from flows.api import startup_seconds
-
-    updates: dict[str, Any] = {
-        "flows.heartbeat_frequency": None,
-        "server.analytics_enabled": False,
-        # Should Prefect start its own ephemeral API after all, give it the time a busy machine needs (default 20 s).
-        "server.ephemeral.startup_timeout_seconds": int(startup_seconds()),
-    }
+    updates: dict[str, Any] = {"flows.heartbeat_frequency": None, "server.analytics_enabled": False}
     if quiet:
         updates["server.logging_level"] = "CRITICAL"
     return updates

@@ -1,11 +1,20 @@
-"""Sign-off flow: a confirm or refute request waits for a person, through Prefect's pause with typed input.
+"""Sign-off flow: a confirm or refute request waits for a person, with typed input in Prefect's UI.
 
-The run pauses with a `ReviewDecision` form whose description shows the claim, its assessment and
+The run waits with a `ReviewDecision` form whose description shows the claim, its assessment and
 the open gaps. The decision goes through the same services as `claims review approve|reject`
 (roles, four eyes, criteria still hold); a decision those refuse is logged and the run waits
-again. The review may also be decided elsewhere while the run waits (the CLI, the dashboard, or
-the assessment withdrawing it): a watcher polls the store and then resumes the run itself, which
-sees the recorded decision, applies nothing and ends cleanly.
+again.
+
+Run by a deployment (a worker, `claims serve`), the run SUSPENDS (`suspend_flow_run`): its process
+ends and no worker slot is held while a reviewer takes days. Resumed, the run starts again from the
+top and replays: tasks whose results were persisted (`apply_decision`, keyed on the run and the
+wait) return what they returned before, so a decision is never applied twice. A review decided
+elsewhere meanwhile (CLI, dashboard, withdrawn by the assessment) is noticed by the next scheduled
+assessment, which resumes the run (`flows.assessment.resume_decided_signoffs`); it sees the
+recorded decision, applies nothing and ends.
+
+Called directly (no deployment: tests, a script), the run PAUSES in its process instead, and a
+watcher thread polls the store to resume it when the review is decided elsewhere.
 """
 
 from __future__ import annotations
@@ -20,9 +29,9 @@ from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.context import get_run_context
+from prefect.context import TaskRunContext, get_run_context
 from prefect.exceptions import NotPausedError
-from prefect.flow_runs import pause_flow_run, resume_flow_run
+from prefect.flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from pydantic import Field
 
@@ -81,12 +90,25 @@ def describe_review(rt: Runtime, review: ReviewState, refused: list[str]) -> str
     return describe(review, services.claim_detail(rt, review.claim), refused)
 
 
-@task(name="apply-decision", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
-def apply_decision(rt: Runtime, review_id: int, answer: ReviewDecision) -> Verdict:
+def decision_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """One cached verdict per flow run, review and wait: a resumed (replayed) run gets the verdict it had."""
+    return f"claims-signoff-{context.task_run.flow_run_id}-{parameters['review_id']}-{parameters['wait']}"
+
+
+@task(
+    name="apply-decision",
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=retry_on_io,
+    cache_key_fn=decision_key,
+    persist_result=True,
+)
+def apply_decision(rt: Runtime, review_id: int, answer: ReviewDecision, wait: int = 1) -> Verdict:
     """Decide through the services as whoever the one-time code proves (roles, four eyes, criteria).
 
     A refusal is returned, not raised. A retry after a commit finds the code spent and the review
-    decided as asked, and reports that instead of failing.
+    decided as asked, and reports that instead of failing. The verdict is persisted, keyed on the
+    run and the `wait` it answers: a suspended run replayed after its resume does not decide again.
     """
     try:
         who, decision = decide_with_code(rt, review_id, answer.code, answer.decision, answer.rationale.strip() or None)
@@ -98,14 +120,16 @@ def apply_decision(rt: Runtime, review_id: int, answer: ReviewDecision) -> Verdi
     return Verdict(True, f"review #{review_id} {decision.status} by {who}: {decision.claim} is {decision.stage}")
 
 
-@flow(name="claims-signoff", flow_run_name="review-{review_id}")
+@flow(name="claims-signoff", flow_run_name="review-{review_id}", persist_result=True)
 def signoff_flow(review_id: int, poll_seconds: float = 10.0, timeout_hours: float = 168.0) -> SignoffResult:
     """Wait for a reviewer's decision on review request `review_id`, apply it under four eyes, end when decided."""
     rt = current_runtime()
     logger = get_run_logger()
-    run_id = get_run_context().flow_run.id  # type: ignore[union-attr]
+    run = get_run_context().flow_run  # type: ignore[union-attr]
+    deployed = run.deployment_id is not None  # suspending needs a deployment to start the run again
     refused: list[str] = []
     applied_here = False
+    wait = 0
     while True:
         review = load_review(rt, review_id)
         if not review.pending:
@@ -113,15 +137,19 @@ def signoff_flow(review_id: int, poll_seconds: float = 10.0, timeout_hours: floa
             logger.info("review #%d %s by %s (%s)", review_id, review.status, review.decided_by, how)
             return SignoffResult(review_id, review.claim, review.status, review.decided_by, applied_here, refused)
         form = ReviewDecision.with_initial_data(description=describe_review(rt, review, refused), rationale="")
-        with watch_review(rt, review_id, run_id, poll_seconds):
-            answer = pause_flow_run(
-                wait_for_input=form,
-                timeout=int(timeout_hours * 3600),
-                poll_interval=poll_seconds,  # type: ignore[arg-type]
-            )
+        wait += 1
+        if deployed:
+            answer = suspend_flow_run(wait_for_input=form, timeout=int(timeout_hours * 3600))
+        else:
+            with watch_review(rt, review_id, run.id, poll_seconds):
+                answer = pause_flow_run(
+                    wait_for_input=form,
+                    timeout=int(timeout_hours * 3600),
+                    poll_interval=poll_seconds,  # type: ignore[arg-type]
+                )
         if not load_review(rt, review_id).pending:
-            continue  # decided elsewhere while we waited: the watcher woke us up, nothing to apply
-        verdict = apply_decision(rt, review_id, answer)
+            continue  # decided elsewhere while we waited (resumed by the watcher or the sweep): nothing to apply
+        verdict = apply_decision(rt, review_id, answer, wait)
         if verdict.applied:
             applied_here = True
             logger.info(verdict.message)

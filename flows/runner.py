@@ -1,15 +1,20 @@
-"""Run the Prefect flows from the command line, in this process, with a progress bar for people.
+"""Run the flows for a command: on the configured Prefect API, or in this process without one.
 
-Every flow of one command talks to one Prefect API (`flow_api`): PREFECT_API_URL when configured,
-else a running `claims serve` server, else a temporary API started once for the command and
-stopped with it (see `flows.api`). Runs on a real server are recorded there and show in its UI.
+- A Prefect API is configured (PREFECT_API_URL in the environment or the active Prefect profile; in a
+  process that has Prefect loaded, Prefect's own setting): the Prefect flows run here as flow runs of
+  that server, recorded there with their task runs and artifacts (its UI shows them).
+- None is configured: the same bodies (`flows.work`) run here as plain calls, with the same batches,
+  retries and services, so the same events and results. No Prefect import, no server started for one
+  command, nothing recorded in any Prefect UI (docs/decisions/0013-prefect-engine-for-a-team.md).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,42 +24,55 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from claims.services import Outcome, Runtime
 from claims.settings import get_settings
 
-if TYPE_CHECKING:  # Prefect takes a second or two to import: only the commands that run flows pay for it
-    from flows.assessment import AssessmentReport
-    from flows.intake import IntakeReport
+if TYPE_CHECKING:
+    from flows.work import AssessmentReport, IntakeReport
 
-_FLOW_API: ContextVar[str | None] = ContextVar("claims_flow_api", default=None)
+
+def prefect_api_url() -> str | None:
+    """The Prefect API this process is pointed at, without importing Prefect when it is not loaded yet."""
+    if "prefect.settings" in sys.modules:  # Prefect is loaded (tests, a worker's run): its settings decide
+        from prefect.settings import PREFECT_API_URL
+
+        return PREFECT_API_URL.value() or None
+    return os.environ.get("PREFECT_API_URL") or _profile_api_url()
+
+
+def _profile_api_url() -> str | None:
+    """PREFECT_API_URL of the active profile in Prefect's profiles file (`prefect config set` writes it)."""
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = os.environ.get("PREFECT_PROFILE") or data.get("active") or "ephemeral"
+    profile = data.get("profiles", {}).get(name, {})
+    url = profile.get("PREFECT_API_URL") if isinstance(profile, dict) else None
+    return str(url) if url else None
 
 
 @contextmanager
-def flow_api(*, quiet: bool = True) -> Iterator[str]:
-    """Local run settings and ONE Prefect API for every flow run inside (its URL); wrap a whole command in it.
+def flow_api(*, quiet: bool = True) -> Iterator[str | None]:
+    """The Prefect API the flows inside will run on (its URL), or None: they run in this process.
 
-    Inside another `flow_api` (`claims demo` runs intake, then assessment) this reuses the outer
-    one as it is: no second look for a server, no second rebuild of Prefect's settings.
+    With an API: local run settings (no heartbeat thread, no telemetry) and, when `quiet`, Prefect's
+    console log raised to warnings, for the whole block. Without one, nothing is imported.
     """
-    outer = _FLOW_API.get()
-    if outer:
-        yield outer
+    url = prefect_api_url()
+    if not url:
+        yield None
         return
-    from flows.api import command_api
+    from prefect.settings import temporary_settings
+
     from flows.common import local_settings, quiet_console
 
-    def say(message: str) -> None:
-        Console(stderr=True, soft_wrap=True).print(message, markup=False, highlight=False)
-
-    with quiet_console() if quiet else nullcontext(), command_api(say, local_settings(quiet=quiet)) as url:
-        token = _FLOW_API.set(url)
-        try:
-            yield url
-        finally:
-            _FLOW_API.reset(token)
+    with quiet_console() if quiet else nullcontext(), temporary_settings(updates=local_settings(quiet=quiet)):
+        yield url
 
 
 @contextmanager
 def progress_bar(enabled: bool, batch_size: int) -> Iterator[Callable[[int, int], None]]:
-    """`update(done, total)` for a bar on stderr, shown only for runs of two batches or more (no Prefect here:
-    `claims assess` through `claims serve` draws it from the served run's progress)."""
+    """`update(done, total)` for a bar on stderr, shown only for runs of two batches or more."""
     if not enabled:
         yield lambda done, total: None
         return
@@ -82,18 +100,6 @@ def progress_bar(enabled: bool, batch_size: int) -> Iterator[Callable[[int, int]
             bar.stop()
 
 
-@contextmanager
-def _progress_bar(enabled: bool, batch_size: int) -> Iterator[None]:
-    """The bar fed by the assessment flows run in this block."""
-    if not enabled:
-        yield
-        return
-    from flows.assessment import on_progress
-
-    with progress_bar(enabled, batch_size) as update, on_progress(update):
-        yield
-
-
 def assess(
     rt: Runtime,
     actor: str,
@@ -106,15 +112,21 @@ def assess(
     quiet: bool = True,
     full: bool = False,
 ) -> AssessmentReport:
-    """Run the assessment flow here: the given claims (default: those changed since last judged, all
-    of them with `full`; or one case's), one batch per task."""
-    from flows.assessment import assessment_flow, task_runner
-    from flows.common import use_runtime
-
+    """Run the assessment: the given claims (default: those changed since last judged, all of them with
+    `full`; or one case's), one batch per task; as a flow run when a Prefect API is configured."""
     size = batch_size or get_settings().batch_size
-    flow_ = assessment_flow.with_options(task_runner=task_runner(dask)) if dask else assessment_flow
-    with flow_api(quiet=quiet), use_runtime(rt), _progress_bar(progress, size):
-        return flow_(keys=list(keys) if keys else None, case=case, actor=actor, batch_size=size, full=full)
+    with flow_api(quiet=quiet) as url, progress_bar(progress, size) as update:
+        if not url:
+            from flows.work import assess_here
+
+            bar = update if progress else None  # None: a caller's own `on_progress` callback, if any
+            return assess_here(rt, actor, keys, case=case, batch_size=size, full=full, dask=dask, progress=bar)
+        from flows.assessment import assessment_flow, on_progress, task_runner
+        from flows.common import use_runtime
+
+        flow_ = assessment_flow.with_options(task_runner=task_runner(dask)) if dask else assessment_flow
+        with use_runtime(rt), on_progress(update) if progress else nullcontext():  # keep a caller's own callback
+            return flow_(keys=list(keys) if keys else None, case=case, actor=actor, batch_size=size, full=full)
 
 
 def run_assessment(
@@ -128,14 +140,22 @@ def run_assessment(
     batch_size: int | None = None,
     full: bool = False,
 ) -> list[Outcome]:
-    """Assess the given claims (default: those changed since last judged; `full`: all) through the flow."""
+    """Assess the given claims (default: those changed since last judged; `full`: all)."""
     return assess(rt, actor, keys, case=case, progress=progress, dask=dask, batch_size=batch_size, full=full).outcomes
 
 
 def run_intake(rt: Runtime, actor: str, path: Path, *, assess_after: bool = False, quiet: bool = True) -> IntakeReport:
-    """Run the intake flow here on a case file or an inbox folder."""
-    from flows.common import use_runtime
-    from flows.intake import intake_flow
+    """Run the intake on a case file or an inbox folder; as a flow run when a Prefect API is configured."""
+    with flow_api(quiet=quiet) as url:
+        if not url:
+            from flows import work
 
-    with flow_api(quiet=quiet), use_runtime(rt):
-        return intake_flow(path=str(path), actor=actor, assess=assess_after)
+            def assess_case(case: str, by: str) -> AssessmentReport:
+                return work.assess_here(rt, by, None, case=case)
+
+            return work.intake(rt, actor, str(path), assess_after, work.steps_here(assess_case))
+        from flows.common import use_runtime
+        from flows.intake import intake_flow
+
+        with use_runtime(rt):
+            return intake_flow(path=str(path), actor=actor, assess=assess_after)

@@ -24,15 +24,16 @@ def demo(
 ) -> None:
     """Migrate, create the demo users, load the EU drones case and assess it through the flows, print readiness.
 
-    Intake and assessment share one Prefect API; a temporary one is stopped before the dashboard starts.
+    With PREFECT_API_URL configured the intake and the assessment are flow runs on that server;
+    without it they run in this process (no Prefect server is started for the demo).
     """
     from flows.runner import assess, flow_api, run_intake
 
     db_upgrade("head")
     rt = runtime()
-    err.print("loading Prefect (seconds on a busy machine)…", markup=False)
     prefect_console(verbose)
-    with flow_errors(), flow_api(quiet=not verbose):
+    with flow_errors(), flow_api(quiet=not verbose) as api:
+        err.print(f"flows run on the Prefect API at {api}" if api else "flows run in this process", markup=False)
         created = sign_in_demo_users(rt)
         if created:
             err.print(f"users created: {', '.join(created)}", markup=False)

@@ -78,8 +78,11 @@ def assess_cmd(
 
 
 def prefect_console(verbose: bool) -> None:
-    """Prefect's own run log goes to stderr only with --verbose; otherwise the summary and errors are ours."""
-    if not verbose:
+    """Prefect's own run log goes to stderr only with --verbose; otherwise the summary and errors are ours.
+    (With no Prefect API configured the flows run without Prefect: nothing to silence, nothing imported.)"""
+    from flows.runner import prefect_api_url
+
+    if not verbose and prefect_api_url():
         from flows.common import silence_console
 
         silence_console()
@@ -87,25 +90,25 @@ def prefect_console(verbose: bool) -> None:
 
 @contextmanager
 def flow_errors() -> Iterator[None]:
-    """Batches that failed on I/O after retries, or no Prefect API to run on, exit 1 with one line
-    (rule and input errors keep their own codes)."""
+    """Batches that failed on I/O after retries, or a configured Prefect API that does not answer, exit 1
+    with one line (rule and input errors keep their own codes)."""
     import httpx
 
-    from flows.api import PrefectApiUnavailable
-    from flows.assessment import BatchesFailed
+    from flows.work import BatchesFailed
 
     try:
         yield
     except BatchesFailed as exc:
         fail(f"assessment: {exc}", 1)
-    except PrefectApiUnavailable as exc:
-        fail(str(exc), 1)
-    except httpx.TransportError as exc:
-        from prefect.settings import PREFECT_API_URL
+    except (httpx.TransportError, RuntimeError) as exc:
+        lost = exc if isinstance(exc, httpx.TransportError) else exc.__cause__  # Prefect: "Failed to reach API"
+        if not isinstance(lost, httpx.TransportError):
+            raise
+        from flows.runner import prefect_api_url
 
         fail(
-            f"prefect: no answer from the Prefect API at {PREFECT_API_URL.value()} ({exc}); "
-            "start that server or unset PREFECT_API_URL",
+            f"prefect: no answer from the Prefect API at {prefect_api_url()} ({lost or exc}); "
+            "start that server or unset PREFECT_API_URL to run the flows in this process",
             1,
         )
 

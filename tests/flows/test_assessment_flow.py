@@ -200,3 +200,70 @@ def test_cli_assess_unknown_claim_is_one_line_and_exit_3(cli_db: str):
     result = CliRunner().invoke(app, ["assess", "nope"])
     assert result.exit_code == 3
     assert result.stderr.strip() == "error: claim: unknown claim 'nope'"
+
+
+@pytest.fixture
+def here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Prefect API configured, as on one person's machine: the runner takes the in-process path."""
+    from flows import runner
+
+    monkeypatch.setattr(runner, "prefect_api_url", lambda: None)
+
+
+def flow_run_count() -> int:
+    with get_client(sync_client=True) as client:
+        return len(client.read_flow_runs(limit=200))
+
+
+def test_in_process_the_assessment_is_the_same_batches_events_and_results_and_no_flow_run(
+    loaded: Runtime, db_url: str, here: None
+):
+    from flows.work import on_progress
+
+    runs, before = flow_run_count(), event_counts(db_url)
+    heard: list[tuple[int, int]] = []
+    with on_progress(lambda done, total: heard.append((done, total))):
+        first = assess(loaded, "system", None, batch_size=2)
+    assert (first.batches, first.flow_run_id) == (3, None)
+    assert sorted(o.claim for o in first.outcomes) == sorted(DEMO_KEYS)
+    assert [(o.claim, o.stage) for o in first.outcomes if o.moved] == [("factory-exists", Stage.CORROBORATED)]
+    assert event_counts(db_url) - before == {("claim.stage_changed", "factory-exists"): 1}
+    assert heard[0] == (0, 5) and heard[-1] == (5, 5)  # a caller's own progress callback is heard
+    second = assess(loaded, "system", None, batch_size=2)
+    assert not any(o.moved or o.changes for o in second.outcomes)
+    assert flow_run_count() == runs  # nothing recorded on the Prefect server
+    assert services.audit_verify(loaded).ok
+
+
+@pytest.mark.parametrize("after_commit", [False, True], ids=["fails-before-commit", "fails-after-commit"])
+def test_in_process_a_batch_that_fails_once_is_retried_and_applies_each_transition_once(
+    loaded: Runtime, db_url: str, monkeypatch: pytest.MonkeyPatch, after_commit: bool, here: None
+):
+    flaky = FailOnce(services.assess_claims, "factory-exists", after_commit)
+    monkeypatch.setattr(services, "assess_claims", flaky)
+    before = event_rows(db_url)
+
+    report = assess(loaded, "system", None, batch_size=2)
+
+    assert sum("factory-exists" in c for c in flaky.calls) == 2  # the failed try and its retry, as the task's
+    assert services.claim_detail(loaded, "factory-exists")["stage"] == "corroborated"
+    assert event_rows(db_url)[len(before) :] == [("claim.stage_changed", "factory-exists", "corroborated")]
+    assert {o.claim for o in report.outcomes} == set(DEMO_KEYS)
+
+
+def test_in_process_a_batch_that_keeps_failing_is_batches_failed_and_an_unknown_claim_the_callers_error(
+    loaded: Runtime, monkeypatch: pytest.MonkeyPatch, here: None
+):
+    with pytest.raises(services.NotFound, match="nope"):
+        assess(loaded, "system", ["nope"])
+    real = services.assess_claims
+
+    def broken(rt: Runtime, actor: str, keys: list[str]):
+        if "dual-use-supply" in keys:
+            raise RuntimeError("bug in a batch")  # not I/O: no retry
+        return real(rt, actor, keys)
+
+    monkeypatch.setattr(services, "assess_claims", broken)
+    with pytest.raises(BatchesFailed, match="1 of 3 batch"):
+        assess(loaded, "system", None, batch_size=2)
+    assert services.claim_detail(loaded, "factory-exists")["stage"] == "corroborated"

@@ -149,15 +149,18 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
                 prefixes = dask.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
             assert "assess_batch" in prefixes
 
-            # the assessment started a sign-off run; the served run pauses for a reviewer
+            # the assessment started a sign-off run; the served run suspends for a reviewer
             paused = wait_for(
                 "sign-off run paused",
-                lambda: [r for r in signoff_runs(client) if r.state and r.state.is_paused()],
+                lambda: [r for r in signoff_runs(client) if r.state and r.state.name == "Suspended"],
                 90,
                 procs,
             )
             (review,) = services.review_queue(rt)
             services.approve(rt, "bob", review["id"], "three independent lines, one of them B2")
+            # the sign-off run is suspended (no process watches the store): the next assessment resumes it
+            again = run_deployment(ASSESSMENT, timeout=180, poll_interval=1, as_subflow=False)
+            assert again.state.is_completed(), again.state
             done = wait_for(
                 "sign-off run ended",
                 lambda: client.read_flow_run(paused[0].id).state.is_completed(),

@@ -6,11 +6,14 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
 from flow_helpers import event_counts
 from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.flow_runs import resume_flow_run
 from prefect.states import Failed
 from prefect_support import BackgroundRun
 from sqlalchemy import select, update
@@ -229,3 +232,75 @@ def test_user_text_in_the_description_is_literal_markdown(review_id: int, loaded
     assert re.search(r"(?<!\\)<", text) is None and "[this](" not in text  # no tag, no link survives
     assert r"> \<script>alert(1)\</script> see \[this\](http://example.invalid)" in text
     assert r"a \| b next line" in text
+
+
+def execute_as_a_worker_would(flow_run_id: UUID, rt: Runtime, home: str, timeout: float = 240) -> int:
+    """`python -m prefect.engine` for one flow run, as a process worker starts it: its own process, the flow
+    loaded from the deployment's entrypoint; returns its exit code once it ends."""
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "PREFECT__FLOW_RUN_ID": str(flow_run_id),
+        "PREFECT_HOME": home,  # where the persisted results live, the same for every execution of the run
+        "CLAIMS_DATABASE_URL": rt.database_url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect.engine"], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert "Traceback" not in done.stderr or done.returncode == 0, done.stderr[-3000:]
+    return done.returncode
+
+
+def test_a_deployed_signoff_run_suspends_holds_no_process_and_replays_its_persisted_verdicts(
+    review_id: int, loaded: Runtime, tmp_path
+):
+    """Run from a deployment, the sign-off run suspends: its process ENDS while the review waits. Each resume
+    starts it again from the top; the verdict of an earlier wait comes from its persisted result (a Cached
+    task run), and the valid decision is applied exactly once."""
+    from prefect.deployments import run_deployment
+    from prefect.types.entrypoint import EntrypointType
+
+    signoff_flow.to_deployment(name="suspending", entrypoint_type=EntrypointType.MODULE_PATH).apply()
+    run = run_deployment("claims-signoff/suspending", parameters={"review_id": review_id}, timeout=0, as_subflow=False)
+    home = str(tmp_path / "prefect-home")
+    before = event_counts(loaded.database_url)
+
+    def state() -> Any:
+        with get_client(sync_client=True) as client:
+            return client.read_flow_run(run.id).state
+
+    # 1. the run waits for a reviewer: suspended, and its process has ended (no worker slot held)
+    assert execute_as_a_worker_would(run.id, loaded, home) == 0
+    waiting = state()
+    assert (waiting.type.value, waiting.name, waiting.state_details.pause_key) == ("PAUSED", "Suspended", "1")
+
+    # 2. a typed name instead of a code: refused, the run suspends again for a second decision
+    resume_flow_run(run.id, run_input={"decision": "approve", "code": "carol", "rationale": "I am carol"})
+    assert state().is_scheduled()  # resumed: back in the queue for a worker, not running anywhere
+    assert execute_as_a_worker_would(run.id, loaded, home) == 0
+    again = state()
+    assert (again.name, again.state_details.pause_key) == ("Suspended", "2")
+    assert review_state(loaded, review_id).pending
+
+    # 3. a valid code: the replay returns wait 1's verdict from its persisted result, then applies wait 2's
+    resume_flow_run(run.id, run_input={"decision": "approve", "code": code_for(loaded, "carol", review_id)})
+    assert execute_as_a_worker_would(run.id, loaded, home) == 0
+    assert state().is_completed()
+    assert review_state(loaded, review_id).status == "approved"
+    # the typed name was refused ONCE: the replays took its verdict from the persisted result, not from a new try
+    assert event_counts(loaded.database_url) - before == {
+        ("signoff_code.issued", "factory-exists"): 1,
+        ("signoff_code.refused", None): 1,
+        ("review.approved", "factory-exists"): 1,
+        ("claim.stage_changed", "factory-exists"): 1,
+    }
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+    decisions = sorted(t.state.name for t in tasks if t.name.startswith("apply-decision"))
+    assert "Cached" in decisions, decisions  # the first verdict was not decided again on replay

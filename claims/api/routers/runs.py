@@ -56,7 +56,8 @@ def assess(body: AssessIn, rt: Rt, who: Who) -> dict[str, Any]:
     The run executes where this server is configured to run it (its own process, or the Dask
     scheduler its operator set with `claims serve --dask`); no request chooses.
     """
-    from flows.api import PrefectApiUnavailable
+    import httpx
+
     from flows.assessment import BatchesFailed
     from flows.runner import assess as run
 
@@ -65,8 +66,12 @@ def assess(body: AssessIn, rt: Rt, who: Who) -> dict[str, Any]:
         report = run(
             rt, who.name, body.keys or None, case=body.case, batch_size=body.batch_size, quiet=True, full=body.full
         )
-    except (BatchesFailed, PrefectApiUnavailable) as exc:
+    except BatchesFailed as exc:
         raise RunFailed(f"assessment: {exc}") from exc
+    except Exception as exc:  # a configured Prefect API that does not answer (Prefect: "Failed to reach API")
+        if isinstance(exc, httpx.TransportError) or isinstance(exc.__cause__, httpx.TransportError):
+            raise RunFailed(f"assessment: no answer from the Prefect API ({exc.__cause__ or exc})") from exc
+        raise
     outcomes = report.outcomes
     return {
         "assessed": len(outcomes),
