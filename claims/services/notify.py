@@ -668,11 +668,12 @@ def send(url: str, title: str, body: str) -> str | None:
     if not ap.add(url):
         return "not a URL Apprise can use"
     with apprise.LogCapture(level=logging.WARNING) as logs:
-        ok = ap.notify(title=title, body=body)
+        ok = bool(ap.notify(title=title, body=body))
         said = logs.getvalue() if not ok else ""
     if ok:
         return None
-    lines = [line.strip() for line in said.splitlines() if line.strip()]
+    # LogCapture lines read "2026-12-03 11:54:17,002 - WARNING - A Connection error occurred ...": keep the text
+    lines = [line.split(" - ", 2)[-1].strip() for line in said.splitlines() if line.strip()]
     return (lines[-1] if lines else "the channel refused or did not answer")[:500]
 
 
