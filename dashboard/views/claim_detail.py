@@ -16,6 +16,7 @@ import streamlit as st
 from claims import services
 from claims.domain.stages import Stage
 from dashboard import data, ui
+from dashboard.notes import notes_section
 
 d = data.db()
 state = st.session_state
@@ -225,6 +226,9 @@ for link in data.links(d, key):
     st.caption(ui.esc(f"{link['claim']} is {link['kind']} of {link['other']}: {link['rationale']} ({link['by']})"))
 if not similar:
     st.caption("No known claim says the same or something related.")
+
+
+notes_section(d, key, actor, role)
 
 
 def act(done: str, call) -> None:  # type: ignore[no-untyped-def]

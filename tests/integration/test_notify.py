@@ -363,10 +363,10 @@ def test_deliveries_by_mail_and_webhook_once_each(demo: Runtime, secrets: Any, m
     # the database holds the secret's name, never its URL
     engine = create_engine(rt.database_url)
     with engine.connect() as conn:
-        assert str(mailbox.port) not in json.dumps([list(r) for r in conn.execute(text("SELECT * FROM channels"))])
-        assert not conn.execute(
-            text("SELECT 1 FROM events WHERE payload LIKE :p"), {"p": f"%{receiver.port}%"}
-        ).first()
+        assert str(mailbox.port) not in json.dumps(
+            [list(r) for r in conn.execute(text("SELECT * FROM channels"))], default=str
+        )
+        assert not conn.execute(text("SELECT 1 FROM events WHERE payload LIKE :p"), {"p": f"%{receiver.port}%"}).first()
     engine.dispose()
 
 
