@@ -37,9 +37,7 @@ def upgrade() -> None:
         sa.Column("target_ref", sa.String(120), nullable=False),
         sa.Column("claim_key", sa.String(120), nullable=True),
         sa.Column("case_key", sa.String(120), nullable=True),
-        sa.Column(
-            "parent_id", sa.Integer(), sa.ForeignKey("notes.id", name="fk_notes_parent_id_notes"), nullable=True
-        ),
+        sa.Column("parent_id", sa.Integer(), sa.ForeignKey("notes.id", name="fk_notes_parent_id_notes"), nullable=True),
         sa.Column("author", sa.String(80), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
@@ -95,7 +93,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "channel_id", sa.Integer(), sa.ForeignKey("channels.id", name="fk_deliveries_channel_id_channels"),
+            "channel_id",
+            sa.Integer(),
+            sa.ForeignKey("channels.id", name="fk_deliveries_channel_id_channels"),
             nullable=False,
         ),
         sa.Column("status", sa.String(12), nullable=False),

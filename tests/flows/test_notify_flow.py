@@ -16,7 +16,7 @@ from claims.settings import get_settings
 from flows.notify import digest_flow, notify_flow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from notify_helpers import Receiver, http_receiver  # noqa: E402
+from notify_helpers import Receiver, http_receiver
 
 
 @pytest.fixture

@@ -366,7 +366,9 @@ def test_deliveries_by_mail_and_webhook_once_each(demo: Runtime, secrets: Any, m
         assert str(mailbox.port) not in json.dumps(
             [list(r) for r in conn.execute(text("SELECT * FROM channels"))], default=str
         )
-        assert not conn.execute(text("SELECT 1 FROM events WHERE CAST(payload AS TEXT) LIKE :p"), {"p": f"%{receiver.port}%"}).first()
+        assert not conn.execute(
+            text("SELECT 1 FROM events WHERE CAST(payload AS TEXT) LIKE :p"), {"p": f"%{receiver.port}%"}
+        ).first()
     engine.dispose()
 
 
