@@ -248,7 +248,9 @@ def add_channel(rt: Runtime, actor: str, name: str, secret: str, *, digest: bool
 def remove_channel(rt: Runtime, actor: str, name: str) -> ChannelView:
     with rt.uow() as uow:
         user = authorize(uow, actor, "read")
-        row = uow.session.scalar(select(Channel).where(Channel.person == user.name, Channel.name == name))
+        row = uow.session.scalar(
+            select(Channel).where(Channel.person == user.name, Channel.name == name, Channel.removed_at.is_(None))
+        )
         if row is None:
             raise NotFound(f"channel: {user.name} has no channel {name!r}")
         view = ChannelView(row.id, row.person, row.name, row.secret, row.digest)
@@ -257,9 +259,8 @@ def remove_channel(rt: Runtime, actor: str, name: str) -> ChannelView:
             .where(Delivery.channel_id == row.id, Delivery.status.in_(("pending", "failed")))
             .values(status="dropped", last_error="channel removed")
         )
-        # the row stays while deliveries name it; a removed channel is renamed out of the way
-        row.name = f"{row.name}#removed-{row.id}"
-        row.person = f"{row.person}#removed"
+        # the row stays (its deliveries name it), renamed out of the way of a new channel of that name
+        row.name, row.removed_at = f"{row.name}#removed-{row.id}", now()
         uow.record(EventKind.CHANNEL_REMOVED, actor=actor, payload=view.json())
         uow.commit()
         return view
@@ -268,7 +269,9 @@ def remove_channel(rt: Runtime, actor: str, name: str) -> ChannelView:
 def channels(rt: Runtime, actor: str) -> list[ChannelView]:
     with rt.uow(write=False) as uow:
         user = authorize(uow, actor, "read")
-        rows = uow.session.scalars(select(Channel).where(Channel.person == user.name).order_by(Channel.id))
+        rows = uow.session.scalars(
+            select(Channel).where(Channel.person == user.name, Channel.removed_at.is_(None)).order_by(Channel.id)
+        )
         return [ChannelView(r.id, r.person, r.name, r.secret, r.digest) for r in rows]
 
 
@@ -566,7 +569,9 @@ def _queue(uow: UnitOfWork, notifications: list[tuple[int, str]], *, digest: boo
     people = {p for _, p in notifications}
     chans: dict[str, list[int]] = {}
     for cid, person in uow.session.execute(
-        select(Channel.id, Channel.person).where(Channel.person.in_(people), Channel.digest == digest)
+        select(Channel.id, Channel.person).where(
+            Channel.person.in_(people), Channel.digest == digest, Channel.removed_at.is_(None)
+        )
     ):
         chans.setdefault(person, []).append(cid)
     rows = [
@@ -853,7 +858,13 @@ def send_digests(rt: Runtime, *, at: datetime | None = None) -> int:
     day = at.date().isoformat()
     made = 0
     with rt.uow() as uow:
-        people = sorted(set(uow.session.scalars(select(Channel.person).where(Channel.digest.is_(True)))))
+        people = sorted(
+            set(
+                uow.session.scalars(
+                    select(Channel.person).where(Channel.digest.is_(True), Channel.removed_at.is_(None))
+                )
+            )
+        )
         rows = []
         for person in people:
             items = uow.session.execute(

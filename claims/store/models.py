@@ -468,6 +468,8 @@ class Channel(Base):
     secret: Mapped[str] = mapped_column(String(80))
     digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Removed channels stay (their deliveries name them), renamed out of the way of a new one of that name.
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Notification(Base):

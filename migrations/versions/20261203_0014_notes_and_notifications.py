@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("secret", sa.String(80), nullable=False),
         sa.Column("digest", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("created_at", TZ, nullable=False),
+        sa.Column("removed_at", TZ, nullable=True),
         sa.UniqueConstraint("person", "name", name="uq_channels_person_name"),
     )
     op.create_table(

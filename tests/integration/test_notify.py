@@ -499,3 +499,19 @@ def test_unknown_or_wrong_scope_is_refused(demo: Runtime) -> None:
     nt.subscribe(demo, "mia", "readiness", action=BEIJING)
     with pytest.raises(InvalidInput):
         nt.subscribe(demo, "mia", "readiness", action=BEIJING)  # the same twice
+
+
+def test_a_removed_channel_gets_nothing_more_and_its_name_is_free(demo: Runtime, secrets: Any, receiver: Receiver):
+    rt = demo
+    secrets({"hook": receiver.url()})
+    nt.add_channel(rt, "mia", "hook", "hook")
+    nt.subscribe(rt, "mia", "readiness", action=BEIJING)
+    _ready_flip(rt)
+    nt.catch_up(rt)
+    nt.remove_channel(rt, "mia", "hook")
+    assert nt.deliver(rt).sent == 0 and receiver.posts == []  # its queued delivery was dropped
+    assert [r["status"] for r in nt.delivery_rows(rt, "admin")] == ["dropped"]
+    assert nt.channels(rt, "mia") == []
+    again = nt.add_channel(rt, "mia", "hook", "hook")
+    assert [c.name for c in nt.channels(rt, "mia")] == ["hook"] and again.id != 1
+    assert [e["payload"]["name"] for e in events_of(rt.database_url, EventKind.CHANNEL_REMOVED)] == ["hook"]
