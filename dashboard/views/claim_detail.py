@@ -228,9 +228,6 @@ if not similar:
     st.caption("No known claim says the same or something related.")
 
 
-notes_section(d, key, actor, role)
-
-
 def act(done: str, call) -> None:  # type: ignore[no-untyped-def]
     """Run one service call as the acting user; on success refresh every cached page and say what happened."""
     try:
@@ -377,3 +374,5 @@ else:
                         rt, actor or "", key, Stage(to), rationale, expect_version=detail["version"]
                     ),
                 )
+
+notes_section(d, key, actor, role)  # the team's reasoning, after the controls (issue 18)

@@ -19,7 +19,8 @@ role = data.role_of(d, actor)
 rt = data.runtime(d)
 
 try:
-    nt.catch_up(rt)
+    if nt.catch_up(rt).notifications:
+        st.rerun()  # the navigation counted the unread notices before these were written: count again
 except Exception as exc:  # another writer held the database: the notices come on the next run
     if not ui.is_refusal(exc):
         raise

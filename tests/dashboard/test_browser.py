@@ -182,6 +182,7 @@ def test_analyst_adds_evidence_and_requests_confirmation(
     form.get_by_label("Summary").fill("OFAC designates the entities operating the assembly site.")
     form.get_by_role("button", name="Add evidence").click()
     expect(page.get_by_text("Evidence from us-treasury (B2) added to factory-exists.")).to_be_visible()
+    settle(page, 0)  # the run that shows the message has ended: a tab clicked mid-run is reset by it
 
     page.get_by_role("tab", name="Request confirm / refute").click()
     settle(page)  # the rerun after adding the item has ended: the form's radio is drawn and stays
