@@ -1,7 +1,7 @@
 """The notes block of a page: threaded notes on a claim (and its items), a form to add one or reply, withdrawal.
 
-Note text is Markdown rendered by the service (`claims.services.notes.render_markdown`) to HTML that
-holds no script (no raw HTML, only http(s)/mailto links, sanitised by nh3); `st.html` shows that.
+Note text is Markdown rebuilt by the service (`claims.services.notes.safe_markdown`) from its parsed
+tokens: the author's characters all escaped, raw HTML only as text, links only to http(s)/mailto.
 Writes go through the notes use cases, which check the role.
 """
 
@@ -32,7 +32,7 @@ def notes_section(d: data.Db, claim_key: str, actor: str | None, role: str | Non
                 )
                 st.text(note.text)
             else:
-                st.html(note.html)
+                st.markdown(note.markdown)  # rebuilt by the service: no HTML, only http(s)/mailto links
                 if actor == note.author or role == "admin":
                     with st.popover("Withdraw", icon=":material/undo:"):
                         reason = st.text_input("Reason", key=f"note_withdraw_reason_{note.id}")

@@ -12,6 +12,7 @@ and the result goes through the nh3 (ammonia) sanitiser as well.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,6 +92,7 @@ class NoteView:
     created_at: datetime
     text: str
     html: str
+    markdown: str
     withdrawn: dict[str, Any] | None
 
     def json(self) -> dict[str, Any]:
@@ -121,6 +123,7 @@ def _view(note: Note) -> NoteView:
         note.created_at,
         note.body,
         render_markdown(note.body),
+        safe_markdown(note.body),
         withdrawn,
     )
 
@@ -270,3 +273,80 @@ def render_markdown(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+_MD_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&])")
+
+
+def _esc(text: str) -> str:
+    return _MD_SPECIALS.sub(r"\\\1", text)
+
+
+def _inline(children: list[Any]) -> str:
+    """Inline tokens as Markdown made only of what we emit: every character of the author's text escaped."""
+    out: list[str] = []
+    for tok in children:
+        match tok.type:
+            case "text":
+                out.append(_esc(tok.content))
+            case "softbreak" | "hardbreak":
+                out.append("  \n" if tok.type == "hardbreak" else " ")
+            case "code_inline":
+                out.append("`" + tok.content.replace("`", "'") + "`")
+            case "strong_open" | "strong_close":
+                out.append("**")
+            case "em_open" | "em_close":
+                out.append("*")
+            case "s_open" | "s_close":
+                out.append("~~")
+            case "link_open":
+                out.append("[")
+                out.append("\x00" + str(tok.attrs.get("href", "")))  # closed at link_close
+            case "link_close":
+                i = max(k for k, part in enumerate(out) if part.startswith("\x00"))
+                href = out.pop(i)[1:]
+                out.append("](" + href.replace(")", "%29").replace(" ", "%20") + ")")
+            case _:
+                out.append(_esc(tok.content))
+    return "".join(out)
+
+
+def safe_markdown(text: str) -> str:
+    """A note as Markdown a page can show with `st.markdown`: rebuilt from markdown-it's tokens, so raw HTML
+    and unsafe links (validated as in `render_markdown`) can only appear as escaped text."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
+    md.validateLink = _safe_link  # type: ignore[method-assign]
+    md.disable("image")
+    lines: list[str] = []
+    prefix: list[str] = []
+    for tok in md.parse(text):
+        match tok.type:
+            case "heading_open":
+                lines.append("".join(prefix) + "#" * int(tok.tag[1]) + " ")
+            case "bullet_list_open":
+                prefix.append("")
+            case "ordered_list_open":
+                prefix.append("")
+            case "bullet_list_close" | "ordered_list_close":
+                prefix.pop()
+            case "list_item_open":
+                lines.append("  " * (len(prefix) - 1) + ("- " if tok.markup in "-*+" else "1. "))
+            case "blockquote_open":
+                prefix.append("> ")
+            case "blockquote_close":
+                prefix.pop()
+            case "inline":
+                if lines and lines[-1].endswith((" ", "# ")) and not lines[-1].endswith("\n"):
+                    lines[-1] += _inline(tok.children or [])
+                else:
+                    lines.append("".join(p for p in prefix if p) + _inline(tok.children or []))
+            case "fence" | "code_block":
+                body = tok.content.replace("```", "'''")
+                lines.append("```text\n" + body + "```")
+            case "paragraph_close" | "heading_close":
+                lines.append("")
+            case "hr":
+                lines.append("---")
+    return "\n".join(lines).strip() + "\n"

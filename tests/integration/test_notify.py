@@ -25,7 +25,7 @@ from claims.services import Runtime
 from claims.services import notify as nt
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied
 from claims.services.identity import disable_user
-from claims.services.notes import add_note, list_notes, render_markdown, threads, withdraw_note
+from claims.services.notes import add_note, list_notes, render_markdown, safe_markdown, threads, withdraw_note
 from claims.settings import get_settings
 from claims.store.db import dispose_engines
 from claims.store.models import Delivery, Event, Notification
@@ -120,6 +120,16 @@ def test_hostile_markdown_renders_without_script(hostile: str) -> None:
             assert not name.startswith("on"), (name, hostile)
             if name == "href":
                 assert (value or "").startswith(("https://", "http://", "mailto:")), (value, hostile)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_markdown_for_the_page_has_no_live_html_or_unsafe_link(hostile: str) -> None:
+    import re
+
+    shown = safe_markdown(f"before {hostile} after")
+    assert not re.search(r"(?<!\\)<", shown), shown  # every < escaped: no raw HTML, no autolink
+    for target in re.findall(r"(?<!\\)\]\(([^)]*)\)", shown):
+        assert target.startswith(("https://", "http://", "mailto:")), (target, hostile)
 
 
 def test_markdown_still_formats_and_links_safely() -> None:
