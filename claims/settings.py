@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     similar_suggest: float = Field(0.45, ge=0, le=1)
     # "wordllama" (the embedding model its package ships) or "lexical" (rapidfuzz, no model).
     similar_model: str = Field("wordllama", pattern="^(wordllama|lexical)$")
+
+    # Notifications (issue 18). The Apprise URLs of the people's channels, by name, as JSON:
+    # CLAIMS_NOTIFY_SECRETS='{"mia-mail": "mailtos://user:pass@mail.example.org?to=mia@example.org"}'.
+    # A channel in the database names one of these; the URL (with its passwords and tokens) stays here.
+    notify_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    notify_retry_seconds: float = Field(60, gt=0)  # first retry after this long, doubling each time
+    notify_max_attempts: int = Field(6, ge=1)  # then the delivery is dead: shown to admins, retried by hand
+    notify_batch: int = Field(2000, ge=1)  # events the notifier reads per transaction
+    digest_hour: int = Field(7, ge=0, le=23)  # the daily digest's hour (UTC) under `claims serve`
 
     @field_validator("similar_suggest")
     @classmethod

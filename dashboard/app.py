@@ -1,7 +1,7 @@
 """The dashboard's router: `streamlit run dashboard/app.py` (or `claims dashboard`).
 
 The landing page is policy readiness: the manager's question ("what is missing before action
-X?") comes first. Every page has its own path (/readiness, /pipeline, /work, /claims, /claim, /review);
+X?") comes first. Every page has its own path (/readiness, /pipeline, /work, /inbox, /claims, /claim, /review);
 the root forwards to /readiness with its query. The sidebar holds the choices every page shares:
 the case (also `?case=` in the address), who is signed in and the sign-out. Nothing shows before
 sign-in (dashboard/auth.py); the services enforce roles and the four-eyes rule.
@@ -28,13 +28,16 @@ st.set_page_config(page_title="Claims dashboard", page_icon="⚖️", layout="wi
 who = auth.identity()
 if who is None:
     # The sign-in answers at every page's address, so a shared link (/claims?grade=B2) opens after sign-in.
-    paths = ["home", "readiness", "pipeline", "claims", "claim", "review", "author", "report-new", "report", "work"]
+    paths = [
+        "home", "readiness", "pipeline", "claims", "claim", "review", "author", "report-new", "report", "work", "inbox"
+    ]  # fmt: skip
     gate = [st.Page(auth.sign_in_page, title="Sign in", url_path=p, default=p == "home") for p in paths]
     st.navigation(gate, position="hidden").run()
     st.stop()
 
 d = data.db()
 pending = data.pending_count(d, None)
+unread = data.unread(d, who.name)
 
 
 def _home() -> None:
@@ -48,6 +51,7 @@ pages = {
         st.Page(ui.READINESS, title="Policy readiness", icon=":material/gavel:", url_path="readiness"),
         st.Page(ui.PIPELINE, title="Pipeline", icon=":material/filter_alt:", url_path="pipeline"),
         st.Page(ui.WORK, title="Work", icon=":material/assignment:", url_path="work"),
+        st.Page(ui.INBOX, title=f"Inbox ({unread})" if unread else "Inbox", icon=":material/inbox:", url_path="inbox"),
     ],
     "Verification": [
         st.Page(ui.CLAIMS, title="Claims", icon=":material/list:", url_path="claims"),

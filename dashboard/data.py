@@ -217,3 +217,18 @@ def rests_on(d: Db, key: str) -> list[str]:
     from claims.services.tasks import rests_on as roots
 
     return roots(runtime(d), key)
+
+
+@_cache
+def notes(d: Db, claim_key: str, actor: str) -> list[Any]:
+    """The notes on a claim and on its evidence and reviews (the service checks the reader's role)."""
+    from claims.services.notes import list_notes
+
+    return list_notes(runtime(d), actor, "claim", claim_key, with_items=True) if actor else []
+
+
+def unread(d: Db, person: str) -> int:
+    """Unread notices of the signed-in person (not cached: it is one indexed count, and marking read moves it)."""
+    from claims.services.notify import unread_count
+
+    return unread_count(runtime(d), person)

@@ -29,6 +29,7 @@ REVIEW = "views/review.py"
 REPORT_NEW = "views/report_new.py"
 REPORT = "views/report.py"
 WORK = "views/work.py"
+INBOX = "views/inbox.py"
 
 STAGES = ("reported", "corroborated", "confirmed", "refuted")
 STAGE_COLOURS = {"reported": "#8c9bb0", "corroborated": "#e3a21a", "confirmed": "#2e8b57", "refuted": "#c0392b"}
@@ -148,6 +149,14 @@ EVENT_LABELS = {
     EventKind.CLAIM_WITHDRAWN: "claim withdrawn",
     EventKind.ACTION_ADDED: "policy action added",
     EventKind.ACTION_EDITED: "policy action edited",
+    EventKind.NOTE_ADDED: "note added",
+    EventKind.NOTE_WITHDRAWN: "note withdrawn",
+    EventKind.SUBSCRIPTION_ADDED: "subscribed",
+    EventKind.SUBSCRIPTION_REMOVED: "unsubscribed",
+    EventKind.CHANNEL_ADDED: "notification channel added",
+    EventKind.CHANNEL_REMOVED: "notification channel removed",
+    EventKind.INBOX_READ: "notifications read",
+    EventKind.DELIVERY_RETRIED: "delivery retried",
 }
 
 

@@ -3,6 +3,8 @@
 - `claims-assessment/scheduled`: every 10 minutes by default; starts a sign-off run per pending review.
 - `claims-intake/inbox`: polls the inbox folder (CLAIMS_INBOX) every minute by default.
 - `claims-signoff/on-request`: no schedule; started by the assessment, one run per review request.
+- `claims-notify/scheduled`: every minute: notices from the event log, then their deliveries (issue 18).
+- `claims-digest/daily`: once a day at CLAIMS_DIGEST_HOUR (UTC): each person's digest.
 
 Against whatever Prefect API is configured: PREFECT_API_URL (a `prefect server start` anywhere, or
 Prefect Cloud); without one, a local `prefect server start` (with its UI) for as long as we serve.
@@ -27,11 +29,14 @@ import httpx
 from claims.settings import get_settings
 from flows.assessment import assessment_flow
 from flows.intake import intake_flow
+from flows.notify import digest_flow, notify_flow
 from flows.review import signoff_flow
 
 ASSESSMENT = "claims-assessment/scheduled"
 INTAKE = "claims-intake/inbox"
 SIGNOFF = "claims-signoff/on-request"
+NOTIFY = "claims-notify/scheduled"
+DIGEST = "claims-digest/daily"
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -44,7 +49,7 @@ def deployments(
     intake_seconds: float = 60,
     poll_seconds: float = 10,
 ) -> list[RunnerDeployment]:
-    """The three RunnerDeployments: scheduled assessment, inbox intake, sign-off on request."""
+    """The RunnerDeployments: scheduled assessment, inbox intake, sign-off on request, notifier, daily digest."""
     from prefect.types.entrypoint import EntrypointType
 
     folder = (inbox or get_settings().inbox).resolve()
@@ -73,6 +78,22 @@ def deployments(
             entrypoint_type=module,
             parameters={"poll_seconds": poll_seconds},
             description="Wait for a reviewer's decision on one review request (four eyes).",
+            tags=["claims"],
+        ),
+        notify_flow.to_deployment(
+            name=NOTIFY.split("/")[1],
+            entrypoint_type=module,
+            interval=timedelta(minutes=1),
+            concurrency_limit=1,
+            description="Notices from the event log (once per change), then their deliveries with back-off.",
+            tags=["claims"],
+        ),
+        digest_flow.to_deployment(
+            name=DIGEST.split("/")[1],
+            entrypoint_type=module,
+            cron=f"0 {get_settings().digest_hour} * * *",
+            concurrency_limit=1,
+            description="Each person's daily digest to their digest channels.",
             tags=["claims"],
         ),
     ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import typer
 
-from claims.cli import authoring, brief, cases, provenance, read, run, signin, similar, transitions
+from claims.cli import authoring, brief, cases, notify, provenance, read, run, signin, similar, transitions
 from claims.cli.common import ReportedErrors
 from claims.cli.db import db_app
 from claims.cli.evidence import evidence_app
@@ -39,7 +39,7 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
-for module in (signin, cases, transitions, read, run, brief, provenance, similar, authoring):
+for module in (signin, cases, transitions, read, run, brief, provenance, similar, authoring, notify):
     module.register(app)
 
 

@@ -59,6 +59,15 @@ class EventKind(StrEnum):
     TASK_CLOSED = "task.closed"  # evidence or a decision met it
     TASK_WITHDRAWN = "task.withdrawn"  # the claim moved on, or no action needs it any more
     TRUST_ADDED = "trust.added"  # a key whose signed case files may carry confirm/refute history
+    # Notes and notifications (issue 18): payload names the note / subscription / channel.
+    NOTE_ADDED = "note.added"  # {"note": id, "target": "claim:KEY", "reply_to": id|None, "text": ...}
+    NOTE_WITHDRAWN = "note.withdrawn"  # {"note": id, "target": ...}; the reason is the rationale
+    SUBSCRIPTION_ADDED = "subscription.added"  # {"id", "person", "kind", "scope"}
+    SUBSCRIPTION_REMOVED = "subscription.removed"
+    CHANNEL_ADDED = "channel.added"  # {"person", "name", "secret", "digest"}: the secret's NAME, never its URL
+    CHANNEL_REMOVED = "channel.removed"
+    INBOX_READ = "inbox.read"  # {"person", "notifications": [ids]}
+    DELIVERY_RETRIED = "delivery.retried"  # an admin put a dead delivery back in the queue: {"delivery": id}
 
     @classmethod
     def review_decided(cls, status: str) -> EventKind:

@@ -92,12 +92,27 @@ class ConfidenceRule:
 
 
 @dataclass(frozen=True, slots=True)
+class StageLimits:
+    """How long work toward a stage may wait before it is overdue (issue 18): a sign-off, a task."""
+
+    review_hours: float | None = None
+    task_hours: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     version: str
     title: str
     stages: dict[Stage, tuple[Criterion, ...]]
     likelihood: LikelihoodTable = field(default_factory=lambda: _shipped_likelihood())
     confidence: ConfidenceRule = field(default_factory=lambda: _shipped_confidence())
+    # `[limits.<stage>]`: None where the file sets none (nothing is ever overdue there).
+    limits: dict[Stage, StageLimits] = field(default_factory=dict)
+
+    def limit(self, stage: Stage, work: str) -> float | None:
+        """Hours a `work` ("review" or "task") toward `stage` may wait, or None for no limit."""
+        limits = self.limits.get(stage)
+        return getattr(limits, f"{work}_hours") if limits is not None else None
 
     def criteria(self, stage: Stage) -> tuple[Criterion, ...]:
         return self.stages.get(stage, ())
@@ -203,6 +218,32 @@ def parse_confidence(raw: object) -> ConfidenceRule:
     )
 
 
+def parse_limits(raw: object) -> dict[Stage, StageLimits]:
+    """`[limits.<stage>]`: review_hours and task_hours, each a positive number of hours."""
+    if not isinstance(raw, dict):
+        raise InvalidPolicy(f"limits: {raw!r} must be a table of stages")
+    out: dict[Stage, StageLimits] = {}
+    for name, body in raw.items():
+        where = f"limits.{name}"
+        try:
+            stage = Stage.parse(name, where)
+        except DomainError as exc:
+            raise InvalidPolicy(str(exc)) from None
+        if not isinstance(body, dict):
+            raise InvalidPolicy(f"{where}: {body!r} must be a table with review_hours and/or task_hours")
+        unknown = set(body) - {"review_hours", "task_hours"}
+        if unknown:
+            raise InvalidPolicy(f"{where}.{sorted(unknown)[0]}: unknown limit (review_hours, task_hours)")
+        hours: dict[str, float] = {}
+        for key, value in body.items():
+            number = _number(value, f"{where}.{key}")
+            if number <= 0:
+                raise InvalidPolicy(f"{where}.{key}: {value!r} must be more than 0 hours")
+            hours[key] = float(number)
+        out[stage] = StageLimits(**hours)
+    return out
+
+
 def _shipped() -> dict[str, Any]:
     return tomllib.loads(resources.files("claims.policies").joinpath("v1.toml").read_text(encoding="utf-8"))
 
@@ -249,6 +290,7 @@ def parse_policy(data: dict[str, Any]) -> Policy:
         stages=stages,
         likelihood=parse_likelihood(data["likelihood"]) if "likelihood" in data else _shipped_likelihood(),
         confidence=parse_confidence(data["confidence"]) if "confidence" in data else _shipped_confidence(),
+        limits=parse_limits(data["limits"]) if "limits" in data else {},
     )
 
 

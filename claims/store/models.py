@@ -459,3 +459,125 @@ class ReportSentence(Base):
 
     report: Mapped[Report] = relationship(back_populates="accepted")
     claim: Mapped[Claim | None] = relationship()
+
+
+class Note(Base):
+    """A note on a claim, an evidence item, a review (or a task): never deleted, withdrawn with a reason (issue 18).
+
+    `target_ref` is the target's key (a claim) or id (the others) as text; `claim_key`/`case_key`
+    say which claim and case it concerns, so a claim page lists the notes on its items too.
+    """
+
+    __tablename__ = "notes"
+    __table_args__ = (
+        Index("ix_notes_target", "target_kind", "target_ref"),
+        Index("ix_notes_claim_key", "claim_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_kind: Mapped[str] = mapped_column(String(20))
+    target_ref: Mapped[str] = mapped_column(String(120))
+    claim_key: Mapped[str | None] = mapped_column(String(120))
+    case_key: Mapped[str | None] = mapped_column(String(120))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("notes.id"))
+    author: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    body: Mapped[str] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(80))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Subscription(Base):
+    """What one person wants to be told: a kind, and a scope ("action:KEY", "case:KEY" or "all")."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("person", "kind", "scope", name="uq_subscriptions_person_kind_scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str] = mapped_column(String(130))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Channel(Base):
+    """Where a person is told besides the inbox: the NAME of a secret Apprise URL in settings, never the URL."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("person", "name", name="uq_channels_person_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(80))
+    secret: Mapped[str] = mapped_column(String(80))
+    digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Removed channels stay (their deliveries name them), renamed out of the way of a new one of that name.
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Notification(Base):
+    """One notice to one person about one change: the inbox row and the outbox's source (UNIQUE per change)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("person", "kind", "change_key", name="uq_notifications_person_kind_change"),
+        Index("ix_notifications_person_read", "person", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20))
+    change_key: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    case_key: Mapped[str | None] = mapped_column(String(120))
+    claim_key: Mapped[str | None] = mapped_column(String(120))
+    action_key: Mapped[str | None] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Delivery(Base):
+    """One notification sent through one channel: attempts, back-off, the last error (for the admin)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel_id", name="uq_deliveries_notification_channel"),
+        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    notification: Mapped[Notification] = relationship()
+    channel: Mapped[Channel] = relationship()
+
+
+class NotifyCursor(Base):
+    """How far the notifier has read the event log."""
+
+    __tablename__ = "notify_cursor"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer)
+
+
+class ReadinessState(Base):
+    """The last readiness the notifier saw per policy action: a notice is a flip of it."""
+
+    __tablename__ = "readiness_state"
+
+    action_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    ready: Mapped[bool] = mapped_column(Boolean)
+    gaps: Mapped[list[str]] = mapped_column(JSON)
+    event_id: Mapped[int] = mapped_column(Integer)

@@ -16,6 +16,7 @@ import streamlit as st
 from claims import services
 from claims.domain.stages import Stage
 from dashboard import data, ui
+from dashboard.notes import notes_section
 
 d = data.db()
 state = st.session_state
@@ -378,3 +379,5 @@ else:
                         rt, actor or "", key, Stage(to), rationale, expect_version=detail["version"]
                     ),
                 )
+
+notes_section(d, key, actor, role)  # the team's reasoning, after the controls (issue 18)

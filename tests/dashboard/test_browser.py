@@ -181,6 +181,7 @@ def test_analyst_adds_evidence_and_requests_confirmation(
     form.get_by_label("Summary").fill("OFAC designates the entities operating the assembly site.")
     form.get_by_role("button", name="Add evidence").click()
     expect(page.get_by_text("Evidence from us-treasury (B2) added to factory-exists.")).to_be_visible()
+    settle(page, 0)  # the run that shows the message has ended: a tab clicked mid-run is reset by it
 
     page.get_by_role("tab", name="Request confirm / refute").click()
     settle(page)  # the rerun after adding the item has ended: the form's radio is drawn and stays
@@ -379,3 +380,52 @@ def test_analyst_turns_a_pasted_report_into_a_claim_and_evidence(
         accepted = conn.execute(text("SELECT count(*) FROM report_sentences WHERE report_id = 1")).scalar()
     engine.dispose()
     assert made.stage == "reported" and item.added_by == "alice" and accepted == 2
+
+
+def test_manager_subscribes_to_an_action_and_the_inbox_tells_her_it_became_ready(
+    dashboard_url: str, browser_page: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Issue 18: a manager subscribes to an action on /inbox; an analyst adds the evidence that makes it ready on
+    the claim page; once the assessment has run (the scheduled flow's job, run here), the manager's inbox says so."""
+    from playwright.sync_api import expect
+
+    rt = Runtime(sqlite_url)
+    item = next(e["id"] for e in services.claim_detail(rt, "factory-exists")["evidence"] if e["stance"] == "supports")
+    services.retract_evidence(rt, "alice", item, "the source withdrew the story")
+    services.assess_claims(rt, "system", services.open_claim_keys(rt))  # factory-exists back to reported
+    dispose_engines()
+    page = browser_page
+    page.goto(f"{dashboard_url}/inbox")
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    form = page.get_by_test_id("stForm").filter(has_text="Tell me when")
+    pick(page, form, "Policy action", "raise-with-beijing")
+    form.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_text("Subscribed.")).to_be_visible()
+    expect(page.get_by_text("an action became ready or lost readiness · action:raise-with-beijing")).to_be_visible()
+
+    page.goto(f"{dashboard_url}/claim?claim=factory-exists")
+    expect(page.get_by_role("heading", name="factory-exists")).to_be_visible()
+    act_as(page, "alice (analyst)")
+    expect(page.get_by_role("tab", name="Add evidence")).to_be_visible()
+    settle(page)
+    form = page.get_by_test_id("stForm").filter(has_text="Summary")
+    pick(page, form, "Source", "us-treasury · B · usually reliable · US Treasury (OFAC) designations")
+    pick(page, form, "Credibility", "2 · probably true")
+    form.get_by_label("Summary").fill("OFAC designates the entities operating the assembly site.")
+    form.get_by_role("button", name="Add evidence").click()
+    expect(page.get_by_text("Evidence from us-treasury (B2) added to factory-exists.")).to_be_visible()
+    services.assess_claims(rt, "system", services.open_claim_keys(rt))  # what claims-assessment/scheduled does
+    dispose_engines()
+
+    act_as(page, "mia (manager)")
+    page.goto(f"{dashboard_url}/inbox")
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Ready: raise-with-beijing"))).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile(r"^Inbox \(1\)"))).to_be_visible()  # the unread count
+    settle(page, 300)
+    page.screenshot(path=str(shots_dir(tmp_path) / "inbox.png"), full_page=True)
+    engine = create_engine(sqlite_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT person, kind, action_key FROM notifications")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("mia", "readiness", "raise-with-beijing")]

@@ -11,11 +11,14 @@ from typer.testing import CliRunner
 
 from claims.cli import app
 from flows.assessment import assessment_flow
-from flows.serve import ASSESSMENT, INTAKE, SIGNOFF, deployments
+from flows.serve import ASSESSMENT, DIGEST, INTAKE, NOTIFY, SIGNOFF, deployments
 
 
-def test_three_deployments_with_their_schedules_and_parameters(tmp_path: Path):
-    assess, intake, signoff = deployments(inbox=tmp_path / "inbox")
+def test_the_deployments_with_their_schedules_and_parameters(tmp_path: Path):
+    assess, intake, signoff, notify, digest = deployments(inbox=tmp_path / "inbox")
+    assert [f"{d.flow_name}/{d.name}" for d in (notify, digest)] == [NOTIFY, DIGEST]
+    assert notify.schedules[0].schedule.interval == timedelta(minutes=1)
+    assert digest.schedules[0].schedule.cron == "0 7 * * *"  # CLAIMS_DIGEST_HOUR, default 7 (UTC)
     assert [f"{d.flow_name}/{d.name}" for d in (assess, intake, signoff)] == [ASSESSMENT, INTAKE, SIGNOFF]
     assert assess.schedules[0].schedule.interval == timedelta(minutes=10)  # the default
     assert assess.parameters == {"signoff_deployment": SIGNOFF}
@@ -30,7 +33,7 @@ def test_three_deployments_with_their_schedules_and_parameters(tmp_path: Path):
 
 
 def test_the_schedule_follows_the_options(tmp_path: Path):
-    assess, intake, _ = deployments(every_minutes=2.5, intake_seconds=15, inbox=tmp_path)
+    assess, intake, *_ = deployments(every_minutes=2.5, intake_seconds=15, inbox=tmp_path)
     assert assess.schedules[0].schedule.interval == timedelta(minutes=2.5)
     assert intake.schedules[0].schedule.interval == timedelta(seconds=15)
 

@@ -115,3 +115,31 @@ def test_bad_policy_raises_naming_the_field_and_value(path: str, value: Any, fie
     assert message.startswith(f"{field}:") or message.startswith(f"{field}."), message
     assert shown in message
     assert "\n" not in message
+
+
+def test_stage_limits_for_overdue_work():
+    """Issue 18: `[limits.<stage>]` says how long a sign-off or a task toward that stage may wait."""
+    policy = default_policy()
+    assert policy.limit(Stage.CONFIRMED, "review") == 48 and policy.limit(Stage.REFUTED, "review") == 48
+    assert policy.limit(Stage.CORROBORATED, "task") == 72 and policy.limit(Stage.CORROBORATED, "review") is None
+    data = v1_data()
+    del data["limits"]
+    assert parse_policy(data).limit(Stage.CONFIRMED, "review") is None  # no limits: nothing is ever overdue
+
+
+@pytest.mark.parametrize(
+    ("limits", "shown"),
+    [
+        ({"confirmed": {"review_hours": 0}}, "limits.confirmed.review_hours: 0 must be more than 0 hours"),
+        ({"confirmed": {"review_hours": "2d"}}, "limits.confirmed.review_hours: '2d' must be a number"),
+        ({"confirmed": {"reviw_hours": 2}}, "limits.confirmed.reviw_hours: unknown limit"),
+        ({"approved": {"review_hours": 2}}, "limits.approved"),
+        ({"confirmed": 48}, "limits.confirmed: 48 must be a table"),
+    ],
+)
+def test_bad_limits_name_the_field(limits: dict[str, Any], shown: str):
+    data = v1_data()
+    data["limits"] = limits
+    with pytest.raises(InvalidPolicy, match=None) as err:
+        parse_policy(data)
+    assert shown in str(err.value)
