@@ -247,7 +247,8 @@ def test_in_process_a_batch_that_fails_once_is_retried_and_applies_each_transiti
 
     assert sum("factory-exists" in c for c in flaky.calls) == 2  # the failed try and its retry, as the task's
     assert services.claim_detail(loaded, "factory-exists")["stage"] == "corroborated"
-    assert event_rows(db_url)[len(before) :] == [("claim.stage_changed", "factory-exists", "corroborated")]
+    added = [e for e in event_rows(db_url)[len(before) :] if not e[0].startswith("task.")]  # tasks: test_tasks.py
+    assert added == [("claim.stage_changed", "factory-exists", "corroborated")]
     assert {o.claim for o in report.outcomes} == set(DEMO_KEYS)
 
 

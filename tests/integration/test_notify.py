@@ -525,3 +525,23 @@ def test_a_removed_channel_gets_nothing_more_and_its_name_is_free(demo: Runtime,
     again = nt.add_channel(rt, "mia", "hook", "hook")
     assert [c.name for c in nt.channels(rt, "mia")] == ["hook"] and again.id != 1
     assert [e["payload"]["name"] for e in events_of(rt.database_url, EventKind.CHANNEL_REMOVED)] == ["hook"]
+
+
+def test_a_task_assigned_to_a_person_tells_them_once_and_a_task_taken_tells_nobody(demo: Runtime) -> None:
+    """Issue 18 wired end to end: `task.assigned` (the tasks' event) becomes an `assigned` notice for the
+    assignee; taking a task yourself is no news; a note may be written on a task."""
+    from claims.services import notes, tasks
+
+    rt = demo
+    nt.subscribe(rt, "alice", "assigned")
+    nt.subscribe(rt, "bob", "assigned")
+    first, second = [t for t in tasks.list_tasks(rt, "mia", unassigned=True) if t["kind"] != "signoff"][:2]
+    tasks.assign(rt, "mia", first["id"], "alice")
+    tasks.take(rt, "bob", second["id"])
+    nt.catch_up(rt)
+    nt.catch_up(rt)
+    (told,) = notices(rt, "alice")
+    assert told["kind"] == "assigned" and "by mia" in told["title"]
+    assert notices(rt, "bob") == []
+    note = notes.add_note(rt, "alice", "task", str(first["id"]), "Asked the *Reuters* desk")
+    assert [n.id for n in notes.list_notes(rt, "mia", "task", str(first["id"]))] == [note.id]
