@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import exc as sa_exc
 
 from claims.services import Runtime
-from claims.store.uow import ConcurrencyConflict
+from claims.domain.errors import ConcurrencyConflict
 
 _RUNTIME: ContextVar[Runtime | None] = ContextVar("claims_runtime", default=None)
 
