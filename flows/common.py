@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 from sqlalchemy import exc as sa_exc
 
-from claims.services import Runtime
 from claims.domain.errors import ConcurrencyConflict
+from claims.services import Runtime
 
 _RUNTIME: ContextVar[Runtime | None] = ContextVar("claims_runtime", default=None)
 
