@@ -44,6 +44,14 @@ STARTUP = 300  # seconds for the server on a 2-core machine kept busy by others
 RUNS = 600  # seconds for the four queued runs
 
 
+def table_count(url: str, table: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    engine.dispose()
+    return int(found)
+
+
 def event_counts(url: str) -> Counter[tuple[str, str | None]]:
     """How many events of each (kind, claim) the audit log holds."""
     engine = create_engine(url)
