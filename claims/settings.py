@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # (flows.gateway); false runs every flow in the command's own process.
     gateway: bool = True
     key_dir: Path | None = None  # the instance key and audit checkpoints; default ~/.config/claims
+    # How long a writer queues behind another before it gives up with exit 5 (each lock wait; issue 21.11).
+    write_wait_seconds: float = Field(30, gt=0, le=3600)
     checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
     report_max_mib: float = 20  # a report file larger than this is refused before it is read (issue 17)
     # Similar claims (claims.services.similar): a combined score at or above `merge` offers "same claim",

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from claims.domain.events import EventKind
-from claims.store.db import WRITE_WAIT_SECONDS, session_factory
+from claims.store.db import session_factory, write_wait_seconds, wrote
 from claims.store.events import WRITERS_LOCK, EventLog
 from claims.store.models import Claim
 from claims.store.repositories import (
@@ -46,7 +46,8 @@ _CONFLICT_SQLSTATES = {"40P01", "40001"}
 
 def _busy(waited: float | None) -> str:
     took = f"gave up after {waited:.0f} s" if waited is not None else "gave up"
-    return f"another change held the database; {took} (each lock wait is limited to {WRITE_WAIT_SECONDS} s); try again"
+    limit = f"{write_wait_seconds():g}"
+    return f"another change held the database; {took} (each lock wait is limited to {limit} s); try again"
 
 
 def _first_line(err: BaseException) -> str:
@@ -80,10 +81,10 @@ def _take_writers_lock(_session: Session, _transaction: object, connection: Conn
     the review decided. It also gives every writer one lock order (this lock, then rows), so
     writers on the same claim cannot deadlock. Readers (`write=False`) never take it.
 
-    A writer waits at most WRITE_WAIT_SECONDS (SQLite's busy timeout too), then gets a
+    A writer waits at most CLAIMS_WRITE_WAIT_SECONDS (SQLite's busy timeout too), then gets a
     ConcurrencyConflict instead of hanging behind a stuck one.
     """
-    connection.execute(text(f"SET LOCAL lock_timeout = '{WRITE_WAIT_SECONDS}s'"))
+    connection.execute(text(f"SET LOCAL lock_timeout = '{int(write_wait_seconds() * 1000)}ms'"))
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
 
 
@@ -231,7 +232,10 @@ class UnitOfWork:
         """Append the recorded events, then commit the change and its events as one."""
         try:
             self._append_recorded()
+            bind = self.session.get_bind()
             self.session.commit()
+            if bind.dialect.name == "sqlite":
+                wrote(str(bind.url))
         except (StaleDataError, IntegrityError, OperationalError) as err:
             conflict = _conflict(err, time.monotonic() - self._started)
             if conflict is None:

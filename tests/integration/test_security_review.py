@@ -219,13 +219,13 @@ def test_a_lock_wait_message_says_the_time_really_waited(three_lines: Runtime, m
 
     import psycopg
 
+    from claims.settings import get_settings
     from claims.store import db as store_db
-    from claims.store import uow as store_uow
     from claims.store.events import WRITERS_LOCK
 
     limit = 2
-    monkeypatch.setattr(store_db, "WRITE_WAIT_SECONDS", limit)
-    monkeypatch.setattr(store_uow, "WRITE_WAIT_SECONDS", limit)
+    monkeypatch.setenv("CLAIMS_WRITE_WAIT_SECONDS", str(limit))
+    get_settings.cache_clear()
     monkeypatch.delitem(store_db._ENGINES, store_db.normalise_url(three_lines.database_url), raising=False)
     url = three_lines.database_url
     if url.startswith("sqlite"):
