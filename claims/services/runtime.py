@@ -43,7 +43,14 @@ class Runtime:
         return cls(settings.database_url, settings.policy())
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self.database_url, write=write)
+        """A unit of work; a write one signs an audit checkpoint after it commits (issue 21.9)."""
+        return UnitOfWork(self.database_url, write=write, after_commit=_checkpoint if write else None)
+
+
+def _checkpoint(url: str) -> None:
+    from claims.services.audit import checkpoint_after_write  # cryptography: only once something was written
+
+    checkpoint_after_write(url)
 
 
 def authorize(uow: UnitOfWork, actor: str | None, permission: str) -> User:

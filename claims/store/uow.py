@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -109,9 +109,11 @@ class UnitOfWork:
 
     session: Session
 
-    def __init__(self, url: str, *, write: bool = True) -> None:
+    def __init__(self, url: str, *, write: bool = True, after_commit: Callable[[str], None] | None = None) -> None:
+        """`after_commit(url)` runs after each successful commit (the services sign an audit checkpoint there)."""
         self.url = url
         self.write = write
+        self.after_commit = after_commit
 
     def __enter__(self) -> Self:
         self._started = time.monotonic()
@@ -242,3 +244,5 @@ class UnitOfWork:
                 raise
             self.session.rollback()
             raise conflict from err
+        if self.after_commit is not None:
+            self.after_commit(self.url)

@@ -5,13 +5,16 @@ The CLI runs in-process (`cli`); other processes where the point is about them (
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
-import pytest
 from integration_helpers import error_line
+from sqlalchemy import text
 
+from claims import services
 from claims.services import Runtime
+from claims.services.audit import checkpoint_path
 from claims.settings import get_settings
 from claims.store import db as store_db
 from claims.store.events import WRITERS_LOCK
@@ -72,3 +75,55 @@ def test_a_lock_wait_gives_up_when_its_message_says(three_lines: Runtime, cli, m
     assert "limited to 2 s" in line, line
     assert 1 <= said <= 3, line
     assert took <= 2 + 3, (took, line)  # the whole command, not only the wait
+
+
+# --- point 9: events after the newest checkpoint could be cut unseen ----------------------------
+
+
+def _cut_last_event(url: str) -> int:
+    """The attacker with database credentials deletes the newest event (triggers out of the way)."""
+    from test_audit_checkpoints import as_attacker
+
+    holder: list[int] = []
+
+    def cut(session) -> None:
+        last = session.execute(text("SELECT max(id) FROM events")).scalar()
+        session.execute(text("DELETE FROM events WHERE id = :id"), {"id": last})
+        holder.append(last)
+
+    as_attacker(url, cut)
+    return holder[0]
+
+
+def test_every_write_is_checkpointed_so_cutting_the_tail_fails_verify(demo: Runtime, cli, env_db: str):
+    """No `claims audit checkpoint` by hand: the write itself left a checkpoint, so its event cannot go quietly
+    (a user added: an event the replay does not look at, so only a checkpoint can tell)."""
+    services.add_user(demo, "admin", "dora", "analyst")
+    cut = _cut_last_event(env_db)
+    result = cli("audit", "verify")
+    assert result.exit_code == 1, result.stdout
+    assert f"event {cut} is missing" in error_line(result)
+
+
+def test_verify_fails_in_one_line_when_the_checkpoint_file_is_gone(demo: Runtime, cli, env_db: str):
+    path = checkpoint_path(env_db)
+    assert path.exists()  # the demo's writes made it
+    assert cli("audit", "verify").exit_code == 0
+    path.unlink()
+    result = cli("audit", "verify")
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "checkpoint file" in line and "is missing" in line and str(path.name) in line, line
+
+
+def test_verify_says_how_many_events_no_checkpoint_covers(demo: Runtime, cli, env_db: str, monkeypatch):
+    """A writer without the instance key (another machine) leaves events no checkpoint covers: said, and counted."""
+    from claims.services import audit
+
+    monkeypatch.setattr(audit, "checkpoint_after_write", lambda url: None)
+    services.add_user(demo, "admin", "dora", "analyst")
+    services.add_user(demo, "admin", "eve", "analyst")
+    result = cli("audit", "verify", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["uncovered"] == 2
+    assert "2 events after the newest checkpoint are covered by none" in cli("audit", "verify").stdout
