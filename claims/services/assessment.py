@@ -216,7 +216,7 @@ class _Batch:
             if review is not None:
                 event["payload"] = {"review": review_ids[review]}
             events.append(event)
-        uow.events.append_many(self.actor, self.at, events)
+        uow.events.append_many(self.actor, events)
 
 
 def _check_move(key: str, from_stage: Stage, to: Stage, actor: str, reason: str, policy: str) -> None:

@@ -454,7 +454,6 @@ def add_claim(
         uow.flush()
         uow.record(
             EventKind.CLAIM_REPORTED,
-            at=stamp,
             actor=actor,
             claim=claim,
             to_stage=Stage.REPORTED.value,

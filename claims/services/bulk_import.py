@@ -371,4 +371,4 @@ def _write_chunk(
                 "payload": {"via": "import", "items": added},
             }
         )
-    uow.events.append_many(actor, stamp, events)
+    uow.events.append_many(actor, events)

@@ -188,7 +188,7 @@ def _revoke_all(uow: UnitOfWork, user: User) -> int:
 
 def _check_password(uow: UnitOfWork, name: str, password: str, *, method: str) -> tuple[User | None, str | None]:
     """(user, None) when the password is right; (user or None, why) when not. Records failures and locks."""
-    at = now()
+    at = uow.clock()
     dummy = _dummy_hash()  # made before the look-up, so even the first unknown name costs what a wrong password does
     user = uow.users.get(name) if NAME_RE.fullmatch(fold_name(name or "")) else None
     if user is None or user.password_hash is None:
@@ -237,7 +237,8 @@ def _refuse(uow: UnitOfWork, name: str, user: User | None, why: str, method: str
 
 def _issue(uow: UnitOfWork, user: User, kind: str, ttl: timedelta, actor: str) -> IssuedToken:
     secret = "clm_" + secrets.token_urlsafe(32)
-    token = Token(user_id=user.id, token_hash=digest(secret), kind=kind, created_at=now(), expires_at=now() + ttl)
+    at = uow.clock()  # the database server's: a client clock set ahead must not issue a longer token
+    token = Token(user_id=user.id, token_hash=digest(secret), kind=kind, created_at=at, expires_at=at + ttl)
     uow.session.add(token)
     uow.session.flush()
     uow.record(
@@ -310,7 +311,7 @@ def verify_token(rt: Runtime, secret: str) -> Identity:
         token = uow.session.scalar(select(Token).where(Token.token_hash == digest(secret or "")))
         if token is None or token.revoked_at is not None:
             raise PermissionDenied("token: unknown or revoked")
-        if utc(token.expires_at) <= now():
+        if utc(token.expires_at) <= uow.clock():
             raise PermissionDenied(f"token: expired at {utc(token.expires_at):%Y-%m-%d %H:%M} UTC")
         user = token.user
         if user.disabled_at is not None:
@@ -393,12 +394,13 @@ def issue_signoff_code(
                 f"reviewer: {actor!r} requested review #{review_id} and cannot also decide it (four eyes)"
             )
         code = "-".join(secrets.token_hex(3) for _ in range(3))
+        at = uow.clock()
         row = SignoffCode(
             review_id=review_id,
             user_id=user.id,
             code_hash=digest(code),
-            created_at=now(),
-            expires_at=now() + timedelta(minutes=minutes),
+            created_at=at,
+            expires_at=at + timedelta(minutes=minutes),
         )
         uow.session.add(row)
         uow.session.flush()
@@ -419,7 +421,7 @@ def redeem_signoff_code(uow: UnitOfWork, review_id: int, code: str) -> str:
         raise PermissionDenied(f"code: not a sign-off code for review #{review_id}")
     if row.used_at is not None:
         raise PermissionDenied("code: already used")
-    if utc(row.expires_at) <= now():
+    if utc(row.expires_at) <= uow.clock():
         raise PermissionDenied(f"code: expired at {utc(row.expires_at):%H:%M} UTC")
     if row.user.disabled_at is not None:
         raise PermissionDenied(f"code: account {row.user.name!r} is disabled")

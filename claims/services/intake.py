@@ -223,7 +223,6 @@ def _new_claim(
         }
     uow.record(
         EventKind.CLAIM_REPORTED,
-        at=stamp,
         actor=actor,
         claim=claim,
         to_stage=Stage.REPORTED.value,

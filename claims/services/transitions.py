@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
@@ -11,12 +11,14 @@ from claims.domain.errors import RuleViolation
 from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
+from claims.store import clock
 from claims.store.models import Claim, ReviewRequest
 from claims.store.uow import UnitOfWork
 
 
 def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    """This computer's clock (claims.store.clock), whole seconds: for what is not a security decision."""
+    return clock.client_now().replace(microsecond=0)
 
 
 def touch(claim: Claim) -> None:
@@ -83,9 +85,8 @@ def move(
     payload.update(extra or {})
     uow.record(
         EventKind.CLAIM_STAGE_CHANGED,
-        # One clock reading for the stage timestamp and its event, so history and stage times agree;
-        # a move replayed from a case file keeps its historical time in the payload instead.
-        at=None if at is not None else when,
+        # The event's time is the transaction's clock (the database server's on PostgreSQL);
+        # a move replayed from a case file keeps its historical time in the payload.
         actor=actor,
         claim=claim,
         from_stage=from_stage,

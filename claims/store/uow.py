@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from claims.domain.events import EventKind
+from claims.store.clock import server_now
 from claims.store.db import session_factory, write_wait_seconds, wrote
 from claims.store.events import WRITERS_LOCK, EventLog
 from claims.store.models import Claim
@@ -101,7 +102,6 @@ class Recorded:
     rationale: str | None = None
     policy_version: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
-    at: datetime | None = None
 
 
 class UnitOfWork:
@@ -155,13 +155,12 @@ class UnitOfWork:
         rationale: str | None = None,
         policy_version: str | None = None,
         payload: dict[str, Any] | None = None,
-        at: datetime | None = None,
     ) -> None:
         """Note the audit event of a change; `commit` appends it in the same transaction.
 
         Use cases record what happened instead of writing to the log by hand, so a change
         can never commit without its event, nor an event without its change. `claim` fills in
-        the claim and case keys.
+        the claim and case keys. Its time is the transaction's clock (claims.store.events.EventLog).
         """
         if claim is not None:
             case_key = case_key or claim.case.key
@@ -176,7 +175,6 @@ class UnitOfWork:
                 rationale=rationale,
                 policy_version=policy_version,
                 payload=dict(payload or {}),
-                at=at,
             )
         )
 
@@ -194,7 +192,6 @@ class UnitOfWork:
                 rationale=r.rationale,
                 policy_version=r.policy_version,
                 payload=r.payload,
-                at=r.at,
             )
 
     @contextmanager
@@ -222,6 +219,10 @@ class UnitOfWork:
                 self.session.execute(text(f"ANALYZE {table}"))
         else:
             self.session.execute(text("PRAGMA optimize"))
+
+    def clock(self) -> datetime:
+        """The database server's time now (PostgreSQL; the client's on SQLite): for lockouts and expiry."""
+        return server_now(self.session)
 
     def flush(self) -> None:
         try:

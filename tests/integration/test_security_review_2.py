@@ -8,16 +8,22 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from integration_helpers import error_line
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from claims import services
-from claims.services import Runtime
+from claims.demo import DEMO_USERS
+from claims.domain.errors import DomainError
+from claims.services import PermissionDenied, Runtime
+from claims.services import identity as ident
 from claims.services.audit import checkpoint_path
 from claims.settings import get_settings
 from claims.store import db as store_db
 from claims.store.events import WRITERS_LOCK
+from claims.store.models import Event, Token
 
 PASSWORD = "correct horse battery"
 
@@ -127,3 +133,97 @@ def test_verify_says_how_many_events_no_checkpoint_covers(demo: Runtime, cli, en
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["uncovered"] == 2
     assert "2 events after the newest checkpoint are covered by none" in cli("audit", "verify").stdout
+
+
+# --- point 4: security decisions trusted the client's clock -------------------------------------
+
+
+@pytest.fixture
+def shift_clock(monkeypatch):
+    """Move this process's clock (the project's one client clock reading, `claims.store.clock.client_now`)."""
+    from claims.store import clock
+
+    real = clock.client_now
+
+    def shift(by: timedelta) -> None:
+        monkeypatch.setattr(clock, "client_now", lambda: real() + by)
+
+    return shift
+
+
+@pytest.mark.postgres
+def test_a_client_clock_an_hour_ahead_does_not_pass_the_lockout(postgres_url: str, own_config_dir, shift_clock):
+    rt = Runtime(postgres_url)
+    services.ensure_users(rt, DEMO_USERS)
+    ident.set_password(rt, "bob", "bob", PASSWORD)
+    for _ in range(ident.MAX_FAILURES):
+        with pytest.raises(PermissionDenied):
+            ident.login(rt, "bob", "not the password!")
+    with pytest.raises(PermissionDenied):
+        ident.login(rt, "bob", PASSWORD)  # locked
+    shift_clock(timedelta(hours=1))
+    with pytest.raises(PermissionDenied):
+        ident.login(rt, "bob", PASSWORD)  # still locked: the database's clock says 15 minutes have not passed
+
+
+@pytest.mark.postgres
+def test_a_client_clock_three_years_ahead_does_not_issue_a_three_year_token(
+    postgres_url: str, own_config_dir, shift_clock
+):
+    rt = Runtime(postgres_url)
+    services.ensure_users(rt, DEMO_USERS)
+    ident.set_password(rt, "bob", "bob", PASSWORD)
+    shift_clock(timedelta(days=3 * 365))
+    issued = ident.login(rt, "bob", PASSWORD, hours=12)
+    real = datetime.now(UTC)
+    assert issued.expires_at - real <= timedelta(hours=12, minutes=1), issued.expires_at
+    shift_clock(timedelta(0))
+    # ...and a token is judged expired by the database's clock too, not by a clock set back
+    with rt.uow() as uow:
+        uow.session.execute(update(Token).values(expires_at=real - timedelta(seconds=5)))
+        uow.commit()
+    shift_clock(timedelta(hours=-1))
+    with pytest.raises(PermissionDenied, match="expired"):
+        ident.verify_token(rt, issued.token)
+
+
+@pytest.mark.postgres
+def test_event_times_come_from_the_database_server(postgres_url: str, own_config_dir, shift_clock):
+    rt = Runtime(postgres_url)
+    shift_clock(timedelta(days=-400))
+    services.ensure_users(rt, {"admin": "admin"})
+    with rt.uow(write=False) as uow:
+        at = uow.session.scalar(select(Event.at).order_by(Event.id.desc()).limit(1))
+    assert abs(at - datetime.now(UTC)) < timedelta(minutes=1), at
+
+
+def test_a_backdated_event_is_refused_in_one_line_on_sqlite(
+    sqlite_url: str, point_settings_at, db_snapshot, shift_clock
+):
+    """SQLite has no server clock: the client's is used, but never to write an event before the last one."""
+    point_settings_at(sqlite_url)
+    rt = Runtime(sqlite_url)
+    services.ensure_users(rt, {"admin": "admin"})
+    shift_clock(timedelta(hours=-1))
+    before = db_snapshot(sqlite_url)
+    with pytest.raises(DomainError, match="earlier than the last event"):
+        services.add_user(rt, "admin", "dora", "analyst")
+    assert db_snapshot(sqlite_url) == before
+
+
+def test_a_backdated_event_does_not_verify(three_lines: Runtime, env_db: str):
+    """An event slipped in with an earlier time and the chain's hashes recomputed: the chain's times go back."""
+    from test_audit_checkpoints import as_attacker
+
+    from claims.store.events import event_hash
+
+    def backdate(session) -> None:
+        last = session.scalars(select(Event).order_by(Event.id.desc()).limit(1)).one()
+        last.at = last.at - timedelta(days=30)
+        last.hash = event_hash(last)
+        session.flush()
+
+    as_attacker(env_db, backdate)
+    report = services.audit_verify(three_lines)
+    assert not report.ok and report.failed == "chain"
+    assert "earlier than event" in report.problem, report.problem
