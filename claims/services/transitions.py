@@ -17,8 +17,9 @@ from claims.store.uow import UnitOfWork
 
 
 def now() -> datetime:
-    """This computer's clock (claims.store.clock), whole seconds: for what is not a security decision."""
-    return clock.client_now().replace(microsecond=0)
+    """The running write transaction's clock reading (the database server's on PostgreSQL), else this
+    computer's; whole seconds. Security decisions read the server's clock themselves (`UnitOfWork.clock`)."""
+    return clock.now()
 
 
 def touch(claim: Claim) -> None:

@@ -9,10 +9,15 @@ its last event's (`claims.store.events`).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+# The clock reading of the write transaction in progress (set by the unit of work once it holds the
+# writers' lock): the stage times a use case stamps and its events' times are then one reading.
+_transaction_time: ContextVar[datetime | None] = ContextVar("transaction_time", default=None)
 
 
 def client_now() -> datetime:
@@ -26,3 +31,13 @@ def server_now(session: Session) -> datetime:
         at = session.execute(text("SELECT clock_timestamp()")).scalar_one()
         return at.astimezone(UTC).replace(microsecond=0)
     return client_now().replace(microsecond=0)
+
+
+def transaction_time() -> datetime | None:
+    """The running write transaction's clock reading, if one is running here."""
+    return _transaction_time.get()
+
+
+def now() -> datetime:
+    """The time a change is stamped with: the write transaction's reading, else this computer's clock."""
+    return _transaction_time.get() or client_now().replace(microsecond=0)

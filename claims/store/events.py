@@ -183,7 +183,7 @@ class EventLog:
                 # Serialise appenders so concurrent transactions queue instead of conflicting.
                 self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
             last = self.session.execute(select(Event.hash, Event.at).order_by(Event.id.desc()).limit(1)).first()
-            at = clock.server_now(self.session)
+            at = clock.transaction_time() or clock.server_now(self.session)
             if last is not None and at < _utc(last.at):
                 raise ClockBehind(
                     f"clock: this writer's clock says {at:%Y-%m-%d %H:%M:%S} UTC, earlier than the last event's "

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from claims.domain.events import EventKind
-from claims.store.clock import server_now
+from claims.store.clock import _transaction_time as _TIME
+from claims.store.clock import client_now, server_now
 from claims.store.db import session_factory, write_wait_seconds, wrote
 from claims.store.events import WRITERS_LOCK, EventLog
 from claims.store.models import Claim
@@ -87,6 +88,12 @@ def _take_writers_lock(_session: Session, _transaction: object, connection: Conn
     """
     connection.execute(text(f"SET LOCAL lock_timeout = '{int(write_wait_seconds() * 1000)}ms'"))
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
+    _TIME.set(connection.execute(text("SELECT clock_timestamp()")).scalar_one().astimezone(UTC).replace(microsecond=0))
+
+
+def _sqlite_time(_session: Session, _transaction: object, _connection: Connection) -> None:
+    """SQLite has no server clock: the client's, read once the write lock is held (BEGIN IMMEDIATE)."""
+    _TIME.set(client_now().replace(microsecond=0))
 
 
 @dataclass(frozen=True)
@@ -118,8 +125,11 @@ class UnitOfWork:
     def __enter__(self) -> Self:
         self._started = time.monotonic()
         self.session = session_factory(self.url, write=self.write)()
+        self._time_token = _TIME.set(None) if self.write else None
         if self.write and self.session.get_bind().dialect.name == "postgresql":
             event.listen(self.session, "after_begin", _take_writers_lock)
+        elif self.write:
+            event.listen(self.session, "after_begin", _sqlite_time)
         self.users = UserRepository(self.session)
         self.cases = CaseRepository(self.session)
         self.sources = SourceRepository(self.session)
@@ -139,6 +149,8 @@ class UnitOfWork:
         # loaded here needs to stay readable once the session closes.
         self.session.rollback()
         self.session.close()
+        if self._time_token is not None:
+            _TIME.reset(self._time_token)
         conflict = _conflict(exc, time.monotonic() - self._started) if exc is not None else None
         if conflict is not None:
             raise conflict from exc

@@ -124,7 +124,7 @@ def test_a_downgrade_that_would_destroy_data_is_refused_and_says_what(demo, cli,
 
 
 # head first; each revision's down_revision follows it
-CHAIN = ["0012", "0011", "0010", "0009", "0008", "0007", "0002", "0005", "0003", "0001"]
+CHAIN = ["0015", "0012", "0011", "0010", "0009", "0008", "0007", "0002", "0005", "0003", "0001"]
 THROUGHOUT = [  # the tables every revision has, whose rows a round trip must keep
     "cases",
     "sources",

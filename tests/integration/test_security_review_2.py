@@ -227,3 +227,119 @@ def test_a_backdated_event_does_not_verify(three_lines: Runtime, env_db: str):
     report = services.audit_verify(three_lines)
     assert not report.ok and report.failed == "chain"
     assert "earlier than event" in report.problem, report.problem
+
+
+# --- point 7: sign-in hashed inside the writers' lock, answered fast when locked, locked anyone out ------
+
+
+def _writers_lock_held(url: str) -> bool:
+    """From another connection: does anyone hold the writers' lock (SQLite's write lock, PostgreSQL's advisory)?"""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        probe = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as probe:
+        held = probe.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted", (WRITERS_LOCK,)
+        ).fetchone()[0]
+        return bool(held)
+
+
+@pytest.fixture
+def watched_hashing(monkeypatch):
+    """Every argon2 check, and whether the writers' lock was held while it ran."""
+    seen: list[bool] = []
+    url: list[str] = []
+    real = ident._hasher
+
+    class Watched:
+        def verify(self, hash_: str, password: str) -> bool:
+            seen.append(_writers_lock_held(url[0]))
+            return real.verify(hash_, password)
+
+        def __getattr__(self, name: str):
+            return getattr(real, name)
+
+    monkeypatch.setattr(ident, "_hasher", Watched())
+    return seen, url
+
+
+@pytest.mark.parametrize("who", ["right", "wrong", "unknown"])
+def test_sign_in_hashes_the_password_outside_the_writers_lock(rt: Runtime, watched_hashing, who: str):
+    ident.set_password(rt, "admin", "mia", PASSWORD)
+    seen, url = watched_hashing
+    url.append(rt.database_url)
+    name, password = {"right": ("mia", PASSWORD), "wrong": ("mia", "not it at all"), "unknown": ("nobody", "x" * 12)}[
+        who
+    ]
+    try:
+        ident.login(rt, name, password)
+    except PermissionDenied:
+        assert who != "right"
+    assert seen == [False], seen  # one argon2 check, with no writer held up behind it
+
+
+def _attempt(rt: Runtime, name: str, password: str, source: str = "10.0.0.1") -> tuple[float, str]:
+    started = time.perf_counter()
+    try:
+        ident.login(rt, name, password, source=source)
+        said = "signed in"
+    except PermissionDenied as exc:
+        said = str(exc)
+    return time.perf_counter() - started, said
+
+
+def test_unknown_locked_and_wrong_answer_alike_in_time_and_words(rt: Runtime, watched_hashing):
+    ident.set_password(rt, "admin", "mia", PASSWORD)
+    ident.set_password(rt, "admin", "bob", PASSWORD)
+    seen, url = watched_hashing
+    url.append(rt.database_url)
+    for _ in range(ident.MAX_FAILURES):
+        _attempt(rt, "bob", "not the password", source="10.0.0.9")  # bob is locked from 10.0.0.9
+    seen.clear()
+    times: dict[str, list[float]] = {"wrong": [], "unknown": [], "locked": []}
+    said: dict[str, set[str]] = {k: set() for k in times}
+    for _ in range(3):
+        for case, (name, password, source) in {
+            "wrong": ("mia", "not the password", "10.0.0.2"),
+            "unknown": ("nobody-here", "not the password", "10.0.0.3"),
+            "locked": ("bob", PASSWORD, "10.0.0.9"),  # the right password, from where it is locked
+        }.items():
+            took, message = _attempt(rt, name, password, source)
+            times[case].append(took)
+            said[case].add(message)
+    assert said["wrong"] == said["unknown"] == said["locked"] and len(said["wrong"]) == 1, said
+    assert len(seen) == 9  # one argon2 check each, whatever the case
+    median = {k: sorted(v)[1] for k, v in times.items()}
+    for case in ("unknown", "locked"):
+        assert 0.4 <= median[case] / median["wrong"] <= 2.5, median  # before: locked/unknown 25 ms, wrong 800 ms
+
+
+def test_no_one_locks_out_anyone_from_another_source(rt: Runtime, monkeypatch):
+    """An attacker's failures lock the name only from the attacker's source; the right password from a source
+    with no failures always works, even while the name is under attack from many sources."""
+    monkeypatch.setattr(ident, "NAME_UNDER_ATTACK", 8)  # the rule, not the number (each try costs an argon2 hash)
+    ident.set_password(rt, "admin", "mia", PASSWORD)
+    for n in range(ident.NAME_UNDER_ATTACK + 2):
+        _attempt(rt, "mia", f"guess number {n}", source=f"203.0.113.{n % 5}")  # under 5 each: no source locked
+    assert _attempt(rt, "mia", PASSWORD, source="203.0.113.1")[1] != "signed in"  # the attacker's source: locked
+    assert _attempt(rt, "mia", PASSWORD, source="198.51.100.7")[1] == "signed in"  # mia, from her desk
+
+
+def test_a_source_spraying_many_names_is_slowed_down(rt: Runtime, monkeypatch):
+    monkeypatch.setattr(ident, "SOURCE_LIMIT", 8)
+    ident.set_password(rt, "admin", "mia", PASSWORD)
+    for n in range(ident.SOURCE_LIMIT):
+        _attempt(rt, f"user{n}", "guess guess guess", source="192.0.2.66")
+    assert _attempt(rt, "mia", PASSWORD, source="192.0.2.66")[1] != "signed in"
+    assert _attempt(rt, "mia", PASSWORD, source="192.0.2.67")[1] == "signed in"
