@@ -72,6 +72,7 @@ def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]
     """
     with rt.uow() as uow:
         authorize(uow, actor, "assess")
+        uow.judges()
         heads = uow.claims.heads(keys)
         missing = set(keys) - {h.key for h in heads}
         if missing:

@@ -176,6 +176,17 @@ class EventLog:
         self._head: str | None = None
         self._at: datetime | None = None
         self._bulk: BulkInsert | None = None
+        # Policy version -> sha256 of its content, set by the unit of work: a judgement's event records
+        # the content it was judged under (issue 21.3), and `used` the versions this transaction judged with.
+        self.policy_digests: dict[str, str] = {}
+        self.policies_used: set[str] = set()
+
+    def _with_policy(self, policy_version: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+        if policy_version is None:
+            return payload
+        self.policies_used.add(policy_version)
+        digest = self.policy_digests.get(policy_version)
+        return {**payload, "policy_sha256": digest} if digest else payload
 
     def _current_head(self) -> str:
         if self._head is None:
@@ -218,7 +229,7 @@ class EventLog:
             to_stage=to_stage,
             rationale=rationale,
             policy_version=policy_version,
-            payload=payload or {},
+            payload=self._with_policy(policy_version, payload or {}),
             prev_hash=prev_hash,
         )
         ev.hash = event_hash(ev)
@@ -245,7 +256,7 @@ class EventLog:
         when = stamp.astimezone(UTC).isoformat()
         rows = []
         for ev in events:
-            payload = ev.get("payload") or {}
+            payload = self._with_policy(ev.get("policy_version"), ev.get("payload") or {})
             text = payload_json(payload)
             fields = [ev.get(name) for name in EVENT_FIELDS]
             case_key, claim_key, from_stage, to_stage, rationale, policy_version = fields

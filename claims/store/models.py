@@ -87,6 +87,17 @@ class SignInFailure(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
+class PolicyContent(Base):
+    """A policy version that has judged here, and the sha256 of the file it was (migration 0015, issue 21.3)."""
+
+    __tablename__ = "policies"
+
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(500))
+    first_used_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class Token(Base):
     """A personal or service token: only its sha256 is kept (the token itself is 256 random bits)."""
 

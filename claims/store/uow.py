@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
 from claims.store.clock import _transaction_time as _TIME
 from claims.store.clock import client_now, server_now
 from claims.store.db import session_factory, write_wait_seconds, wrote
 from claims.store.events import WRITERS_LOCK, EventLog
-from claims.store.models import Claim
+from claims.store.models import Claim, PolicyContent
 from claims.store.repositories import (
     ActionRepository,
     CaseRepository,
@@ -33,6 +34,19 @@ from claims.store.repositories import (
 )
 
 _STALE = "claim: changed by someone else meanwhile; reload and try again"
+
+
+@dataclass(frozen=True)
+class PolicyId:
+    """A policy as the store knows it: its version and the sha256 of its content."""
+
+    version: str
+    sha256: str
+    origin: str
+
+
+class PolicyChanged(DomainError):
+    """A policy file's content differs from what its version judged with before (issue 21.3)."""
 
 
 class ConcurrencyConflict(Exception):
@@ -116,11 +130,20 @@ class UnitOfWork:
 
     session: Session
 
-    def __init__(self, url: str, *, write: bool = True, after_commit: Callable[[str], None] | None = None) -> None:
-        """`after_commit(url)` runs after each successful commit (the services sign an audit checkpoint there)."""
+    def __init__(
+        self,
+        url: str,
+        *,
+        write: bool = True,
+        after_commit: Callable[[str], None] | None = None,
+        policy: PolicyId | None = None,
+    ) -> None:
+        """`after_commit(url)` runs after each successful commit (the services sign an audit checkpoint there);
+        `policy` is the policy this unit of work judges under (checked against the ones that judged before)."""
         self.url = url
         self.write = write
         self.after_commit = after_commit
+        self.policy = policy
 
     def __enter__(self) -> Self:
         self._started = time.monotonic()
@@ -138,6 +161,8 @@ class UnitOfWork:
         self.reviews = ReviewRepository(self.session)
         self.actions = ActionRepository(self.session)
         self.events = EventLog(self.session)
+        if self.policy is not None:
+            self.events.policy_digests[self.policy.version] = self.policy.sha256
         self.history = HistoryRepository(self.session)
         self._recorded: list[Recorded] = []
         return self
@@ -189,6 +214,44 @@ class UnitOfWork:
                 payload=dict(payload or {}),
             )
         )
+
+    def judges(self) -> None:
+        """This unit of work judges under its policy even if it writes no event (an assessment that moves nothing
+        still stamps `assessed_policy`): pin or check the policy's content at commit."""
+        if self.policy is not None:
+            self.events.policies_used.add(self.policy.version)
+
+    def _pin_policies(self) -> None:
+        """A policy version judges with one content only: the first use pins it, a changed file is refused.
+
+        A policy file edited in place but still saying `version = "v1"` re-judged claims as v1, and
+        later runs never noticed (issue 21.3). Versions this instance has no content for (history
+        imported from a case file) are left alone.
+        """
+        if self.policy is None or self.policy.version not in self.events.policies_used:
+            return
+        pinned = self.session.get(PolicyContent, self.policy.version)
+        if pinned is None:
+            self.session.add(
+                PolicyContent(
+                    version=self.policy.version,
+                    sha256=self.policy.sha256,
+                    origin=self.policy.origin[:500],
+                    first_used_at=server_now(self.session),
+                )
+            )
+            self.events.append(
+                actor="system",
+                kind=EventKind.POLICY_FIRST_USED,
+                payload={"version": self.policy.version, "sha256": self.policy.sha256, "origin": self.policy.origin},
+            )
+        elif pinned.sha256 != self.policy.sha256:
+            raise PolicyChanged(
+                f"policy: {self.policy.version!r} in {self.policy.origin} "
+                f"has content sha256:{self.policy.sha256[:12]}, "
+                f"but {self.policy.version!r} judged here as sha256:{pinned.sha256[:12]} ({pinned.origin}); "
+                "a changed policy needs a new version"
+            )
 
     def _append_recorded(self) -> None:
         """Append the recorded events in the order their changes were made."""
@@ -247,6 +310,7 @@ class UnitOfWork:
         """Append the recorded events, then commit the change and its events as one."""
         try:
             self._append_recorded()
+            self._pin_policies()
             bind = self.session.get_bind()
             self.session.commit()
             if bind.dialect.name == "sqlite":

@@ -1,4 +1,8 @@
-"""sign-in failures per (name, source): rate limits that let no one lock anyone else out (issue 21, point 7)
+"""sign-in failures per (name, source) and the policies judged under, by content (issue 21, points 7 and 3)
+
+`policies` maps each policy version that has judged here to the sha256 of its file: a file
+changed in place under the old version is refused (claims.store.uow), and every judgement's
+version names one content.
 
 Five failed sign-ins locked an account for everyone, so anyone could lock out anyone. Failures
 are now counted per (folded user name, source) in a 15-minute window; see
@@ -30,8 +34,16 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_sign_in_failures_source", "sign_in_failures", ["source"])
+    op.create_table(
+        "policies",
+        sa.Column("version", sa.String(40), primary_key=True),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("origin", sa.String(500), nullable=False),
+        sa.Column("first_used_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("policies")
     op.drop_index("ix_sign_in_failures_source", table_name="sign_in_failures")
     op.drop_table("sign_in_failures")

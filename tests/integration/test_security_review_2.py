@@ -16,6 +16,7 @@ from sqlalchemy import select, text, update
 
 from claims import services
 from claims.demo import DEMO_USERS
+from claims.domain import Stage
 from claims.domain.errors import DomainError
 from claims.services import PermissionDenied, Runtime
 from claims.services import identity as ident
@@ -343,3 +344,74 @@ def test_a_source_spraying_many_names_is_slowed_down(rt: Runtime, monkeypatch):
         _attempt(rt, f"user{n}", "guess guess guess", source="192.0.2.66")
     assert _attempt(rt, "mia", PASSWORD, source="192.0.2.66")[1] != "signed in"
     assert _attempt(rt, "mia", PASSWORD, source="192.0.2.67")[1] == "signed in"
+
+
+# --- point 3: a policy is its content; where settings come from ----------------------------------
+
+
+def _policy_copy(tmp_path, *, count: int = 2):
+    from importlib import resources
+
+    text = resources.files("claims.policies").joinpath("v1.toml").read_text(encoding="utf-8")
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        text.replace(
+            'count = 2, grade = "C3" },\n]\n\n[stages.confirmed]',
+            f'count = {count}, grade = "C3" }},\n]\n\n[stages.confirmed]',
+            1,
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_policy_changed_in_place_under_its_old_name_is_refused(
+    three_lines: Runtime, cli, db_snapshot, tmp_path, monkeypatch
+):
+    from claims.domain.policy import load_policy
+
+    path = _policy_copy(tmp_path)
+    services.assess_claims(Runtime(three_lines.database_url, load_policy(path)), "system", ["weak"])  # judged as v1
+    path.write_text(path.read_text(encoding="utf-8").replace("count = 2,", "count = 1,", 1), encoding="utf-8")
+    changed = load_policy(path)
+    assert changed.version == "v1" and changed.digest != load_policy(_policy_copy(tmp_path / "..")).digest
+    before = db_snapshot(three_lines.database_url)
+    with pytest.raises(DomainError) as refused:
+        services.assess_claims(Runtime(three_lines.database_url, changed), "system", ["weak", "strong"])
+    message = str(refused.value)
+    assert "'v1'" in message and changed.digest[:12] in message, message
+    assert db_snapshot(three_lines.database_url) == before
+    # a later run, from the command line, notices too
+    monkeypatch.setenv("CLAIMS_POLICY_FILE", str(path))
+    get_settings.cache_clear()
+    result = cli("advance", "strong", "--to", "corroborated", "--as", "alice")
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "policy:" in line and "'v1'" in line and changed.digest[:12] in line, line
+    assert db_snapshot(three_lines.database_url) == before
+
+
+def test_judgements_record_the_policy_content(three_lines: Runtime):
+    services.advance(three_lines, "alice", "strong", Stage.CORROBORATED)
+    with three_lines.uow(write=False) as uow:
+        ev = uow.session.scalars(select(Event).where(Event.kind == "claim.stage_changed")).all()[-1]
+        assert ev.policy_version == "v1" and ev.payload["policy_sha256"] == three_lines.policy.digest
+
+
+def test_config_show_says_where_each_setting_comes_from(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("CLAIMS_BATCH_SIZE=77\nCLAIMS_TOKEN=clm_very_secret_value\n", encoding="utf-8")
+    monkeypatch.setenv("CLAIMS_TOKEN_HOURS", "3")
+    get_settings.cache_clear()
+    result = cli("config", "show")
+    assert result.exit_code == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "77" in lines["batch_size"] and str(tmp_path / ".env") in lines["batch_size"], lines["batch_size"]
+    assert "3" in lines["token_hours"] and "CLAIMS_TOKEN_HOURS" in lines["token_hours"]
+    assert "default" in lines["gateway"]
+    assert "clm_very_secret_value" not in result.stdout and "***" in lines["token"]
+    from claims.settings import _shown
+
+    assert "hunter2" not in str(_shown("database_url", "postgresql://claims:hunter2@db/claims"))
+    as_json = json.loads(cli("config", "show", "--json").stdout)
+    assert as_json["batch_size"] == {"value": 77, "source": f".env file {tmp_path / '.env'}"}
