@@ -190,8 +190,8 @@ def test_a_round_trip_with_data_in_every_table_keeps_it(rt, cli, env_db: str):
             columns = set(now[t][0]) if now[t] else set()
             assert common(now[t], columns) == common(before[t], columns), f"{t} changed by the downgrade to {target}"
     # tokens and sign-off codes, the users' password hashes and e-mails; the assessment bookmark; trusted
-    # keys; the authoring versions (0009)
-    assert refused == ["0009", "0002", "0005", "0003"]
+    # keys; the authoring versions (0009); the policies that judged (0015)
+    assert refused == ["0015", "0009", "0002", "0005", "0003"]
     assert "users.email 1" in said["0002"]  # a dropped column holding data counts, not only dropped tables
     assert "claims.assessed_version" in said["0005"]
 
