@@ -17,8 +17,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
+from claims.store import clock
 from claims.store.clock import _transaction_time as _TIME
-from claims.store.clock import client_now, server_now
+from claims.store.clock import server_now
 from claims.store.db import session_factory, write_wait_seconds, wrote
 from claims.store.events import WRITERS_LOCK, EventLog
 from claims.store.models import Claim, PolicyContent
@@ -107,7 +108,7 @@ def _take_writers_lock(_session: Session, _transaction: object, connection: Conn
 
 def _sqlite_time(_session: Session, _transaction: object, _connection: Connection) -> None:
     """SQLite has no server clock: the client's, read once the write lock is held (BEGIN IMMEDIATE)."""
-    _TIME.set(client_now().replace(microsecond=0))
+    _TIME.set(clock.client_now().replace(microsecond=0))
 
 
 @dataclass(frozen=True)
