@@ -262,7 +262,8 @@ def parse_policy(data: dict[str, Any], *, digest: str = "", origin: str = "") ->
 def load_policy(path: str | Path) -> Policy:
     """Read a policy TOML file."""
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as fh:  # one read: the bytes hashed are the bytes parsed
+            raw = fh.read()
         text = raw.decode("utf-8")
     except OSError as exc:
         raise InvalidPolicy(f"policy file: cannot read {str(path)!r} ({exc.strerror})") from None
@@ -277,7 +278,8 @@ def load_policy(path: str | Path) -> Policy:
 
 def default_policy() -> Policy:
     """The v1 policy shipped with the package."""
-    raw = resources.files("claims.policies").joinpath("v1.toml").read_bytes()
+    with resources.files("claims.policies").joinpath("v1.toml").open("rb") as fh:
+        raw = fh.read()
     return parse_policy(
         tomllib.loads(raw.decode("utf-8")), digest=hashlib.sha256(raw).hexdigest(), origin="shipped v1.toml"
     )
