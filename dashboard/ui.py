@@ -122,7 +122,6 @@ EVENT_LABELS = {
     EventKind.USER_EMAIL_SET: "e-mail set",
     EventKind.USER_DISABLED: "user disabled",
     EventKind.USER_LOCKED: "account locked",
-    EventKind.POLICY_FIRST_USED: "policy first used",
     EventKind.SIGN_IN: "signed in",
     EventKind.SIGN_IN_FAILED: "sign-in failed",
     EventKind.TOKEN_ISSUED: "token issued",

@@ -42,7 +42,6 @@ class EventKind(StrEnum):
     USER_EMAIL_SET = "user.email_set"
     USER_DISABLED = "user.disabled"
     USER_LOCKED = "user.locked"  # after too many failed sign-ins
-    POLICY_FIRST_USED = "policy.first_used"  # payload {"version", "sha256", "origin"}: a policy's content pinned
     SIGN_IN = "sign_in"
     SIGN_IN_FAILED = "sign_in.failed"
     TOKEN_ISSUED = "token.issued"

@@ -226,8 +226,9 @@ class UnitOfWork:
         """A policy version judges with one content only: the first use pins it, a changed file is refused.
 
         A policy file edited in place but still saying `version = "v1"` re-judged claims as v1, and
-        later runs never noticed (issue 21.3). Versions this instance has no content for (history
-        imported from a case file) are left alone.
+        later runs never noticed (issue 21.3). The pin needs no event of its own: the judging events
+        of the same transaction carry the content's hash (`policy_sha256`). Versions this instance has
+        no content for (history imported from a case file) are left alone.
         """
         if self.policy is None or self.policy.version not in self.events.policies_used:
             return
@@ -240,11 +241,6 @@ class UnitOfWork:
                     origin=self.policy.origin[:500],
                     first_used_at=server_now(self.session),
                 )
-            )
-            self.events.append(
-                actor="system",
-                kind=EventKind.POLICY_FIRST_USED,
-                payload={"version": self.policy.version, "sha256": self.policy.sha256, "origin": self.policy.origin},
             )
         elif pinned.sha256 != self.policy.sha256:
             raise PolicyChanged(

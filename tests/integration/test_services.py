@@ -113,8 +113,7 @@ def test_every_transition_writes_exactly_its_events(three_lines: Runtime, db_url
     def step(expected_kinds: list[str], fn, *args, **kwargs):
         count = event_count(rt)
         result = fn(rt, *args, **kwargs)
-        # the first judgement also pins the policy's content (issue 21.3): once per version, not per transition
-        events = [e for e in events_after(rt, count) if e["kind"] != "policy.first_used"]
+        events = events_after(rt, count)
         assert [e["kind"] for e in events] == expected_kinds
         return result, events
 
