@@ -373,7 +373,9 @@ def test_analyst_turns_a_pasted_report_into_a_claim_and_evidence(
     engine = create_engine(sqlite_url)
     with engine.connect() as conn:
         made = conn.execute(text("SELECT stage FROM claims WHERE key = 'china-drone-factory'")).one()
-        item = conn.execute(text("SELECT locator, added_by FROM evidence WHERE locator LIKE 'report:1#chars=%'")).one()
+        item = conn.execute(
+            text("SELECT locator, added_by FROM evidence WHERE locator LIKE 'report:1#chars=%'")
+        ).one()
         accepted = conn.execute(text("SELECT count(*) FROM report_sentences WHERE report_id = 1")).scalar()
     engine.dispose()
     assert made.stage == "reported" and item.added_by == "alice" and accepted == 2

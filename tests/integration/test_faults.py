@@ -188,7 +188,7 @@ def test_assessment_killed_at_random_points_leaves_no_claim_half_moved(rt: Runti
         before = event_total(rt)
         services.assess_claims(rt, "system", services.open_claim_keys(rt, key))
         assert event_total(rt) == before, "a third assessment wrote events"
-        state = "mid-run" if was_running else "ended"
+        state = 'mid-run' if was_running else 'ended'
         figures.append(f"trial {trial}: kill in batch {done + 1} ({state}), {left} left")
     print(f"\nassessment faults {db_url.split(':')[0]}: " + "; ".join(figures))
     assert killed == ASSESS_TRIALS, "a trial's assessment ended before its kill"
