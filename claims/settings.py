@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     api_queue_seconds: float = Field(10, gt=0)
     api_max_connections: int = Field(2048, ge=1)  # open connections, idle or not; beyond them: 503
     key_dir: Path | None = None  # the instance key and audit checkpoints; default ~/.config/claims
+    # How long a writer queues behind another before it gives up with exit 5 (each lock wait; issue 21.11).
+    write_wait_seconds: float = Field(30, gt=0, le=3600)
     checkpoint_minutes: float = 60  # `claims serve` signs the audit chain head this often (0: never)
     report_max_mib: float = 20  # a report file larger than this is refused before it is read (issue 17)
     # Similar claims (claims.services.similar): a combined score at or above `merge` offers "same claim",
@@ -70,6 +72,49 @@ class Settings(BaseSettings):
         from claims.domain.policy import default_policy, load_policy  # here: `claims list` reads no policy
 
         return load_policy(self.policy_file) if self.policy_file else default_policy()
+
+
+SECRET_FIELDS = frozenset({"token"})
+
+
+def _shown(name: str, value: object) -> object:
+    """A setting as `claims config show` prints it: secrets masked, a database URL without its password."""
+    if value is None:
+        return None
+    if name in SECRET_FIELDS:
+        return "***"
+    if name == "database_url":
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(str(value)).render_as_string(hide_password=True)
+        except Exception:
+            return "***"
+    return str(value) if isinstance(value, Path) else value
+
+
+def explain() -> dict[str, dict[str, object]]:
+    """Each setting's value and where it came from: the environment, the .env file (its full path), or the default.
+
+    A `.env` in the current folder changed the policy silently (issue 21.3); this says so.
+    """
+    from dotenv import dotenv_values
+
+    settings = get_settings()
+    env_file = Path(str(Settings.model_config.get("env_file") or ".env")).resolve()
+    from_file = {k.upper(): v for k, v in dotenv_values(env_file).items()} if env_file.is_file() else {}
+    environ = {k.upper(): v for k, v in os.environ.items()}
+    out: dict[str, dict[str, object]] = {}
+    for name in Settings.model_fields:
+        var = f"CLAIMS_{name.upper()}"
+        if var in environ:
+            source = f"environment {var}"
+        elif var in from_file:
+            source = f".env file {env_file}"
+        else:
+            source = "default"
+        out[name] = {"value": _shown(name, getattr(settings, name)), "source": source}
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -70,6 +70,15 @@ def sign_out() -> None:
     st.rerun()
 
 
+def _source() -> str:
+    """The browser's address as Streamlit sees it (the per-source sign-in limits); "dashboard" when unknown."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no script context (AppTest) or an older Streamlit
+        address = None
+    return f"web:{address}" if address else "dashboard"
+
+
 def sign_in_page() -> None:
     """The only page shown before sign-in."""
     st.title("Sign in")
@@ -88,7 +97,7 @@ def sign_in_page() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            who = sign_in(data.runtime(data.db()), name.strip(), password, method="dashboard")
+            who = sign_in(data.runtime(data.db()), name.strip(), password, method="dashboard", source=_source())
         except DomainError as exc:
             st.error(ui.esc(str(exc)), icon=":material/block:")
             return

@@ -17,6 +17,7 @@ import typer
 
 from claims.cli import authoring, brief, cases, notify, provenance, read, run, signin, similar, transitions
 from claims.cli.common import ReportedErrors
+from claims.cli.config import config_app
 from claims.cli.db import db_app
 from claims.cli.evidence import evidence_app
 from claims.cli.read import audit_app
@@ -39,6 +40,7 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
+app.add_typer(config_app, name="config")
 for module in (signin, cases, transitions, read, run, brief, provenance, similar, authoring, notify):
     module.register(app)
 

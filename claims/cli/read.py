@@ -239,6 +239,7 @@ def audit_verify(as_json: JsonOut = False) -> None:
                 "first_bad_id": report.first_bad_id,
                 "problem": report.problem,
                 "failed": report.failed,
+                "uncovered": report.uncovered,
             }
         )
     if not report.ok:
@@ -249,6 +250,12 @@ def audit_verify(as_json: JsonOut = False) -> None:
             "replay matches claims, evidence and reviews",
             markup=False,
         )
+        if report.uncovered:
+            out.print(
+                f"warning: {report.uncovered} events after the newest checkpoint are covered by none "
+                "(written without the instance key?); `claims audit checkpoint` signs them",
+                markup=False,
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,18 @@ def read_password(from_stdin: bool, *, confirm: bool = False, prompt: str = "Pas
     return typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
 
 
+def cli_source() -> str:
+    """Where a CLI sign-in comes from, for the per-source limits: the OS account and the machine."""
+    import getpass
+    import socket
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "?"
+    return f"cli:{who}@{socket.gethostname()}"
+
+
 def login(
     name: str,
     password_stdin: PasswordStdin = False,
@@ -35,7 +47,7 @@ def login(
 
     rt = runtime()
     password = read_password(password_stdin)
-    issued = ident.login(rt, name, password, hours=hours or get_settings().token_hours)
+    issued = ident.login(rt, name, password, hours=hours or get_settings().token_hours, source=cli_source())
     store = TokenStore()
     store.put(rt.database_url, issued.identity.name, issued.token)
     store.save()

@@ -6,6 +6,7 @@ code: a deployment changes thresholds by shipping a new file with a new version.
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -113,6 +114,11 @@ class Policy:
         """Hours a `work` ("review" or "task") toward `stage` may wait, or None for no limit."""
         limits = self.limits.get(stage)
         return getattr(limits, f"{work}_hours") if limits is not None else None
+
+    # What the policy is: the sha256 of its file's bytes (issue 21.3). A file changed in place under
+    # its old version is another policy; the store refuses it (claims.store.uow, table `policies`).
+    digest: str = ""
+    origin: str = "shipped v1.toml"  # where it was read from, for messages
 
     def criteria(self, stage: Stage) -> tuple[Criterion, ...]:
         return self.stages.get(stage, ())
@@ -257,7 +263,7 @@ def _shipped_confidence() -> ConfidenceRule:
     return parse_confidence(_shipped()["confidence"])
 
 
-def parse_policy(data: dict[str, Any]) -> Policy:
+def parse_policy(data: dict[str, Any], *, digest: str = "", origin: str = "") -> Policy:
     """Build a Policy from parsed TOML, naming the offending field on any error."""
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():
@@ -291,23 +297,32 @@ def parse_policy(data: dict[str, Any]) -> Policy:
         likelihood=parse_likelihood(data["likelihood"]) if "likelihood" in data else _shipped_likelihood(),
         confidence=parse_confidence(data["confidence"]) if "confidence" in data else _shipped_confidence(),
         limits=parse_limits(data["limits"]) if "limits" in data else {},
+        digest=digest,
+        origin=origin or "a policy",
     )
 
 
 def load_policy(path: str | Path) -> Policy:
     """Read a policy TOML file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:  # one read: the bytes hashed are the bytes parsed
+            raw = fh.read()
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise InvalidPolicy(f"policy file: cannot read {str(path)!r} ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise InvalidPolicy(f"policy file: {str(path)!r} is not UTF-8 text") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidPolicy(f"policy file: {str(path)!r} is not valid TOML ({exc})") from None
-    return parse_policy(data)
+    return parse_policy(data, digest=hashlib.sha256(raw).hexdigest(), origin=str(path))
 
 
 def default_policy() -> Policy:
     """The v1 policy shipped with the package."""
-    text = resources.files("claims.policies").joinpath("v1.toml").read_text(encoding="utf-8")
-    return parse_policy(tomllib.loads(text))
+    with resources.files("claims.policies").joinpath("v1.toml").open("rb") as fh:
+        raw = fh.read()
+    return parse_policy(
+        tomllib.loads(raw.decode("utf-8")), digest=hashlib.sha256(raw).hexdigest(), origin="shipped v1.toml"
+    )

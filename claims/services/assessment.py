@@ -74,6 +74,7 @@ def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]
     """
     with rt.uow() as uow:
         authorize(uow, actor, "assess")
+        uow.judges()
         heads = uow.claims.heads(keys)
         missing = set(keys) - {h.key for h in heads}
         if missing:
@@ -211,7 +212,7 @@ class _Batch:
             line = judged.changes[judged.review_change]
             judged.changes[judged.review_change] = line.replace("review #? ", f"review #{review_id} ", 1)
         events = [(c if review is None else c.for_review(review_ids[review])).row() for c, review in self.events]
-        uow.events.append_many(self.actor, self.at, events)
+        uow.events.append_many(self.actor, events)
 
 
 def _check_move(key: str, from_stage: Stage, to: Stage, actor: str, reason: str, policy: str) -> None:

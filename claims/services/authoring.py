@@ -471,7 +471,7 @@ def add_claim(
         uow.claims.add(claim)
         uow.flush()
         payload = {"by": actor, "via": "authoring", "new": {"statement": statement}}
-        uow.record_change(changes.claim_reported(case.key, key, payload), actor=actor, at=stamp)
+        uow.record_change(changes.claim_reported(case.key, key, payload), actor=actor)
         if within is None:
             uow.commit()
         return key

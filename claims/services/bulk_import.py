@@ -361,4 +361,4 @@ def _write_chunk(
         events.append(changes.claim_reported(case.key, key, payload).row())
     for key, added in items.items():  # a known claim that gained items
         events.append(changes.evidence_imported(case.key, key, added).row())
-    uow.events.append_many(actor, stamp, events)
+    uow.events.append_many(actor, events)

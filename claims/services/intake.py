@@ -222,7 +222,7 @@ def _new_claim(
             "history": [h.model_dump(mode="json", exclude_none=True) for h in history],
             "reviews": [r.model_dump(mode="json", exclude_none=True) for r in entry.reviews],
         }
-    uow.record_change(changes.claim_reported(claim.case.key, claim.key, payload), actor=actor, at=stamp)
+    uow.record_change(changes.claim_reported(claim.case.key, claim.key, payload), actor=actor)
     if not voucher["trusted"]:
         check_history(entry, where)  # not replayed, but a history no rule allows is still refused
         return claim

@@ -9,7 +9,7 @@ from claims.domain.policy import Policy, default_policy
 from claims.services.errors import NotFound, PermissionDenied
 from claims.settings import get_settings
 from claims.store.models import User
-from claims.store.uow import UnitOfWork
+from claims.store.uow import PolicyId, UnitOfWork
 
 
 class Role(StrEnum):
@@ -54,7 +54,17 @@ class Runtime:
         return cls(settings.database_url, settings.policy())
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self.database_url, write=write)
+        """A unit of work; a write one signs an audit checkpoint after it commits (issue 21.9)."""
+        if not write:
+            return UnitOfWork(self.database_url, write=False)
+        pinned = PolicyId(self.policy.version, self.policy.digest, self.policy.origin) if self.policy.digest else None
+        return UnitOfWork(self.database_url, after_commit=_checkpoint, policy=pinned)
+
+
+def _checkpoint(url: str) -> None:
+    from claims.services.audit import checkpoint_after_write  # cryptography: only once something was written
+
+    checkpoint_after_write(url)
 
 
 def authorize(uow: UnitOfWork, actor: str | None, permission: str) -> User:

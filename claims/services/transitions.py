@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
@@ -11,12 +11,15 @@ from claims.domain import changes
 from claims.domain.errors import RuleViolation
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
+from claims.store import clock
 from claims.store.models import Claim, ReviewRequest
 from claims.store.uow import UnitOfWork
 
 
 def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    """The running write transaction's clock reading (the database server's on PostgreSQL), else this
+    computer's; whole seconds. Security decisions read the server's clock themselves (`UnitOfWork.clock`)."""
+    return clock.now()
 
 
 def touch(claim: Claim) -> None:
@@ -89,9 +92,9 @@ def move(
         at=at,
         extra=extra,
     )
-    # One clock reading for the stage timestamp and its event, so history and stage times agree;
-    # a move replayed from a case file keeps its historical time in the payload instead.
-    uow.record_change(change, actor=actor, at=None if at is not None else when)
+    # The event's time is the transaction's clock (the database server's on PostgreSQL), as is the stage
+    # timestamp's; a move replayed from a case file keeps its historical time in the payload.
+    uow.record_change(change, actor=actor)
 
 
 def decide(

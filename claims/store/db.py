@@ -20,8 +20,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from claims.domain.errors import BackupRefused, DatabaseNotReady  # raised here, defined with the other errors
 
-# How long a writer queues behind another before giving up with a conflict (both databases).
+# How long a writer queues behind another before giving up with a conflict (both databases),
+# unless CLAIMS_WRITE_WAIT_SECONDS says otherwise (`write_wait_seconds`).
 WRITE_WAIT_SECONDS = 30
+
+
+def write_wait_seconds() -> float:
+    """The configured writer wait (CLAIMS_WRITE_WAIT_SECONDS, default WRITE_WAIT_SECONDS)."""
+    from claims.settings import get_settings  # here: the store's import stays light
+
+    return get_settings().write_wait_seconds
 
 
 def normalise_url(url: str) -> str:
@@ -108,15 +116,13 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={WRITE_WAIT_SECONDS * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={int(write_wait_seconds() * 1000)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode == "IMMEDIATE":
-            _WROTE.add(str(conn.engine.url))
         # A write unit of work gets a page cache of up to 64 MiB (allocated as used) instead of
         # SQLite's 2 MiB: a batch assessment dirties a few thousand pages (its events' hash indexes
         # take random ones), and with 2 MiB SQLite spilled them to the WAL mid-transaction and
@@ -126,7 +132,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 _ENGINES: dict[str, Engine] = {}
-_WROTE: set[str] = set()  # SQLite URLs this process wrote to: checkpointed by dispose_engines
+# SQLite URLs this process committed a write to: checkpointed by dispose_engines. Marked on commit,
+# not on BEGIN IMMEDIATE: a write that waited for the lock and gave up wrote nothing, and its
+# checkpoint at the end of the command waited for the same lock once more (issue 21.11: "30 s",
+# and the command returned after 58 s).
+_WROTE: set[str] = set()
+
+
+def wrote(url: str) -> None:
+    """Note that this process committed a write to `url` (the unit of work calls it after a commit)."""
+    _WROTE.add(url)
 
 
 def get_engine(url: str, *, create: bool = False) -> Engine:
@@ -136,7 +151,7 @@ def get_engine(url: str, *, create: bool = False) -> Engine:
     if engine is None:
         _check_location(url)
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": WRITE_WAIT_SECONDS})
+            engine = create_engine(url, connect_args={"timeout": write_wait_seconds()})
             _configure_sqlite(engine)
         else:
             engine = create_engine(url, pool_pre_ping=True)
@@ -175,6 +190,8 @@ def checkpoint(engine: Engine) -> None:
     """
     if is_sqlite(engine):
         with engine.connect() as conn:
+            # The wait is the writer wait at most: a checkpoint is never worth more than the change was.
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(write_wait_seconds() * 1000)}")
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 

@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
+from claims.store import clock
 from claims.store.bulk import BulkInsert
 from claims.store.models import Event
 
@@ -152,21 +154,54 @@ def canonical(
 EVENT_FIELDS = ("case_key", "claim_key", "from_stage", "to_stage", "rationale", "policy_version")
 
 
+class ClockBehind(DomainError):
+    """This writer's clock is earlier than the newest event's time: an event would be backdated."""
+
+
+def _utc(at: datetime) -> datetime:
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 class EventLog:
-    """Appends events to the chain inside the caller's transaction."""
+    """Appends events to the chain inside the caller's transaction.
+
+    Every event of one transaction gets the time read once, after the writers' lock: the database
+    server's clock on PostgreSQL, this computer's on SQLite (claims.store.clock). Writers queue on
+    the lock, so times follow the chain; a time before the newest event's is refused (issue 21.4:
+    a clock set back wrote backdated events that verified), and `verify_chain` checks the order.
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._head: str | None = None
+        self._at: datetime | None = None
         self._bulk: BulkInsert | None = None
+        # Policy version -> sha256 of its content, set by the unit of work: a judgement's event records
+        # the content it was judged under (issue 21.3), and `used` the versions this transaction judged with.
+        self.policy_digests: dict[str, str] = {}
+        self.policies_used: set[str] = set()
+
+    def _with_policy(self, policy_version: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+        if policy_version is None:
+            return payload
+        self.policies_used.add(policy_version)
+        digest = self.policy_digests.get(policy_version)
+        return {**payload, "policy_sha256": digest} if digest else payload
 
     def _current_head(self) -> str:
         if self._head is None:
             if self.session.get_bind().dialect.name == "postgresql":
                 # Serialise appenders so concurrent transactions queue instead of conflicting.
                 self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
-            last = self.session.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1))
-            self._head = last or GENESIS
+            last = self.session.execute(select(Event.hash, Event.at).order_by(Event.id.desc()).limit(1)).first()
+            at = clock.transaction_time() or clock.server_now(self.session)
+            if last is not None and at < _utc(last.at):
+                raise ClockBehind(
+                    f"clock: this writer's clock says {at:%Y-%m-%d %H:%M:%S} UTC, earlier than the last event's "
+                    f"time {_utc(last.at):%Y-%m-%d %H:%M:%S} UTC; refusing to write an event back in time "
+                    "(set the clock right)"
+                )
+            self._head, self._at = (last.hash if last else GENESIS), at
         return self._head
 
     def append(
@@ -181,10 +216,11 @@ class EventLog:
         rationale: str | None = None,
         policy_version: str | None = None,
         payload: dict[str, Any] | None = None,
-        at: datetime | None = None,
     ) -> Event:
+        prev_hash = self._current_head()
+        assert self._at is not None
         ev = Event(
-            at=(at or datetime.now(UTC)).replace(microsecond=0),
+            at=self._at,
             actor=actor,
             kind=EventKind(kind).value,  # the plain value: it is what the hash covers
             case_key=case_key,
@@ -193,8 +229,8 @@ class EventLog:
             to_stage=to_stage,
             rationale=rationale,
             policy_version=policy_version,
-            payload=payload or {},
-            prev_hash=self._current_head(),
+            payload=self._with_policy(policy_version, payload or {}),
+            prev_hash=prev_hash,
         )
         ev.hash = event_hash(ev)
         # No flush here: the chain is computed in Python, so the rows can wait for the
@@ -204,7 +240,7 @@ class EventLog:
         self._head = ev.hash
         return ev
 
-    def append_many(self, actor: str, at: datetime, events: list[dict[str, Any]]) -> None:
+    def append_many(self, actor: str, events: list[dict[str, Any]]) -> None:
         """Chain and insert many events at once (bulk import), as `append` would one by one.
 
         Each dict holds `kind`, `payload` and any of EVENT_FIELDS. Events already added to the
@@ -215,11 +251,12 @@ class EventLog:
             return
         self.session.flush()
         head = self._current_head()
-        stamp = at.replace(microsecond=0)
+        assert self._at is not None
+        stamp = self._at
         when = stamp.astimezone(UTC).isoformat()
         rows = []
         for ev in events:
-            payload = ev.get("payload") or {}
+            payload = self._with_policy(ev.get("policy_version"), ev.get("payload") or {})
             text = payload_json(payload)
             fields = [ev.get(name) for name in EVENT_FIELDS]
             case_key, claim_key, from_stage, to_stage, rationale, policy_version = fields
@@ -260,6 +297,7 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
     prev = GENESIS
     count = 0
     last_id = 0
+    last_at: datetime | None = None
     while True:
         rows = session.scalars(select(Event).where(Event.id > last_id).order_by(Event.id).limit(batch)).all()
         if not rows:
@@ -270,6 +308,15 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
                 return ChainReport(count, False, ev.id, f"event {ev.id}: prev_hash does not match event before it")
             if event_hash(ev) != ev.hash:
                 return ChainReport(count, False, ev.id, f"event {ev.id}: content does not match its hash")
-            prev = ev.hash
+            at = _utc(ev.at)
+            if last_at is not None and at < last_at:
+                return ChainReport(
+                    count,
+                    False,
+                    ev.id,
+                    f"event {ev.id}: dated {at:%Y-%m-%d %H:%M:%S}, earlier than event {last_id} "
+                    f"({last_at:%Y-%m-%d %H:%M:%S}): backdated",
+                )
+            prev, last_at = ev.hash, at
             last_id = ev.id
         session.expunge_all()

@@ -70,6 +70,34 @@ class User(Base):
 Index("uq_users_folded_name", func.lower(User.name), unique=True)
 
 
+class SignInFailure(Base):
+    """Failed sign-ins of one (folded) name from one source in the current window (migration 0015).
+
+    Counted per source so that an attacker's failures lock the name only from the attacker's source
+    (claims.services.identity says the rules). The name need not be a user's: guesses at unknown
+    names are counted too.
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    source: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+
+
+class PolicyContent(Base):
+    """A policy version that has judged here, and the sha256 of the file it was (migration 0015, issue 21.3)."""
+
+    __tablename__ = "policies"
+
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(500))
+    first_used_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class Token(Base):
     """A personal or service token: only its sha256 is kept (the token itself is 256 random bits)."""
 

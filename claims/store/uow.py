@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -16,11 +16,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from claims.domain.changes import Change
-from claims.domain.errors import ConcurrencyConflict  # raised here, defined with the other errors
+from claims.domain.errors import ConcurrencyConflict, DomainError  # raised here, defined with the other errors
 from claims.domain.events import EventKind
-from claims.store.db import WRITE_WAIT_SECONDS, session_factory
+from claims.store import clock
+from claims.store.clock import _transaction_time as _TIME
+from claims.store.clock import server_now
+from claims.store.db import session_factory, write_wait_seconds, wrote
 from claims.store.events import WRITERS_LOCK, EventLog
-from claims.store.models import Claim
+from claims.store.models import Claim, PolicyContent
 from claims.store.repositories import (
     ActionRepository,
     CaseRepository,
@@ -36,6 +39,19 @@ from claims.store.repositories import (
 _STALE = "claim: changed by someone else meanwhile; reload and try again"
 
 
+@dataclass(frozen=True)
+class PolicyId:
+    """A policy as the store knows it: its version and the sha256 of its content."""
+
+    version: str
+    sha256: str
+    origin: str
+
+
+class PolicyChanged(DomainError):
+    """A policy file's content differs from what its version judged with before (issue 21.3)."""
+
+
 # PostgreSQL: deadlock detected, serialization failure. Both mean another writer got there first.
 _CONFLICT_SQLSTATES = {"40P01", "40001"}
 # PostgreSQL lock_not_available, SQLite's busy timeout: another writer held the database too long.
@@ -45,7 +61,8 @@ _CONFLICT_SQLSTATES = {"40P01", "40001"}
 
 def _busy(waited: float | None) -> str:
     took = f"gave up after {waited:.0f} s" if waited is not None else "gave up"
-    return f"another change held the database; {took} (each lock wait is limited to {WRITE_WAIT_SECONDS} s); try again"
+    limit = f"{write_wait_seconds():g}"
+    return f"another change held the database; {took} (each lock wait is limited to {limit} s); try again"
 
 
 def _first_line(err: BaseException) -> str:
@@ -79,11 +96,17 @@ def _take_writers_lock(_session: Session, _transaction: object, connection: Conn
     the review decided. It also gives every writer one lock order (this lock, then rows), so
     writers on the same claim cannot deadlock. Readers (`write=False`) never take it.
 
-    A writer waits at most WRITE_WAIT_SECONDS (SQLite's busy timeout too), then gets a
+    A writer waits at most CLAIMS_WRITE_WAIT_SECONDS (SQLite's busy timeout too), then gets a
     ConcurrencyConflict instead of hanging behind a stuck one.
     """
-    connection.execute(text(f"SET LOCAL lock_timeout = '{WRITE_WAIT_SECONDS}s'"))
+    connection.execute(text(f"SET LOCAL lock_timeout = '{int(write_wait_seconds() * 1000)}ms'"))
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITERS_LOCK})
+    _TIME.set(connection.execute(text("SELECT clock_timestamp()")).scalar_one().astimezone(UTC).replace(microsecond=0))
+
+
+def _sqlite_time(_session: Session, _transaction: object, _connection: Connection) -> None:
+    """SQLite has no server clock: the client's, read once the write lock is held (BEGIN IMMEDIATE)."""
+    _TIME.set(clock.client_now().replace(microsecond=0))
 
 
 @dataclass(frozen=True)
@@ -99,7 +122,6 @@ class Recorded:
     rationale: str | None = None
     policy_version: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
-    at: datetime | None = None
 
 
 class UnitOfWork:
@@ -107,15 +129,29 @@ class UnitOfWork:
 
     session: Session
 
-    def __init__(self, url: str, *, write: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        write: bool = True,
+        after_commit: Callable[[str], None] | None = None,
+        policy: PolicyId | None = None,
+    ) -> None:
+        """`after_commit(url)` runs after each successful commit (the services sign an audit checkpoint there);
+        `policy` is the policy this unit of work judges under (checked against the ones that judged before)."""
         self.url = url
         self.write = write
+        self.after_commit = after_commit
+        self.policy = policy
 
     def __enter__(self) -> Self:
         self._started = time.monotonic()
         self.session = session_factory(self.url, write=self.write)()
+        self._time_token = _TIME.set(None) if self.write else None
         if self.write and self.session.get_bind().dialect.name == "postgresql":
             event.listen(self.session, "after_begin", _take_writers_lock)
+        elif self.write:
+            event.listen(self.session, "after_begin", _sqlite_time)
         self.users = UserRepository(self.session)
         self.cases = CaseRepository(self.session)
         self.sources = SourceRepository(self.session)
@@ -124,6 +160,8 @@ class UnitOfWork:
         self.reviews = ReviewRepository(self.session)
         self.actions = ActionRepository(self.session)
         self.events = EventLog(self.session)
+        if self.policy is not None:
+            self.events.policy_digests[self.policy.version] = self.policy.sha256
         self.history = HistoryRepository(self.session)
         self.tasks = TaskRepository(self.session)
         self._recorded: list[Recorded] = []
@@ -136,6 +174,8 @@ class UnitOfWork:
         # loaded here needs to stay readable once the session closes.
         self.session.rollback()
         self.session.close()
+        if self._time_token is not None:
+            _TIME.reset(self._time_token)
         conflict = _conflict(exc, time.monotonic() - self._started) if exc is not None else None
         if conflict is not None:
             raise conflict from exc
@@ -152,13 +192,12 @@ class UnitOfWork:
         rationale: str | None = None,
         policy_version: str | None = None,
         payload: dict[str, Any] | None = None,
-        at: datetime | None = None,
     ) -> None:
         """Note the audit event of a change; `commit` appends it in the same transaction.
 
         Use cases record what happened instead of writing to the log by hand, so a change
         can never commit without its event, nor an event without its change. `claim` fills in
-        the claim and case keys.
+        the claim and case keys. Its time is the transaction's clock (claims.store.events.EventLog).
         """
         if claim is not None:
             case_key = case_key or claim.case.key
@@ -173,12 +212,12 @@ class UnitOfWork:
                 rationale=rationale,
                 policy_version=policy_version,
                 payload=dict(payload or {}),
-                at=at,
             )
         )
 
-    def record_change(self, change: Change, *, actor: str, at: datetime | None = None) -> None:
-        """Note the event of a change made by `claims.domain.changes` (the shape the bulk writer takes too)."""
+    def record_change(self, change: Change, *, actor: str) -> None:
+        """Note the event of a change made by `claims.domain.changes` (the shape the bulk writer takes
+        too); its time is the transaction's clock, as for `record`."""
         self._recorded.append(
             Recorded(
                 kind=change.kind,
@@ -190,9 +229,42 @@ class UnitOfWork:
                 rationale=change.rationale,
                 policy_version=change.policy_version,
                 payload=dict(change.payload),
-                at=at,
             )
         )
+
+    def judges(self) -> None:
+        """This unit of work judges under its policy even if it writes no event (an assessment that moves nothing
+        still stamps `assessed_policy`): pin or check the policy's content at commit."""
+        if self.policy is not None:
+            self.events.policies_used.add(self.policy.version)
+
+    def _pin_policies(self) -> None:
+        """A policy version judges with one content only: the first use pins it, a changed file is refused.
+
+        A policy file edited in place but still saying `version = "v1"` re-judged claims as v1, and
+        later runs never noticed (issue 21.3). The pin needs no event of its own: the judging events
+        of the same transaction carry the content's hash (`policy_sha256`). Versions this instance has
+        no content for (history imported from a case file) are left alone.
+        """
+        if self.policy is None or self.policy.version not in self.events.policies_used:
+            return
+        pinned = self.session.get(PolicyContent, self.policy.version)
+        if pinned is None:
+            self.session.add(
+                PolicyContent(
+                    version=self.policy.version,
+                    sha256=self.policy.sha256,
+                    origin=self.policy.origin[:500],
+                    first_used_at=server_now(self.session),
+                )
+            )
+        elif pinned.sha256 != self.policy.sha256:
+            raise PolicyChanged(
+                f"policy: {self.policy.version!r} in {self.policy.origin} "
+                f"has content sha256:{self.policy.sha256[:12]}, "
+                f"but {self.policy.version!r} judged here as sha256:{pinned.sha256[:12]} ({pinned.origin}); "
+                "a changed policy needs a new version"
+            )
 
     def _append_recorded(self) -> None:
         """Append the recorded events in the order their changes were made."""
@@ -208,7 +280,6 @@ class UnitOfWork:
                 rationale=r.rationale,
                 policy_version=r.policy_version,
                 payload=r.payload,
-                at=r.at,
             )
 
     @contextmanager
@@ -237,6 +308,10 @@ class UnitOfWork:
         else:
             self.session.execute(text("PRAGMA optimize"))
 
+    def clock(self) -> datetime:
+        """The database server's time now (PostgreSQL; the client's on SQLite): for lockouts and expiry."""
+        return server_now(self.session)
+
     def flush(self) -> None:
         try:
             self.session.flush()
@@ -248,10 +323,16 @@ class UnitOfWork:
         """Append the recorded events, then commit the change and its events as one."""
         try:
             self._append_recorded()
+            self._pin_policies()
+            bind = self.session.get_bind()
             self.session.commit()
+            if bind.dialect.name == "sqlite":
+                wrote(str(bind.url))
         except (StaleDataError, IntegrityError, OperationalError) as err:
             conflict = _conflict(err, time.monotonic() - self._started)
             if conflict is None:
                 raise
             self.session.rollback()
             raise conflict from err
+        if self.after_commit is not None:
+            self.after_commit(self.url)

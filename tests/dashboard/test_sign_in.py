@@ -12,6 +12,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from claims.services import Runtime
+from claims.services import identity as ident
 from claims.services.identity import disable_user, set_email, set_password
 from claims.store.models import Event
 
@@ -52,7 +53,7 @@ def test_nothing_but_the_sign_in_page_before_sign_in(bob: Runtime) -> None:
 
 def test_a_wrong_password_gets_nothing_and_is_audited(bob: Runtime) -> None:
     at = sign_in(fresh(), "bob", "not the passphrase")
-    assert [unescape(e.value) for e in at.error] == ["sign-in: wrong user name or password"]
+    assert [unescape(e.value) for e in at.error] == [ident._WRONG]
     assert [t.value for t in at.title] == ["Sign in"] and not at.metric
     assert [e.payload["method"] for e in events(bob, "sign_in.failed")] == ["dashboard"]
     assert "signed_in" not in at.session_state

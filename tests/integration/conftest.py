@@ -48,6 +48,10 @@ def fresh_database(db_url: str, sqlite_template: Path, tmp_path: Path) -> Callab
             shutil.copy(sqlite_template, path)
             return f"sqlite:///{path}"
         empty_postgres(db_url)
+        # A new log under the same URL: the old one's checkpoints no longer apply (a real operator moves them aside)
+        from claims.services.audit import checkpoint_path
+
+        checkpoint_path(db_url).unlink(missing_ok=True)
         return db_url
 
     return make

@@ -67,9 +67,9 @@ def test_deleting_the_last_event_is_caught_by_a_checkpoint(demo: Runtime, cli, e
     result = cli("audit", "verify")
     assert result.exit_code == 1
     assert f"event {last} is missing" in error_line(result)
-    # Without the checkpoint file the same cut would pass: the checkpoint is what tells.
+    # Without the checkpoint file the same cut no longer passes (issue 21.9): a missing file fails too.
     checkpoint_path(env_db).rename(checkpoint_path(env_db).with_suffix(".moved"))
-    assert cli("audit", "verify").exit_code == 0
+    assert cli("audit", "verify").exit_code == 1
 
 
 def test_rewriting_an_event_and_recomputing_every_later_hash_is_caught(demo: Runtime, cli, env_db: str):
@@ -93,9 +93,8 @@ def test_rewriting_an_event_and_recomputing_every_later_hash_is_caught(demo: Run
     result = cli("audit", "verify", "--json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
-    assert report["ok"] is False and report["checkpoints"] == 1
-    assert f"event {last} is not the event that was checkpointed" in report["problem"]
-    assert f"#1..#{last}" in report["problem"]
+    assert report["ok"] is False and report["checkpoints"] >= 1  # every write signs one (issue 21.9)
+    assert "is not the event that was checkpointed" in report["problem"]
     with pytest.raises(RuleViolation, match="will not checkpoint"):
         make_checkpoint(demo)  # a checkpoint never blesses a rewrite
 
@@ -127,7 +126,7 @@ def test_editing_the_tables_directly_is_caught_by_the_replay(demo: Runtime, cli,
 def test_a_forged_or_edited_checkpoint_line_fails_verify(demo: Runtime, cli, env_db: str):
     assert cli("audit", "checkpoint").exit_code == 0
     path = checkpoint_path(env_db)
-    cp = json.loads(path.read_text(encoding="utf-8"))
+    cp = json.loads(path.read_text(encoding="utf-8").splitlines()[0])  # the demo's writes signed more after it
     cp["events"] += 1
     path.write_text(json.dumps(cp) + "\n", encoding="utf-8")
     result = cli("audit", "verify")
@@ -135,10 +134,14 @@ def test_a_forged_or_edited_checkpoint_line_fails_verify(demo: Runtime, cli, env
     assert "line 1: not a checkpoint with a valid signature" in error_line(result)
 
 
-def test_serve_signs_checkpoints_on_a_timer(demo: Runtime, env_db: str):
+def test_serve_signs_checkpoints_on_a_timer(demo: Runtime, env_db: str, monkeypatch):
+    """The timer covers what writers without the key left (here: writes that sign nothing themselves)."""
+    from claims.services import audit
     from flows.serve import checkpoints
 
+    monkeypatch.setattr(audit, "checkpoint_after_write", lambda url: None)
     path = checkpoint_path(env_db)
+    path.unlink()
     stop = threading.Event()
     worker = threading.Thread(target=checkpoints, args=(0.2, stop), daemon=True)
     worker.start()

@@ -17,10 +17,11 @@ from integration_helpers import error_line
 from sqlalchemy import select, update
 
 from claims import services
+from claims.cli.signin import cli_source
 from claims.cli.tokenstore import TokenStore
 from claims.services import PermissionDenied, Runtime
 from claims.services import identity as ident
-from claims.store.models import Event, Token, User
+from claims.store.models import Event, SignInFailure, Token
 
 PASSWORD = "correct horse battery"
 
@@ -94,19 +95,23 @@ def test_a_wrong_password_gets_nothing_and_five_lock_the_account(people: Runtime
     for _ in range(4):
         wrong = login(cli, "mia", "not the password")
         assert wrong.exit_code == 4
-        assert error_line(wrong) == "error: sign-in: wrong user name or password"
+        assert error_line(wrong) == f"error: {ident._WRONG}"
     assert TokenStore().token(people.database_url, "mia") is not None  # only the fixture's, untouched
     fifth = login(cli, "mia", "still not it")
     assert fifth.exit_code == 4
-    locked = login(cli, "mia")  # even the right password, now
+    locked = login(cli, "mia")  # even the right password, now, from here (issue 21.7: the same line as a wrong one)
     assert locked.exit_code == 4
-    assert "account 'mia' is locked until" in error_line(locked)
+    assert error_line(locked) == f"error: {ident._WRONG}"
     assert [e.payload["reason"] for e in events_of(people, "sign_in.failed")] == ["wrong password"] * 5 + ["locked"]
     assert len(events_of(people, "user.locked")) == 1
     # 15 minutes later (moved back in the database) the right password works again
     with people.uow() as uow:
         uow.session.execute(
-            update(User).where(User.name == "mia").values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+            update(SignInFailure)
+            .where(SignInFailure.name == "mia")
+            .values(
+                locked_until=datetime.now(UTC) - timedelta(seconds=1), window_start=datetime(2026, 1, 1, tzinfo=UTC)
+            )
         )
         uow.commit()
     assert login(cli, "mia").exit_code == 0
@@ -115,11 +120,12 @@ def test_a_wrong_password_gets_nothing_and_five_lock_the_account(people: Runtime
 def test_an_unknown_user_fails_like_a_wrong_password(people: Runtime, cli):
     result = login(cli, "nobody")
     assert result.exit_code == 4
-    assert error_line(result) == "error: sign-in: wrong user name or password"
+    assert error_line(result) == f"error: {ident._WRONG}"
     assert events_of(people, "sign_in.failed")[-1].payload == {
         "user": "nobody",
         "reason": "unknown user",
         "method": "cli",
+        "source": cli_source(),
     }
 
 

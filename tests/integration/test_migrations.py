@@ -124,7 +124,7 @@ def test_a_downgrade_that_would_destroy_data_is_refused_and_says_what(demo, cli,
 
 
 # head first; each revision's down_revision follows it
-CHAIN = ["0014", "0013", "0012", "0011", "0010", "0009", "0008", "0007", "0002", "0005", "0003", "0001"]
+CHAIN = ["0015", "0014", "0013", "0012", "0011", "0010", "0009", "0008", "0007", "0002", "0005", "0003", "0001"]
 THROUGHOUT = [  # the tables every revision has, whose rows a round trip must keep
     "cases",
     "sources",
@@ -190,8 +190,9 @@ def test_a_round_trip_with_data_in_every_table_keeps_it(rt, cli, env_db: str):
             columns = set(now[t][0]) if now[t] else set()
             assert common(now[t], columns) == common(before[t], columns), f"{t} changed by the downgrade to {target}"
     # tokens and sign-off codes, the users' password hashes and e-mails; the assessment bookmark; trusted
-    # keys; the authoring versions (0009); the collection tasks the assessment planned (0013)
-    assert refused == ["0013", "0009", "0002", "0005", "0003"]
+    # keys; the authoring versions (0009); the collection tasks the assessment planned (0013); the policies
+    # that judged (0015)
+    assert refused == ["0015", "0013", "0009", "0002", "0005", "0003"]
     assert "collection_tasks" in said["0013"]
     assert "users.email 1" in said["0002"]  # a dropped column holding data counts, not only dropped tables
     assert "claims.assessed_version" in said["0005"]
