@@ -109,6 +109,7 @@ def last_resort_message(exc: BaseException) -> str | None:
     reaching a user for the ones still missed (a typo'd environment value, a server that is down).
     """
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
     from sqlalchemy import exc as sa
 
     from claims.settings import get_settings
@@ -118,6 +119,11 @@ def last_resort_message(exc: BaseException) -> str | None:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         return f"settings: CLAIMS_{field.upper()}={first.get('input')!r}: {first['msg']}"
+    if isinstance(exc, SettingsError):  # a value that is not the JSON its setting needs; never echoed (secrets)
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = f"CLAIMS_{found.group(1).upper()}" if found else "a setting"
+        cause = exc.__cause__
+        return f"settings: {name} is not valid JSON ({_first(cause) if cause else _first(exc)})"
     if isinstance(exc, sa.ArgumentError | sa.NoSuchModuleError):
         url = get_settings().database_url
         return f"database: CLAIMS_DATABASE_URL {url!r} is not a database URL this tool can use ({_first(exc)})"

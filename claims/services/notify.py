@@ -61,6 +61,12 @@ from claims.store.uow import UnitOfWork
 
 CURSOR = "events"
 
+# Apprise logs why a URL is refused or a send failed, and the message can hold the URL with its secret:
+# its records never reach a terminal or another library's handler (send() captures them itself).
+_APPRISE_LOG = logging.getLogger("apprise")
+_APPRISE_LOG.addHandler(logging.NullHandler())
+_APPRISE_LOG.propagate = False
+
 
 @dataclass(frozen=True)
 class Kind:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,12 @@ from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
 from claims.settings import get_settings
 from claims.store.models import Report, ReportSentence
+
+# The extractors log what they make of a broken file ("EOF marker not found"); the refusal below says it
+# once, in one line, so their records stay out of the person's terminal.
+for _name in ("pypdf", "trafilatura", "htmldate", "courlan", "readability"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+    logging.getLogger(_name).propagate = False
 
 MEDIA_TYPES = {
     ".txt": "text/plain",

@@ -408,7 +408,7 @@ def test_config_show_says_where_each_setting_comes_from(cli, tmp_path, monkeypat
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
     assert "77" in lines["batch_size"] and str(tmp_path / ".env") in lines["batch_size"], lines["batch_size"]
     assert "3" in lines["token_hours"] and "CLAIMS_TOKEN_HOURS" in lines["token_hours"]
-    assert "default" in lines["gateway"]
+    assert "default" in lines["api_port"]
     assert "clm_very_secret_value" not in result.stdout and "***" in lines["token"]
     from claims.settings import _shown
 
