@@ -181,7 +181,7 @@ def test_analyst_adds_evidence_and_requests_confirmation(
     form.get_by_label("Summary").fill("OFAC designates the entities operating the assembly site.")
     form.get_by_role("button", name="Add evidence").click()
     expect(page.get_by_text("Evidence from us-treasury (B2) added to factory-exists.")).to_be_visible()
-    settle(page, 0)  # the run that shows the message has ended: a tab clicked mid-run is reset by it
+    settle(page)  # the run that shows the message has ended: a tab clicked mid-run is reset by it
 
     page.get_by_role("tab", name="Request confirm / refute").click()
     settle(page)  # the rerun after adding the item has ended: the form's radio is drawn and stays
@@ -422,7 +422,7 @@ def test_manager_subscribes_to_an_action_and_the_inbox_tells_her_it_became_ready
     expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Ready: raise-with-beijing"))).to_be_visible()
     expect(page.get_by_role("link", name=re.compile(r"^Inbox \(1\)"))).to_be_visible()  # the unread count
-    settle(page, 300)
+    settle(page)
     page.screenshot(path=str(shots_dir(tmp_path) / "inbox.png"), full_page=True)
     engine = create_engine(sqlite_url)
     with engine.connect() as conn:
