@@ -141,6 +141,20 @@ class AlreadyDone(RuleViolation, ConcurrencyConflict):
     title = "Someone else acted first"
 
 
+class PolicyChanged(DomainError):
+    """A policy file's content differs from what its version judged with before (issue 21.3)."""
+
+    slug = "policy-changed"
+    title = "Policy changed under its old version"
+
+
+class ClockBehind(DomainError):
+    """This writer's clock is earlier than the newest event's time: an event would be backdated."""
+
+    slug = "clock-behind"
+    title = "Clock earlier than the audit log"
+
+
 class DatabaseNotReady(DomainError):
     """The database is missing or not migrated to this version's head."""
 

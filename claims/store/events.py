@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from claims.domain.errors import DomainError
+from claims.domain.errors import ClockBehind  # raised here, defined with the other errors
 from claims.domain.events import EventKind
 from claims.store import clock
 from claims.store.bulk import BulkInsert
@@ -152,10 +152,6 @@ def canonical(
 
 
 EVENT_FIELDS = ("case_key", "claim_key", "from_stage", "to_stage", "rationale", "policy_version")
-
-
-class ClockBehind(DomainError):
-    """This writer's clock is earlier than the newest event's time: an event would be backdated."""
 
 
 def _utc(at: datetime) -> datetime:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from claims.domain.changes import Change
-from claims.domain.errors import ConcurrencyConflict, DomainError  # raised here, defined with the other errors
+from claims.domain.errors import ConcurrencyConflict, PolicyChanged  # raised here, defined with the other errors
 from claims.domain.events import EventKind
 from claims.store import clock
 from claims.store.clock import _transaction_time as _TIME
@@ -46,10 +46,6 @@ class PolicyId:
     version: str
     sha256: str
     origin: str
-
-
-class PolicyChanged(DomainError):
-    """A policy file's content differs from what its version judged with before (issue 21.3)."""
 
 
 # PostgreSQL: deadlock detected, serialization failure. Both mean another writer got there first.

@@ -234,7 +234,11 @@ def test_four_assessments_at_once_on_two_workers_judge_every_claim_once(postgres
 
             # no double transition, no double review request
             delta = event_counts(postgres_url) - before
+            opened = sum(n for (kind, _), n in delta.items() if kind == "task.opened")
+            delta = Counter({k: n for k, n in delta.items() if not k[0].startswith("task.")})
             assert delta == {("claim.stage_changed", "factory-exists"): 1, ("review.requested", "factory-exists"): 1}
+            # and each collection task opened once: as many opening events as task rows
+            assert opened == table_count(postgres_url, "collection_tasks") > 0
             assert services.claim_detail(rt, "factory-exists")["stage"] == "corroborated"
             assert services.audit_verify(rt).ok
 
