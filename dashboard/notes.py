@@ -7,6 +7,8 @@ Writes go through the notes use cases, which check the role.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from claims.services import notes as svc
@@ -65,14 +67,5 @@ def notes_section(d: data.Db, claim_key: str, actor: str | None, role: str | Non
         st.success(msg)
 
 
-def _do(call, done: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        call()
-    except Exception as exc:
-        if not ui.is_refusal(exc):
-            raise
-        ui.refusal(exc)
-        return
-    data.clear()
-    st.session_state["note_flash"] = done
-    st.rerun()
+def _do(call: Any, done: str) -> None:
+    ui.act(call, done, "note_flash")

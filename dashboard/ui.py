@@ -287,3 +287,20 @@ def criteria_table(criteria: list[dict[str, Any]], *, with_gap: bool = False) ->
             row["gap"] = c["gap"] or ""
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def act(call: Any, done: str, flash: str) -> None:
+    """Run a page's write: a refusal is one line on the page; success clears the cached reads and
+    shows `done` after the rerun (from `st.session_state[flash]`)."""
+    try:
+        call()
+    except Exception as exc:
+        if not is_refusal(exc):
+            raise
+        refusal(exc)
+        return
+    from dashboard import data  # here: data's queries are not needed by every page that imports ui
+
+    data.clear()
+    st.session_state[flash] = done
+    st.rerun()

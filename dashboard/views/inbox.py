@@ -7,6 +7,8 @@ inbox is current even where no `claims serve` runs; the notices themselves are w
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from claims.services import notify as nt
@@ -27,17 +29,8 @@ except Exception as exc:  # another writer held the database: the notices come o
     st.caption(f"The notifier could not run just now ({ui.esc(exc)}).")
 
 
-def _do(call, done: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        call()
-    except Exception as exc:
-        if not ui.is_refusal(exc):
-            raise
-        ui.refusal(exc)
-        return
-    data.clear()
-    st.session_state["inbox_flash"] = done
-    st.rerun()
+def _do(call: Any, done: str) -> None:
+    ui.act(call, done, "inbox_flash")
 
 
 box = nt.inbox(rt, actor, limit=100)
