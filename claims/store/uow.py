@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -105,21 +105,6 @@ def _sqlite_time(_session: Session, _transaction: object, _connection: Connectio
     _TIME.set(clock.client_now().replace(microsecond=0))
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """An audit event waiting for its change to commit (see `UnitOfWork.record`)."""
-
-    kind: EventKind
-    actor: str
-    case_key: str | None = None
-    claim_key: str | None = None
-    from_stage: str | None = None
-    to_stage: str | None = None
-    rationale: str | None = None
-    policy_version: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
 class UnitOfWork:
     """`with UnitOfWork(url) as uow: ...; uow.commit()` - anything not committed is rolled back."""
 
@@ -160,7 +145,7 @@ class UnitOfWork:
             self.events.policy_digests[self.policy.version] = self.policy.sha256
         self.history = HistoryRepository(self.session)
         self.tasks = TaskRepository(self.session)
-        self._recorded: list[Recorded] = []
+        self._recorded: list[tuple[Change, str]] = []  # events (and their actors) waiting for the commit
         return self
 
     def __exit__(
@@ -197,36 +182,14 @@ class UnitOfWork:
         """
         if claim is not None:
             case_key = case_key or claim.case.key
-        self._recorded.append(
-            Recorded(
-                kind=EventKind(kind),
-                actor=actor,
-                case_key=case_key,
-                claim_key=claim.key if claim is not None else None,
-                from_stage=from_stage,
-                to_stage=to_stage,
-                rationale=rationale,
-                policy_version=policy_version,
-                payload=dict(payload or {}),
-            )
-        )
+        claim_key = claim.key if claim is not None else None
+        change = Change(EventKind(kind), case_key, claim_key, from_stage, to_stage, rationale, policy_version)
+        self.record_change(replace(change, payload=dict(payload or {})), actor=actor)
 
     def record_change(self, change: Change, *, actor: str) -> None:
         """Note the event of a change made by `claims.domain.changes` (the shape the bulk writer takes
         too); its time is the transaction's clock, as for `record`."""
-        self._recorded.append(
-            Recorded(
-                kind=change.kind,
-                actor=actor,
-                case_key=change.case_key,
-                claim_key=change.claim_key,
-                from_stage=change.from_stage,
-                to_stage=change.to_stage,
-                rationale=change.rationale,
-                policy_version=change.policy_version,
-                payload=dict(change.payload),
-            )
-        )
+        self._recorded.append((change, actor))
 
     def judges(self) -> None:
         """This unit of work judges under its policy even if it writes no event (an assessment that moves nothing
@@ -265,17 +228,17 @@ class UnitOfWork:
     def _append_recorded(self) -> None:
         """Append the recorded events in the order their changes were made."""
         recorded, self._recorded = self._recorded, []
-        for r in recorded:
+        for change, actor in recorded:
             self.events.append(
-                actor=r.actor,
-                kind=r.kind,
-                case_key=r.case_key,
-                claim_key=r.claim_key,
-                from_stage=r.from_stage,
-                to_stage=r.to_stage,
-                rationale=r.rationale,
-                policy_version=r.policy_version,
-                payload=r.payload,
+                actor=actor,
+                kind=change.kind,
+                case_key=change.case_key,
+                claim_key=change.claim_key,
+                from_stage=change.from_stage,
+                to_stage=change.to_stage,
+                rationale=change.rationale,
+                policy_version=change.policy_version,
+                payload=dict(change.payload),
             )
 
     @contextmanager
