@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from claims.domain.markings import Scale
     from claims.domain.policy import Policy
 
 
@@ -60,6 +61,12 @@ class Settings(BaseSettings):
     notify_batch: int = Field(2000, ge=1)  # events the notifier reads per transaction
     digest_hour: int = Field(7, ge=0, le=23)  # the daily digest's hour (UTC) under `claims serve`
 
+    # Need to know (issue 20, claims.domain.markings). The marking scale, lowest first, as JSON
+    # (CLAIMS_MARKINGS='["OFFICIAL", "OFFICIAL-SENSITIVE"]'); empty means TLP 2.0. A new case is
+    # marked `default_marking` unless its author says otherwise.
+    markings: list[str] = Field(default_factory=list)
+    default_marking: str | None = None  # default: TLP:AMBER on the TLP scale, else the scale's lowest
+
     @field_validator("similar_suggest")
     @classmethod
     def _suggest_not_above_merge(cls, value: float, info: ValidationInfo) -> float:
@@ -67,6 +74,40 @@ class Settings(BaseSettings):
         if merge is not None and value > merge:
             raise ValueError(f"must not be above CLAIMS_SIMILAR_MERGE ({merge})")
         return value
+
+    @field_validator("markings")
+    @classmethod
+    def _a_scale(cls, value: list[str]) -> list[str]:
+        from claims.domain.markings import parse_scale
+
+        parse_scale(value)  # names twice, or empty names: refused here, in one line
+        if any(not level.strip() or len(level.strip()) > 40 for level in value):
+            raise ValueError("each marking is 1 to 40 characters")
+        return value
+
+    @field_validator("default_marking")
+    @classmethod
+    def _on_the_scale(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from claims.domain.markings import parse_scale
+
+        return (
+            None
+            if value is None
+            else parse_scale(info.data.get("markings")).parse(value, field="CLAIMS_DEFAULT_MARKING")
+        )
+
+    def scale(self) -> Scale:
+        from claims.domain.markings import parse_scale
+
+        return parse_scale(self.markings)
+
+    def new_case_marking(self) -> str:
+        from claims.domain.markings import DEFAULT_MARKING
+
+        scale = self.scale()
+        if self.default_marking:
+            return self.default_marking
+        return DEFAULT_MARKING if DEFAULT_MARKING in scale.levels else scale.bottom
 
     def policy(self) -> Policy:
         from claims.domain.policy import default_policy, load_policy  # here: `claims list` reads no policy

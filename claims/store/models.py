@@ -64,10 +64,27 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # Need to know (migration 0016): the highest marking this person may read, and whether they read
+    # every case (deployment-wide access) or only the cases they are a member of.
+    clearance: Mapped[str] = mapped_column(String(40), server_default="TLP:CLEAR")
+    all_cases: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 # One person, one name (migration 0012): names are unique however they are capitalised.
 Index("uq_users_folded_name", func.lower(User.name), unique=True)
+
+
+class CaseMember(Base):
+    """A person's role on one case (migration 0016): analyst, reviewer or manager there."""
+
+    __tablename__ = "case_members"
+    __table_args__ = (Index("ix_case_members_user_id", "user_id", "case_id"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    added_by: Mapped[str] = mapped_column(String(80))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SignInFailure(Base):
@@ -138,6 +155,9 @@ class Case(Base):
     title: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0009
+    # Sensitivity marking (migration 0016, claims.domain.markings): a level of the deployment's scale.
+    marking: Mapped[str] = mapped_column(String(40), server_default="TLP:AMBER")
+    caveat: Mapped[str | None] = mapped_column(String(200), default=None)
 
     sources: Mapped[list[Source]] = relationship(back_populates="case", order_by="Source.id")
     claims: Mapped[list[Claim]] = relationship(back_populates="case", order_by="Claim.id")
@@ -162,6 +182,9 @@ class Source(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     withdrawn_by: Mapped[str | None] = mapped_column(String(80))
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    # Sensitivity marking (migration 0016, claims.domain.markings): a level of the deployment's scale.
+    marking: Mapped[str] = mapped_column(String(40), server_default="TLP:AMBER")
+    caveat: Mapped[str | None] = mapped_column(String(200), default=None)
 
     case: Mapped[Case] = relationship(back_populates="sources")
     derived_from: Mapped[Source | None] = relationship(remote_side="Source.id")
@@ -245,6 +268,9 @@ class Evidence(Base):
     retracted_by: Mapped[str | None] = mapped_column(String(80))
     retracted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     retraction_reason: Mapped[str | None] = mapped_column(Text)
+    # Sensitivity marking (migration 0016, claims.domain.markings): a level of the deployment's scale.
+    marking: Mapped[str] = mapped_column(String(40), server_default="TLP:AMBER")
+    caveat: Mapped[str | None] = mapped_column(String(200), default=None)
 
     claim: Mapped[Claim] = relationship(back_populates="evidence")
     source: Mapped[Source] = relationship()
@@ -466,6 +492,9 @@ class Report(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     added_by: Mapped[str] = mapped_column(String(80))
     added_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Sensitivity marking (migration 0016, claims.domain.markings): a level of the deployment's scale.
+    marking: Mapped[str] = mapped_column(String(40), server_default="TLP:AMBER")
+    caveat: Mapped[str | None] = mapped_column(String(200), default=None)
 
     case: Mapped[Case] = relationship()
     accepted: Mapped[list[ReportSentence]] = relationship(back_populates="report", order_by="ReportSentence.id")
@@ -514,6 +543,9 @@ class Note(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     withdrawn_by: Mapped[str | None] = mapped_column(String(80))
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    # Sensitivity marking (migration 0016, claims.domain.markings): a level of the deployment's scale.
+    marking: Mapped[str] = mapped_column(String(40), server_default="TLP:AMBER")
+    caveat: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class Subscription(Base):

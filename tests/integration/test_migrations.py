@@ -124,7 +124,7 @@ def test_a_downgrade_that_would_destroy_data_is_refused_and_says_what(demo, cli,
 
 
 # head first; each revision's down_revision follows it
-CHAIN = ["0015", "0014", "0013", "0012", "0011", "0010", "0009", "0008", "0007", "0002", "0005", "0003", "0001"]
+CHAIN = ["0016", "0015", "0014", "0013", "0012", "0011", "0010", "0009", "0008", "0007", "0002", "0005", "0003", "0001"]
 THROUGHOUT = [  # the tables every revision has, whose rows a round trip must keep
     "cases",
     "sources",
@@ -192,7 +192,7 @@ def test_a_round_trip_with_data_in_every_table_keeps_it(rt, cli, env_db: str):
     # tokens and sign-off codes, the users' password hashes and e-mails; the assessment bookmark; trusted
     # keys; the authoring versions (0009); the collection tasks the assessment planned (0013); the policies
     # that judged (0015)
-    assert refused == ["0015", "0013", "0009", "0002", "0005", "0003"]
+    assert refused == ["0016", "0015", "0013", "0009", "0002", "0005", "0003"]
     assert "collection_tasks" in said["0013"]
     assert "users.email 1" in said["0002"]  # a dropped column holding data counts, not only dropped tables
     assert "claims.assessed_version" in said["0005"]
@@ -203,10 +203,14 @@ def test_a_round_trip_with_data_in_every_table_keeps_it(rt, cli, env_db: str):
         assert set(after[t][0]) == head_columns[t]
         # what only lives in a column a downgrade dropped: the assessment bookmark and sign-in fields
         lost = {"claims": {"assessed_version", "assessed_policy"}}.get(t, set()) | (
-            {"password_hash", "email", "disabled_at", "failed_sign_ins", "locked_until"} if t == "users" else set()
+            {"password_hash", "email", "disabled_at", "failed_sign_ins", "locked_until", "clearance", "all_cases"}
+            if t == "users"
+            else set()
         )
         kept = head_columns[t] - lost
         assert common(after[t], kept) == common(before[t], kept), t
     assert {r["email"] for r in after["users"]} == {None}  # the email set above went with 0002's downgrade
+    # 0016 lets the people who were there read what they read before it: everything, every case
+    assert {(r["clearance"], bool(r["all_cases"])) for r in after["users"]} == {("TLP:RED", True)}
     result = cli("audit", "verify")
     assert result.exit_code == 0, result.output
