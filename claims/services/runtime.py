@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from claims.domain.markings import Scale
 from claims.domain.policy import Policy, default_policy
 from claims.services.errors import NotFound, PermissionDenied
 from claims.settings import get_settings
@@ -47,11 +48,12 @@ SYSTEM_USER = "system"
 class Runtime:
     database_url: str
     policy: Policy = field(default_factory=default_policy)
+    markings: Scale = field(default_factory=Scale)  # the deployment's marking scale (issue 20)
 
     @classmethod
     def from_settings(cls) -> Runtime:
         settings = get_settings()
-        return cls(settings.database_url, settings.policy())
+        return cls(settings.database_url, settings.policy(), settings.scale())
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
         """A unit of work; a write one signs an audit checkpoint after it commits (issue 21.9)."""
