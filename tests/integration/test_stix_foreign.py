@@ -156,3 +156,14 @@ def test_a_revoked_claim_and_a_stix_2_0_object_are_left_out():
         gone.id: "revoked by its producer",
         old["id"]: "spec_version: None: only STIX 2.1 is read",
     }
+
+
+def test_a_hostile_type_or_id_is_listed_as_text_not_obeyed():
+    """Issue 21.11 (stored text is shown, never obeyed): a custom object's type and id are the bundle's own words."""
+    tool = stix2.Tool(name="kept")
+    data = json.loads(stix2.Bundle(tool).serialize())
+    data["objects"].append({"type": "x-\x1b[2Jevil", "id": "x-evil--1\nsecond line\x9b31m"})
+    _, left = read_bundle(data)
+    (item,) = left
+    assert item.type == "x-\\x1b[2Jevil" and item.id == "x-evil--1\\x0asecond line\\x9b31m"
+    assert "\n" not in item.why and "\x1b" not in item.why

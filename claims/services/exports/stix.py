@@ -467,8 +467,12 @@ CLAIM_TYPES = frozenset(
 CONTAINERS = ("report", "grouping")
 EVIDENCE_TYPES = ("opinion", "note", "sighting")
 READ_TYPES = CLAIM_TYPES | {*CONTAINERS, *EVIDENCE_TYPES, "identity"}
-OPINION_STANCE = {"strongly-agree": "supports", "agree": "supports", "disagree": "contradicts"}
-OPINION_STANCE["strongly-disagree"] = "contradicts"
+OPINION_STANCE = {
+    "strongly-agree": "supports",
+    "agree": "supports",
+    "disagree": "contradicts",
+    "strongly-disagree": "contradicts",
+}
 NOT_READ = {
     "location": "a place, not a claim, source or evidence",
     "course-of-action": "advice on what to do, not a claim about what is",
@@ -479,6 +483,7 @@ NOT_READ = {
 OBSERVABLE = "a cyber observable: data with no assertion of its own (an indicator or observed-data may state one)"
 _SHOW = reprlib.Repr()
 _SHOW.maxstring = 100  # a STIX id is shown whole; a hostile value is cut
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # shown, never obeyed (newlines too: a reason is one line)
 _ID = re.compile(r"^[a-z][a-z0-9-]*--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -523,7 +528,7 @@ class _Bundle:
         try:
             obj = stix2.parse(raw, allow_custom=True, version="2.1")
         except Exception as exc:  # stix2 raises many kinds; each names the property
-            raise InvalidInput(f"{where}: not valid STIX 2.1 ({str(exc).splitlines()[0]})") from None
+            raise InvalidInput(f"{where}: not valid STIX 2.1 ({_plain(str(exc).splitlines()[0])})") from None
         if not _ID.match(oid.lower()):
             raise InvalidInput(f"{where}: id: not a STIX id (type--UUID)")
         known = self.by_id.get(oid)
@@ -533,10 +538,15 @@ class _Bundle:
         self.by_id[oid] = obj
 
     def leave(self, kind: str, oid: str, why: str) -> None:
-        self.left.append(LeftOut(kind, oid, why))
+        """List it; a hostile type or id from the bundle is kept printable (its control characters as escapes)."""
+        self.left.append(LeftOut(_plain(kind), _plain(oid), _plain(why)))
 
     def of(self, *kinds: str) -> list[Any]:
         return [o for o in self.by_id.values() if o.type in kinds]
+
+
+def _plain(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 def _foreign(data: dict[str, Any], objects: list[dict[str, Any]], origin: str) -> tuple[dict[str, Any], list[LeftOut]]:
@@ -568,9 +578,11 @@ def _case_header(bundle: _Bundle, data: dict[str, Any]) -> dict[str, str]:
     containers = bundle.of(*CONTAINERS)
     for other in containers[1:]:
         bundle.leave(other.type, other.id, f"the bundle is one case ({containers[0].id}); its objects are read there")
+    listed = {x.id for x in bundle.left}
     for box in containers:
         for ref in box.get("object_refs", []):
-            if ref not in bundle.by_id and not any(x.id == ref for x in bundle.left):
+            if ref not in bundle.by_id and ref not in listed:
+                listed.add(ref)
                 bundle.leave(ref.split("--")[0], ref, f"in object_refs of {box.id} but not in the bundle")
     if containers:
         return {"key": containers[0].id.lower(), "title": containers[0].name}
