@@ -167,3 +167,18 @@ def test_a_hostile_type_or_id_is_listed_as_text_not_obeyed():
     (item,) = left
     assert item.type == "x-\\x1b[2Jevil" and item.id == "x-evil--1\\x0asecond line\\x9b31m"
     assert "\n" not in item.why and "\x1b" not in item.why
+
+
+def test_a_second_report_holding_a_claim_of_another_case_is_refused_in_one_line(
+    rt: Runtime, cli, env_db: str, db_snapshot, tmp_path: Path
+):
+    """Claim keys are global (the README says so): the shared indicator names the case it belongs to."""
+    shared = stix2.Tool(name="mimikatz")
+    first = stix2.Bundle(stix2.Report(name="one", published=stix_bundles.T, object_refs=[shared.id]), shared)
+    second = stix2.Bundle(stix2.Report(name="two", published=stix_bundles.T, object_refs=[shared.id]), shared)
+    assert cli("import", stix_bundles.write(first, tmp_path / "one.json"), "--as", "alice").exit_code == 0
+    before = db_snapshot(env_db)
+    refused = cli("import", stix_bundles.write(second, tmp_path / "two.json"), "--as", "alice")
+    assert refused.exit_code == 1
+    assert f"claims[0].key: '{shared.id}' already belongs to case '{first.objects[0].id}'" in error_line(refused)
+    assert db_snapshot(env_db) == before
