@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from identity_helpers import as_user
 from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
@@ -29,7 +30,7 @@ def test_inbox_reports_are_taken_once_and_candidates_published(loaded: Runtime, 
     assert "'empty.md' is empty" in by_name["empty.md"].error and FAILED in by_name["empty.md"].moved_to
     assert (folder / "notes.docx").exists() and not (folder / "drones.txt").exists()
 
-    queue = rep.list_reports(loaded, "mia", untriaged=True)
+    queue = rep.list_reports(loaded, as_user(loaded, "mia"), untriaged=True)
     assert [r.added_by for r in queue] == ["alice"]  # the triage queue
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
@@ -43,4 +44,4 @@ def test_inbox_reports_are_taken_once_and_candidates_published(loaded: Runtime, 
     shutil.copy(SEED, folder / "again.txt")  # the same file again: refused, nothing stored twice
     second = intake_flow(path=str(tmp_path / "inbox"), actor="alice", assess=False)
     assert "already report" in second.files[0].error
-    assert len(rep.list_reports(loaded, "mia")) == 1
+    assert len(rep.list_reports(loaded, as_user(loaded, "mia"))) == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from identity_helpers import as_user
 from integration_helpers import error_line
 from sqlalchemy import select, update
 
@@ -30,7 +31,7 @@ PASSWORD = "correct horse battery"
 def people(rt: Runtime) -> Runtime:
     """The demo users; bob and mia also have passwords."""
     for name in ("bob", "mia"):
-        ident.set_password(rt, "admin", name, PASSWORD)
+        ident.set_password(rt, as_user(rt, "admin"), name, PASSWORD)
     return rt
 
 
@@ -170,7 +171,7 @@ def test_a_disabled_user_cannot_sign_in_or_use_old_tokens(people: Runtime, cli):
 
 
 def test_claims_token_serves_automation_and_cannot_be_overridden_by_as(people: Runtime, cli, monkeypatch):
-    issued = ident.issue_token(people, "admin", "system")
+    issued = ident.issue_token(people, as_user(people, "admin"), "system")
     monkeypatch.setenv("CLAIMS_TOKEN", issued.token)
     from claims.settings import get_settings
 
