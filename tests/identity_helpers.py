@@ -7,6 +7,7 @@ is `system_identity()` (re-exported here). Neither believes a typed name.
 from __future__ import annotations
 
 from claims.cli.tokenstore import TokenStore
+from claims.domain.errors import NotAuthenticated
 from claims.services import Runtime
 from claims.services.identity import Identity, issue_token_unchecked, system_identity, verify_token
 
@@ -15,11 +16,15 @@ __all__ = ["as_user", "system_identity"]
 
 def as_user(rt: Runtime, name: str) -> Identity:
     """`name` proven as an edge proves it: the token this test's sign-in stored for `name` (the `rt` fixture
-    signs the demo users in), else a short setup token issued now (audited), then `verify_token` - so a
-    disabled or unknown account fails here as it would at any edge. Cheap: no argon2."""
+    signs the demo users in), else a short setup token issued now (audited), through `verify_token` - so a
+    disabled or unknown account fails here as it would at any edge. Cheap: no argon2, and no write when the
+    stored sign-in holds."""
     if name == "system":
         return system_identity()
-    token = TokenStore().token(rt.database_url, name)
-    if token is None:
-        token = issue_token_unchecked(rt, name, hours=1, reason="test fixture").token
-    return verify_token(rt, token)
+    stored = TokenStore().token(rt.database_url, name)
+    if stored is not None:
+        try:
+            return verify_token(rt, stored)
+        except NotAuthenticated:
+            pass  # a database emptied since the sign-in (a fresh one at the same URL): prove anew
+    return verify_token(rt, issue_token_unchecked(rt, name, hours=1, reason="test fixture").token)

@@ -287,12 +287,13 @@ def test_two_people_editing_one_claim_at_once_one_wins(postgres_url: str, own_co
     services.ensure_users(rt, {"alice": "analyst", "admin": "admin"})
     a.add_case(rt, as_user(rt, "alice"), "desk", "Desk")
     a.add_claim(rt, as_user(rt, "alice"), "desk", "First words", key="c")
-    a.add_source(rt, as_user(rt, "alice"), "desk", "s", "S", kind="media", reliability="B")
+    alice, admin = as_user(rt, "alice"), as_user(rt, "admin")  # proven before the events are counted
+    a.add_source(rt, alice, "desk", "s", "S", kind="media", reliability="B")
     count = event_count(rt)
     outcomes = race(
         rt,
-        (a.edit_claim, ("alice", "c"), {"expected_version": 1, "statement": "Alice's words", "rationale": "a"}),
-        (a.edit_claim, ("admin", "c"), {"expected_version": 1, "statement": "Admin's words", "rationale": "b"}),
+        (a.edit_claim, (alice, "c"), {"expected_version": 1, "statement": "Alice's words", "rationale": "a"}),
+        (a.edit_claim, (admin, "c"), {"expected_version": 1, "statement": "Admin's words", "rationale": "b"}),
     )
     winners = [o for o in outcomes if isinstance(o, dict)]
     losers = [o for o in outcomes if isinstance(o, ConcurrencyConflict)]
@@ -301,8 +302,8 @@ def test_two_people_editing_one_claim_at_once_one_wins(postgres_url: str, own_co
     assert len(events_after(rt, count)) == 1
     outcomes = race(
         rt,
-        (a.edit_source, ("alice", "desk", "s"), {"expected_version": 1, "reliability": "C", "rationale": "a"}),
-        (a.edit_source, ("admin", "desk", "s"), {"expected_version": 1, "reliability": "D", "rationale": "b"}),
+        (a.edit_source, (alice, "desk", "s"), {"expected_version": 1, "reliability": "C", "rationale": "a"}),
+        (a.edit_source, (admin, "desk", "s"), {"expected_version": 1, "reliability": "D", "rationale": "b"}),
     )
     assert sorted(type(o).__name__ for o in outcomes) == ["ConcurrencyConflict", "dict"], outcomes
     assert len(events_after(rt, count)) == 2

@@ -22,7 +22,12 @@ from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
 
 def race(rt: Runtime, *calls):
-    """Run the calls in real threads released together; return each result or exception."""
+    """Run the calls in real threads released together; return each result or exception.
+
+    Each call's first argument is who acts: a name is proven here (`as_user`), before the race starts."""
+    calls = tuple(
+        (fn, (as_user(rt, args[0]) if isinstance(args[0], str) else args[0], *args[1:]), kw) for fn, args, kw in calls
+    )
     barrier = threading.Barrier(len(calls))
 
     def run(call):

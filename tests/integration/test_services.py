@@ -55,7 +55,7 @@ def test_add_evidence_records_the_item_and_its_event(demo: Runtime):
 
 
 def test_the_same_item_twice_is_refused(demo: Runtime):
-    args = (demo, "alice", "factory-exists", "us-treasury", "supports")
+    args = (demo, as_user(demo, "alice"), "factory-exists", "us-treasury", "supports")
     services.add_evidence(*args, credibility=2, summary="OFAC designation")
     with pytest.raises(RuleViolation, match="already recorded"):
         services.add_evidence(*args, credibility=2, summary="OFAC designation")
@@ -120,9 +120,10 @@ def test_retracting_twice_or_an_unknown_item_is_refused(demo: Runtime):
 def test_every_transition_writes_exactly_its_events(three_lines: Runtime, db_url: str, db_snapshot):
     rt = three_lines
 
-    def step(expected_kinds: list[str], fn, *args, **kwargs):
+    def step(expected_kinds: list[str], fn, actor: str, *args, **kwargs):
+        who = as_user(rt, actor)
         count = event_count(rt)
-        result = fn(rt, *args, **kwargs)
+        result = fn(rt, who, *args, **kwargs)
         events = events_after(rt, count)
         assert [e["kind"] for e in events] == expected_kinds
         return result, events
@@ -173,10 +174,11 @@ def test_advance_refuses_what_the_policy_does_not_allow_and_writes_nothing(
 ):
     rt = three_lines
 
-    def refused(error: type[Exception], match: str, fn, *args) -> None:
+    def refused(error: type[Exception], match: str, fn, actor: str, *args) -> None:
+        who = as_user(rt, actor)
         before = db_snapshot(db_url)
         with pytest.raises(error, match=match):
-            fn(rt, *args)
+            fn(rt, who, *args)
         assert db_snapshot(db_url) == before
 
     refused(

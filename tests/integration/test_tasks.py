@@ -150,6 +150,7 @@ def test_a_third_line_ends_resting_on_one_line_but_a_copy_does_not(demo: Runtime
 
 
 def race(rt: Runtime, *calls):
+    calls = tuple((fn, (as_user(rt, args[0]), *args[1:])) for fn, args in calls)  # proven before the race
     barrier = threading.Barrier(len(calls))
 
     def run(call):
