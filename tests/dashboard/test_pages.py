@@ -210,7 +210,8 @@ def test_readiness_names_the_gaps(demo_app: Runtime, open_page: Open) -> None:
 def test_readiness_link_opens_one_action(demo_app: Runtime) -> None:
     """A shared address (/?action=KEY) opens readiness on that action."""
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["signed_in"] = {"name": "mia", "role": "manager", "method": "test", "last": time.time()}
+    mia = {"who": as_user(demo_app, "mia"), "name": "mia", "role": "manager"}
+    at.session_state["signed_in"] = {**mia, "method": "test", "last": time.time()}
     at.query_params["action"] = "measures-chinese-state"
     at.run()
     assert not at.exception

@@ -96,7 +96,7 @@ def test_a_legacy_capitalised_name_is_found_by_any_spelling(rt: Runtime):
     with rt.uow() as uow:
         uow.users.add(User(name="Zoe", role="reviewer", created_at=now()))
         uow.commit()
-    assert ident.current_identity(rt, "zoe").name == "Zoe"
+    assert ident.current_identity(rt, as_user(rt, "zoe")).name == "Zoe"
     with pytest.raises(RuleViolation, match="'Zoe'"):
         services.add_user(rt, as_user(rt, "admin"), "zoe", "reviewer")
 
