@@ -84,7 +84,7 @@ def authorize(uow: UnitOfWork, who: Identity | None, permission: str) -> User:
 
 
 def authorize_name(uow: UnitOfWork, actor: str | None, permission: str) -> User:
-    """`authorize` for a bare name: only for trusted setup (`ensure_users`) and the proof's own checks."""
+    """`authorize` for a bare name: only for trusted setup with no proof to give (`ensure_users`: demo, fixtures)."""
     if not actor:
         raise PermissionDenied("user: no acting user; run claims login NAME")
     user = uow.users.get(actor)
