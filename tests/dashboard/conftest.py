@@ -26,11 +26,13 @@ def _restore_main_module() -> Iterator[None]:
 
 
 @pytest.fixture
-def app_env(sqlite_url: str, point_settings_at: Callable[[str], None]) -> Runtime:
-    """An empty migrated SQLite file with the demo users, which the dashboard reads via CLAIMS_DATABASE_URL."""
+def app_env(sqlite_url: str, point_settings_at: Callable[[str], None], signed_in: Callable[..., None]) -> Runtime:
+    """An empty migrated SQLite file with the demo users, which the dashboard reads via CLAIMS_DATABASE_URL;
+    each signed in, so a test's session holds a proven identity without a write during the test."""
     point_settings_at(sqlite_url)
     rt = Runtime(sqlite_url)
     services.ensure_users(rt, DEMO_USERS)
+    signed_in(rt)
     return rt
 
 
