@@ -31,6 +31,7 @@ ACTIONS = 48
 
 def build(url: str, n_claims: int, *, key: str = "bulk", seed: int = 11) -> dict[str, int]:
     """Migrate `url`, load the demo case, then add the synthetic case and its assessed state."""
+    from bench.acting import proven
     from claims import services
     from claims.demo import DEMO_CASE, DEMO_USERS
     from claims.services import Runtime
@@ -39,8 +40,8 @@ def build(url: str, n_claims: int, *, key: str = "bulk", seed: int = 11) -> dict
     command.upgrade(alembic_config(url), "head")
     rt = Runtime(url)
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    services.import_case(rt, proven(rt, "alice"), services.read_case_file(DEMO_CASE))
+    services.assess_claims(rt, services.system_identity(), services.open_claim_keys(rt))
     dispose_engines()
     engine = create_engine(url)
     counts = {"claims": 0, "evidence": 0, "reviews": 0, "events": 0}

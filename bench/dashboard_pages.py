@@ -195,13 +195,14 @@ def browser_times(base: str, shots: Path | None, label: str) -> dict[str, dict[s
 
 
 def database(tmp: Path, n: int) -> str:
+    from bench.acting import proven
     from claims.services import Runtime
     from claims.services.identity import set_password
     from claims.store.db import dispose_engines
 
     url = f"sqlite:///{tmp / f'db{n}'}.db"
     build(url, n)
-    set_password(Runtime(url), "admin", USER, PASSWORD)
+    set_password(Runtime(url), proven(Runtime(url), "admin"), USER, PASSWORD)
     dispose_engines()
     return url
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, select, text
 
+from bench.acting import proven
 from bench.synthetic import synthetic_case
 from claims import services
 from claims.demo import DEMO_USERS
@@ -105,11 +106,12 @@ def measure(n_claims: int, backend: str, batch: int = 2000) -> dict[str, Any]:
         ]
         path = folder / "case.json"
         path.write_text(json.dumps(case), encoding="utf-8")
-        services.import_path(rt, "alice", path)
-        services.assess_claims(rt, "system", services.open_claim_keys(rt))
-        nt.subscribe(rt, "mia", "readiness")
-        nt.subscribe(rt, "bob", "signoff")
-        nt.subscribe(rt, "alice", "at-risk")
+        alice = proven(rt, "alice")
+        services.import_path(rt, alice, path)
+        services.assess_claims(rt, services.system_identity(), services.open_claim_keys(rt))
+        nt.subscribe(rt, proven(rt, "mia"), "readiness")
+        nt.subscribe(rt, proven(rt, "bob"), "signoff")
+        nt.subscribe(rt, alice, "at-risk")
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("UPDATE notify_cursor SET last_event_id = 0"))

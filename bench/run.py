@@ -75,6 +75,7 @@ from typing import Any
 from alembic import command
 from sqlalchemy import bindparam, create_engine, insert, select, text, update
 
+from bench.acting import proven
 from bench.build import insert_sources
 from bench.synthetic import write_case_json
 from migrations import alembic_config
@@ -398,7 +399,7 @@ def our_assess(url: str, changed_only: bool) -> int:
     keys = services.open_claim_keys(rt, changed_only=changed_only)
     size = get_settings().batch_size  # the flow's batches, without the flow
     for i in range(0, len(keys), size):
-        services.assess_claims(rt, "system", keys[i : i + size])
+        services.assess_claims(rt, services.system_identity(), keys[i : i + size])
     return len(keys)
 
 
@@ -564,12 +565,13 @@ def run_size(
         write_case_json(case, size)
     ours_url, base_url = dbs.fresh(backend, f"ours{size}"), dbs.fresh(backend, f"base{size}")
     services.ensure_users(Runtime(ours_url), {"admin": "admin", "alice": "analyst"})
+    alice = proven(Runtime(ours_url), "alice")
 
-    secs, rss, report = measured(lambda: services.import_path(Runtime(ours_url), "alice", case).created)
+    secs, rss, report = measured(lambda: services.import_path(Runtime(ours_url), alice, case).created)
     bsecs, _, counts = measured(lambda: baseline_import(base_url, case))
     agrees = report["claims"] == counts["claims"] and report["evidence"] == counts["evidence"] and chain_ok(ours_url)
     add("import", secs, bsecs, "ratio <= 2", secs <= 2 * bsecs, rss, agrees=agrees)
-    again, rss2, report2 = measured(lambda: services.import_path(Runtime(ours_url), "alice", case).created)
+    again, rss2, report2 = measured(lambda: services.import_path(Runtime(ours_url), alice, case).created)
     add(
         "import_again",
         again,
@@ -607,7 +609,7 @@ def run_size(
     secs, rss, n = measured(lambda: our_assess(ours_url, changed_only=True))
     add("reassess_unchanged", secs, full, "seconds < 2", secs < 2.0, rss, agrees=n == 0)
     rt = Runtime(ours_url)
-    services.add_evidence(rt, "alice", "bench-c1", "s0", "supports", credibility=2, summary="one more item")
+    services.add_evidence(rt, alice, "bench-c1", "s0", "supports", credibility=2, summary="one more item")
     secs, rss, n = measured(lambda: our_assess(ours_url, changed_only=True))
     add("reassess_one", secs, full, "seconds < 1", secs < 1.0, rss, agrees=n == 1)
 
@@ -738,15 +740,17 @@ def _free_port() -> int:
 
 
 SERVICE_ALONE = """
+import os
 import sys
 from claims import services
-from claims.services import Runtime
+from claims.services import Runtime, verify_token
 from claims.settings import get_settings
 rt = Runtime(sys.argv[1])
 keys = services.open_claim_keys(rt, changed_only=sys.argv[2] == "changed")
 size = get_settings().batch_size
+alice = verify_token(rt, os.environ["CLAIMS_TOKEN"])  # the same sign-in as the command
 for i in range(0, len(keys), size):
-    services.assess_claims(rt, "alice", keys[i : i + size])
+    services.assess_claims(rt, alice, keys[i : i + size])
 print(len(keys))
 """
 
@@ -782,9 +786,10 @@ def flow_in_process(url: str, api: str) -> float:
     get_settings.cache_clear()
     silence_console()
     rt = Runtime(url)
-    assess(rt, "alice", None, full=True)  # the first run of a process pays Prefect's lazy imports and clients
+    alice = proven(rt, "alice")
+    assess(rt, alice, None, full=True)  # the first run of a process pays Prefect's lazy imports and clients
     start = time.perf_counter()
-    assess(rt, "alice", None, full=True)
+    assess(rt, alice, None, full=True)
     return time.perf_counter() - start
 
 
@@ -793,9 +798,10 @@ def service_in_process(url: str) -> float:
     from claims.services import Runtime
 
     rt = Runtime(url)
-    services.assess_claims(rt, "alice", services.open_claim_keys(rt, changed_only=False))
+    alice = proven(rt, "alice")
+    services.assess_claims(rt, alice, services.open_claim_keys(rt, changed_only=False))
     start = time.perf_counter()
-    services.assess_claims(rt, "alice", services.open_claim_keys(rt, changed_only=False))
+    services.assess_claims(rt, alice, services.open_claim_keys(rt, changed_only=False))
     return time.perf_counter() - start
 
 
@@ -860,8 +866,9 @@ def run_orchestration(dbs: Databases, size: int, tmp: Path) -> list[Result]:
     url = dbs.fresh("sqlite", f"orchestration{size}")
     rt = Runtime(url)
     services.ensure_users(rt, {"admin": "admin", "alice": "analyst"})
-    services.import_path(rt, "alice", case)
-    services.assess_claims(rt, "alice", services.open_claim_keys(rt, changed_only=False))  # later runs compare alike
+    alice = proven(rt, "alice")
+    services.import_path(rt, alice, case)
+    services.assess_claims(rt, alice, services.open_claim_keys(rt, changed_only=False))  # later runs compare alike
     server = PrefectServer(tmp)
     serve: ClaimsServe | None = None
     try:
@@ -873,7 +880,7 @@ def run_orchestration(dbs: Databases, size: int, tmp: Path) -> list[Result]:
             "CLAIMS_KEY_DIR": str(tmp / "claims-keys"),
             "CLAIMS_INBOX": str(tmp / "inbox"),
         }
-        system = issue_token(rt, "admin", "system").token
+        system = issue_token(rt, proven(rt, "admin"), "system").token
         serve = ClaimsServe(env | {"CLAIMS_TOKEN": system, "PREFECT_API_URL": server.url}, url, tmp)
         cli = [sys.executable, "-m", "claims.cli", "assess", "--json"]
         service = [sys.executable, "-c", SERVICE_ALONE, url]
@@ -963,7 +970,7 @@ def run_orchestration(dbs: Databases, size: int, tmp: Path) -> list[Result]:
         nothing = json.loads(printed)["assessed"] == 0
         times, one = [], nothing
         for i in range(REPEAT):  # each time one new item on another claim, then the command that assesses it
-            services.add_evidence(rt, "alice", f"bench-c{i + 1}", "s0", "supports", credibility=2, summary="one more")
+            services.add_evidence(rt, alice, f"bench-c{i + 1}", "s0", "supports", credibility=2, summary="one more")
             start = time.perf_counter()
             done = subprocess.run(cli, env=env, capture_output=True, text=True, cwd=ROOT, timeout=900)
             times.append(time.perf_counter() - start)

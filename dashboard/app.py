@@ -37,7 +37,7 @@ if who is None:
 
 d = data.db()
 pending = data.pending_count(d, None)
-unread = data.unread(d, who.name)
+unread = data.unread(d, who)
 
 
 def _home() -> None:

@@ -20,7 +20,7 @@ from claims.services.identity import Identity, current_identity, sign_in, sign_i
 from claims.settings import get_settings
 from dashboard import data, ui
 
-SESSION = "signed_in"  # {"name", "role", "method", "last"} in st.session_state
+SESSION = "signed_in"  # {"who" (the proven Identity), "name", "role", "method", "last"} in st.session_state
 
 
 def _oidc_configured() -> bool:
@@ -32,7 +32,7 @@ def _oidc_configured() -> bool:
 
 
 def _start(who: Identity, method: str) -> None:
-    st.session_state[SESSION] = {"name": who.name, "role": who.role, "method": method, "last": time.time()}
+    st.session_state[SESSION] = {"who": who, "name": who.name, "role": who.role, "method": method, "last": time.time()}
 
 
 def identity() -> Identity | None:
@@ -52,12 +52,13 @@ def identity() -> Identity | None:
         st.session_state.pop(SESSION, None)
         st.session_state["sign_in_error"] = "session: expired after inactivity; sign in again"
         return None
-    who = current_identity(data.runtime(data.db()), session["name"])
+    proven = session.get("who")
+    who = current_identity(data.runtime(data.db()), proven) if isinstance(proven, Identity) else None
     if who is None:
         st.session_state.pop(SESSION, None)
         return None
     session["last"] = time.time()
-    session["role"] = who.role
+    session["who"], session["role"] = who, who.role
     return who
 
 

@@ -16,6 +16,7 @@ import streamlit as st
 
 from claims import services
 from claims.domain.readiness import ActionReadiness
+from claims.services.identity import Identity
 from claims.services.whatif import Hypothesis, WhatIfResult, what_if
 from claims.settings import get_settings
 from claims.store import queries
@@ -177,13 +178,13 @@ def whatif(d: Db, case: str, hypotheses: tuple[tuple[str, str, int, str | None, 
     return what_if(runtime(d), case, [Hypothesis(*h) for h in hypotheses])
 
 
-def similar(d: Db, actor: str, statement: str, exclude: str) -> list[dict[str, Any]]:
+def similar(d: Db, who: Identity | None, statement: str, exclude: str) -> list[dict[str, Any]]:
     """Known claims like this one (not cached: the service's in-process index is the cache)."""
     from claims.services.similar import similar_claims, similar_json
 
-    if not actor:
+    if who is None:
         return []
-    return similar_json(similar_claims(runtime(d), actor, statement, exclude_claim=exclude))
+    return similar_json(similar_claims(runtime(d), who, statement, exclude_claim=exclude))
 
 
 @_cache
@@ -197,11 +198,11 @@ def links(d: Db, key: str) -> list[dict[str, Any]]:
 
 
 @_cache
-def tasks(d: Db, case: str | None, actor: str) -> list[dict[str, Any]]:
+def tasks(d: Db, case: str | None, who: Identity | None) -> list[dict[str, Any]]:
     """Open collection tasks in work order (issue 18)."""
     from claims.services.tasks import list_tasks
 
-    return list_tasks(runtime(d), actor, case=case) if actor else []
+    return list_tasks(runtime(d), who, case=case) if who else []
 
 
 @_cache
@@ -220,15 +221,15 @@ def rests_on(d: Db, key: str) -> list[str]:
 
 
 @_cache
-def notes(d: Db, claim_key: str, actor: str) -> list[Any]:
+def notes(d: Db, claim_key: str, who: Identity | None) -> list[Any]:
     """The notes on a claim and on its evidence and reviews (the service checks the reader's role)."""
     from claims.services.notes import list_notes
 
-    return list_notes(runtime(d), actor, "claim", claim_key, with_items=True) if actor else []
+    return list_notes(runtime(d), who, "claim", claim_key, with_items=True) if who else []
 
 
-def unread(d: Db, person: str) -> int:
+def unread(d: Db, who: Identity) -> int:
     """Unread notices of the signed-in person (not cached: it is one indexed count, and marking read moves it)."""
     from claims.services.notify import unread_count
 
-    return unread_count(runtime(d), person)
+    return unread_count(runtime(d), who)

@@ -12,13 +12,14 @@ from typing import Any
 import streamlit as st
 
 from claims.services import notes as svc
+from claims.services.identity import Identity
 from dashboard import data, ui
 
 
-def notes_section(d: data.Db, claim_key: str, actor: str | None, role: str | None) -> None:
+def notes_section(d: data.Db, claim_key: str, who: Identity | None, role: str | None) -> None:
     """Notes on `claim_key`, its evidence and its reviews, oldest thread first; replies indented."""
     st.markdown("#### Notes")
-    notes = data.notes(d, claim_key, actor or "")
+    notes = data.notes(d, claim_key, who)
     if not notes:
         st.caption("No notes yet.")
     for note, depth in svc.threads(notes):
@@ -35,12 +36,12 @@ def notes_section(d: data.Db, claim_key: str, actor: str | None, role: str | Non
                 st.text(note.text)
             else:
                 st.markdown(note.markdown)  # rebuilt by the service: no HTML, only http(s)/mailto links
-                if actor == note.author or role == "admin":
+                if (who is not None and who.name == note.author) or role == "admin":
                     with st.popover("Withdraw", icon=":material/undo:"):
                         reason = st.text_input("Reason", key=f"note_withdraw_reason_{note.id}")
                         if st.button("Withdraw note", key=f"note_withdraw_{note.id}"):
                             _do(
-                                lambda n=note.id, r=reason: svc.withdraw_note(data.runtime(d), actor or "", n, r),
+                                lambda n=note.id, r=reason: svc.withdraw_note(data.runtime(d), who, n, r),
                                 "Note withdrawn.",
                             )
     if not ui.may(role, svc.NOTE_PERMISSION):
@@ -55,7 +56,7 @@ def notes_section(d: data.Db, claim_key: str, actor: str | None, role: str | Non
             _do(
                 lambda: svc.add_note(
                     data.runtime(d),
-                    actor or "",
+                    who,
                     "claim" if reply_to is None else "",
                     claim_key,
                     text,

@@ -17,6 +17,7 @@ from claims.domain.errors import DomainError
 from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Reliability
 from claims.services.errors import ConcurrencyConflict
+from claims.services.identity import Identity
 from claims.services.runtime import PERMISSIONS, Role
 
 # Page scripts live in views/, not pages/: a pages/ folder beside the entrypoint switches Streamlit to its
@@ -50,8 +51,14 @@ def case() -> str | None:
 
 
 def acting_user() -> str | None:
-    """Who acts on every page. The ONE place pages learn it: the signed-in user (dashboard/auth.py proved it)."""
+    """Who acts on every page, by name (to show it): the signed-in user (dashboard/auth.py proved it)."""
     return (st.session_state.get("signed_in") or {}).get("name")
+
+
+def acting() -> Identity | None:
+    """Who acts on every page, as the services take it: the Identity sign-in proved, re-read this run
+    (dashboard/auth.py). The ONE place pages learn it; a name is never turned into one."""
+    return (st.session_state.get("signed_in") or {}).get("who")
 
 
 def role() -> str | None:

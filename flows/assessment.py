@@ -26,10 +26,10 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from claims import services
 from claims.services import Outcome, Runtime
-from claims.services.runtime import SYSTEM_USER
+from claims.services.identity import Identity
 from claims.services.signoff import ReviewState, pending_reviews, review_state
 from claims.settings import get_settings
-from flows.common import current_runtime, retry_on_io
+from flows.common import acting_identity, current_runtime, retry_on_io
 from flows.work import (
     AssessmentReport,
     BatchesFailed,
@@ -86,10 +86,10 @@ def default_task_runner() -> TaskRunner:
     retry_condition_fn=retry_on_io,
     cache_policy=NO_CACHE,
 )
-def assess_batch(rt: Runtime, actor: str, keys: list[str]) -> list[Outcome]:
+def assess_batch(rt: Runtime, who: Identity, keys: list[str]) -> list[Outcome]:
     """Assess one batch of claims in one transaction and apply what the policy says, holding a database-write slot."""
     with concurrency(DB_WRITES, occupy=1, strict=False):
-        return services.assess_claims(rt, actor, keys)
+        return services.assess_claims(rt, who, keys)
 
 
 @task(name="start-signoff", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io, cache_policy=NO_CACHE)
@@ -122,7 +122,7 @@ def start_signoff(review: ReviewState, deployment: str) -> str:
 def assessment_flow(
     keys: list[str] | None = None,
     case: str | None = None,
-    actor: str = SYSTEM_USER,
+    actor: str | None = None,
     batch_size: int | None = None,
     signoff_deployment: str | None = None,
     parallel: int | None = None,
@@ -131,14 +131,17 @@ def assessment_flow(
     """Assess claims in batches, publish what moved and why, and start sign-off runs for pending reviews.
 
     Without `keys`, only claims changed since their last assessment (or judged under another
-    policy version) are assessed; `full` assesses every claim.
+    policy version) are assessed; `full` assesses every claim. It acts as the identity the calling
+    process proved (`flows.common.acting_as`), else as the system (a deployment's run); `actor` only
+    names who that is, for the run's record, and is refused if it names anyone else.
     """
+    who = acting_identity(actor)
     rt = current_runtime()
     logger = get_run_logger()
     todo = list(keys) if keys else list_claims(rt, case, full, logger)
     chunks = batches(todo, batch_size or get_settings().batch_size)
     outcomes, failed = assess_in_batches(
-        rt, actor, todo, chunks, window(rt, len(chunks), parallel), run_batches, progress_callback()
+        rt, who, todo, chunks, window(rt, len(chunks), parallel), run_batches, progress_callback()
     )
     services.after_run(rt, sum(1 for o in outcomes if o.changes))
     publish_report(outcomes, len(chunks), failed, rt.policy.version)
@@ -193,7 +196,7 @@ def resume_decided_signoffs(rt: Runtime, deployment: str) -> int:
 
 
 def run_batches(
-    rt: Runtime, actor: str, chunks: list[list[str]], window_size: int
+    rt: Runtime, who: Identity, chunks: list[list[str]], window_size: int
 ) -> Iterator[tuple[list[str], list[Outcome] | BaseException]]:
     """Each batch's outcomes (or what it raised after its retries) as the batches finish, at most `window_size` at once.
 
@@ -205,7 +208,7 @@ def run_batches(
     if window_size == 1 and (context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)):
         for chunk in chunks:
             try:
-                yield chunk, assess_batch(rt, actor, chunk)
+                yield chunk, assess_batch(rt, who, chunk)
             except Exception as exc:
                 yield chunk, exc
         return
@@ -214,7 +217,7 @@ def run_batches(
     while waiting or running:
         while waiting and len(running) < window_size:
             chunk = waiting.popleft()
-            running[assess_batch.submit(rt, actor, chunk)] = chunk
+            running[assess_batch.submit(rt, who, chunk)] = chunk
         future = next(as_completed(list(running)))
         chunk = running.pop(future)
         try:

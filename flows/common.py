@@ -14,10 +14,13 @@ from typing import Any
 import httpx
 from sqlalchemy import exc as sa_exc
 
-from claims.domain.errors import ConcurrencyConflict
+from claims.domain.errors import ConcurrencyConflict, PermissionDenied
+from claims.domain.names import same_person
 from claims.services import Runtime
+from claims.services.identity import Identity, system_identity
 
 _RUNTIME: ContextVar[Runtime | None] = ContextVar("claims_runtime", default=None)
+_IDENTITY: ContextVar[Identity | None] = ContextVar("claims_identity", default=None)
 
 # Failures that may pass on a second try: a lost or locked database connection, a write that lost an
 # optimistic-concurrency race, a network hiccup to the Prefect API. Rule and input errors never qualify.
@@ -45,6 +48,32 @@ def use_runtime(rt: Runtime) -> Iterator[Runtime]:
 def current_runtime() -> Runtime:
     """The runtime set by `use_runtime`, else one built from the CLAIMS_* environment (served runs)."""
     return _RUNTIME.get() or Runtime.from_settings()
+
+
+@contextmanager
+def acting_as(who: Identity) -> Iterator[Identity]:
+    """Flows called in this context act as `who`, the identity the calling command or API request proved.
+
+    A Prefect flow run's parameters are stored on the server, so they never carry a token nor the
+    Identity; they carry at most the acting name, as a record (see `acting_identity`).
+    """
+    token = _IDENTITY.set(who)
+    try:
+        yield who
+    finally:
+        _IDENTITY.reset(token)
+
+
+def acting_identity(actor: str | None = None) -> Identity:
+    """Who a flow run acts as: the identity set by `acting_as` in this process, else the system (a run a
+    deployment or schedule started: `claims serve`, a worker). The `actor` parameter of the run only names
+    who that is; a name that is not the proven one is refused, never believed (docs/design.md section 11)."""
+    who = _IDENTITY.get() or system_identity()
+    if actor is not None and not same_person(actor, who.name):
+        raise PermissionDenied(
+            f"actor: {actor!r} is not proven for this flow run; a run started by a deployment acts as {who.name!r}"
+        )
+    return who
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -14,11 +14,11 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from claims.services.runtime import SYSTEM_USER
+from claims.services.identity import Identity
 from claims.settings import get_settings
 from flows import work
 from flows.assessment import assessment_flow
-from flows.common import current_runtime, retry_on_io
+from flows.common import acting_as, acting_identity, current_runtime, retry_on_io
 from flows.work import (
     CASE_SUFFIXES,
     FAILED,
@@ -55,13 +55,19 @@ move_aside = task(name="move-aside", retries=2, retry_delay_seconds=1, **_io)(wo
 take_report = task(name="take-report", retries=2, retry_delay_seconds=1, **_io)(work.take_report)
 
 
-def _assess_case(case: str, actor: str) -> work.AssessmentReport:
-    return assessment_flow(case=case, actor=actor)  # a subflow: recorded under this intake run
+def _assess_case(case: str, who: Identity) -> work.AssessmentReport:
+    with acting_as(who):
+        return assessment_flow(case=case, actor=who.name)  # a subflow: recorded under this intake run
 
 
 @flow(name="claims-intake")
-def intake_flow(path: str | None = None, actor: str = SYSTEM_USER, assess: bool = True) -> IntakeReport:
-    """Import a case file, or every file in an inbox folder (default CLAIMS_INBOX), then assess the changed cases."""
+def intake_flow(path: str | None = None, actor: str | None = None, assess: bool = True) -> IntakeReport:
+    """Import a case file, or every file in an inbox folder (default CLAIMS_INBOX), then assess the changed cases.
+
+    Acts as the identity the calling process proved, else as the system (a deployment's run); `actor`
+    only names who that is (`flows.common.acting_identity`).
+    """
+    who = acting_identity(actor)
     steps = IntakeSteps(
         list_inbox=list_inbox,
         import_file=import_file,
@@ -71,7 +77,7 @@ def intake_flow(path: str | None = None, actor: str = SYSTEM_USER, assess: bool 
         publish_candidates=publish_candidates,
         logger=get_run_logger(),
     )
-    report = work.intake(current_runtime(), actor, path, assess, steps)
+    report = work.intake(current_runtime(), who, path, assess, steps)
     publish_report(report, str(path or get_settings().inbox))
     return report
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from claims.services import Outcome, Runtime
+from claims.services import Identity, Outcome, Runtime
 from claims.settings import get_settings
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def progress_bar(enabled: bool, batch_size: int) -> Iterator[Callable[[int, int]
 
 def assess(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     keys: Sequence[str] | None = None,
     *,
     case: str | None = None,
@@ -120,18 +120,19 @@ def assess(
             from flows.work import assess_here
 
             bar = update if progress else None  # None: a caller's own `on_progress` callback, if any
-            return assess_here(rt, actor, keys, case=case, batch_size=size, full=full, dask=dask, progress=bar)
+            return assess_here(rt, who, keys, case=case, batch_size=size, full=full, dask=dask, progress=bar)
         from flows.assessment import assessment_flow, on_progress, task_runner
-        from flows.common import use_runtime
+        from flows.common import acting_as, use_runtime
 
         flow_ = assessment_flow.with_options(task_runner=task_runner(dask)) if dask else assessment_flow
-        with use_runtime(rt), on_progress(update) if progress else nullcontext():  # keep a caller's own callback
-            return flow_(keys=list(keys) if keys else None, case=case, actor=actor, batch_size=size, full=full)
+        progressing = on_progress(update) if progress else nullcontext()  # keep a caller's own callback
+        with use_runtime(rt), acting_as(who), progressing:  # the run's parameters name who; never a token
+            return flow_(keys=list(keys) if keys else None, case=case, actor=who.name, batch_size=size, full=full)
 
 
 def run_assessment(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     keys: Sequence[str] | None,
     *,
     case: str | None = None,
@@ -141,21 +142,23 @@ def run_assessment(
     full: bool = False,
 ) -> list[Outcome]:
     """Assess the given claims (default: those changed since last judged; `full`: all)."""
-    return assess(rt, actor, keys, case=case, progress=progress, dask=dask, batch_size=batch_size, full=full).outcomes
+    return assess(rt, who, keys, case=case, progress=progress, dask=dask, batch_size=batch_size, full=full).outcomes
 
 
-def run_intake(rt: Runtime, actor: str, path: Path, *, assess_after: bool = False, quiet: bool = True) -> IntakeReport:
+def run_intake(
+    rt: Runtime, who: Identity, path: Path, *, assess_after: bool = False, quiet: bool = True
+) -> IntakeReport:
     """Run the intake on a case file or an inbox folder; as a flow run when a Prefect API is configured."""
     with flow_api(quiet=quiet) as url:
         if not url:
             from flows import work
 
-            def assess_case(case: str, by: str) -> AssessmentReport:
+            def assess_case(case: str, by: Identity) -> AssessmentReport:
                 return work.assess_here(rt, by, None, case=case)
 
-            return work.intake(rt, actor, str(path), assess_after, work.steps_here(assess_case))
-        from flows.common import use_runtime
+            return work.intake(rt, who, str(path), assess_after, work.steps_here(assess_case))
+        from flows.common import acting_as, use_runtime
         from flows.intake import intake_flow
 
-        with use_runtime(rt):
-            return intake_flow(path=str(path), actor=actor, assess=assess_after)
+        with use_runtime(rt), acting_as(who):
+            return intake_flow(path=str(path), actor=who.name, assess=assess_after)

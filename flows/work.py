@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from claims import services
 from claims.domain.errors import DomainError
-from claims.services import ImportReport, InvalidInput, Outcome, Runtime
+from claims.services import Identity, ImportReport, InvalidInput, Outcome, Runtime
 from claims.settings import get_settings
 from flows.common import is_transient, plain
 
@@ -174,12 +174,12 @@ def window(rt: Runtime, n_chunks: int, parallel: int | None = None) -> int:
 
 
 Batches = Iterator[tuple[list[str], list[Outcome] | BaseException]]
-RunBatches = Callable[[Runtime, str, list[list[str]], int], Batches]
+RunBatches = Callable[[Runtime, Identity, list[list[str]], int], Batches]
 
 
 def assess_in_batches(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     todo: list[str],
     chunks: list[list[str]],
     window_size: int,
@@ -190,7 +190,7 @@ def assess_in_batches(
     by_claim: dict[str, Outcome] = {}
     failed: list[tuple[list[str], BaseException]] = []
     progress(0, len(todo))
-    for chunk, done in run(rt, actor, chunks, window_size):
+    for chunk, done in run(rt, who, chunks, window_size):
         if isinstance(done, BaseException):  # one batch's failure must not hide what the others committed
             failed.append((chunk, done))
             continue
@@ -211,18 +211,18 @@ def raise_failed(failed: list[tuple[list[str], BaseException]], n_chunks: int) -
     ) from first_exc
 
 
-def batches_here(rt: Runtime, actor: str, chunks: list[list[str]], window_size: int) -> Batches:
+def batches_here(rt: Runtime, who: Identity, chunks: list[list[str]], window_size: int) -> Batches:
     """Each batch assessed in this process (one at a time, or on a few threads), each with the task's retries."""
     assess = retrying(services.assess_claims)
     if window_size == 1:
         for chunk in chunks:
             try:
-                yield chunk, assess(rt, actor, chunk)
+                yield chunk, assess(rt, who, chunk)
             except Exception as exc:
                 yield chunk, exc
         return
     with ThreadPoolExecutor(max_workers=min(window_size, THREADS), thread_name_prefix="assess-batch") as pool:
-        running: dict[Future[list[Outcome]], list[str]] = {pool.submit(assess, rt, actor, c): c for c in chunks}
+        running: dict[Future[list[Outcome]], list[str]] = {pool.submit(assess, rt, who, c): c for c in chunks}
         while running:
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -236,14 +236,14 @@ def batches_here(rt: Runtime, actor: str, chunks: list[list[str]], window_size: 
 def batches_on_dask(address: str) -> RunBatches:
     """Batches run on a Dask cluster (`local`: a temporary LocalCluster of two processes), without Prefect."""
 
-    def run(rt: Runtime, actor: str, chunks: list[list[str]], window_size: int) -> Batches:
+    def run(rt: Runtime, who: Identity, chunks: list[list[str]], window_size: int) -> Batches:
         from distributed import Client, LocalCluster, as_completed
 
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True) if address == "local" else None
         try:
             with Client(cluster or address) as client:
                 futures = {
-                    client.submit(retrying(services.assess_claims), rt, actor, c, pure=False): i
+                    client.submit(retrying(services.assess_claims), rt, who, c, pure=False): i
                     for i, c in enumerate(chunks)
                 }
                 for future in as_completed(list(futures)):
@@ -261,7 +261,7 @@ def batches_on_dask(address: str) -> RunBatches:
 
 def assess_here(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     keys: Sequence[str] | None,
     *,
     case: str | None = None,
@@ -276,7 +276,7 @@ def assess_here(
     chunks = batches(todo, batch_size or get_settings().batch_size)
     run = batches_on_dask(dask) if dask else batches_here
     outcomes, failed = assess_in_batches(
-        rt, actor, todo, chunks, window(rt, len(chunks)), run, progress or progress_callback()
+        rt, who, todo, chunks, window(rt, len(chunks)), run, progress or progress_callback()
     )
     services.after_run(rt, sum(1 for o in outcomes if o.changes))
     raise_failed(failed, len(chunks))
@@ -339,9 +339,9 @@ def list_inbox(inbox: str) -> list[str]:
     return [str(p) for p in sorted(files, key=lambda p: (p.stat().st_mtime, p.name))]
 
 
-def import_file(rt: Runtime, actor: str, path: str) -> ImportReport:
+def import_file(rt: Runtime, who: Identity, path: str) -> ImportReport:
     """Read one case file (JSON streamed) and import what is new in it, in one transaction."""
-    return services.import_path(rt, actor, path)
+    return services.import_path(rt, who, path)
 
 
 def move_aside(path: str, folder: str, note: str | None = None) -> str:
@@ -356,12 +356,12 @@ def move_aside(path: str, folder: str, note: str | None = None) -> str:
     return str(target)
 
 
-def take_report(rt: Runtime, actor: str, case_key: str, path: str) -> object:
+def take_report(rt: Runtime, who: Identity, case_key: str, path: str) -> object:
     """Store one report whole and rank its sentences (services.reports.add_report), in one transaction."""
     from claims.services import reports
 
     file = Path(path)
-    return reports.add_report(rt, actor, case_key, reports.read_report_file(file), filename=file.name)
+    return reports.add_report(rt, who, case_key, reports.read_report_file(file), filename=file.name)
 
 
 def list_reports_waiting(folder: Path) -> list[tuple[str, Path]]:
@@ -383,15 +383,15 @@ class IntakeSteps:
     """The steps of the intake body: Prefect tasks in a flow run, `retrying` plain calls here."""
 
     list_inbox: Callable[[str], list[str]]
-    import_file: Callable[[Runtime, str, str], ImportReport]
+    import_file: Callable[[Runtime, Identity, str], ImportReport]
     move_aside: Callable[..., str]
-    take_report: Callable[[Runtime, str, str, str], object]
-    assess_case: Callable[[str, str], AssessmentReport]  # (case, actor)
+    take_report: Callable[[Runtime, Identity, str, str], object]
+    assess_case: Callable[[str, Identity], AssessmentReport]  # (case, who acts)
     publish_candidates: Callable[[list[object]], None]
     logger: Logger
 
 
-def steps_here(assess_case: Callable[[str, str], AssessmentReport]) -> IntakeSteps:
+def steps_here(assess_case: Callable[[str, Identity], AssessmentReport]) -> IntakeSteps:
     """The intake steps as plain calls in this process, with their tasks' retries; nothing published."""
     return IntakeSteps(
         list_inbox=retrying(list_inbox, STEP_RETRY_DELAYS),
@@ -404,7 +404,7 @@ def steps_here(assess_case: Callable[[str, str], AssessmentReport]) -> IntakeSte
     )
 
 
-def intake(rt: Runtime, actor: str, path: str | None, assess: bool, steps: IntakeSteps) -> IntakeReport:
+def intake(rt: Runtime, who: Identity, path: str | None, assess: bool, steps: IntakeSteps) -> IntakeReport:
     """Import a case file, or every file in an inbox folder (default CLAIMS_INBOX), then assess the changed cases."""
     target = Path(path) if path else get_settings().inbox
     inbox = path is None or target.is_dir()
@@ -414,7 +414,7 @@ def intake(rt: Runtime, actor: str, path: str | None, assess: bool, steps: Intak
     for file in steps.list_inbox(str(target)) if inbox else [str(target)]:
         name = Path(file).name
         try:
-            report = steps.import_file(rt, actor, file)
+            report = steps.import_file(rt, who, file)
         except DomainError as exc:
             if not inbox:
                 raise
@@ -428,19 +428,19 @@ def intake(rt: Runtime, actor: str, path: str | None, assess: bool, steps: Intak
         moved = steps.move_aside(file, str(target / PROCESSED)) if inbox else None
         results.append(FileResult(name, report.case, dict(report.created), moved))
     if inbox:
-        results += take_reports(rt, actor, target / REPORTS, steps)
+        results += take_reports(rt, who, target / REPORTS, steps)
     report = IntakeReport(results)
     if assess:
-        report = IntakeReport(results, [steps.assess_case(case, actor) for case in report.changed_cases])
+        report = IntakeReport(results, [steps.assess_case(case, who) for case in report.changed_cases])
     return report
 
 
-def take_reports(rt: Runtime, actor: str, folder: Path, steps: IntakeSteps) -> list[FileResult]:
+def take_reports(rt: Runtime, who: Identity, folder: Path, steps: IntakeSteps) -> list[FileResult]:
     """Each waiting report taken in once (moved to processed/ or failed/ of its case folder); candidates published."""
     results, pages = [], []
     for case_key, file in list_reports_waiting(folder):
         try:
-            page = steps.take_report(rt, actor, case_key, str(file))
+            page = steps.take_report(rt, who, case_key, str(file))
         except DomainError as exc:
             steps.logger.error("refused report %s: %s", file.name, exc)
             moved = steps.move_aside(str(file), str(file.parent / FAILED), str(exc))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from identity_helpers import as_user
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -22,7 +23,7 @@ from claims import services
 from claims.cli.tokenstore import TokenStore
 from claims.demo import DEMO_USERS, signed_demo_case
 from claims.services import Runtime
-from claims.services.identity import issue_token_unchecked
+from claims.services.identity import issue_token_unchecked, system_identity
 from claims.settings import get_settings
 from claims.store.db import dispose_engines
 from claims.store.models import Base
@@ -179,8 +180,8 @@ def key_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 def demo(rt: Runtime, tmp_path: Path) -> Runtime:
     """The EU drones case (signed by this instance, so its confirmed history stands) imported and assessed once."""
-    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(signed_demo_case(tmp_path / "demo")))
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))
     return rt
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, identity, out, runtime
 
 case_app = typer.Typer(help="Cases: add, edit, list.", no_args_is_help=True)
 source_app = typer.Typer(help="Sources of a case: add, edit, withdraw, list.", no_args_is_help=True)
@@ -64,7 +64,7 @@ def case_add(
     """Open a new case."""
     from claims.services import authoring
 
-    _done(authoring.add_case(runtime(), actor(as_user), key, title), "case", as_json)
+    _done(authoring.add_case(runtime(), identity(as_user), key, title), "case", as_json)
 
 
 @case_app.command("edit")
@@ -78,7 +78,7 @@ def case_edit(
     """Retitle a case."""
     from claims.services import authoring
 
-    row = authoring.edit_case(runtime(), actor(as_user), key, expected_version=expected_version, title=title)
+    row = authoring.edit_case(runtime(), identity(as_user), key, expected_version=expected_version, title=title)
     _done(row, "case", as_json)
 
 
@@ -87,7 +87,7 @@ def case_list(as_user: AsUser = None, as_json: JsonOut = False) -> None:
     """Every case with its version."""
     from claims.services import authoring
 
-    _table(authoring.list_cases(runtime(), actor(as_user)), ["key", "title", "version"], as_json)
+    _table(authoring.list_cases(runtime(), identity(as_user)), ["key", "title", "version"], as_json)
 
 
 # --- sources ---
@@ -108,7 +108,7 @@ def source_add(
     from claims.services import authoring
 
     row = authoring.add_source(
-        runtime(), actor(as_user), case, key, name, kind=kind, reliability=reliability, derived_from=derived_from
+        runtime(), identity(as_user), case, key, name, kind=kind, reliability=reliability, derived_from=derived_from
     )
     _done(row, "source", as_json)
 
@@ -136,7 +136,7 @@ def source_edit(
         extra["derived_from"] = "" if derived_from.lower() == "none" else derived_from
     row = authoring.edit_source(
         runtime(),
-        actor(as_user),
+        identity(as_user),
         case,
         key,
         expected_version=expected_version,
@@ -161,7 +161,7 @@ def source_withdraw(
     """Withdraw a source: kept on record; its evidence is retracted and its claims re-assessed."""
     from claims.services import authoring
 
-    row = authoring.withdraw_source(runtime(), actor(as_user), case, key, reason, expected_version=expected_version)
+    row = authoring.withdraw_source(runtime(), identity(as_user), case, key, reason, expected_version=expected_version)
     _done(row, "withdrew source", as_json)
 
 
@@ -170,7 +170,7 @@ def source_list(case: CaseOpt, as_user: AsUser = None, as_json: JsonOut = False)
     """The case's sources, withdrawn ones marked."""
     from claims.services import authoring
 
-    rows = authoring.list_sources(runtime(), actor(as_user), case)
+    rows = authoring.list_sources(runtime(), identity(as_user), case)
     _table(rows, ["key", "name", "kind", "reliability", "derived_from", "version", "withdrawn"], as_json)
 
 
@@ -189,7 +189,7 @@ def claim_add(
     from claims.services import authoring
     from claims.services.similar import similar_claims
 
-    rt, who = runtime(), actor(as_user)
+    rt, who = runtime(), identity(as_user)
     made = authoring.add_claim(rt, who, case, statement, key=key)
     known = similar_claims(rt, who, statement, exclude_claim=made)  # the same claim may be known already
     if as_json:
@@ -223,7 +223,7 @@ def claim_edit(
     from claims.services import authoring
 
     row = authoring.edit_claim(
-        runtime(), actor(as_user), key, expected_version=expected_version, statement=statement, rationale=rationale
+        runtime(), identity(as_user), key, expected_version=expected_version, statement=statement, rationale=rationale
     )
     _done(row, "claim", as_json)
 
@@ -239,7 +239,7 @@ def claim_withdraw(
     """Withdraw a claim: it stays readable, shown as withdrawn."""
     from claims.services import authoring
 
-    row = authoring.withdraw_claim(runtime(), actor(as_user), key, reason, expected_version=expected_version)
+    row = authoring.withdraw_claim(runtime(), identity(as_user), key, reason, expected_version=expected_version)
     _done(row, "withdrew claim", as_json)
 
 
@@ -248,7 +248,7 @@ def claim_list(case: CaseOpt, as_user: AsUser = None, as_json: JsonOut = False) 
     """The case's claims with their versions, withdrawn ones marked."""
     from claims.services import authoring
 
-    rows = authoring.list_claims(runtime(), actor(as_user), case)
+    rows = authoring.list_claims(runtime(), identity(as_user), case)
     _table(rows, ["key", "stage", "statement", "version", "withdrawn"], as_json)
 
 
@@ -271,7 +271,7 @@ def action_add(
 
     row = authoring.add_action(
         runtime(),
-        actor(as_user),
+        identity(as_user),
         case,
         key,
         title,
@@ -298,7 +298,7 @@ def action_edit(
 
     row = authoring.edit_action(
         runtime(),
-        actor(as_user),
+        identity(as_user),
         key,
         expected_version=expected_version,
         title=title,
@@ -314,7 +314,7 @@ def action_list(case: CaseOpt, as_user: AsUser = None, as_json: JsonOut = False)
     """The case's policy actions and what each requires."""
     from claims.services import authoring
 
-    rows = authoring.list_actions(runtime(), actor(as_user), case)
+    rows = authoring.list_actions(runtime(), identity(as_user), case)
     _table(rows, ["key", "title", "severity", "requires", "version"], as_json)
 
 

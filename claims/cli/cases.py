@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from claims import services
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, fail, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, err, fail, identity, out, runtime
 
 
 def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> None:
@@ -22,7 +22,7 @@ def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> Non
         _import_remote(file, as_user, as_json)
         return
     rt = runtime()
-    who = actor(as_user)  # before the progress bar: a refusal is one line, nothing else on stderr
+    who = identity(as_user)  # before the progress bar: a refusal is one line, nothing else on stderr
     bar = Progress(
         TextColumn("importing: {task.fields[claims]:,} claims, {task.fields[evidence]:,} evidence items"),
         TextColumn("({task.fields[rate]:,.0f} claims/s)"),

@@ -191,11 +191,6 @@ def credentials(name: str | None = None) -> tuple[Identity, str]:
     return who, token
 
 
-def actor(name: str | None = None) -> str:
-    """The verified acting user's name, for the services."""
-    return identity(name).name
-
-
 def emit_json(data: Any) -> None:
     text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
     # json escapes C0 controls itself; C1 (0x9b is a CSI on some terminals) and DEL it leaves raw

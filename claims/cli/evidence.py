@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from claims import services
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, fail, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, fail, identity, out, runtime
 
 evidence_app = typer.Typer(help="Add or retract evidence.", no_args_is_help=True)
 
@@ -49,7 +49,7 @@ def evidence_add(
     else:
         added = services.add_evidence(
             runtime(),
-            actor(as_user),
+            identity(as_user),
             claim,
             source,
             stance,
@@ -78,5 +78,5 @@ def evidence_retract(
         data = remote.call("POST", f"/evidence/{evidence_id}/retract", as_user=as_user, json={"reason": reason})
         out.print(f"evidence #{data['id']} on {data['claim']} retracted", markup=False)
         return
-    item = services.retract_evidence(runtime(), actor(as_user), evidence_id, reason)
+    item = services.retract_evidence(runtime(), identity(as_user), evidence_id, reason)
     out.print(f"evidence #{item.id} on {item.claim} retracted", markup=False)

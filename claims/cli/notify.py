@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, identity, out, runtime
 
 note_app = typer.Typer(help="Notes on a claim, an evidence item or a review (Markdown; never deleted).")
 channel_app = typer.Typer(help="Where you are told besides the inbox: named Apprise URLs from settings.")
@@ -30,7 +30,7 @@ def note_add(
     from claims.services.notes import add_note, parse_target
 
     kind, ref = parse_target(on)
-    note = add_note(runtime(), actor(as_user), kind, ref, text, reply_to=reply_to)
+    note = add_note(runtime(), identity(as_user), kind, ref, text, reply_to=reply_to)
     if as_json:
         emit_json(note.json())
     else:
@@ -50,7 +50,7 @@ def note_list(
     from claims.services.notes import list_notes, parse_target, threads
 
     kind, ref = parse_target(on)
-    notes = list_notes(runtime(), actor(as_user), kind, ref, with_items=items)
+    notes = list_notes(runtime(), identity(as_user), kind, ref, with_items=items)
     if as_json:
         emit_json([n.json() for n in notes])
         return
@@ -76,7 +76,7 @@ def note_withdraw(
     """Withdraw a note: it stays on record, shown as withdrawn with the reason."""
     from claims.services.notes import withdraw_note
 
-    note = withdraw_note(runtime(), actor(as_user), note_id, reason)
+    note = withdraw_note(runtime(), identity(as_user), note_id, reason)
     out.print(f"note #{note.id} on {note.target} withdrawn", markup=False)
 
 
@@ -90,7 +90,7 @@ def subscribe_cmd(
     """Be told when something changes: managers follow actions, analysts cases, reviewers sign-offs."""
     from claims.services.notify import subscribe
 
-    sub = subscribe(runtime(), actor(as_user), kind, action=action, case=case)
+    sub = subscribe(runtime(), identity(as_user), kind, action=action, case=case)
     if as_json:
         emit_json(sub.json())
     else:
@@ -103,7 +103,7 @@ def unsubscribe_cmd(
     """Stop a subscription."""
     from claims.services.notify import unsubscribe
 
-    sub = unsubscribe(runtime(), actor(as_user), subscription_id)
+    sub = unsubscribe(runtime(), identity(as_user), subscription_id)
     out.print(f"subscription #{sub.id} ({sub.kind} {sub.scope}) ended", markup=False)
 
 
@@ -111,7 +111,7 @@ def subscriptions_cmd(as_user: AsUser = None, as_json: JsonOut = False) -> None:
     """Your subscriptions."""
     from claims.services.notify import subscriptions
 
-    subs = subscriptions(runtime(), actor(as_user))
+    subs = subscriptions(runtime(), identity(as_user))
     if as_json:
         emit_json([s.json() for s in subs])
         return
@@ -131,7 +131,7 @@ def channel_add(
     """Add a channel (e-mail, Matrix, Slack, Teams, a webhook) by the name of its URL in settings."""
     from claims.services.notify import add_channel
 
-    ch = add_channel(runtime(), actor(as_user), name, secret, digest=digest)
+    ch = add_channel(runtime(), identity(as_user), name, secret, digest=digest)
     out.print(
         f"channel {ch.name} ({'daily digest' if ch.digest else 'each notice'}) uses secret {ch.secret}", markup=False
     )
@@ -142,7 +142,7 @@ def channel_list(as_user: AsUser = None, as_json: JsonOut = False) -> None:
     """Your channels (their secret names; the URLs stay in settings)."""
     from claims.services.notify import channels
 
-    found = channels(runtime(), actor(as_user))
+    found = channels(runtime(), identity(as_user))
     if as_json:
         emit_json([c.json() for c in found])
         return
@@ -155,7 +155,7 @@ def channel_remove(name: Annotated[str, typer.Argument()], as_user: AsUser = Non
     """Remove a channel; its pending deliveries are dropped."""
     from claims.services.notify import remove_channel
 
-    ch = remove_channel(runtime(), actor(as_user), name)
+    ch = remove_channel(runtime(), identity(as_user), name)
     out.print(f"channel {ch.name} removed", markup=False)
 
 
@@ -172,7 +172,7 @@ def inbox_list(
         return
     from claims.services.notify import inbox
 
-    box = inbox(runtime(), actor(as_user), unread_only=unread, limit=limit)
+    box = inbox(runtime(), identity(as_user), unread_only=unread, limit=limit)
     if as_json:
         emit_json({"unread": box.unread, "notifications": box.items})
         return
@@ -192,20 +192,18 @@ def inbox_read(
     """Mark notices read."""
     from claims.services.notify import mark_read
 
-    n = mark_read(runtime(), actor(as_user), ids or None)
+    n = mark_read(runtime(), identity(as_user), ids or None)
     out.print(f"{n} marked read", markup=False)
 
 
 @notify_app.command("run")
 def notify_run(as_user: AsUser = None, as_json: JsonOut = False) -> None:
     """Read the event log to its head, write the notices it implies, then send the due deliveries."""
+    from claims.services.identity import check_permission
     from claims.services.notify import catch_up, deliver
-    from claims.services.runtime import authorize
 
     rt = runtime()
-    who = actor(as_user)
-    with rt.uow(write=False) as uow:
-        authorize(uow, who, "assess")
+    check_permission(rt, identity(as_user), "assess")
     run = catch_up(rt)
     sent = deliver(rt)
     result = {
@@ -231,12 +229,11 @@ def notify_run(as_user: AsUser = None, as_json: JsonOut = False) -> None:
 @notify_app.command("digest")
 def notify_digest(as_user: AsUser = None) -> None:
     """Write today's digest for everyone with a digest channel (once a day), and send it."""
+    from claims.services.identity import check_permission
     from claims.services.notify import deliver, send_digests
-    from claims.services.runtime import authorize
 
     rt = runtime()
-    with rt.uow(write=False) as uow:
-        authorize(uow, actor(as_user), "assess")
+    check_permission(rt, identity(as_user), "assess")
     made = send_digests(rt)
     sent = deliver(rt)
     out.print(f"{made} digests, {sent.sent} sent, {sent.failed} failed", markup=False)
@@ -251,7 +248,7 @@ def notify_deliveries(
     """Admins: deliveries with their attempts and last error (failed and dead ones need a look)."""
     from claims.services.notify import delivery_rows
 
-    rows = delivery_rows(runtime(), actor(as_user), status=status)
+    rows = delivery_rows(runtime(), identity(as_user), status=status)
     if as_json:
         emit_json(rows)
         return
@@ -268,7 +265,7 @@ def notify_retry(delivery_id: Annotated[int, typer.Argument()], as_user: AsUser 
     """Admins: put a failed or dead delivery back in the queue, due now."""
     from claims.services.notify import retry_delivery
 
-    retry_delivery(runtime(), actor(as_user), delivery_id)
+    retry_delivery(runtime(), identity(as_user), delivery_id)
     out.print(f"delivery #{delivery_id} queued again", markup=False)
 
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, err, identity, out, runtime
 from claims.cli.read import audit_app
 
 keys_app = typer.Typer(help="The instance's Ed25519 key: signs case files and audit checkpoints.", no_args_is_help=True)
@@ -42,7 +42,7 @@ def trust_add(
     """Trust another instance's key (admin; audited)."""
     from claims.services.provenance import trust_key
 
-    key_id = trust_key(runtime(), actor(as_user), name, public_key)
+    key_id = trust_key(runtime(), identity(as_user), name, public_key)
     out.print(f"trusted {name}: {key_id}", markup=False)
 
 

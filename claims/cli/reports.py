@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, fail, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, fail, identity, out, runtime
 
 report_app = typer.Typer(help="Reports: intake, candidate claims, accept a sentence.", no_args_is_help=True)
 TOP = 10
@@ -85,7 +85,7 @@ def report_add(
     from claims.services import reports
 
     published = _date(date_)
-    rt, who = runtime(), actor(as_user)
+    rt, who = runtime(), identity(as_user)
     if file == "-":
         content, name = reports.read_report_stream(sys.stdin.buffer), None
     else:
@@ -109,7 +109,7 @@ def report_list(
     """The reports, newest first, with how many sentences were accepted."""
     from claims.services import reports
 
-    rows = reports.list_reports(runtime(), actor(as_user), case, untriaged=to_triage)
+    rows = reports.list_reports(runtime(), identity(as_user), case, untriaged=to_triage)
     if as_json:
         emit_json([{**r.__dict__, "published": str(r.published) if r.published else None} for r in rows])
         return
@@ -122,7 +122,7 @@ def report_show(report_id: int, as_user: AsUser = None, as_json: JsonOut = False
     """The report's text with accepted sentences marked [[...]], then its candidates."""
     from claims.services import reports
 
-    page = reports.show_report(runtime(), actor(as_user), report_id)
+    page = reports.show_report(runtime(), identity(as_user), report_id)
     if as_json:
         emit_json(_page_json(page))
         return
@@ -157,7 +157,7 @@ def report_accept(
         fail("accept: give either --as-claim or --as-evidence CLAIM", 2)
     done = reports.accept_sentence(
         runtime(),
-        actor(as_user),
+        identity(as_user),
         report_id,
         sentence,
         as_claim=as_claim,

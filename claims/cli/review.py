@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from claims import services
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, err, identity, out, runtime
 
 review_app = typer.Typer(help="Four-eyes review of confirm/refute requests.", no_args_is_help=True)
 
@@ -70,7 +70,7 @@ def _decide(
         verb = "approve" if fn is services.approve else "reject"
         data = remote.call("POST", f"/reviews/{review_id}/{verb}", as_user=as_user, json={"rationale": rationale})
     else:
-        decision = fn(runtime(), actor(as_user), review_id, rationale)
+        decision = fn(runtime(), identity(as_user), review_id, rationale)
         data = {
             "review": decision.review_id,
             "claim": decision.claim,
@@ -114,6 +114,6 @@ def review_code(
     """A one-time code proving you decide REVIEW_ID in the Prefect sign-off form (single use; only its hash is kept)."""
     from claims.services.identity import issue_signoff_code
 
-    code, expires = issue_signoff_code(runtime(), actor(as_user), review_id, minutes=minutes)
+    code, expires = issue_signoff_code(runtime(), identity(as_user), review_id, minutes=minutes)
     err.print(f"code for review #{review_id}, valid once until {expires:%H:%M} UTC:", markup=False)
     out.print(code, markup=False, highlight=False)

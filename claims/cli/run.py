@@ -40,12 +40,12 @@ def demo(
         if file.resolve() == DEMO_CASE.resolve():  # the shipped example, vouched for by this instance's key
             file = signed_demo_case(Path(tempfile.mkdtemp(prefix="claims-demo-")))
         err.print(f"importing {file.name} through the intake flow…", markup=False)
-        intake = run_intake(rt, "alice", file, quiet=not verbose)
+        intake = run_intake(rt, identity("alice"), file, quiet=not verbose)  # alice's sign-in, just stored
         loaded = intake.files[0]
         made = ", ".join(f"{n} {k}" for k, n in loaded.created.items() if n) or "nothing new"
         out.print(f"imported {loaded.case}: {made}", markup=False)
         err.print(f"assessing {loaded.case} through the assessment flow…", markup=False)
-        report = assess(rt, "system", None, case=loaded.case, progress=True, quiet=not verbose)
+        report = assess(rt, services.system_identity(), None, case=loaded.case, progress=True, quiet=not verbose)
     print_outcomes(report.outcomes, False)
     readiness_cmd(case=loaded.case, as_json=False)
     if dashboard:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, fail, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, fail, identity, out, runtime
 
 
 def similar_cmd(
@@ -18,7 +18,7 @@ def similar_cmd(
     """Known claims that say the same thing ("same": add the report as evidence there) or a related one."""
     from claims.services.similar import similar_claims, similar_json
 
-    found = similar_claims(runtime(), actor(as_user), statement, case_key=case, exclude_claim=exclude, limit=limit)
+    found = similar_claims(runtime(), identity(as_user), statement, case_key=case, exclude_claim=exclude, limit=limit)
     if as_json:
         emit_json(similar_json(found))
         return
@@ -43,7 +43,7 @@ def link_cmd(
     from claims.services.links import link_claims
 
     kind, other = ("duplicate", duplicate_of) if duplicate_of is not None else ("related", related)
-    link = link_claims(runtime(), actor(as_user), claim, other or "", kind, rationale)
+    link = link_claims(runtime(), identity(as_user), claim, other or "", kind, rationale)
     if as_json:
         emit_json({"claim": link.claim, "other": link.other, "kind": link.kind, "rationale": link.rationale})
     else:

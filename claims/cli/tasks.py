@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, identity, out, runtime
 
 tasks_app = typer.Typer(help="Collection tasks from the gaps: what to collect, for which actions.")
 
@@ -35,7 +35,7 @@ def tasks_list(
 
     items = list_tasks(
         runtime(),
-        actor(as_user),
+        identity(as_user),
         mine=mine,
         unassigned=unassigned,
         action=action,
@@ -62,7 +62,7 @@ def tasks_assign(
     """Give a task to a person (managers and analysts); it tells them through the `task.assigned` event."""
     from claims.services.tasks import assign
 
-    task = assign(runtime(), actor(as_user), task_id, to, reassign=reassign)
+    task = assign(runtime(), identity(as_user), task_id, to, reassign=reassign)
     if as_json:
         emit_json(task)
     else:
@@ -74,7 +74,7 @@ def tasks_take(task_id: int, as_user: AsUser = None, as_json: JsonOut = False) -
     """ "I'm on it": take an open task nobody has."""
     from claims.services.tasks import take
 
-    task = take(runtime(), actor(as_user), task_id)
+    task = take(runtime(), identity(as_user), task_id)
     if as_json:
         emit_json(task)
     else:
@@ -87,7 +87,7 @@ def tasks_plan(as_user: AsUser = None, as_json: JsonOut = False) -> None:
     current otherwise."""
     from claims.services.tasks import replan_all
 
-    result = replan_all(runtime(), actor(as_user))
+    result = replan_all(runtime(), identity(as_user))
     data = {"opened": result.opened, "updated": result.updated, "closed": result.closed, "withdrawn": result.withdrawn}
     if as_json:
         emit_json(data)

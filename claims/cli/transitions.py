@@ -14,11 +14,11 @@ from claims.cli.common import (
     DaskOpt,
     JsonOut,
     VerboseOpt,
-    actor,
     credentials,
     emit_json,
     err,
     fail,
+    identity,
     out,
     runtime,
     stage_arg,
@@ -65,7 +65,7 @@ def assess_cmd(
     with flow_errors():
         report = assess(
             rt,
-            who.name,
+            who,
             keys or None,
             case=case,
             progress=not as_json,
@@ -166,7 +166,7 @@ def advance_cmd(
         body = {"to": target.value, "reason": reason, "if_version": if_version}
         data = remote.call("POST", f"/claims/{remote.part(key)}/advance", as_user=as_user, json=body)
     else:
-        result = services.advance(runtime(), actor(as_user), key, target, expect_version=if_version, reason=reason)
+        result = services.advance(runtime(), identity(as_user), key, target, expect_version=if_version, reason=reason)
         data = {
             "claim": result.claim,
             "from": result.from_stage.value,
@@ -190,7 +190,7 @@ def reopen_cmd(
 ) -> None:
     """Reopen a confirmed or refuted claim (reviewer; audited with the rationale)."""
     target = stage_arg(to)
-    services.reopen(runtime(), actor(as_user), key, target, rationale, expect_version=if_version)
+    services.reopen(runtime(), identity(as_user), key, target, rationale, expect_version=if_version)
     out.print(f"{key} reopened to {target}", markup=False)
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from claims import services
-from claims.cli.common import AsUser, JsonOut, actor, emit_json, err, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, err, identity, out, runtime
 from claims.cli.signin import PasswordStdin, read_password
 
 user_app = typer.Typer(help="Users, roles, passwords and tokens (admin).", no_args_is_help=True)
@@ -28,7 +28,7 @@ def user_add(
 
     rt = runtime()
     role_v = check_new_user(name, role)
-    by = None if (role_v is services.Role.ADMIN and ident.bootstrap_open(rt)) else actor(as_user)
+    by = None if (role_v is services.Role.ADMIN and ident.bootstrap_open(rt)) else identity(as_user)
     if by is not None:
         ident.check_permission(rt, by, "manage_users")
     check_name_free(rt, name)
@@ -46,8 +46,8 @@ def user_passwd(
     """Set a new password (also unlocks a locked account)."""
     from claims.services import identity as ident
 
-    me = actor(as_user)
-    target = name or me
+    me = identity(as_user)
+    target = name or me.name
     password = read_password(password_stdin, confirm=True, prompt=f"New password for {target}")
     ident.set_password(runtime(), me, target, password)
     err.print(f"password of {target} changed", markup=False)
@@ -58,7 +58,7 @@ def user_disable(name: str, as_user: AsUser = None) -> None:
     """Disable an account: no more sign-ins, every token revoked (admin)."""
     from claims.services import identity as ident
 
-    revoked = ident.disable_user(runtime(), actor(as_user), name)
+    revoked = ident.disable_user(runtime(), identity(as_user), name)
     err.print(f"disabled {name}; {revoked} token(s) revoked", markup=False)
 
 
@@ -71,7 +71,7 @@ def user_email(
     """Map an OIDC identity's e-mail to this user (admin)."""
     from claims.services import identity as ident
 
-    ident.set_email(runtime(), actor(as_user), name, email)
+    ident.set_email(runtime(), identity(as_user), name, email)
     err.print(f"e-mail of {name}: {email or '(none)'}", markup=False)
 
 
@@ -86,7 +86,7 @@ def user_tokens(
     from claims.services import identity as ident
 
     rt = runtime()
-    me = actor(as_user)
+    me = identity(as_user)
     if revoke:
         count = ident.revoke_tokens(rt, me, name)
         err.print(f"revoked {count} token(s) of {name}", markup=False)
@@ -129,7 +129,7 @@ def user_token_issue(
     """Issue a service token for `claims serve` and workers (admin); printed once, set it as CLAIMS_TOKEN."""
     from claims.services import identity as ident
 
-    issued = ident.issue_token(runtime(), actor(as_user), name, days=days)
+    issued = ident.issue_token(runtime(), identity(as_user), name, days=days)
     err.print(f"service token for {name}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC (shown once):", markup=False)
     out.print(issued.token, markup=False, highlight=False, soft_wrap=True)
 

@@ -24,7 +24,7 @@ _WHERE = {
     "claims.services.casefile": ("CaseFile", "read_case_file", "validate_case"),
     "claims.services.errors": ("InvalidInput", "NotFound", "PermissionDenied", "RuleViolation"),
     "claims.services.evidence": ("add_evidence", "retract_evidence"),
-    "claims.services.identity": ("Identity", "verify_token"),
+    "claims.services.identity": ("Identity", "system_identity", "verify_token"),
     "claims.services.intake": ("ImportReport", "export_case", "import_case"),
     "claims.services.review": ("Decision", "approve", "reject", "reopen"),
     "claims.services.runtime": ("Role", "Runtime"),
@@ -76,6 +76,7 @@ __all__ = [
     "retract_evidence",
     "review_page",
     "review_queue",
+    "system_identity",
     "validate_case",
     "verify_token",
 ]
@@ -90,7 +91,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and import-linte
     from claims.services.casefile import CaseFile, read_case_file, validate_case
     from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
     from claims.services.evidence import add_evidence, retract_evidence
-    from claims.services.identity import Identity, verify_token
+    from claims.services.identity import Identity, system_identity, verify_token
     from claims.services.intake import ImportReport, export_case, import_case
     from claims.services.review import Decision, approve, reject, reopen
     from claims.services.runtime import Role, Runtime

@@ -16,6 +16,7 @@ from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import NotFound, RuleViolation, refuse_nul
 from claims.services.facts import STAGES, batch_facts, load_facts
+from claims.services.identity import Identity
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.tasks import replan_claims
@@ -64,7 +65,7 @@ def after_run(rt: Runtime, changed: int) -> bool:
     return True
 
 
-def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]:
+def assess_claims(rt: Runtime, who: Identity, keys: Sequence[str]) -> list[Outcome]:
     """Assess a batch of claims in one transaction and apply what the policy says.
 
     Set-based: three queries read the batch as plain rows, the domain plans each claim's steps
@@ -72,8 +73,9 @@ def assess_claims(rt: Runtime, actor: str, keys: Sequence[str]) -> list[Outcome]
     hash-chained events. Re-running it is harmless: every step is decided from the stored
     state, so a claim that already moved is not moved again and no event is written twice.
     """
+    actor = who.name
     with rt.uow() as uow:
-        authorize(uow, actor, "assess")
+        authorize(uow, who, "assess")
         uow.judges()
         heads = uow.claims.heads(keys)
         missing = set(keys) - {h.key for h in heads}
@@ -288,12 +290,13 @@ class AdvanceResult:
 
 
 def advance(
-    rt: Runtime, actor: str, key: str, to: Stage, *, expect_version: int | None = None, reason: str | None = None
+    rt: Runtime, who: Identity, key: str, to: Stage, *, expect_version: int | None = None, reason: str | None = None
 ) -> AdvanceResult:
     """Request a transition: automatic ones apply now if the criteria hold; confirm/refute open a review."""
+    actor = who.name
     refuse_nul("reason", reason)
     with rt.uow() as uow:
-        authorize(uow, actor, "request")
+        authorize(uow, who, "request")
         claim = load_claim(uow, key, expect_version=expect_version)
         current = Stage(claim.stage)
         result = assess(load_facts(uow, [claim])[key], rt.policy)

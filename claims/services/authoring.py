@@ -37,6 +37,7 @@ from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage
 from claims.services.casefile import SourceEntry
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_nul
+from claims.services.identity import Identity
 from claims.services.loading import check_version, load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.tasks import replan
@@ -235,11 +236,12 @@ def _action_row(a: PolicyAction) -> dict[str, Any]:
 # --- cases ---------------------------------------------------------------------------------------
 
 
-def add_case(rt: Runtime, actor: str, key: str, title: str) -> dict[str, Any]:
+def add_case(rt: Runtime, who: Identity, key: str, title: str) -> dict[str, Any]:
     """Open a new case to hold sources, claims and actions."""
+    actor = who.name
     key, title = _key("key", key), _text("title", title)
     with rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         if uow.cases.get(key) is not None:
             raise RuleViolation(f"key: case {key!r} already exists")
         case = Case(key=key, title=title, created_at=now())
@@ -251,11 +253,12 @@ def add_case(rt: Runtime, actor: str, key: str, title: str) -> dict[str, Any]:
         return row
 
 
-def edit_case(rt: Runtime, actor: str, key: str, *, expected_version: int, title: str) -> dict[str, Any]:
+def edit_case(rt: Runtime, who: Identity, key: str, *, expected_version: int, title: str) -> dict[str, Any]:
     """Retitle a case (a title carries no meaning the assessment reads: no rationale needed)."""
+    actor = who.name
     title = _text("title", title)
     with rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         case = _case(uow, key)
         _expect("case", key, case.version, expected_version)
         old = case.title
@@ -273,9 +276,9 @@ def edit_case(rt: Runtime, actor: str, key: str, *, expected_version: int, title
         return row
 
 
-def list_cases(rt: Runtime, actor: str) -> list[dict[str, Any]]:
+def list_cases(rt: Runtime, who: Identity) -> list[dict[str, Any]]:
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, "read")
+        authorize(uow, who, "read")
         return [_case_row(c) for c in uow.cases.list()]
 
 
@@ -284,7 +287,7 @@ def list_cases(rt: Runtime, actor: str) -> list[dict[str, Any]]:
 
 def add_source(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     case_key: str,
     key: str,
     name: str,
@@ -294,10 +297,11 @@ def add_source(
     derived_from: str | None = None,
 ) -> dict[str, Any]:
     """Add a source with its Admiralty reliability (A-F), kind and, if it repeats another, its lineage."""
+    actor = who.name
     key, name, kind = _key("key", key), _text("name", name), _kind(kind)
     grade = Reliability.parse(reliability).value
     with rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         case = _case(uow, case_key)
         if uow.sources.get(case.id, key) is not None:
             raise RuleViolation(f"key: source {key!r} already exists in case {case_key!r}")
@@ -318,7 +322,7 @@ _UNCHANGED: Any = object()
 
 def edit_source(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     case_key: str,
     key: str,
     *,
@@ -331,8 +335,9 @@ def edit_source(
 ) -> dict[str, Any]:
     """Correct a source. A new reliability or lineage changes meaning: it needs a rationale, and
     every claim the source speaks to is re-assessed. `derived_from=""` clears the lineage."""
+    actor = who.name
     with rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         case = _case(uow, case_key)
         source = _source(uow, case, key)
         _expect("source", key, source.version, expected_version)
@@ -378,12 +383,13 @@ def edit_source(
 
 
 def withdraw_source(
-    rt: Runtime, actor: str, case_key: str, key: str, reason: str, *, expected_version: int
+    rt: Runtime, who: Identity, case_key: str, key: str, reason: str, *, expected_version: int
 ) -> dict[str, Any]:
     """Withdraw a source: it stays on record, its live evidence is retracted and its claims re-assessed."""
+    actor = who.name
     reason = _text("reason", reason)
     with rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         case = _case(uow, case_key)
         source = _source(uow, case, key)
         if source.withdrawn_at is not None:
@@ -427,9 +433,9 @@ def withdraw_source(
         return row
 
 
-def list_sources(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
+def list_sources(rt: Runtime, who: Identity, case_key: str) -> list[dict[str, Any]]:
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, "read")
+        authorize(uow, who, "read")
         case = _case(uow, case_key)
         return [_source_row(s) for s in uow.sources.for_case(case.id)]
 
@@ -438,17 +444,24 @@ def list_sources(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]
 
 
 def add_claim(
-    rt: Runtime, actor: str, case_key: str, statement: str, *, key: str | None = None, within: UnitOfWork | None = None
+    rt: Runtime,
+    who: Identity,
+    case_key: str,
+    statement: str,
+    *,
+    key: str | None = None,
+    within: UnitOfWork | None = None,
 ) -> str:
     """Report a new claim in a case; its key is a slug of the statement unless given. Returns the key.
 
     Called by report intake too (issue 17, section 2), `within` its unit of work, which commits.
     """
+    actor = who.name
     statement = _text("statement", statement)
     if key is not None:
         _key("key", key)
     with nullcontext(within) if within is not None else rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         case = _case(uow, case_key)
         if key is not None:
             if uow.claims.get(key) is not None:
@@ -478,13 +491,14 @@ def add_claim(
 
 
 def edit_claim(
-    rt: Runtime, actor: str, key: str, *, expected_version: int, statement: str, rationale: str | None
+    rt: Runtime, who: Identity, key: str, *, expected_version: int, statement: str, rationale: str | None
 ) -> dict[str, Any]:
     """Reword a claim: it keeps its evidence, gets a new version and is re-judged by the next assessment."""
+    actor = who.name
     statement = _text("statement", statement)
     why = _rationale(rationale, "a claim's statement")
     with rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         claim = load_claim(uow, key)
         check_version(claim, expected_version)
         if claim.withdrawn_at is not None:
@@ -507,11 +521,12 @@ def edit_claim(
         return row
 
 
-def withdraw_claim(rt: Runtime, actor: str, key: str, reason: str, *, expected_version: int) -> dict[str, Any]:
+def withdraw_claim(rt: Runtime, who: Identity, key: str, reason: str, *, expected_version: int) -> dict[str, Any]:
     """Withdraw a claim: it stays readable (shown as withdrawn) and is no longer edited or given evidence."""
+    actor = who.name
     reason = _text("reason", reason)
     with rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         claim = load_claim(uow, key)
         if claim.withdrawn_at is not None:
             raise AlreadyDone(f"claim: {key!r} was already withdrawn by {claim.withdrawn_by}")
@@ -531,10 +546,10 @@ def withdraw_claim(rt: Runtime, actor: str, key: str, reason: str, *, expected_v
         return row
 
 
-def list_claims(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
+def list_claims(rt: Runtime, who: Identity, case_key: str) -> list[dict[str, Any]]:
     """The case's claims, withdrawn ones included (and marked)."""
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, "read")
+        authorize(uow, who, "read")
         case = _case(uow, case_key)
         rows = uow.session.scalars(select(Claim).where(Claim.case_id == case.id).order_by(Claim.id)).all()
         return [_claim_row(c) for c in rows]
@@ -545,7 +560,7 @@ def list_claims(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
 
 def add_action(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     case_key: str,
     key: str,
     title: str,
@@ -555,11 +570,12 @@ def add_action(
     due: date | str | None = None,
 ) -> dict[str, Any]:
     """A policy action gated on claims reaching stages (`requires`: (claim key, stage) pairs), due by `due`."""
+    actor = who.name
     key, title, due_on = _key("key", key), _text("title", title), parse_due(due)
     if not 1 <= severity <= 5:
         raise InvalidInput(f"severity: {severity!r} is not 1-5")
     with rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         case = _case(uow, case_key)
         if uow.actions.get(key) is not None:
             raise RuleViolation(f"key: policy action {key!r} already exists")
@@ -580,7 +596,7 @@ def add_action(
 
 def edit_action(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     key: str,
     *,
     expected_version: int,
@@ -591,9 +607,10 @@ def edit_action(
 ) -> dict[str, Any]:
     """Retitle an action, move its due date or replace its requirements (which changes meaning: a rationale
     is required)."""
+    actor = who.name
     due_on = parse_due(due)
     with rt.uow() as uow:
-        authorize(uow, actor, "author")
+        authorize(uow, who, "author")
         action = _action(uow, key)
         _expect("policy action", key, action.version, expected_version)
         old: dict[str, Any] = {}
@@ -636,9 +653,9 @@ def edit_action(
         return row
 
 
-def list_actions(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
+def list_actions(rt: Runtime, who: Identity, case_key: str) -> list[dict[str, Any]]:
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, "read")
+        authorize(uow, who, "read")
         case = _case(uow, case_key)
         return [_action_row(a) for a in case.actions]
 

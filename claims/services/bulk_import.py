@@ -40,6 +40,7 @@ from claims.services.casefile import (
 )
 from claims.services.errors import InvalidInput
 from claims.services.evidence import fingerprint
+from claims.services.identity import Identity
 from claims.services.intake import ImportReport, _import_actions, _import_sources, import_case
 from claims.services.jsonstream import Broken, Items, ObjectReader
 from claims.services.runtime import Runtime, authorize
@@ -66,14 +67,14 @@ def _no_progress(claims: int, evidence: int) -> None:
     return None
 
 
-def import_path(rt: Runtime, actor: str, path: str | Path, progress: Progress | None = None) -> ImportReport:
+def import_path(rt: Runtime, who: Identity, path: str | Path, progress: Progress | None = None) -> ImportReport:
     """Import a case file (JSON streamed, YAML read whole) in one transaction; idempotent."""
     path = Path(path)
     origin = f"case file {path.name}"
     try:
         try:
             if path.suffix.lower() == ".json":
-                return _import_json(rt, actor, path, origin, progress or _no_progress)
+                return _import_json(rt, who, path, origin, progress or _no_progress)
         except Broken:
             pass  # the whole-file loader below says what is wrong, in its words
         data = load_case_data(path)
@@ -85,25 +86,25 @@ def import_path(rt: Runtime, actor: str, path: str | Path, progress: Progress | 
     if not isinstance(data, dict):
         raise InvalidInput(f"{origin}: expected a mapping with case, sources, claims, policy_actions")
     if any(key in data for key in WHOLE_FILE):
-        return _whole_file(rt, actor, path)
+        return _whole_file(rt, who, path)
     claims = data.pop("claims", None) or []
     if not isinstance(claims, list):
         raise InvalidInput(f"{origin}: claims: expected a list")
     header = validate_case(data, origin)
     try:
-        return _run(rt, actor, header, ((c, False) for c in claims), progress or _no_progress)
+        return _run(rt, who, header, ((c, False) for c in claims), progress or _no_progress)
     except _NeedsWholeFile:
-        return _whole_file(rt, actor, path)
+        return _whole_file(rt, who, path)
 
 
-def _import_json(rt: Runtime, actor: str, path: Path, origin: str, progress: Progress) -> ImportReport:
+def _import_json(rt: Runtime, who: Identity, path: Path, origin: str, progress: Progress) -> ImportReport:
     """One pass when the case and its sources come before the claims (as `claims export` writes them)."""
     with path.open("rb") as fh:
         members = ObjectReader(fh, "claims").members()
         top: dict[str, Any] = {}
         for key, value in members:
             if key in WHOLE_FILE:
-                return _whole_file(rt, actor, path)
+                return _whole_file(rt, who, path)
             if not isinstance(value, Items):
                 top[key] = value
             elif all(k in top for k in HEADER):
@@ -118,9 +119,9 @@ def _import_json(rt: Runtime, actor: str, path: Path, origin: str, progress: Pro
                     return validate_case(top, origin)
 
                 try:
-                    return _run(rt, actor, header, value, progress, rest)
+                    return _run(rt, who, header, value, progress, rest)
                 except _NeedsWholeFile:
-                    return _whole_file(rt, actor, path)
+                    return _whole_file(rt, who, path)
             else:
                 for _ in value:  # the claims come first: read past them, take them on a second pass
                     pass
@@ -129,9 +130,9 @@ def _import_json(rt: Runtime, actor: str, path: Path, origin: str, progress: Pro
         raise InvalidInput(f"{origin}: claims: expected a list")
     header = validate_case(top, origin)
     try:
-        return _run(rt, actor, header, _claims_again(path), progress)
+        return _run(rt, who, header, _claims_again(path), progress)
     except _NeedsWholeFile:
-        return _whole_file(rt, actor, path)
+        return _whole_file(rt, who, path)
 
 
 def _claims_again(path: Path) -> Claims:
@@ -142,11 +143,11 @@ def _claims_again(path: Path) -> Claims:
                 return
 
 
-def _whole_file(rt: Runtime, actor: str, path: Path) -> ImportReport:
+def _whole_file(rt: Runtime, who: Identity, path: Path) -> ImportReport:
     """Signed files, STIX bundles, files with stage history: read whole, signature checked, history replayed."""
     from claims.services.exports import read_import_file
 
-    return import_case(rt, actor, read_import_file(path))
+    return import_case(rt, who, read_import_file(path))
 
 
 def _validated(items: Claims, origin: str) -> Iterator[tuple[int, ClaimEntry]]:
@@ -195,18 +196,19 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def _run(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     header: CaseFile,
     claims: Claims,
     progress: Progress,
     rest: Callable[[], CaseFile] | None = None,
 ) -> ImportReport:
     """Case and sources first, then the claims chunk by chunk, then the policy actions: one transaction."""
+    actor = who.name
     cf = header
     created: Counter[str] = Counter()
     with _no_cycle_collection(), rt.uow() as uow:
         with uow.bulk_write():
-            authorize(uow, actor, "import")
+            authorize(uow, who, "import")
             case = uow.cases.get(cf.case.key)
             if case is None:
                 case = Case(key=cf.case.key, title=cf.case.title, created_at=now())

@@ -12,6 +12,7 @@ from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade
 from claims.domain.stages import Stance
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_future, refuse_nul
+from claims.services.identity import Identity
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
@@ -48,7 +49,7 @@ class EvidenceAdded:
 
 def add_evidence(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     claim_key: str,
     source_key: str,
     stance: str,
@@ -67,6 +68,7 @@ def add_evidence(
     the source saw it, `quote` the source's own words. `within` writes it in a caller's unit of work
     (accepting a report's sentence records the acceptance in the same transaction), which commits.
     """
+    actor = who.name
     stance_v = Stance.parse(stance)
     if not summary or not summary.strip():
         raise InvalidInput("summary: evidence needs a summary")
@@ -78,7 +80,7 @@ def add_evidence(
     if (credibility is None) == (grade is None):
         raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
     with nullcontext(within) if within is not None else rt.uow() as uow:
-        authorize(uow, actor, "add_evidence")
+        authorize(uow, who, "add_evidence")
         claim = load_claim(uow, claim_key)
         source = uow.sources.get(claim.case_id, source_key)
         if source is None:
@@ -141,13 +143,14 @@ def add_evidence(
         return EvidenceAdded(item.id, claim.key, grade_s)
 
 
-def retract_evidence(rt: Runtime, actor: str, evidence_id: int, reason: str) -> EvidenceAdded:
+def retract_evidence(rt: Runtime, who: Identity, evidence_id: int, reason: str) -> EvidenceAdded:
     """Mark an item retracted with who/when/why; it stays visible but never counts again."""
+    actor = who.name
     if not reason or not reason.strip():
         raise InvalidInput("reason: a retraction needs a reason")
     refuse_nul("reason", reason)
     with rt.uow() as uow:
-        authorize(uow, actor, "retract_evidence")
+        authorize(uow, who, "retract_evidence")
         item = uow.evidence.get(evidence_id)
         if item is None:
             raise NotFound(f"evidence: unknown evidence id {evidence_id}")

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,15 +46,41 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
+_SEAL = object()  # only this module holds it: an Identity is built here, from a proof, or not at all
+
+
 @dataclass(frozen=True)
 class Identity:
-    """A person (or the system) proven by a password, a token or a one-time code."""
+    """A person (or the system) proven by a password, a token or a one-time code.
+
+    What every use case takes as its acting user. Built only in this module: `Identity("alice", "admin")`
+    anywhere else raises TypeError, so a typed name can never stand in for a proof. The role is the one
+    at proof time; `authorize` re-reads the user (disabled, role changed since) before every use case.
+    """
 
     name: str
     role: str
+    seal: InitVar[object] = None
+
+    def __post_init__(self, seal: object) -> None:
+        if seal is not _SEAL:
+            raise TypeError(
+                "Identity: only claims.services.identity builds one, from a verified password, token or code"
+            )
 
     def may(self, permission: str) -> bool:
         return permission in PERMISSIONS[Role(self.role)]
+
+
+def _proven(user: User) -> Identity:
+    """The identity of a user whose proof (password, token, code, provider) this module has just checked."""
+    return Identity(user.name, user.role, _SEAL)
+
+
+def system_identity() -> Identity:
+    """The built-in system user, for what runs on its own: scheduled and deployment flow runs, `claims serve`'s
+    jobs, the demo. `authorize` still checks its role (read, import, assess) on every use case."""
+    return Identity(SYSTEM_USER, Role.SYSTEM.value, _SEAL)
 
 
 @dataclass(frozen=True)
@@ -121,11 +147,11 @@ def _user(uow: UnitOfWork, name: str) -> User:
     return user
 
 
-def _self_or_admin(uow: UnitOfWork, actor: str, name: str) -> User:
+def _self_or_admin(uow: UnitOfWork, who: Identity, name: str) -> User:
     """People manage their own password and tokens; an admin manages anyone's."""
-    me = _user(uow, actor)
+    me = authorize(uow, who, "read")  # re-read: a disabled account manages nothing
     if me.name != name and "manage_users" not in PERMISSIONS[Role(me.role)]:
-        raise PermissionDenied(f"user: {actor!r} may manage only their own account, not {name!r}")
+        raise PermissionDenied(f"user: {who.name!r} may manage only their own account, not {name!r}")
     return _user(uow, name)
 
 
@@ -135,17 +161,18 @@ def bootstrap_open(rt: Runtime) -> bool:
         return not any(u.name != SYSTEM_USER for u in uow.users.list())
 
 
-def check_permission(rt: Runtime, actor: str, permission: str) -> None:
-    """Refuse early (before asking for a password) when `actor` may not do what they are about to."""
+def check_permission(rt: Runtime, who: Identity, permission: str) -> None:
+    """Refuse early (before asking for a password) when `who` may not do what they are about to."""
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, permission)
+        authorize(uow, who, permission)
 
 
-def set_password(rt: Runtime, actor: str, name: str, password: str) -> None:
+def set_password(rt: Runtime, who: Identity, name: str, password: str) -> None:
     """A new password for `name` (themselves, or an admin for anyone); unlocks and clears failures."""
+    actor = who.name
     hashed = hash_password(password)
     with rt.uow() as uow:
-        user = _self_or_admin(uow, actor, name)
+        user = _self_or_admin(uow, who, name)
         if user.role == Role.SYSTEM:
             raise RuleViolation(f"user: {name!r} is the system user; it signs in only with a service token")
         user.password_hash, user.failed_sign_ins, user.locked_until = hashed, 0, None
@@ -153,21 +180,23 @@ def set_password(rt: Runtime, actor: str, name: str, password: str) -> None:
         uow.commit()
 
 
-def set_email(rt: Runtime, actor: str, name: str, email: str | None) -> None:
+def set_email(rt: Runtime, who: Identity, name: str, email: str | None) -> None:
     """The e-mail an OIDC identity provider vouches for maps to this user (admin)."""
+    actor = who.name
     email = valid_email(email)
     with rt.uow() as uow:
-        authorize(uow, actor, "manage_users")
+        authorize(uow, who, "manage_users")
         user = _user(uow, name)
         user.email = email
         uow.record(EventKind.USER_EMAIL_SET, actor=actor, payload={"user": name, "email": email})
         uow.commit()
 
 
-def disable_user(rt: Runtime, actor: str, name: str) -> int:
+def disable_user(rt: Runtime, who: Identity, name: str) -> int:
     """Disable an account (admin): no sign-in, and every token of it revoked. Returns the tokens revoked."""
+    actor = who.name
     with rt.uow() as uow:
-        authorize(uow, actor, "manage_users")
+        authorize(uow, who, "manage_users")
         user = _user(uow, name)
         if user.name == actor:
             raise RuleViolation(f"user: {actor!r} cannot disable their own account")
@@ -336,7 +365,7 @@ def _issue(uow: UnitOfWork, user: User, kind: str, ttl: timedelta, actor: str) -
         actor=actor,
         payload={"user": user.name, "token": token.id, "kind": kind, "expires_at": token.expires_at.isoformat()},
     )
-    return IssuedToken(Identity(user.name, user.role), secret, token.expires_at)
+    return IssuedToken(_proven(user), secret, token.expires_at)
 
 
 def sign_in(rt: Runtime, name: str, password: str, *, method: str = "password", source: str = "local") -> Identity:
@@ -344,7 +373,7 @@ def sign_in(rt: Runtime, name: str, password: str, *, method: str = "password", 
 
     Audited either way; five failures from one source lock the name from that source for 15 minutes.
     """
-    return _authenticate(rt, name, password, source, method, lambda uow, user: Identity(user.name, user.role))
+    return _authenticate(rt, name, password, source, method, lambda uow, user: _proven(user))
 
 
 def login(rt: Runtime, name: str, password: str, *, hours: float = 12, source: str = "local") -> IssuedToken:
@@ -357,12 +386,13 @@ def login(rt: Runtime, name: str, password: str, *, hours: float = 12, source: s
     )
 
 
-def issue_token(rt: Runtime, actor: str, name: str, *, days: float = 90, kind: str = "service") -> IssuedToken:
+def issue_token(rt: Runtime, who: Identity, name: str, *, days: float = 90, kind: str = "service") -> IssuedToken:
     """An admin issues a token for `name` without its password: service tokens for `system` (serve, workers)."""
+    actor = who.name
     if not 0 < days <= 366:
         raise InvalidInput(f"days: {days} is out of range (more than 0, at most 366)")
     with rt.uow() as uow:
-        authorize(uow, actor, "manage_users")
+        authorize(uow, who, "manage_users")
         user = _user(uow, name)
         if kind == "service" and user.role != Role.SYSTEM:
             raise RuleViolation(
@@ -400,16 +430,16 @@ def verify_token(rt: Runtime, secret: str) -> Identity:
         user = token.user
         if user.disabled_at is not None:
             raise NotAuthenticated(f"token: account {user.name!r} is disabled")
-        return Identity(user.name, user.role)
+        return _proven(user)
 
 
-def current_identity(rt: Runtime, name: str) -> Identity | None:
-    """The identity behind a live dashboard session, re-read each run: None once disabled or gone."""
+def current_identity(rt: Runtime, who: Identity) -> Identity | None:
+    """The identity a dashboard session proved at sign-in, re-read each run: None once disabled or gone."""
     with rt.uow(write=False) as uow:
-        user = uow.users.get(name)
+        user = uow.users.get(who.name)
         if user is None or user.disabled_at is not None:
             return None
-        return Identity(user.name, user.role)
+        return _proven(user)
 
 
 def sign_in_by_email(rt: Runtime, email: str) -> Identity:
@@ -427,7 +457,7 @@ def sign_in_by_email(rt: Runtime, email: str) -> Identity:
             raise PermissionDenied(f"sign-in: no enabled claims user has the e-mail {address!r}")
         uow.record(EventKind.SIGN_IN, actor=user.name, payload={"user": user.name, "method": "oidc"})
         uow.commit()
-        return Identity(user.name, user.role)
+        return _proven(user)
 
 
 def revoke_token(rt: Runtime, secret: str) -> str:
@@ -445,17 +475,18 @@ def revoke_token(rt: Runtime, secret: str) -> str:
         return token.user.name
 
 
-def list_tokens(rt: Runtime, actor: str, name: str) -> list[TokenInfo]:
+def list_tokens(rt: Runtime, who: Identity, name: str) -> list[TokenInfo]:
     with rt.uow(write=False) as uow:
-        user = _self_or_admin(uow, actor, name)
+        user = _self_or_admin(uow, who, name)
         rows = uow.session.scalars(select(Token).where(Token.user_id == user.id).order_by(Token.id)).all()
         return [TokenInfo(t.id, t.kind, t.created_at, t.expires_at, t.revoked_at) for t in rows]
 
 
-def revoke_tokens(rt: Runtime, actor: str, name: str) -> int:
+def revoke_tokens(rt: Runtime, who: Identity, name: str) -> int:
     """Revoke every token of `name` (themselves or an admin). Returns how many were live."""
+    actor = who.name
     with rt.uow() as uow:
-        user = _self_or_admin(uow, actor, name)
+        user = _self_or_admin(uow, who, name)
         count = _revoke_all(uow, user)
         uow.record(EventKind.TOKEN_REVOKED, actor=actor, payload={"user": name, "tokens": count})
         uow.commit()
@@ -463,11 +494,12 @@ def revoke_tokens(rt: Runtime, actor: str, name: str) -> int:
 
 
 def issue_signoff_code(
-    rt: Runtime, actor: str, review_id: int, *, minutes: float = CODE_MINUTES
+    rt: Runtime, who: Identity, review_id: int, *, minutes: float = CODE_MINUTES
 ) -> tuple[str, datetime]:
-    """A one-time code for deciding review `review_id` in the Prefect form, bound to `actor` (a reviewer)."""
+    """A one-time code for deciding review `review_id` in the Prefect form, bound to `who` (a reviewer)."""
+    actor = who.name
     with rt.uow() as uow:
-        user = authorize(uow, actor, "approve")
+        user = authorize(uow, who, "approve")
         review = uow.reviews.get(review_id)
         if review is None:
             raise NotFound(f"review: unknown review #{review_id}")
@@ -498,7 +530,7 @@ def issue_signoff_code(
         return code, row.expires_at
 
 
-def redeem_signoff_code(uow: UnitOfWork, review_id: int, code: str) -> str:
+def redeem_signoff_code(uow: UnitOfWork, review_id: int, code: str) -> Identity:
     """Inside the deciding unit of work: the reviewer a code proves, marking it used (it commits with the decision)."""
     row = uow.session.scalar(select(SignoffCode).where(SignoffCode.code_hash == digest((code or "").strip())))
     if row is None or row.review_id != review_id:
@@ -510,4 +542,4 @@ def redeem_signoff_code(uow: UnitOfWork, review_id: int, code: str) -> str:
     if row.user.disabled_at is not None:
         raise PermissionDenied(f"code: account {row.user.name!r} is disabled")
     row.used_at = now()
-    return row.user.name
+    return _proven(row.user)

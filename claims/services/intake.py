@@ -17,6 +17,7 @@ from claims.services.casefile import CaseFile, ClaimEntry, LeftOut, ReviewEntry,
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.evidence import fingerprint
 from claims.services.facts import load_facts
+from claims.services.identity import Identity
 from claims.services.provenance import trusted_name
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import move, now, touch
@@ -36,15 +37,16 @@ class ImportReport:
         return any(self.created.values())
 
 
-def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
+def import_case(rt: Runtime, who: Identity, case_file: CaseFile) -> ImportReport:
     """Create what is new in the file; what is already known by key is left as it is.
 
     One transaction: a file that fails half-way (an unknown source key, a lineage cycle)
     leaves the database exactly as before.
     """
+    actor = who.name
     created: Counter[str] = Counter()
     with rt.uow() as uow:
-        authorize(uow, actor, "import")
+        authorize(uow, who, "import")
         voucher = _voucher(uow, case_file)
         case = uow.cases.get(case_file.case.key)
         if case is None:

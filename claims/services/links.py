@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 from claims.domain.events import EventKind
 from claims.domain.similarity import duplicate_cycle, survivor_of
 from claims.services.errors import InvalidInput, RuleViolation, refuse_nul
+from claims.services.identity import Identity
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
@@ -55,12 +56,13 @@ def survivors_for(uow: UnitOfWork, keys: set[str] | list[str]) -> dict[str, str]
     return {k: survivor_of(k, dupes) for k in keys if k in dupes}
 
 
-def link_claims(rt: Runtime, actor: str, claim_key: str, other_key: str, kind: str, rationale: str) -> Link:
+def link_claims(rt: Runtime, who: Identity, claim_key: str, other_key: str, kind: str, rationale: str) -> Link:
     """Mark `claim_key` a duplicate of (or related to) `other_key`, audited with who and why.
 
     Refused: a claim linked to itself, a duplicate link that would close a cycle (a duplicate of
     a duplicate of itself), a second survivor for the same claim, the same link twice.
     """
+    actor = who.name
     try:
         kind_v = LinkKind(kind)
     except ValueError:
@@ -71,7 +73,7 @@ def link_claims(rt: Runtime, actor: str, claim_key: str, other_key: str, kind: s
     if claim_key == other_key:
         raise RuleViolation(f"link: claim {claim_key!r} cannot be linked to itself")
     with rt.uow() as uow:
-        authorize(uow, actor, "link")
+        authorize(uow, who, "link")
         claim = load_claim(uow, claim_key)
         other = load_claim(uow, other_key)
         existing = uow.session.scalars(

@@ -20,6 +20,7 @@ from typing import Any
 
 from claims.domain.events import EventKind
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, refuse_nul
+from claims.services.identity import Identity
 from claims.services.runtime import Role, Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import Claim, CollectionTask, Note
@@ -134,15 +135,16 @@ def _view(note: Note) -> NoteView:
     )
 
 
-def add_note(rt: Runtime, actor: str, kind: str, ref: str, text: str, *, reply_to: int | None = None) -> NoteView:
+def add_note(rt: Runtime, who: Identity, kind: str, ref: str, text: str, *, reply_to: int | None = None) -> NoteView:
     """Write a note (or a reply to one) on a target; one transaction with its `note.added` event."""
+    actor = who.name
     if not text or not text.strip():
         raise InvalidInput("text: a note needs some text")
     refuse_nul("text", text)
     if len(text) > MAX_NOTE:
         raise InvalidInput(f"text: {len(text)} characters; a note holds at most {MAX_NOTE}")
     with rt.uow() as uow:
-        authorize(uow, actor, NOTE_PERMISSION)
+        authorize(uow, who, NOTE_PERMISSION)
         if reply_to is not None:
             parent = uow.session.get(Note, reply_to)
             if parent is None:
@@ -186,13 +188,14 @@ def _claim_row(uow: UnitOfWork, target: Target) -> Claim | None:
     return uow.claims.get(target.claim_key) if target.claim_key else None
 
 
-def withdraw_note(rt: Runtime, actor: str, note_id: int, reason: str) -> NoteView:
+def withdraw_note(rt: Runtime, who: Identity, note_id: int, reason: str) -> NoteView:
     """Withdraw a note (its author, or an admin); it stays on record with the reason."""
+    actor = who.name
     if not reason or not reason.strip():
         raise InvalidInput("reason: withdrawing a note needs a reason")
     refuse_nul("reason", reason)
     with rt.uow() as uow:
-        user = authorize(uow, actor, "read")
+        user = authorize(uow, who, "read")
         note = uow.session.get(Note, note_id)
         if note is None:
             raise NotFound(f"note: unknown note {note_id}")
@@ -213,7 +216,7 @@ def withdraw_note(rt: Runtime, actor: str, note_id: int, reason: str) -> NoteVie
         return _view(note)
 
 
-def list_notes(rt: Runtime, actor: str, kind: str, ref: str, *, with_items: bool = False) -> list[NoteView]:
+def list_notes(rt: Runtime, who: Identity, kind: str, ref: str, *, with_items: bool = False) -> list[NoteView]:
     """Notes on a target, oldest first (replies after their parent's thread starts).
 
     `with_items` on a claim also lists the notes on its evidence items and reviews.
@@ -221,7 +224,7 @@ def list_notes(rt: Runtime, actor: str, kind: str, ref: str, *, with_items: bool
     from sqlalchemy import select
 
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, "read")
+        authorize(uow, who, "read")
         target = resolve(uow, kind, ref)
         stmt = select(Note).order_by(Note.id)
         if with_items and target.kind == "claim":

@@ -37,6 +37,7 @@ from claims.domain.events import EventKind
 from claims.domain.readiness import ActionReadiness, readiness
 from claims.domain.stages import ReviewStatus, Stage
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, refuse_nul
+from claims.services.identity import Identity
 from claims.services.runtime import PERMISSIONS, Role, Runtime, authorize
 from claims.services.transitions import now
 from claims.settings import get_settings
@@ -159,11 +160,12 @@ def _scope(uow: UnitOfWork, kind: str, action: str | None, case: str | None) -> 
 
 
 def subscribe(
-    rt: Runtime, actor: str, kind: str, *, action: str | None = None, case: str | None = None
+    rt: Runtime, who: Identity, kind: str, *, action: str | None = None, case: str | None = None
 ) -> SubscriptionView:
     """Subscribe the acting person to `kind` for an action, a case or everything; audited."""
+    actor = who.name
     with rt.uow() as uow:
-        user = authorize(uow, actor, "read")
+        user = authorize(uow, who, "read")
         scope = _scope(uow, kind, action, case)
         if KINDS[kind].permission not in PERMISSIONS[Role(user.role)]:
             raise PermissionDenied(f"kind: {actor!r} has role {user.role}, which gets no {kind} notices")
@@ -188,9 +190,10 @@ def subscribe(
         return SubscriptionView(row.id, row.person, kind, scope)
 
 
-def unsubscribe(rt: Runtime, actor: str, subscription_id: int) -> SubscriptionView:
+def unsubscribe(rt: Runtime, who: Identity, subscription_id: int) -> SubscriptionView:
+    actor = who.name
     with rt.uow() as uow:
-        user = authorize(uow, actor, "read")
+        user = authorize(uow, who, "read")
         row = uow.session.get(Subscription, subscription_id)
         if row is None or (row.person != user.name and user.role != Role.ADMIN):
             raise NotFound(f"subscription: unknown subscription {subscription_id} of {user.name}")
@@ -201,9 +204,9 @@ def unsubscribe(rt: Runtime, actor: str, subscription_id: int) -> SubscriptionVi
         return view
 
 
-def subscriptions(rt: Runtime, actor: str) -> list[SubscriptionView]:
+def subscriptions(rt: Runtime, who: Identity) -> list[SubscriptionView]:
     with rt.uow(write=False) as uow:
-        user = authorize(uow, actor, "read")
+        user = authorize(uow, who, "read")
         rows = uow.session.scalars(
             select(Subscription).where(Subscription.person == user.name).order_by(Subscription.id)
         )
@@ -243,15 +246,16 @@ def check_url(secret: str) -> None:
         )
 
 
-def add_channel(rt: Runtime, actor: str, name: str, secret: str, *, digest: bool = False) -> ChannelView:
+def add_channel(rt: Runtime, who: Identity, name: str, secret: str, *, digest: bool = False) -> ChannelView:
     """A channel for the acting person: a name and the settings secret holding its Apprise URL."""
+    actor = who.name
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise InvalidInput(f"name: {name!r} must be 1-80 characters")
     refuse_nul("name", name)
     check_url(secret)
     with rt.uow() as uow:
-        user = authorize(uow, actor, "read")
+        user = authorize(uow, who, "read")
         if uow.session.scalar(select(Channel.id).where(Channel.person == user.name, Channel.name == name)):
             raise InvalidInput(f"name: {user.name} already has a channel {name!r}")
         row = Channel(person=user.name, name=name, secret=secret, digest=digest, created_at=now())
@@ -266,9 +270,10 @@ def add_channel(rt: Runtime, actor: str, name: str, secret: str, *, digest: bool
         return ChannelView(row.id, row.person, name, secret, digest)
 
 
-def remove_channel(rt: Runtime, actor: str, name: str) -> ChannelView:
+def remove_channel(rt: Runtime, who: Identity, name: str) -> ChannelView:
+    actor = who.name
     with rt.uow() as uow:
-        user = authorize(uow, actor, "read")
+        user = authorize(uow, who, "read")
         row = uow.session.scalar(
             select(Channel).where(Channel.person == user.name, Channel.name == name, Channel.removed_at.is_(None))
         )
@@ -287,9 +292,9 @@ def remove_channel(rt: Runtime, actor: str, name: str) -> ChannelView:
         return view
 
 
-def channels(rt: Runtime, actor: str) -> list[ChannelView]:
+def channels(rt: Runtime, who: Identity) -> list[ChannelView]:
     with rt.uow(write=False) as uow:
-        user = authorize(uow, actor, "read")
+        user = authorize(uow, who, "read")
         rows = uow.session.scalars(
             select(Channel).where(Channel.person == user.name, Channel.removed_at.is_(None)).order_by(Channel.id)
         )
@@ -762,10 +767,10 @@ def deliver(rt: Runtime, *, at: datetime | None = None, limit: int = 200) -> Del
     return run
 
 
-def delivery_rows(rt: Runtime, actor: str, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def delivery_rows(rt: Runtime, who: Identity, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Deliveries for an admin (failed and dead first): who, which channel, attempts, the last error."""
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, "manage_users")
+        authorize(uow, who, "manage_users")
         stmt = (
             select(Delivery, Notification.person, Notification.title, Channel.name)
             .join(Notification, Notification.id == Delivery.notification_id)
@@ -791,10 +796,11 @@ def delivery_rows(rt: Runtime, actor: str, *, status: str | None = None, limit: 
         ]
 
 
-def retry_delivery(rt: Runtime, actor: str, delivery_id: int) -> None:
+def retry_delivery(rt: Runtime, who: Identity, delivery_id: int) -> None:
     """An admin puts a failed or dead delivery back in the queue, due now; audited."""
+    actor = who.name
     with rt.uow() as uow:
-        authorize(uow, actor, "manage_users")
+        authorize(uow, who, "manage_users")
         d = uow.session.get(Delivery, delivery_id)
         if d is None:
             raise NotFound(f"delivery: unknown delivery {delivery_id}")
@@ -814,9 +820,9 @@ class Inbox:
     items: list[dict[str, Any]]
 
 
-def inbox(rt: Runtime, actor: str, *, unread_only: bool = False, limit: int = 50) -> Inbox:
+def inbox(rt: Runtime, who: Identity, *, unread_only: bool = False, limit: int = 50) -> Inbox:
     with rt.uow(write=False) as uow:
-        user = authorize(uow, actor, "read")
+        user = authorize(uow, who, "read")
         unread = uow.session.scalar(
             select(func.count()).where(Notification.person == user.name, Notification.read_at.is_(None))
         )
@@ -842,7 +848,8 @@ def inbox(rt: Runtime, actor: str, *, unread_only: bool = False, limit: int = 50
         return Inbox(int(unread or 0), items)
 
 
-def unread_count(rt: Runtime, actor: str) -> int:
+def unread_count(rt: Runtime, who: Identity) -> int:
+    actor = who.name
     with rt.uow(write=False) as uow:
         return int(
             uow.session.scalar(select(func.count()).where(Notification.person == actor, Notification.read_at.is_(None)))
@@ -850,10 +857,11 @@ def unread_count(rt: Runtime, actor: str) -> int:
         )
 
 
-def mark_read(rt: Runtime, actor: str, ids: list[int] | None = None) -> int:
+def mark_read(rt: Runtime, who: Identity, ids: list[int] | None = None) -> int:
     """Mark the person's notices read (`ids`, or all when None); audited as one event."""
+    actor = who.name
     with rt.uow() as uow:
-        user = authorize(uow, actor, "read")
+        user = authorize(uow, who, "read")
         stmt = select(Notification.id).where(Notification.person == user.name, Notification.read_at.is_(None))
         if ids is not None:
             stmt = stmt.where(Notification.id.in_(ids))

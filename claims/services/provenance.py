@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from claims.domain.events import EventKind
 from claims.services.errors import InvalidInput, RuleViolation
+from claims.services.identity import Identity
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
 from claims.settings import get_settings
@@ -182,8 +183,9 @@ def trusted_name(uow: UnitOfWork, attestation: Attestation | None) -> str | None
     return row.name if row is not None and row.public_key == attestation.public_key else None
 
 
-def trust_key(rt: Runtime, actor: str, name: str, public_key: str) -> str:
+def trust_key(rt: Runtime, who: Identity, name: str, public_key: str) -> str:
     """Trust another instance's key for confirm/refute history in its signed case files (admin; audited)."""
+    actor = who.name
     name = name.strip()
     if not name or len(name) > 80:
         raise InvalidInput(f"name: {name!r} must be 1-80 characters")
@@ -191,7 +193,7 @@ def trust_key(rt: Runtime, actor: str, name: str, public_key: str) -> str:
     parse_public_key(public_key)
     key_id = key_id_of(public_key)
     with rt.uow() as uow:
-        authorize(uow, actor, "manage_users")
+        authorize(uow, who, "manage_users")
         for row in uow.session.scalars(select(TrustedKey)):
             if row.name == name:
                 raise RuleViolation(f"name: {name!r} already names trusted key {row.key_id}")

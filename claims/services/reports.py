@@ -18,6 +18,7 @@ from typing import Any
 from claims.domain import checkworthiness
 from claims.domain.events import EventKind
 from claims.services.errors import InvalidInput, NotFound, RuleViolation, refuse_nul
+from claims.services.identity import Identity
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
 from claims.settings import get_settings
@@ -190,14 +191,14 @@ class ReportPage:
 SIMILAR_TOP = 10  # the candidates an analyst reads first are the ones checked against known claims
 
 
-def with_similar(rt: Runtime, actor: str, page: ReportPage) -> ReportPage:
+def with_similar(rt: Runtime, who: Identity, page: ReportPage) -> ReportPage:
     """The page with the known claims each of its top candidates resembles, so the analyst links the
     report to a claim already known ("same") instead of making a second, unrelated one."""
     from dataclasses import replace
 
     from claims.services.similar import similar_claims
 
-    found = {c.number: similar_claims(rt, actor, c.text, limit=3) for c in page.candidates[:SIMILAR_TOP]}
+    found = {c.number: similar_claims(rt, who, c.text, limit=3) for c in page.candidates[:SIMILAR_TOP]}
     return replace(page, similar={n: hits for n, hits in found.items() if hits})
 
 
@@ -246,7 +247,7 @@ def _summary(report: Report, case_key: str) -> ReportSummary:
 
 def add_report(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     case_key: str,
     content: bytes,
     *,
@@ -256,6 +257,7 @@ def add_report(
     url: str | None = None,
 ) -> ReportPage:
     """Store the report whole with its SHA-256 and audited event; the same bytes twice in a case are refused."""
+    actor = who.name
     name = filename or "-"
     if len(content) > max_bytes():
         raise InvalidInput(f"file: {name!r} is over the {get_settings().report_max_mib:g} MiB limit")
@@ -269,7 +271,7 @@ def add_report(
     report_title = (title or "").strip() or (sentences[0][2][:200] if sentences else name)
     digest = hashlib.sha256(content).hexdigest()
     with rt.uow() as uow:
-        authorize(uow, actor, "import")
+        authorize(uow, who, "import")
         case = uow.cases.get(case_key)
         if case is None:
             raise NotFound(f"case: unknown case {case_key!r}")
@@ -301,7 +303,7 @@ def add_report(
         )
         page = _page(uow, report, case.key, sentences)
         uow.commit()
-    return with_similar(rt, actor, page)
+    return with_similar(rt, who, page)
 
 
 def _page(uow: Any, report: Report, case_key: str, sentences: list[tuple[int, int, str]] | None = None) -> ReportPage:
@@ -331,20 +333,20 @@ def _load(uow: Any, report_id: int) -> Report:
     return report
 
 
-def show_report(rt: Runtime, actor: str, report_id: int) -> ReportPage:
+def show_report(rt: Runtime, who: Identity, report_id: int) -> ReportPage:
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, "read")
+        authorize(uow, who, "read")
         report = _load(uow, report_id)
         page = _page(uow, report, report.case.key)
-    return with_similar(rt, actor, page)
+    return with_similar(rt, who, page)
 
 
 def list_reports(
-    rt: Runtime, actor: str, case_key: str | None = None, *, untriaged: bool = False
+    rt: Runtime, who: Identity, case_key: str | None = None, *, untriaged: bool = False
 ) -> list[ReportSummary]:
     """The reports, newest first; `untriaged`: only those with no accepted sentence yet (the triage queue)."""
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, "read")
+        authorize(uow, who, "read")
         query = uow.session.query(Report).order_by(Report.id.desc())
         if case_key:
             case = uow.cases.get(case_key)
@@ -357,7 +359,7 @@ def list_reports(
 
 def accept_sentence(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     report_id: int,
     number: int,
     *,
@@ -377,12 +379,13 @@ def accept_sentence(
     from claims.services.authoring import add_claim
     from claims.services.evidence import add_evidence
 
+    actor = who.name
     if as_claim == (claim_key is not None):
         raise InvalidInput("accept: give either --as-claim or --as-evidence CLAIM")
     if not as_claim and (stance is None or source is None or credibility is None):
         raise InvalidInput("accept: evidence needs --stance, --source and --credibility")
     with rt.uow() as uow:
-        authorize(uow, actor, "import" if as_claim else "add_evidence")
+        authorize(uow, who, "import" if as_claim else "add_evidence")
         report = _load(uow, report_id)
         sentences = split_sentences(report.text)
         if not 1 <= number <= len(sentences):
@@ -391,11 +394,11 @@ def accept_sentence(
         loc = locator(report_id, start, end)
         evidence_id: int | None = None
         if as_claim:
-            target = add_claim(rt, actor, report.case.key, text, key=key, within=uow)
+            target = add_claim(rt, who, report.case.key, text, key=key, within=uow)
         else:
             added = add_evidence(
                 rt,
-                actor,
+                who,
                 str(claim_key),
                 str(source),
                 str(stance),

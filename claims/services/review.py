@@ -10,7 +10,7 @@ from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import Via, check_four_eyes
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, PermissionDenied, refuse_nul
 from claims.services.facts import load_facts
-from claims.services.identity import redeem_signoff_code
+from claims.services.identity import Identity, redeem_signoff_code
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.tasks import replan_claims
@@ -37,18 +37,18 @@ def _pending(uow: UnitOfWork, review_id: int) -> ReviewRequest:
     return review
 
 
-def approve(rt: Runtime, actor: str, review_id: int, rationale: str | None = None) -> Decision:
+def approve(rt: Runtime, who: Identity, review_id: int, rationale: str | None = None) -> Decision:
     """Apply a confirm/refute if a second person approves and the criteria still hold."""
     with rt.uow() as uow:
-        decision = _approve(uow, rt, actor, review_id, rationale)
+        decision = _approve(uow, rt, who, review_id, rationale)
         uow.commit()
         return decision
 
 
-def _approve(uow: UnitOfWork, rt: Runtime, actor: str, review_id: int, rationale: str | None) -> Decision:
+def _approve(uow: UnitOfWork, rt: Runtime, who: Identity, review_id: int, rationale: str | None) -> Decision:
     """The approval inside the caller's unit of work (the code path spends its code in the same one)."""
     refuse_nul("rationale", rationale)
-    authorize(uow, actor, "approve")
+    actor = authorize(uow, who, "approve").name
     review = _pending(uow, review_id)
     check_four_eyes(review.requested_by, actor, review.id)
     claim = load_claim(uow, review.claim.key)
@@ -76,19 +76,19 @@ def _approve(uow: UnitOfWork, rt: Runtime, actor: str, review_id: int, rationale
     return Decision(review.id, claim.key, review.status, Stage(claim.stage))
 
 
-def reject(rt: Runtime, actor: str, review_id: int, rationale: str) -> Decision:
+def reject(rt: Runtime, who: Identity, review_id: int, rationale: str) -> Decision:
     """Turn a request down; the claim stays where it is."""
     with rt.uow() as uow:
-        decision = _reject(uow, rt, actor, review_id, rationale)
+        decision = _reject(uow, rt, who, review_id, rationale)
         uow.commit()
         return decision
 
 
-def _reject(uow: UnitOfWork, rt: Runtime, actor: str, review_id: int, rationale: str | None) -> Decision:
+def _reject(uow: UnitOfWork, rt: Runtime, who: Identity, review_id: int, rationale: str | None) -> Decision:
     if not rationale or not rationale.strip():
         raise InvalidInput("rationale: rejecting a review needs a rationale")
     refuse_nul("rationale", rationale)
-    authorize(uow, actor, "approve")
+    actor = authorize(uow, who, "approve").name
     review = _pending(uow, review_id)
     check_four_eyes(review.requested_by, actor, review.id)
     decide(uow, review, ReviewStatus.REJECTED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
@@ -107,11 +107,11 @@ def decide_with_code(
         raise InvalidInput(f"decision: {decision!r} is not approve or reject")
     try:
         with rt.uow() as uow:
-            actor = redeem_signoff_code(uow, review_id, code)
+            who = redeem_signoff_code(uow, review_id, code)
             apply = _approve if decision == "approve" else _reject
-            result = apply(uow, rt, actor, review_id, rationale)
+            result = apply(uow, rt, who, review_id, rationale)
             uow.commit()
-            return actor, result
+            return who.name, result
     except PermissionDenied as exc:
         with rt.uow() as uow:
             uow.record(
@@ -122,14 +122,15 @@ def decide_with_code(
 
 
 def reopen(
-    rt: Runtime, actor: str, key: str, to: Stage, rationale: str, *, expect_version: int | None = None
+    rt: Runtime, who: Identity, key: str, to: Stage, rationale: str, *, expect_version: int | None = None
 ) -> Decision:
     """The only way out of confirmed/refuted: an explicit, audited human decision."""
+    actor = who.name
     if not rationale or not rationale.strip():
         raise InvalidInput("rationale: a reopen needs a rationale")
     refuse_nul("rationale", rationale)
     with rt.uow() as uow:
-        authorize(uow, actor, "reopen")
+        authorize(uow, who, "reopen")
         claim = load_claim(uow, key, expect_version=expect_version)
         move(
             uow,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from claims.domain.markings import Scale
 from claims.domain.policy import Policy, default_policy
@@ -11,6 +12,9 @@ from claims.services.errors import NotFound, PermissionDenied
 from claims.settings import get_settings
 from claims.store.models import User
 from claims.store.uow import PolicyId, UnitOfWork
+
+if TYPE_CHECKING:
+    from claims.services.identity import Identity
 
 
 class Role(StrEnum):
@@ -69,13 +73,27 @@ def _checkpoint(url: str) -> None:
     checkpoint_after_write(url)
 
 
-def authorize(uow: UnitOfWork, actor: str | None, permission: str) -> User:
-    """Load the acting user and check the role allows `permission`."""
+def authorize(uow: UnitOfWork, who: Identity | None, permission: str) -> User:
+    """Check that the proven `who` may do `permission` now: the user is re-read from the database, so an
+    account disabled, or a role changed, since the token or password was checked counts, not the proof's."""
+    from claims.services.identity import Identity  # identity imports this module
+
+    if who is None:
+        raise PermissionDenied("user: no acting user; run claims login NAME")
+    if not isinstance(who, Identity):
+        raise TypeError(f"authorize: expected a proven Identity, got {type(who).__name__}")
+    return authorize_name(uow, who.name, permission)
+
+
+def authorize_name(uow: UnitOfWork, actor: str | None, permission: str) -> User:
+    """`authorize` for a bare name: only for trusted setup with no proof to give (`ensure_users`: demo, fixtures)."""
     if not actor:
         raise PermissionDenied("user: no acting user; run claims login NAME")
     user = uow.users.get(actor)
     if user is None:
         raise NotFound(f"user: unknown user {actor!r}")
+    if user.disabled_at is not None:
+        raise PermissionDenied(f"user: account {actor!r} is disabled")
     if permission not in PERMISSIONS[Role(user.role)]:
         raise PermissionDenied(f"user: {actor!r} has role {user.role}, which may not {permission.replace('_', ' ')}")
     return user

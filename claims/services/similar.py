@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from claims.domain.similarity import Thresholds, judge
 from claims.services.errors import InvalidInput, NotFound, refuse_nul
+from claims.services.identity import Identity
 from claims.services.runtime import Runtime, authorize
 from claims.settings import get_settings
 from claims.store.models import Case, Claim, ClaimEmbedding
@@ -298,7 +299,7 @@ def thresholds() -> Thresholds:
 
 def similar_claims(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     statement: str,
     *,
     case_key: str | None = None,
@@ -316,7 +317,7 @@ def similar_claims(
     index = index_for(rt)
     with index.lock:
         with rt.uow(write=False) as uow:
-            authorize(uow, actor, "read")  # every signed-in role reads every case today
+            authorize(uow, who, "read")  # every signed-in role reads every case today
             if case_key and uow.cases.get(case_key) is None:
                 raise NotFound(f"case: unknown case {case_key!r}")
         index.sync(rt)

@@ -21,6 +21,7 @@ from claims.domain.similarity import survivor_of
 from claims.domain.stages import Stage
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.facts import load_facts
+from claims.services.identity import Identity
 from claims.services.runtime import PERMISSIONS, Role, Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import Claim, CollectionTask
@@ -174,10 +175,11 @@ def replan_claims(uow: UnitOfWork, policy: Policy, claim_keys: Iterable[str], ac
     return replan(uow, policy, list(claim_keys), actor)
 
 
-def replan_all(rt: Runtime, actor: str) -> Replanned:
+def replan_all(rt: Runtime, who: Identity) -> Replanned:
     """The full plan, in one transaction: after a policy change or an edit of actions."""
+    actor = who.name
     with rt.uow() as uow:
-        authorize(uow, actor, "assess")
+        authorize(uow, who, "assess")
         result = replan(uow, rt.policy, None, actor)
         uow.commit()
         return result
@@ -212,10 +214,11 @@ def _check_assignee(uow: UnitOfWork, row: CollectionTask, name: str, field: str)
     return user.name
 
 
-def assign(rt: Runtime, actor: str, task_id: int, assignee: str, *, reassign: bool = False) -> dict[str, Any]:
+def assign(rt: Runtime, who: Identity, task_id: int, assignee: str, *, reassign: bool = False) -> dict[str, Any]:
     """A manager or analyst gives a task to a person; `task.assigned` is what notifies them."""
+    actor = who.name
     with rt.uow() as uow:
-        authorize(uow, actor, "assign_task")
+        authorize(uow, who, "assign_task")
         row = _open_task(uow, task_id)
         name = _check_assignee(uow, row, assignee, "assignee")
         if row.assignee is not None and not reassign:
@@ -231,10 +234,11 @@ def assign(rt: Runtime, actor: str, task_id: int, assignee: str, *, reassign: bo
         return out
 
 
-def take(rt: Runtime, actor: str, task_id: int) -> dict[str, Any]:
+def take(rt: Runtime, who: Identity, task_id: int) -> dict[str, Any]:
     """ "I'm on it": the acting person takes an open, unowned task. Two at once: one owner, one event."""
+    actor = who.name
     with rt.uow() as uow:
-        authorize(uow, actor, "take_task")
+        authorize(uow, who, "take_task")
         row = _open_task(uow, task_id)
         if row.assignee is not None:
             raise AlreadyDone(f"task: #{task_id} is already taken by {row.assignee}")
@@ -287,7 +291,7 @@ def items_left(rows: Sequence[CollectionTask]) -> dict[str, int]:
 
 def list_tasks(
     rt: Runtime,
-    actor: str,
+    who: Identity,
     *,
     mine: bool = False,
     unassigned: bool = False,
@@ -296,12 +300,13 @@ def list_tasks(
     status: str | None = OPEN,
 ) -> list[dict[str, Any]]:
     """Tasks in work order: most actions unblocked first, then the action nearest to ready, then due date."""
+    actor = who.name
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status: {status!r} is not one of {', '.join(STATUSES)} or all")
     if mine and unassigned:
         raise InvalidInput("mine: --mine and --unassigned exclude each other")
     with rt.uow(write=False) as uow:
-        authorize(uow, actor, "read")
+        authorize(uow, who, "read")
         if case and uow.cases.get(case) is None:
             raise NotFound(f"case: unknown case {case!r}")
         if action and uow.actions.get(action) is None:

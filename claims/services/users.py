@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from claims.domain.events import EventKind
 from claims.services.errors import InvalidInput, RuleViolation
-from claims.services.identity import hash_password, valid_email, valid_name
-from claims.services.runtime import SYSTEM_USER, Role, Runtime, authorize
+from claims.services.identity import Identity, hash_password, valid_email, valid_name
+from claims.services.runtime import SYSTEM_USER, Role, Runtime, authorize_name
 from claims.services.transitions import now
 from claims.store.models import User
 from claims.store.uow import UnitOfWork
@@ -58,7 +58,7 @@ def check_name_free(rt: Runtime, name: str) -> None:
 
 def add_user(
     rt: Runtime,
-    actor: str | None,
+    who: Identity | None,
     name: str,
     role: str,
     *,
@@ -69,6 +69,13 @@ def add_user(
 
     The password is kept only as an argon2 hash; a user without one cannot sign in with a password.
     """
+    return _add_user(rt, who.name if who else None, name, role, password=password, email=email)
+
+
+def _add_user(
+    rt: Runtime, actor: str | None, name: str, role: str, *, password: str | None, email: str | None
+) -> UserInfo:
+    """`add_user` for a name: the proven caller's, or trusted setup's (`ensure_users`: the demo, fixtures)."""
     role_v = check_new_user(name, role)
     typed, name = name, valid_name(name)
     email = valid_email(email)
@@ -76,7 +83,7 @@ def add_user(
     with rt.uow() as uow:
         bootstrap = not any(u.name != SYSTEM_USER for u in uow.users.list())
         if not (bootstrap and role_v is Role.ADMIN):
-            authorize(uow, actor, "manage_users")
+            authorize_name(uow, actor, "manage_users")
         _refuse_taken(uow, typed)
         user = User(name=name, role=role_v.value, created_at=now(), password_hash=hashed, email=email)
         uow.users.add(user)
@@ -98,7 +105,7 @@ def ensure_users(rt: Runtime, users: dict[str, str], passwords: dict[str, str] |
     created = []
     for name, role in sorted(users.items(), key=lambda item: item[1] != Role.ADMIN):
         if name not in existing:
-            add_user(rt, admin, name, role, password=(passwords or {}).get(name))
+            _add_user(rt, admin, name, role, password=(passwords or {}).get(name), email=None)
             created.append(name)
     return created
 

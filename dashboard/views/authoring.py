@@ -21,6 +21,7 @@ from dashboard import data, ui
 d = data.db()
 rt = data.runtime(d)
 actor = ui.acting_user() or ""
+who = ui.acting()  # the proven identity, for the services
 role = data.role_of(d, actor) or "?"
 writer = ui.may(role, "author")
 
@@ -58,8 +59,8 @@ def add_claim_offering_similar(statement: str, key: str | None) -> None:
     """Add the claim, then keep the known claims it resembles for the next run to offer (issue 17, 3)."""
     from claims.services.similar import similar_claims
 
-    made = authoring.add_claim(rt, actor, case, statement, key=key)
-    st.session_state["author_similar"] = similar_claims(rt, actor, statement, exclude_claim=made, limit=3)
+    made = authoring.add_claim(rt, who, case, statement, key=key)
+    st.session_state["author_similar"] = similar_claims(rt, who, statement, exclude_claim=made, limit=3)
 
 
 def seen(kind: str, key: str, version: int) -> int:
@@ -80,7 +81,7 @@ def pick(label: str, rows: list[dict[str, Any]], kind: str) -> dict[str, Any] | 
     return next((r for r in rows if r["key"] == chosen), None)
 
 
-cases = authoring.list_cases(rt, actor)
+cases = authoring.list_cases(rt, who)
 case_keys = [c["key"] for c in cases]
 if st.session_state.get("author_case") not in case_keys:  # e.g. None before the first case was added
     st.session_state.pop("author_case", None)
@@ -96,7 +97,7 @@ with tab_cases:
             key = st.text_input("Key", key="case_add_key")
             title = st.text_input("Title", key="case_add_title")
             if st.form_submit_button("Add case"):
-                act(lambda: authoring.add_case(rt, actor, key, title), f"Case {key} added.")
+                act(lambda: authoring.add_case(rt, who, key, title), f"Case {key} added.")
         row = pick("Edit case", cases, "case")
         if row:
             version = seen("case", row["key"], row["version"])
@@ -104,7 +105,7 @@ with tab_cases:
                 title = st.text_input("Title", value=row["title"], key="case_edit_title")
                 if st.form_submit_button("Save case"):
                     act(
-                        lambda: authoring.edit_case(rt, actor, row["key"], expected_version=version, title=title),
+                        lambda: authoring.edit_case(rt, who, row["key"], expected_version=version, title=title),
                         f"Case {row['key']} saved.",
                         forget=f"seen_case_{row['key']}",
                     )
@@ -114,9 +115,9 @@ if case is None:
         tab.info("Add a case first.", icon=":material/inbox:")
     st.stop()
 
-sources = authoring.list_sources(rt, actor, case)
-claims = authoring.list_claims(rt, actor, case)
-actions = authoring.list_actions(rt, actor, case)
+sources = authoring.list_sources(rt, who, case)
+claims = authoring.list_claims(rt, who, case)
+actions = authoring.list_actions(rt, who, case)
 
 with tab_sources:
     table(sources, ["key", "name", "kind", "reliability", "derived_from", "version", "withdrawn", "withdrawal_reason"])
@@ -132,7 +133,7 @@ with tab_sources:
             if st.form_submit_button("Add source"):
                 act(
                     lambda: authoring.add_source(
-                        rt, actor, case, key, name, kind=kind, reliability=reliability, derived_from=parent
+                        rt, who, case, key, name, kind=kind, reliability=reliability, derived_from=parent
                     ),
                     f"Source {key} added.",
                 )
@@ -149,7 +150,7 @@ with tab_sources:
                     act(
                         lambda: authoring.edit_source(
                             rt,
-                            actor,
+                            who,
                             case,
                             row["key"],
                             expected_version=version,
@@ -164,9 +165,7 @@ with tab_sources:
                 reason = st.text_input("Reason for withdrawing", key="source_withdraw_reason")
                 if st.form_submit_button("Withdraw source"):
                     act(
-                        lambda: authoring.withdraw_source(
-                            rt, actor, case, row["key"], reason, expected_version=version
-                        ),
+                        lambda: authoring.withdraw_source(rt, who, case, row["key"], reason, expected_version=version),
                         f"Source {row['key']} withdrawn.",
                         forget=f"seen_source_{row['key']}",
                     )
@@ -189,7 +188,7 @@ with tab_claims:
                 if st.form_submit_button("Save claim"):
                     act(
                         lambda: authoring.edit_claim(
-                            rt, actor, row["key"], expected_version=version, statement=statement, rationale=rationale
+                            rt, who, row["key"], expected_version=version, statement=statement, rationale=rationale
                         ),
                         f"Claim {row['key']} saved; it will be re-assessed.",
                         forget=f"seen_claim_{row['key']}",
@@ -198,7 +197,7 @@ with tab_claims:
                 reason = st.text_input("Reason for withdrawing", key="claim_withdraw_reason")
                 if st.form_submit_button("Withdraw claim"):
                     act(
-                        lambda: authoring.withdraw_claim(rt, actor, row["key"], reason, expected_version=version),
+                        lambda: authoring.withdraw_claim(rt, who, row["key"], reason, expected_version=version),
                         f"Claim {row['key']} withdrawn.",
                         forget=f"seen_claim_{row['key']}",
                     )
@@ -216,7 +215,7 @@ with tab_actions:
                 act(
                     lambda: authoring.add_action(
                         rt,
-                        actor,
+                        who,
                         case,
                         key,
                         title,
@@ -236,7 +235,7 @@ with tab_actions:
                     act(
                         lambda: authoring.edit_action(
                             rt,
-                            actor,
+                            who,
                             row["key"],
                             expected_version=version,
                             title=title,

@@ -221,10 +221,11 @@ with st.expander("Audit history"):
 # --- acting on the claim -----------------------------------------------------------------------
 
 actor = ui.acting_user()
+who = ui.acting()  # the proven identity, for the services
 role = data.role_of(d, actor)
 
 st.markdown("#### Similar claims")  # known claims that say the same thing (link it) or something related
-similar = data.similar(d, actor or "", detail["statement"], key)
+similar = data.similar(d, who, detail["statement"], key)
 for item in similar:
     ui.claim_link(item["claim"], f"{item['kind']} ({item['score']:.2f}): {item['claim']} - {item['statement']}")
 for link in data.links(d, key):
@@ -300,7 +301,7 @@ else:
                     f"Evidence from {source} ({rel.get(source, '?')}{cred}) added to {key}.",
                     lambda rt: services.add_evidence(
                         rt,
-                        actor or "",
+                        who,
                         key,
                         source,
                         stance,
@@ -332,7 +333,7 @@ else:
                     if st.form_submit_button("Retract", icon=":material/remove_circle:"):
                         act(
                             f"Evidence #{chosen} retracted from {key}.",
-                            lambda rt: services.retract_evidence(rt, actor or "", int(chosen), reason),
+                            lambda rt: services.retract_evidence(rt, who, int(chosen), reason),
                         )
 
     if "request" in tabs:
@@ -358,7 +359,7 @@ else:
                             f"Sign-off requested: {key} to {to}.",
                             lambda rt: services.advance(
                                 rt,
-                                actor or "",
+                                who,
                                 key,
                                 Stage(to),
                                 expect_version=detail["version"],
@@ -375,9 +376,7 @@ else:
             if st.form_submit_button("Reopen", icon=":material/lock_open:"):
                 act(
                     f"{key} reopened to {to}.",
-                    lambda rt: services.reopen(
-                        rt, actor or "", key, Stage(to), rationale, expect_version=detail["version"]
-                    ),
+                    lambda rt: services.reopen(rt, who, key, Stage(to), rationale, expect_version=detail["version"]),
                 )
 
-notes_section(d, key, actor, role)  # the team's reasoning, after the controls (issue 18)
+notes_section(d, key, who, role)  # the team's reasoning, after the controls (issue 18)

@@ -12,6 +12,7 @@ from dashboard import data, ui
 
 d = data.db()
 actor = ui.acting_user() or ""
+who = ui.acting()  # the proven identity, for the services
 role = data.role_of(d, actor) or "?"
 rt = Runtime(d.url)
 st.title("Report")
@@ -21,7 +22,7 @@ if not raw or not raw.isdigit():
     st.info("Open a report from the New report page (`?id=N`).")
     st.stop()
 try:
-    page = rep.show_report(rt, actor, int(raw))
+    page = rep.show_report(rt, who, int(raw))
 except DomainError as err:
     st.error(ui.esc(str(err)))
     st.stop()
@@ -72,7 +73,7 @@ for rank, c in enumerate(page.candidates[:15], start=1):
             if st.form_submit_button("Accept"):
                 try:
                     done = rep.accept_sentence(
-                        rt, actor, r.id, c.number, as_claim=kind == "new claim", key=key or None,
+                        rt, who, r.id, c.number, as_claim=kind == "new claim", key=key or None,
                         claim_key=None if kind == "new claim" else claim, stance=stance, source=source,
                         credibility=int(credibility),
                     )  # fmt: skip

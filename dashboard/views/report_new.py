@@ -14,10 +14,11 @@ from dashboard import data, ui
 
 d = data.db()
 actor = ui.acting_user()
+who = ui.acting()  # the proven identity, for the services
 role = data.role_of(d, actor) or "?"
 st.title("New report")
 
-queue = rep.list_reports(Runtime(d.url), actor or "", ui.case(), untriaged=True) if actor else []
+queue = rep.list_reports(Runtime(d.url), who, ui.case(), untriaged=True) if actor else []
 if queue:
     st.subheader(f"To triage ({len(queue)})")
     for r in queue:
@@ -41,7 +42,7 @@ if submitted:
     name = upload.name if upload is not None else None
     try:
         page = rep.add_report(
-            Runtime(d.url), actor or "", case_key, content, filename=name, title=title or None,
+            Runtime(d.url), who, case_key, content, filename=name, title=title or None,
             published=published, url=url or None,
         )  # fmt: skip
     except DomainError as err:

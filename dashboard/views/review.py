@@ -20,6 +20,7 @@ from dashboard import data, ui
 d = data.db()
 case = ui.case()
 actor = ui.acting_user()
+who = ui.acting()  # the proven identity, for the services
 role = data.role_of(d, actor) or "?"
 
 st.title("Review queue")
@@ -64,9 +65,9 @@ def decide(review: dict, verb: str, rationale: str) -> None:
     rt = data.runtime(d)
     try:
         if verb == "approve":
-            decision = services.approve(rt, actor or "", review["id"], rationale.strip() or None)
+            decision = services.approve(rt, who, review["id"], rationale.strip() or None)
         else:
-            decision = services.reject(rt, actor or "", review["id"], rationale)
+            decision = services.reject(rt, who, review["id"], rationale)
     except Exception as exc:
         if not ui.is_refusal(exc):
             raise
@@ -122,7 +123,7 @@ for r in shown:
             decide(r, "reject", rationale or "")
         if b3.button("Code for the Prefect form", key=f"code_{r['id']}", icon=":material/pin:"):
             try:
-                code, until = issue_signoff_code(data.runtime(d), actor or "", r["id"])
+                code, until = issue_signoff_code(data.runtime(d), who, r["id"])
             except Exception as exc:
                 if not ui.is_refusal(exc):
                     raise

@@ -17,18 +17,19 @@ from dashboard import data, ui
 d = data.db()
 case = ui.case()
 me = ui.acting_user()
+who = ui.acting()  # the proven identity, for the services
 role = ui.role()
 
 st.title("Work")
 show = st.segmented_control(
     "Show", ["Unassigned", "Mine", "All open"], default="Unassigned", key="work_show", bind="query-params"
 )
-items = data.tasks(d, case, me or "")
+items = data.tasks(d, case, who)
 if show == "Mine":
     items = [t for t in items if t["assignee"] == me]
 elif show == "Unassigned":
     items = [t for t in items if t["assignee"] is None]
-actions = sorted({a for t in data.tasks(d, case, me or "") for a in t["actions"]})
+actions = sorted({a for t in data.tasks(d, case, who) for a in t["actions"]})
 pick = st.selectbox(
     "For action",
     [None, *actions],
@@ -74,7 +75,7 @@ left, right = st.columns([1, 2])
 
 def _act(fn, *args) -> None:  # type: ignore[no-untyped-def]
     try:
-        fn(data.runtime(d), me, *args)
+        fn(data.runtime(d), who, *args)
     except Exception as exc:
         if not ui.is_refusal(exc):
             raise

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from identity_helpers import as_user
 
 from claims import services
 from claims.api import create_app
@@ -19,7 +20,7 @@ from claims.services.identity import issue_token_unchecked
 @pytest.fixture
 def loaded(rt: Runtime, tmp_path: Path) -> Runtime:
     """The EU drones case imported, not yet assessed."""
-    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(signed_demo_case(tmp_path / "demo")))
     return rt
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from identity_helpers import as_user
 from prefect_support import start_harness
 
 from claims import services
@@ -94,7 +95,7 @@ def served(loaded: Runtime, tmp_path: Path, harness_url: str) -> Iterator[Served
     env = base_env(tmp_path) | {
         "CLAIMS_DATABASE_URL": loaded.database_url,
         "CLAIMS_CONFIG_DIR": str(tmp_path / "serve-config"),
-        "CLAIMS_TOKEN": issue_token(loaded, "admin", "system").token,
+        "CLAIMS_TOKEN": issue_token(loaded, as_user(loaded, "admin"), "system").token,
         "CLAIMS_API_PORT": str(port),
         "CLAIMS_INBOX": str(tmp_path / "inbox"),
         "PREFECT_API_URL": harness_url,

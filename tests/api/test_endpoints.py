@@ -11,6 +11,7 @@ import httpx
 import pytest
 from api_helpers import auth
 from fastapi.testclient import TestClient
+from identity_helpers import as_user
 from sqlalchemy import update
 
 from claims import services
@@ -147,10 +148,12 @@ def test_two_reviewers_approving_at_once_exactly_one_wins(postgres_url: str, own
 
     rt = Runtime(postgres_url)
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
-    services.add_evidence(rt, "alice", "factory-exists", "eu-official", "supports", credibility=2, summary="third")
-    services.advance(rt, "alice", "factory-exists", Stage.CORROBORATED)
-    review = services.advance(rt, "alice", "factory-exists", Stage.CONFIRMED).review_id
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(signed_demo_case(tmp_path / "demo")))
+    services.add_evidence(
+        rt, as_user(rt, "alice"), "factory-exists", "eu-official", "supports", credibility=2, summary="third"
+    )
+    services.advance(rt, as_user(rt, "alice"), "factory-exists", Stage.CORROBORATED)
+    review = services.advance(rt, as_user(rt, "alice"), "factory-exists", Stage.CONFIRMED).review_id
     tokens = [issue_token_unchecked(rt, n, reason="race").token for n in ("bob", "admin")]
     barrier = threading.Barrier(2)
     answers: list[httpx.Response] = []

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from dashboard_helpers import APP, seed_demo
+from identity_helpers import as_user
 from streamlit.testing.v1 import AppTest
 
 from claims import services
@@ -25,11 +26,13 @@ def _restore_main_module() -> Iterator[None]:
 
 
 @pytest.fixture
-def app_env(sqlite_url: str, point_settings_at: Callable[[str], None]) -> Runtime:
-    """An empty migrated SQLite file with the demo users, which the dashboard reads via CLAIMS_DATABASE_URL."""
+def app_env(sqlite_url: str, point_settings_at: Callable[[str], None], signed_in: Callable[..., None]) -> Runtime:
+    """An empty migrated SQLite file with the demo users, which the dashboard reads via CLAIMS_DATABASE_URL;
+    each signed in, so a test's session holds a proven identity without a write during the test."""
     point_settings_at(sqlite_url)
     rt = Runtime(sqlite_url)
     services.ensure_users(rt, DEMO_USERS)
+    signed_in(rt)
     return rt
 
 
@@ -47,8 +50,9 @@ def demo_app(app_env: Runtime) -> Runtime:
 
 def signed_in_as(at: AppTest, user: str) -> AppTest:
     """A session signed in as `user`, as dashboard/auth.py leaves it after a password check (its own tests
-    sign in through the form and through OIDC). The role is re-read from the database on every run."""
-    at.session_state["signed_in"] = {"name": user, "role": "?", "method": "test", "last": time.time()}
+    sign in through the form and through OIDC): the proven Identity, re-read from the database on every run."""
+    who = as_user(Runtime.from_settings(), user)
+    at.session_state["signed_in"] = {"who": who, "name": user, "role": "?", "method": "test", "last": time.time()}
     return at
 
 

@@ -6,6 +6,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from identity_helpers import as_user, system_identity
 from sqlalchemy import create_engine, func, select, text
 from streamlit.testing.v1 import AppTest
 
@@ -19,14 +20,14 @@ APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 def assess_all(rt: Runtime) -> None:
     """One assessment pass over every claim, straight through the service (no flow engine needed here)."""
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))
 
 
 def seed_demo(rt: Runtime) -> Runtime:
     """The EU drones case imported and assessed, with the demo users."""
     services.ensure_users(rt, DEMO_USERS)
     folder = Path(tempfile.mkdtemp(prefix="claims-demo-"))
-    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(folder)))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(signed_demo_case(folder)))
     assess_all(rt)
     return rt
 
@@ -41,7 +42,7 @@ def add_third_line(rt: Runtime) -> None:
     """A third independent line (US Treasury, B2) for factory-exists: it meets the confirm criteria."""
     services.add_evidence(
         rt,
-        "alice",
+        as_user(rt, "alice"),
         "factory-exists",
         "us-treasury",
         "supports",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from identity_helpers import as_user
 from streamlit.testing.v1 import AppTest
 
 from claims.services import Runtime
@@ -19,11 +20,11 @@ def test_an_analyst_adds_a_case_and_a_claim(app_env: Runtime, open_page: Open) -
     at.text_input(key="case_add_title").input("The desk")
     at.button(key="FormSubmitter:case_add-Add case").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert [c["key"] for c in a.list_cases(app_env, "alice")] == ["desk"]
+    assert [c["key"] for c in a.list_cases(app_env, as_user(app_env, "alice"))] == ["desk"]
     at.text_area(key="claim_add_statement").input("A plant in Xinjiang builds drones")
     at.button(key="FormSubmitter:claim_add-Add claim").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    (claim,) = a.list_claims(app_env, "alice", "desk")
+    (claim,) = a.list_claims(app_env, as_user(app_env, "alice"), "desk")
     assert claim["key"] == "a-plant-in-xinjiang-builds-drones"
     at.text_area(key="claim_add_statement").input("A factory in Xinjiang builds drones")
     at.button(key="FormSubmitter:claim_add-Add claim").click().run()
@@ -35,8 +36,8 @@ def test_an_analyst_adds_a_case_and_a_claim(app_env: Runtime, open_page: Open) -
 
 
 def test_refusals_are_one_line_and_a_stale_version_is_not_overwritten(app_env: Runtime, open_page: Open) -> None:
-    a.add_case(app_env, "alice", "desk", "Desk")
-    a.add_claim(app_env, "alice", "desk", "First words", key="c")
+    a.add_case(app_env, as_user(app_env, "alice"), "desk", "Desk")
+    a.add_claim(app_env, as_user(app_env, "alice"), "desk", "First words", key="c")
     at = open_page("authoring", user="alice")
     at.selectbox(key="pick_claim").select("c").run()
     at.text_area(key="claim_edit_statement").input("Second words")
@@ -44,18 +45,20 @@ def test_refusals_are_one_line_and_a_stale_version_is_not_overwritten(app_env: R
     assert not at.exception
     (line,) = [e.value.replace("\\", "") for e in at.error]  # shown escaped (ui.esc)
     assert line == "rationale: changing a claim's statement needs a rationale (--rationale)"
-    a.edit_claim(app_env, "admin", "c", expected_version=1, statement="Admin's words", rationale="meanwhile")
+    a.edit_claim(
+        app_env, as_user(app_env, "admin"), "c", expected_version=1, statement="Admin's words", rationale="meanwhile"
+    )
     at.text_input(key="claim_edit_why").input("clearer")
     at.button(key="FormSubmitter:claim_edit-Save claim").click().run()
     assert not at.exception
     (line,) = [e.value.replace("\\", "") for e in at.error]
     assert line.startswith("version: claim 'c' is at version 2, not 1")
-    assert a.list_claims(app_env, "alice", "desk")[0]["statement"] == "Admin's words"
+    assert a.list_claims(app_env, as_user(app_env, "alice"), "desk")[0]["statement"] == "Admin's words"
 
 
 def test_a_manager_sees_the_lists_without_forms(app_env: Runtime, open_page: Open) -> None:
-    a.add_case(app_env, "alice", "desk", "Desk")
-    a.add_claim(app_env, "alice", "desk", "First words", key="c")
+    a.add_case(app_env, as_user(app_env, "alice"), "desk", "Desk")
+    a.add_claim(app_env, as_user(app_env, "alice"), "desk", "First words", key="c")
     at = open_page("authoring", user="mia")
     assert not at.exception
     assert not [b for b in at.button if "FormSubmitter" in str(b.key)]
@@ -64,8 +67,8 @@ def test_a_manager_sees_the_lists_without_forms(app_env: Runtime, open_page: Ope
 
 
 def test_the_claim_page_shows_a_withdrawn_claim_as_withdrawn(app_env: Runtime, open_page: Open) -> None:
-    a.add_case(app_env, "alice", "desk", "Desk")
-    a.add_claim(app_env, "alice", "desk", "First words", key="c")
-    a.withdraw_claim(app_env, "alice", "c", "a duplicate", expected_version=1)
+    a.add_case(app_env, as_user(app_env, "alice"), "desk", "Desk")
+    a.add_claim(app_env, as_user(app_env, "alice"), "desk", "First words", key="c")
+    a.withdraw_claim(app_env, as_user(app_env, "alice"), "c", "a duplicate", expected_version=1)
     at = open_page("claim_detail", claim="c")
     assert any("Withdrawn by alice" in w.value and "a duplicate" in w.value for w in at.warning)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from dashboard_helpers import add_third_line, make_confirmable, row_counts, seed_demo
+from identity_helpers import as_user, system_identity
 from sqlalchemy import create_engine, text
 
 from bench.browser import ARGS, CHROMIUM, dashboard_server, settle, sign_in
@@ -42,7 +43,7 @@ def dashboard_url(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
     rt = Runtime(sqlite_url)
     seed_demo(rt)
     for name in DEMO_USERS:
-        set_password(rt, "admin", name, PASSWORDS[name])
+        set_password(rt, as_user(rt, "admin"), name, PASSWORDS[name])
     dispose_engines()
     with dashboard_server(sqlite_url, tmp_path) as url:
         yield url
@@ -244,7 +245,7 @@ def test_only_a_reviewer_other_than_the_requester_is_offered_approve(
 
     rt = Runtime(sqlite_url)
     add_third_line(rt)  # factory-exists meets the confirm criteria
-    services.advance(rt, "alice", "factory-exists", Stage.CONFIRMED, reason="three lines now")  # review #1
+    services.advance(rt, as_user(rt, "alice"), "factory-exists", Stage.CONFIRMED, reason="three lines now")  # review #1
     dispose_engines()
     page = browser_page
     page.raw_goto(f"{dashboard_url}/review")  # signing in by hand: a wrong password first
@@ -391,8 +392,8 @@ def test_manager_subscribes_to_an_action_and_the_inbox_tells_her_it_became_ready
 
     rt = Runtime(sqlite_url)
     item = next(e["id"] for e in services.claim_detail(rt, "factory-exists")["evidence"] if e["stance"] == "supports")
-    services.retract_evidence(rt, "alice", item, "the source withdrew the story")
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))  # factory-exists back to reported
+    services.retract_evidence(rt, as_user(rt, "alice"), item, "the source withdrew the story")
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))  # factory-exists back to reported
     dispose_engines()
     page = browser_page
     page.goto(f"{dashboard_url}/inbox")
@@ -414,7 +415,7 @@ def test_manager_subscribes_to_an_action_and_the_inbox_tells_her_it_became_ready
     form.get_by_label("Summary").fill("OFAC designates the entities operating the assembly site.")
     form.get_by_role("button", name="Add evidence").click()
     expect(page.get_by_text("Evidence from us-treasury (B2) added to factory-exists.")).to_be_visible()
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))  # what claims-assessment/scheduled does
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))  # what claims-assessment/scheduled does
     dispose_engines()
 
     act_as(page, "mia (manager)")

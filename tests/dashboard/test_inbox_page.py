@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from dashboard_helpers import assess_all, texts, unescape
+from identity_helpers import as_user
 from streamlit.testing.v1 import AppTest
 
 from claims import services
@@ -34,17 +35,19 @@ def test_manager_subscribes_on_the_page_and_the_inbox_shows_the_change(demo_app:
     at.selectbox(key="sub_kind").select("readiness")
     at.selectbox(key="sub_action").select(BEIJING)
     submit(at, "Subscribe")
-    assert [(s.kind, s.scope) for s in nt.subscriptions(demo_app, "mia")] == [("readiness", f"action:{BEIJING}")]
+    assert [(s.kind, s.scope) for s in nt.subscriptions(demo_app, as_user(demo_app, "mia"))] == [
+        ("readiness", f"action:{BEIJING}")
+    ]
     item = next(
         e["id"] for e in services.claim_detail(demo_app, "factory-exists")["evidence"] if e["stance"] == "supports"
     )
-    services.retract_evidence(demo_app, "alice", item, "the story was withdrawn")
+    services.retract_evidence(demo_app, as_user(demo_app, "alice"), item, "the story was withdrawn")
     assess_all(demo_app)
     at.run()
     assert at.metric[0].value == "1"
     assert f"No longer ready: {BEIJING}" in unescape(texts(at))
     submit(at, "Mark all read")
-    assert at.metric[0].value == "0" and nt.unread_count(demo_app, "mia") == 0
+    assert at.metric[0].value == "0" and nt.unread_count(demo_app, as_user(demo_app, "mia")) == 0
 
 
 def test_claim_page_notes_render_hostile_markdown_safely(demo_app: Runtime, open_page: Open) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dashboard_helpers import APP, assess_all, make_confirmable, row_counts, texts, unescape
+from identity_helpers import as_user
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
@@ -50,7 +51,7 @@ def test_pipeline_counts_and_charts(demo_app: Runtime, open_page: Open) -> None:
 def test_pipeline_filters_by_case_and_lists_claims_at_risk(demo_app: Runtime, open_page: Open) -> None:
     services.import_case(
         demo_app,
-        "alice",
+        as_user(demo_app, "alice"),
         services.validate_case(
             {
                 "case": {"key": "other-case", "title": "Another investigation"},
@@ -61,7 +62,7 @@ def test_pipeline_filters_by_case_and_lists_claims_at_risk(demo_app: Runtime, op
     )
     for item in services.claim_detail(demo_app, "dual-use-supply")["evidence"]:
         if item["source"] in ("eu-council", "us-treasury"):
-            services.retract_evidence(demo_app, "alice", item["id"], "listing annulled")
+            services.retract_evidence(demo_app, as_user(demo_app, "alice"), item["id"], "listing annulled")
     assess_all(demo_app)
 
     at = open_page("pipeline")
@@ -109,7 +110,7 @@ def test_claims_table_shows_the_true_total_and_pages_in_sql(app_env: Runtime, op
     claims = [{"key": f"k-{n:03d}", "statement": f"Claim number {n}"} for n in range(120)]
     claims.append({"key": "pct", "statement": "Support rose to 50% in the_poll"})
     case = {"case": {"key": "big", "title": "Big"}, "sources": sources, "claims": claims}
-    services.import_case(app_env, "alice", services.validate_case(case))
+    services.import_case(app_env, as_user(app_env, "alice"), services.validate_case(case))
     at = open_page("claims")
     assert "**121 claims** · showing 1-50" in [m.value for m in at.markdown]
     assert len(at.dataframe(key="claims_table").value) == 50
@@ -162,7 +163,7 @@ def test_claim_detail_shows_the_main_claim_corroborated(demo_app: Runtime, open_
 def test_retracted_evidence_is_struck_through(demo_app: Runtime, open_page: Open) -> None:
     detail = services.claim_detail(demo_app, "factory-exists")
     reuters = next(e for e in detail["evidence"] if e["source"] == "reuters")
-    services.retract_evidence(demo_app, "alice", reuters["id"], "the agency withdrew the story")
+    services.retract_evidence(demo_app, as_user(demo_app, "alice"), reuters["id"], "the agency withdrew the story")
     at = open_page("claim_detail", claim="factory-exists")
     frame = at.dataframe[0]
     assert frame.value.loc[0, "status"] == "retracted by alice: the agency withdrew the story"
@@ -209,7 +210,8 @@ def test_readiness_names_the_gaps(demo_app: Runtime, open_page: Open) -> None:
 def test_readiness_link_opens_one_action(demo_app: Runtime) -> None:
     """A shared address (/?action=KEY) opens readiness on that action."""
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["signed_in"] = {"name": "mia", "role": "manager", "method": "test", "last": time.time()}
+    mia = {"who": as_user(demo_app, "mia"), "name": "mia", "role": "manager"}
+    at.session_state["signed_in"] = {**mia, "method": "test", "last": time.time()}
     at.query_params["action"] = "measures-chinese-state"
     at.run()
     assert not at.exception
@@ -225,7 +227,7 @@ def test_readiness_beyond_ten_claims_is_a_searchable_table(app_env: Runtime, ope
         "requires": [{"claim": c["key"], "stage": "confirmed"} for c in claims],
     }
     case = {"case": {"key": "wide", "title": "Wide"}, "sources": [], "claims": claims, "policy_actions": [action]}
-    services.import_case(app_env, "alice", services.validate_case(case))
+    services.import_case(app_env, as_user(app_env, "alice"), services.validate_case(case))
     at = open_page("readiness")
     assert not at.get("vega_lite_chart")
     table = at.dataframe[0].value
@@ -294,7 +296,7 @@ XSS = "<script>alert(1)</script>"
 def test_user_text_is_shown_as_text_never_html(app_env: Runtime, open_page: Open) -> None:
     services.import_case(
         app_env,
-        "alice",
+        as_user(app_env, "alice"),
         services.validate_case(
             {
                 "case": {"key": "xss", "title": f"Case {XSS}"},

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dashboard_helpers import assess_all, make_confirmable
+from identity_helpers import as_user
 from sqlalchemy import event
 
 from claims import services
@@ -90,7 +91,9 @@ def test_at_risk_lists_the_reason(demo_db: Runtime) -> None:
     detail = services.claim_detail(demo_db, "dual-use-supply")
     for item in detail["evidence"]:
         if item["stance"] == "supports" and item["source"] in ("eu-council", "us-treasury"):
-            services.retract_evidence(demo_db, "alice", item["id"], "listing annulled by the General Court")
+            services.retract_evidence(
+                demo_db, as_user(demo_db, "alice"), item["id"], "listing annulled by the General Court"
+            )
     assess_all(demo_db)
     (row,) = queries.at_risk_claims(url)
     assert row["key"] == "dual-use-supply"
@@ -189,7 +192,13 @@ def test_data_version_moves_with_every_change(demo_db: Runtime) -> None:
     url = demo_db.database_url
     before = queries.data_version(url)
     services.add_evidence(
-        demo_db, "alice", "beijing-aware", "eu-official", "supports", credibility=3, summary="A second briefing."
+        demo_db,
+        as_user(demo_db, "alice"),
+        "beijing-aware",
+        "eu-official",
+        "supports",
+        credibility=3,
+        summary="A second briefing.",
     )
     assert queries.data_version(url) == before + 1
 
@@ -215,7 +224,7 @@ def test_recent_decisions_newest_first(demo_db: Runtime) -> None:
     url = demo_db.database_url
     assert queries.recent_decisions(url) == []
     make_confirmable(demo_db)
-    services.reject(demo_db, "bob", 1, "wait for the Council")
+    services.reject(demo_db, as_user(demo_db, "bob"), 1, "wait for the Council")
     (row,) = queries.recent_decisions(url, "eu-drones-2024")
     assert (row["id"], row["claim"], row["to_stage"], row["status"], row["decided_by"]) == (
         1,

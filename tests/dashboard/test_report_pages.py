@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from identity_helpers import as_user
+
 from claims import services
 from claims.services import Runtime
 from claims.services import reports as rep
@@ -38,7 +40,7 @@ def test_analyst_pastes_a_report_and_accepts_two_candidates(demo_app: Runtime, o
     form.text_input[1].set_value("china-mfa")
     form.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    accepted = rep.show_report(demo_app, "mia", 1).accepted
+    accepted = rep.show_report(demo_app, as_user(demo_app, "mia"), 1).accepted
     assert sorted(a.claim for a in accepted) == ["beijing-aware", "factory-in-china"]
     evidence = services.claim_detail(demo_app, "beijing-aware")["evidence"]
     assert any(e["locator"] and e["locator"].startswith("report:1#chars=") for e in evidence)
@@ -48,7 +50,7 @@ def test_analyst_pastes_a_report_and_accepts_two_candidates(demo_app: Runtime, o
 
 
 def test_manager_reads_but_may_not_add_or_accept(demo_app: Runtime, open_page) -> None:
-    rep.add_report(demo_app, "alice", "eu-drones-2024", SEED.read_bytes(), filename="drones.txt")
+    rep.add_report(demo_app, as_user(demo_app, "alice"), "eu-drones-2024", SEED.read_bytes(), filename="drones.txt")
     at = open_page("report_new", user="mia")
     assert "To triage (1)" in [s.value for s in at.subheader]
     assert any("can read reports, not add them" in i.value for i in at.info)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from dashboard_helpers import make_confirmable, texts, unescape
+from identity_helpers import as_user, system_identity
 from sqlalchemy import create_engine, text
 from streamlit.testing.v1 import AppTest
 
@@ -85,7 +86,7 @@ def test_sign_off_is_offered_only_to_roles_that_may_sign_off(pending: Runtime, o
         assert not [b for b in at.button if b.key in ("approve_1", "reject_1")]
         assert "Your role does not sign off" in texts(at)
     with pytest.raises(services.PermissionDenied, match="'mia' has role manager, which may not approve"):
-        services.approve(pending, "mia", 1)
+        services.approve(pending, as_user(pending, "mia"), 1)
     assert one(pending.database_url, "SELECT stage FROM claims WHERE key = 'factory-exists'") == ("corroborated",)
 
 
@@ -105,8 +106,8 @@ def test_queue_is_ordered_by_impact_and_filtered_by_action(demo_app: Runtime, op
             }
         ],
     }
-    services.import_case(demo_app, "alice", services.validate_case(extra))
-    services.assess_claims(demo_app, "system", services.open_claim_keys(demo_app))  # side-claim: review #1
+    services.import_case(demo_app, as_user(demo_app, "alice"), services.validate_case(extra))
+    services.assess_claims(demo_app, system_identity(), services.open_claim_keys(demo_app))  # side-claim: review #1
     make_confirmable(demo_app)  # factory-exists: review #2, newer
     at = open_page("review", user="bob")
     order = [m.value for m in at.markdown if m.value.startswith("**#")]
@@ -118,14 +119,20 @@ def test_queue_is_ordered_by_impact_and_filtered_by_action(demo_app: Runtime, op
 
 def test_requester_cannot_sign_off_their_own_request(demo_app: Runtime, open_page: Open) -> None:
     services.add_evidence(
-        demo_app, "alice", "factory-exists", "us-treasury", "supports", credibility=2, summary="OFAC designation."
+        demo_app,
+        as_user(demo_app, "alice"),
+        "factory-exists",
+        "us-treasury",
+        "supports",
+        credibility=2,
+        summary="OFAC designation.",
     )
-    services.advance(demo_app, "carol", "factory-exists", Stage.CONFIRMED, reason="three lines now")
+    services.advance(demo_app, as_user(demo_app, "carol"), "factory-exists", Stage.CONFIRMED, reason="three lines now")
     at = open_page("review", user="carol")
     assert decision_buttons(at) == []
     assert "You requested this; another reviewer decides it (four eyes)." in unescape(texts(at))
     with pytest.raises(RuleViolation, match="cannot also decide it"):
-        services.approve(demo_app, "carol", 1)
+        services.approve(demo_app, as_user(demo_app, "carol"), 1)
     at = open_page("review", user="bob")
     assert decision_buttons(at) == ["approve_1", "reject_1", "code_1"]
     at.button(key="reject_1").click().run()
@@ -150,8 +157,8 @@ def test_a_long_queue_is_paged(app_env: Runtime, open_page: Open) -> None:
         for n in range(12)
     ]
     case = {"case": {"key": "many", "title": "Many"}, "sources": sources, "claims": claims}
-    services.import_case(app_env, "alice", services.validate_case(case))
-    services.assess_claims(app_env, "system", services.open_claim_keys(app_env))
+    services.import_case(app_env, as_user(app_env, "alice"), services.validate_case(case))
+    services.assess_claims(app_env, system_identity(), services.open_claim_keys(app_env))
     at = open_page("review", user="bob")
     headings = [m.value for m in at.markdown if m.value.startswith("**#")]
     assert len(headings) == 10 and headings[0] == "**#1 · claim\\-00**"

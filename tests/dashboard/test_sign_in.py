@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from dashboard_helpers import APP, texts, unescape
+from identity_helpers import as_user
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
@@ -21,7 +22,7 @@ PASSWORD = "bob's long passphrase"
 
 @pytest.fixture
 def bob(demo_app: Runtime) -> Runtime:
-    set_password(demo_app, "admin", "bob", PASSWORD)
+    set_password(demo_app, as_user(demo_app, "admin"), "bob", PASSWORD)
     return demo_app
 
 
@@ -79,7 +80,7 @@ def test_a_session_ends_after_the_idle_time(bob: Runtime, monkeypatch) -> None:
 
 def test_a_disabled_account_is_signed_out_at_its_next_click(bob: Runtime) -> None:
     at = sign_in(fresh(), "bob", PASSWORD)
-    disable_user(bob, "admin", "bob")
+    disable_user(bob, as_user(bob, "admin"), "bob")
     at.run()
     assert [t.value for t in at.title] == ["Sign in"] and not at.metric
 
@@ -90,7 +91,7 @@ def test_oidc_offers_the_provider_when_configured(bob: Runtime) -> None:
 
 
 def test_an_oidc_identity_maps_to_the_user_with_that_email(bob: Runtime) -> None:
-    set_email(bob, "admin", "bob", "Bob@Example.org")
+    set_email(bob, as_user(bob, "admin"), "bob", "Bob@Example.org")
     at = fresh({"is_logged_in": True, "email": "bob@example.org", "name": "Bob"})
     assert not at.exception
     assert [t.value for t in at.title] == ["Policy readiness"]

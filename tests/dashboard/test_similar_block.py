@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dashboard_helpers import unescape
+from identity_helpers import as_user
 from streamlit.testing.v1 import AppTest
 
 from claims import services
@@ -27,7 +28,7 @@ def second_report(rt: Runtime) -> None:
             ],
         }
     )
-    services.import_case(rt, "alice", case)
+    services.import_case(rt, as_user(rt, "alice"), case)
 
 
 def labels(at: AppTest) -> list[str]:
@@ -39,7 +40,14 @@ def test_the_claim_page_lists_same_and_related_claims_with_links(
 ) -> None:
     monkeypatch.setattr(similar_service, "_INDEXES", {})
     second_report(demo_app)
-    link_claims(demo_app, "alice", "factory-again", "factory-exists", "duplicate", "the same claim, second report")
+    link_claims(
+        demo_app,
+        as_user(demo_app, "alice"),
+        "factory-again",
+        "factory-exists",
+        "duplicate",
+        "the same claim, second report",
+    )
     at = open_page("claim_detail", claim="factory-exists")
     assert not at.exception
     assert "#### Similar claims" in [m.value for m in at.markdown]
@@ -63,7 +71,7 @@ def test_a_claim_with_nothing_similar_says_so(app_env: Runtime, open_page: Calla
             {"key": "frog", "statement": "A new species of frog was found in the rainforest."},
         ],
     }
-    services.import_case(app_env, "alice", services.validate_case(case))
+    services.import_case(app_env, as_user(app_env, "alice"), services.validate_case(case))
     at = open_page("claim_detail", claim="grain")
     assert not at.exception
     assert labels(at) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dashboard_helpers import unescape
+from identity_helpers import as_user
 from streamlit.testing.v1 import AppTest
 
 from claims.services import Runtime
@@ -16,13 +17,13 @@ Open = Callable[..., AppTest]
 def test_work_lists_the_demo_tasks_and_alice_takes_one(demo_app: Runtime, open_page: Open) -> None:
     at = open_page("work", user="alice")
     table = at.dataframe[0].value
-    expected = list_tasks(demo_app, "alice")
+    expected = list_tasks(demo_app, as_user(demo_app, "alice"))
     assert list(table["#"]) == [t["id"] for t in expected]
     assert table["claim"].iloc[0] == "factory-exists"
     assert "independent of eeas-intel, reuters" in table["what is needed"].iloc[0]
     at.button(key="work_take").click().run()
     assert not at.exception
-    mine = [t for t in list_tasks(demo_app, "alice", mine=True)]
+    mine = [t for t in list_tasks(demo_app, as_user(demo_app, "alice"), mine=True)]
     assert [t["id"] for t in mine] == [expected[0]["id"]]
     # taken: no longer among the unassigned rows
     assert expected[0]["id"] not in list(at.dataframe[0].value["#"])
@@ -38,7 +39,7 @@ def test_a_manager_assigns_but_cannot_take_and_a_refusal_is_one_line(demo_app: R
     at.selectbox(key="work_to").set_value("alice").run()
     at.button(key="work_assign").click().run()
     assert not at.error
-    (task,) = [t for t in list_tasks(demo_app, "mia") if t["id"] == first]
+    (task,) = [t for t in list_tasks(demo_app, as_user(demo_app, "mia")) if t["id"] == first]
     assert task["assignee"] == "alice"
 
 
@@ -48,7 +49,7 @@ def test_readiness_shows_the_plan_and_the_claim_page_the_single_line(demo_app: R
     shown = [m.value for m in at.markdown]
     assert "**Plan to ready: 5 items**" in shown
     plan = "\n".join(t.value for t in at.text)
-    for t in list_tasks(demo_app, "mia", action="eu-listing-supply-chain"):
+    for t in list_tasks(demo_app, as_user(demo_app, "mia"), action="eu-listing-supply-chain"):
         assert f"task #{t['id']} · {t['claim']}: {t['need']}" in plan
     warnings = [unescape(w.value) for w in at.warning]
     assert "factory-exists rests on one line: losing eeas-intel or reuters drops it below its stage" in warnings

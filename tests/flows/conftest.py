@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user
 from prefect_support import start_harness, stop_harness
 
 from claims import services
@@ -25,6 +26,6 @@ def prefect_harness() -> Iterator[None]:
 @pytest.fixture
 def loaded(rt: Runtime, tmp_path: Path) -> Iterator[Runtime]:
     """The EU drones case imported (not assessed); flows called in the test run against this database."""
-    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(signed_demo_case(tmp_path / "demo")))
     with use_runtime(rt):
         yield rt

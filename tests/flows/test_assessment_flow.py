@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 from flow_helpers import event_counts, event_rows
+from identity_helpers import system_identity
 from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -34,7 +35,7 @@ def test_batches_cut_keys_in_order():
 
 
 def test_assess_batch_fn_applies_the_policy_to_one_batch(loaded: Runtime):
-    outcomes = assess_batch.fn(loaded, "system", ["factory-exists", "beijing-aware"])
+    outcomes = assess_batch.fn(loaded, system_identity(), ["factory-exists", "beijing-aware"])
     assert [(o.claim, o.from_stage, o.stage) for o in outcomes] == [
         ("factory-exists", Stage.REPORTED, Stage.CORROBORATED),
         ("beijing-aware", Stage.REPORTED, Stage.REPORTED),
@@ -43,20 +44,20 @@ def test_assess_batch_fn_applies_the_policy_to_one_batch(loaded: Runtime):
 
 def test_flow_assesses_in_batches_and_a_rerun_changes_nothing(loaded: Runtime, db_url: str):
     before = event_counts(db_url)
-    first = assess(loaded, "system", None, batch_size=2)
+    first = assess(loaded, system_identity(), None, batch_size=2)
     assert first.batches == 3
     assert sorted(o.claim for o in first.outcomes) == sorted(DEMO_KEYS)
     assert [(o.claim, o.stage) for o in first.outcomes if o.moved] == [("factory-exists", Stage.CORROBORATED)]
     after_first = event_counts(db_url)
     assert after_first - before == {("claim.stage_changed", "factory-exists"): 1}
 
-    second = assess(loaded, "system", None, batch_size=2)
+    second = assess(loaded, system_identity(), None, batch_size=2)
     assert not any(o.moved or o.changes for o in second.outcomes)
     assert event_counts(db_url) == after_first
 
 
 def test_flow_publishes_a_markdown_artifact_of_what_moved_and_why(loaded: Runtime):
-    assess(loaded, "system", None, case="eu-drones-2024")
+    assess(loaded, system_identity(), None, case="eu-drones-2024")
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY])))
     latest = max(artifacts, key=lambda a: a.created)
@@ -90,7 +91,7 @@ def task_run_counts(flow_run_id: str | None, expected: list[int], timeout: float
 
 def test_a_run_of_one_batch_is_one_task_run(loaded: Runtime):
     """Listing the claims is plain code in the flow; each task run costs orchestration (issue 11)."""
-    report = assess(loaded, "system", None, full=True)
+    report = assess(loaded, system_identity(), None, full=True)
     assert report.batches == 1
     deadline = time.monotonic() + 15
     while True:
@@ -130,7 +131,7 @@ def test_a_batch_that_fails_once_is_retried_and_applies_each_transition_once(
     monkeypatch.setattr(services, "assess_claims", flaky)
     before = event_rows(db_url)
 
-    report = assess(loaded, "system", None, batch_size=2)
+    report = assess(loaded, system_identity(), None, batch_size=2)
 
     assert sum("factory-exists" in c for c in flaky.calls) == 2  # the failed try and its retry
     assert len(flaky.calls) == 4  # three batches, one of them twice
@@ -147,7 +148,7 @@ def test_a_batch_that_fails_once_is_retried_and_applies_each_transition_once(
     # and each collection task opened once (issue 18), the retried batch's included
     from claims.services.tasks import list_tasks
 
-    assert len([r for r in new if r[0] == "task.opened"]) == len(list_tasks(loaded, "system")) > 0
+    assert len([r for r in new if r[0] == "task.opened"]) == len(list_tasks(loaded, system_identity())) > 0
     assert services.audit_verify(loaded).ok
 
 
@@ -163,13 +164,13 @@ def test_a_batch_that_keeps_failing_fails_the_run_but_the_others_commit(
 
     monkeypatch.setattr(services, "assess_claims", broken)
     with pytest.raises(BatchesFailed, match="1 of 3 batch"):
-        assess(loaded, "system", None, batch_size=2)
+        assess(loaded, system_identity(), None, batch_size=2)
     assert services.claim_detail(loaded, "factory-exists")["stage"] == "corroborated"
 
 
 def test_an_unknown_claim_is_the_callers_error_not_an_outage(loaded: Runtime):
     with pytest.raises(services.NotFound, match="nope"):
-        assess(loaded, "system", ["nope"])
+        assess(loaded, system_identity(), ["nope"])
 
 
 def test_task_runner_is_a_thread_pool_unless_dask_is_asked_for():
@@ -223,13 +224,13 @@ def test_in_process_the_assessment_is_the_same_batches_events_and_results_and_no
     runs, before = flow_run_count(), event_counts(db_url)
     heard: list[tuple[int, int]] = []
     with on_progress(lambda done, total: heard.append((done, total))):
-        first = assess(loaded, "system", None, batch_size=2)
+        first = assess(loaded, system_identity(), None, batch_size=2)
     assert (first.batches, first.flow_run_id) == (3, None)
     assert sorted(o.claim for o in first.outcomes) == sorted(DEMO_KEYS)
     assert [(o.claim, o.stage) for o in first.outcomes if o.moved] == [("factory-exists", Stage.CORROBORATED)]
     assert event_counts(db_url) - before == {("claim.stage_changed", "factory-exists"): 1}
     assert heard[0] == (0, 5) and heard[-1] == (5, 5)  # a caller's own progress callback is heard
-    second = assess(loaded, "system", None, batch_size=2)
+    second = assess(loaded, system_identity(), None, batch_size=2)
     assert not any(o.moved or o.changes for o in second.outcomes)
     assert flow_run_count() == runs  # nothing recorded on the Prefect server
     assert services.audit_verify(loaded).ok
@@ -243,7 +244,7 @@ def test_in_process_a_batch_that_fails_once_is_retried_and_applies_each_transiti
     monkeypatch.setattr(services, "assess_claims", flaky)
     before = event_rows(db_url)
 
-    report = assess(loaded, "system", None, batch_size=2)
+    report = assess(loaded, system_identity(), None, batch_size=2)
 
     assert sum("factory-exists" in c for c in flaky.calls) == 2  # the failed try and its retry, as the task's
     assert services.claim_detail(loaded, "factory-exists")["stage"] == "corroborated"
@@ -256,7 +257,7 @@ def test_in_process_a_batch_that_keeps_failing_is_batches_failed_and_an_unknown_
     loaded: Runtime, monkeypatch: pytest.MonkeyPatch, here: None
 ):
     with pytest.raises(services.NotFound, match="nope"):
-        assess(loaded, "system", ["nope"])
+        assess(loaded, system_identity(), ["nope"])
     real = services.assess_claims
 
     def broken(rt: Runtime, actor: str, keys: list[str]):
@@ -266,5 +267,5 @@ def test_in_process_a_batch_that_keeps_failing_is_batches_failed_and_an_unknown_
 
     monkeypatch.setattr(services, "assess_claims", broken)
     with pytest.raises(BatchesFailed, match="1 of 3 batch"):
-        assess(loaded, "system", None, batch_size=2)
+        assess(loaded, system_identity(), None, batch_size=2)
     assert services.claim_detail(loaded, "factory-exists")["stage"] == "corroborated"

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from distributed import Client, LocalCluster
+from identity_helpers import as_user
 from prefect import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 from prefect.deployments import run_deployment
@@ -70,9 +71,17 @@ def signoff_runs(client: Any) -> list[Any]:
 def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_database(postgres_url: str, tmp_path: Path):
     rt = Runtime(postgres_url)
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path)))  # history vouched for
+    services.import_case(
+        rt, as_user(rt, "alice"), services.read_case_file(signed_demo_case(tmp_path))
+    )  # history vouched for
     services.add_evidence(
-        rt, "alice", "factory-exists", "eu-official", "supports", credibility=2, summary="A third independent line."
+        rt,
+        as_user(rt, "alice"),
+        "factory-exists",
+        "eu-official",
+        "supports",
+        credibility=2,
+        summary="A third independent line.",
     )
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
@@ -82,7 +91,7 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
         "CLAIMS_DATABASE_URL": postgres_url,
-        "CLAIMS_TOKEN": services.identity.issue_token(rt, "admin", "system").token,  # serve acts as system
+        "CLAIMS_TOKEN": services.identity.issue_token(rt, as_user(rt, "admin"), "system").token,  # serve acts as system
         "CLAIMS_CONFIG_DIR": str(tmp_path / "claims-config"),  # serve's TLS certificate (tls/), pinned by commands
         "CLAIMS_API_PORT": str(free_port()),
     }
@@ -158,7 +167,7 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
                 procs,
             )
             (review,) = services.review_queue(rt)
-            services.approve(rt, "bob", review["id"], "three independent lines, one of them B2")
+            services.approve(rt, as_user(rt, "bob"), review["id"], "three independent lines, one of them B2")
             # the sign-off run is suspended (no process watches the store): the next assessment resumes it
             again = run_deployment(ASSESSMENT, timeout=180, poll_interval=1, as_subflow=False)
             assert again.state.is_completed(), again.state
@@ -173,7 +182,13 @@ def test_served_assessment_fans_out_on_dask_and_updates_the_postgres_claims_data
             # a person's `claims assess` runs on the served API (HTTPS, the certificate pinned), as that person,
             # without importing Prefect
             services.add_evidence(
-                rt, "alice", "beijing-aware", "eu-official", "supports", credibility=3, summary="One more line."
+                rt,
+                as_user(rt, "alice"),
+                "beijing-aware",
+                "eu-official",
+                "supports",
+                credibility=3,
+                summary="One more line.",
             )
             changed = services.open_claim_keys(rt, changed_only=True)  # the new item's claim, the approved one
             assert "beijing-aware" in changed

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from flow_helpers import event_counts
+from flow_helpers import event_counts, event_rows, intake_as
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from claims import services
@@ -53,12 +54,12 @@ def test_move_aside_fn_keeps_the_name_and_writes_the_reason(tmp_path: Path):
 
 
 def test_one_file_is_imported_and_a_second_arrival_creates_nothing(flow_rt: Runtime, db_url: str):
-    first = intake_flow(path=str(DEMO_CASE), actor="alice", assess=False)
+    first = intake_as(flow_rt, "alice", path=str(DEMO_CASE), assess=False)
     assert first.files[0].created == {"cases": 1, "sources": 9, "claims": 5, "evidence": 14, "actions": 5}
     assert first.files[0].moved_to is None  # a file named directly is left where it is
     events = event_counts(db_url)
 
-    again = intake_flow(path=str(DEMO_CASE), actor="alice", assess=False)
+    again = intake_as(flow_rt, "alice", path=str(DEMO_CASE), assess=False)
     assert not any(again.files[0].created.values())
     assert event_counts(db_url) == events
 
@@ -90,9 +91,30 @@ def test_inbox_files_are_processed_once_moved_aside_and_the_changed_case_assesse
     assert second.files == [] and second.assessments == []
 
 
+def test_a_run_that_names_a_person_nobody_proved_is_refused_and_writes_nothing(flow_rt: Runtime, db_url: str):
+    """A deployment run (no proving caller in its process) that names a person: refused, never believed."""
+    before = event_counts(db_url, tasks=True)
+    with pytest.raises(services.PermissionDenied, match="actor: 'alice' is not proven for this flow run"):
+        intake_flow(path=str(DEMO_CASE), actor="alice", assess=False)
+    assert event_counts(db_url, tasks=True) == before
+
+
+def test_a_deployment_run_acts_as_the_system_and_a_proven_caller_as_themselves(
+    flow_rt: Runtime, db_url: str, tmp_path: Path
+):
+    intake_flow(path=str(DEMO_CASE), assess=False)  # as a deployment starts it: no actor, no caller
+    intake_as(flow_rt, "alice", path=str(with_new_evidence(tmp_path)), assess=False)
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        actors = list(conn.execute(text("SELECT actor FROM events WHERE kind = 'case.imported' ORDER BY id")).scalars())
+    engine.dispose()
+    assert actors == ["system", "alice"]
+    assert ("case.imported", None, None) in event_rows(db_url)
+
+
 def test_a_known_claim_gains_only_the_new_evidence(flow_rt: Runtime, tmp_path: Path):
-    intake_flow(path=str(DEMO_CASE), actor="alice", assess=False)
-    update = intake_flow(path=str(with_new_evidence(tmp_path)), actor="alice", assess=False)
+    intake_as(flow_rt, "alice", path=str(DEMO_CASE), assess=False)
+    update = intake_as(flow_rt, "alice", path=str(with_new_evidence(tmp_path)), assess=False)
     assert update.files[0].created == {"cases": 0, "sources": 0, "claims": 0, "evidence": 1, "actions": 0}
     assert len(services.claim_detail(flow_rt, "lethal-production")["evidence"]) == 3
 
@@ -101,9 +123,9 @@ def test_a_named_file_that_is_refused_fails_the_run(flow_rt: Runtime, tmp_path: 
     bad = tmp_path / "bad.yaml"
     bad.write_text("case: {key: x}\nclaims: [{key: y}]\n", encoding="utf-8")
     with pytest.raises(services.InvalidInput):
-        intake_flow(path=str(bad), actor="alice")
+        intake_as(flow_rt, "alice", path=str(bad))
     with pytest.raises(services.InvalidInput, match="no case file"):
-        intake_flow(path=str(tmp_path / "missing.yaml"), actor="alice")
+        intake_as(flow_rt, "alice", path=str(tmp_path / "missing.yaml"))
     assert bad.exists()
 
 

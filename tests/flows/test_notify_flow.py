@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user, system_identity
 
 from claims import services
 from claims.services import Runtime
@@ -29,16 +30,22 @@ def test_notify_and_digest_flows_send_each_notice_once(
     loaded: Runtime, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt = loaded
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))
     monkeypatch.setenv("CLAIMS_NOTIFY_SECRETS", json.dumps({"now": receiver.url("now"), "day": receiver.url("day")}))
     get_settings.cache_clear()
-    nt.add_channel(rt, "bob", "now", "now")
-    nt.add_channel(rt, "bob", "day", "day", digest=True)
-    nt.subscribe(rt, "bob", "signoff")
+    nt.add_channel(rt, as_user(rt, "bob"), "now", "now")
+    nt.add_channel(rt, as_user(rt, "bob"), "day", "day", digest=True)
+    nt.subscribe(rt, as_user(rt, "bob"), "signoff")
     services.add_evidence(
-        rt, "alice", "factory-exists", "us-treasury", "supports", credibility=2, summary="OFAC designation."
+        rt,
+        as_user(rt, "alice"),
+        "factory-exists",
+        "us-treasury",
+        "supports",
+        credibility=2,
+        summary="OFAC designation.",
     )
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))  # a sign-off request for bob
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))  # a sign-off request for bob
     first = notify_flow()
     again = notify_flow()
     assert (first.notifications, first.sent, first.kinds) == (1, 1, {"signoff": 1})

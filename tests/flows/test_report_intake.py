@@ -6,12 +6,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from flow_helpers import intake_as
+from identity_helpers import as_user
 from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from claims.services import Runtime
 from claims.services import reports as rep
-from flows.intake import CANDIDATES_ARTIFACT_KEY, FAILED, PROCESSED, REPORTS, intake_flow
+from flows.intake import CANDIDATES_ARTIFACT_KEY, FAILED, PROCESSED, REPORTS
 
 SEED = Path(__file__).resolve().parents[2] / "examples" / "reports" / "eu-drones-report.txt"
 
@@ -23,13 +25,13 @@ def test_inbox_reports_are_taken_once_and_candidates_published(loaded: Runtime, 
     (folder / "empty.md").write_text("  \n", encoding="utf-8")
     (folder / "notes.docx").write_bytes(b"PK")  # not a report type: left alone
 
-    run = intake_flow(path=str(tmp_path / "inbox"), actor="alice", assess=False)
+    run = intake_as(loaded, "alice", path=str(tmp_path / "inbox"), assess=False)
     by_name = {f.file: f for f in run.files}
     assert by_name["drones.txt"].created == {"reports": 1} and PROCESSED in by_name["drones.txt"].moved_to
     assert "'empty.md' is empty" in by_name["empty.md"].error and FAILED in by_name["empty.md"].moved_to
     assert (folder / "notes.docx").exists() and not (folder / "drones.txt").exists()
 
-    queue = rep.list_reports(loaded, "mia", untriaged=True)
+    queue = rep.list_reports(loaded, as_user(loaded, "mia"), untriaged=True)
     assert [r.added_by for r in queue] == ["alice"]  # the triage queue
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
@@ -41,6 +43,6 @@ def test_inbox_reports_are_taken_once_and_candidates_published(loaded: Runtime, 
     assert "is but to substantiate three essential factors" in latest.data and "hedged:" in latest.data
 
     shutil.copy(SEED, folder / "again.txt")  # the same file again: refused, nothing stored twice
-    second = intake_flow(path=str(tmp_path / "inbox"), actor="alice", assess=False)
+    second = intake_as(loaded, "alice", path=str(tmp_path / "inbox"), assess=False)
     assert "already report" in second.files[0].error
-    assert len(rep.list_reports(loaded, "mia")) == 1
+    assert len(rep.list_reports(loaded, as_user(loaded, "mia"))) == 1

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 from flow_helpers import event_counts
+from identity_helpers import as_user, system_identity
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.flow_runs import resume_flow_run
@@ -38,17 +39,19 @@ POLL = 0.2
 @pytest.fixture
 def review_id(loaded: Runtime) -> int:
     """factory-exists meets the confirm criteria once a third independent line (B2) arrives; bob asks to confirm."""
-    assess(loaded, "system", None)
+    assess(loaded, system_identity(), None)
     services.add_evidence(
         loaded,
-        "alice",
+        as_user(loaded, "alice"),
         "factory-exists",
         "eu-official",
         "supports",
         credibility=2,
         summary="An EU official confirms the factory's location from separate reporting.",
     )
-    result = services.advance(loaded, "bob", "factory-exists", Stage.CONFIRMED, reason="three independent lines")
+    result = services.advance(
+        loaded, as_user(loaded, "bob"), "factory-exists", Stage.CONFIRMED, reason="three independent lines"
+    )
     assert result.review_id is not None
     return result.review_id
 
@@ -64,7 +67,7 @@ def test_description_shows_the_request_the_assessment_and_the_gaps(review_id: in
 
 
 def code_for(rt: Runtime, reviewer: str, review_id: int) -> str:
-    return issue_signoff_code(rt, reviewer, review_id)[0]
+    return issue_signoff_code(rt, as_user(rt, reviewer), review_id)[0]
 
 
 @pytest.mark.parametrize(
@@ -95,7 +98,7 @@ def test_only_a_reviewer_other_than_the_requester_gets_a_code(
     review_id: int, loaded: Runtime, reviewer: str, refusal: str
 ):
     with pytest.raises(DomainError, match=refusal):
-        issue_signoff_code(loaded, reviewer, review_id)
+        issue_signoff_code(loaded, as_user(loaded, reviewer), review_id)
 
 
 def test_a_code_decides_once_as_its_owner_and_is_stored_only_as_a_hash(review_id: int, loaded: Runtime):
@@ -137,7 +140,7 @@ def test_the_cli_gives_a_signed_in_reviewer_a_code(review_id: int, loaded: Runti
 
 
 def test_a_review_decided_already_ends_the_run_at_once(review_id: int, loaded: Runtime):
-    services.reject(loaded, "carol", review_id, "the official repeats the EEAS")
+    services.reject(loaded, as_user(loaded, "carol"), review_id, "the official repeats the EEAS")
     result = signoff_flow(review_id=review_id, poll_seconds=POLL)
     assert (result.status, result.decided_by, result.decided_here) == ("rejected", "carol", False)
 
@@ -149,7 +152,7 @@ def waiting(review_id: int, loaded: Runtime) -> Iterator[BackgroundRun]:
     run.wait_paused(1)
     yield run
     if run.thread.is_alive():  # a failed test must not leave the run waiting
-        services.reject(loaded, "carol", review_id, "test cleanup")
+        services.reject(loaded, as_user(loaded, "carol"), review_id, "test cleanup")
         run.thread.join(10)
 
 
@@ -186,8 +189,8 @@ def test_a_review_withdrawn_by_the_assessment_ends_the_waiting_run(
 ):
     detail = services.claim_detail(loaded, "factory-exists")
     official = next(e["id"] for e in detail["evidence"] if e["source"] == "eu-official")
-    services.retract_evidence(loaded, "alice", official, "the official repeated the EEAS briefing")
-    assess(loaded, "system", ["factory-exists"])
+    services.retract_evidence(loaded, as_user(loaded, "alice"), official, "the official repeated the EEAS briefing")
+    assess(loaded, system_identity(), ["factory-exists"])
 
     result = waiting.join(30)
     assert (result.status, result.decided_by, result.decided_here) == ("withdrawn", "system", False)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from identity_helpers import as_user
 from integration_helpers import empty_postgres, small_case
 from typer.testing import CliRunner
 
@@ -63,7 +64,7 @@ def three_lines(rt: Runtime) -> Runtime:
     claim `weak` with one line."""
     services.import_case(
         rt,
-        "alice",
+        as_user(rt, "alice"),
         small_case(
             {"reuters": "B", "afp": "C", "osint": "C"},
             {

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from claims import services
 from claims.domain import Stage
 from claims.domain.errors import DomainError
-from claims.services import Runtime
+from claims.services import Identity, Runtime
 from claims.store.models import Evidence, ReviewRequest
 from claims.store.uow import ConcurrencyConflict
+from tests.identity_helpers import as_user, system_identity
 
 CLAIMS = ["c1", "c2", "c3", "c4"]
 SOURCES = ["reuters", "afp", "osint", "eeas", "tass"]
@@ -33,13 +34,24 @@ def ids(rt: Runtime, model: type, **where: object) -> list[int]:
         return list(uow.session.scalars(stmt))
 
 
+_PROVEN: dict[str, Identity] = {}
+
+
+def proven(rt: Runtime, name: str) -> Identity:
+    """Each worker proves each person once (a setup token), not once per operation."""
+    if name not in _PROVEN:
+        _PROVEN[name] = as_user(rt, name)
+    return _PROVEN[name]
+
+
 def one(rt: Runtime, rng: random.Random, worker: int, i: int) -> dict:
     kind = rng.choice(KINDS)
     op: dict = {"kind": kind, "worker": worker, "i": i}
     if kind == "add":
         actor = rng.choice(ANALYSTS)
         done = services.add_evidence(
-            rt, actor, rng.choice(CLAIMS), rng.choice(SOURCES), rng.choice(["supports", "supports", "contradicts"]),
+            rt, proven(rt, actor), rng.choice(CLAIMS), rng.choice(SOURCES),
+            rng.choice(["supports", "supports", "contradicts"]),
             credibility=rng.randint(1, 4), summary=f"w{worker} op{i}",
         )  # fmt: skip
         op.update(id=done.id, actor=actor)
@@ -50,10 +62,10 @@ def one(rt: Runtime, rng: random.Random, worker: int, i: int) -> dict:
         actor = rng.choice(ANALYSTS)
         target = rng.choice(live)
         op.update(id=target, actor=actor)
-        services.retract_evidence(rt, actor, target, f"w{worker} op{i}")
+        services.retract_evidence(rt, proven(rt, actor), target, f"w{worker} op{i}")
     elif kind == "advance":
         to = rng.choice([Stage.CORROBORATED, Stage.CONFIRMED, Stage.REFUTED, Stage.REPORTED])
-        services.advance(rt, rng.choice(ANALYSTS), rng.choice(CLAIMS), to)
+        services.advance(rt, proven(rt, rng.choice(ANALYSTS)), rng.choice(CLAIMS), to)
     elif kind in ("approve", "reject"):
         pending = ids(rt, ReviewRequest, status="pending")
         if not pending:
@@ -61,11 +73,11 @@ def one(rt: Runtime, rng: random.Random, worker: int, i: int) -> dict:
         target, actor = rng.choice(pending), rng.choice(REVIEWERS)
         op.update(id=target, actor=actor)
         if kind == "approve":
-            services.approve(rt, actor, target)
+            services.approve(rt, proven(rt, actor), target)
         else:
-            services.reject(rt, actor, target, f"w{worker} op{i}")
+            services.reject(rt, proven(rt, actor), target, f"w{worker} op{i}")
     else:
-        services.assess_claims(rt, "system", CLAIMS)
+        services.assess_claims(rt, system_identity(), CLAIMS)
     return {**op, "outcome": "ok"}
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user, system_identity
 from integration_helpers import error_line
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
@@ -45,7 +46,7 @@ def as_attacker(url: str, work: Callable[[Session], None]) -> None:
 
 def neutral_tail(rt: Runtime) -> int:
     """End the log with an event the replay does not look at (a user added), so only a checkpoint can tell."""
-    services.add_user(rt, "admin", "dora", "analyst")
+    services.add_user(rt, as_user(rt, "admin"), "dora", "analyst")
     with rt.uow(write=False) as uow:
         return uow.session.scalar(select(func.max(Event.id))) or 0
 
@@ -111,10 +112,12 @@ def test_rewriting_an_event_and_recomputing_every_later_hash_is_caught(demo: Run
     ids=["stage", "at-risk", "retracted", "evidence-deleted", "decided-by"],
 )
 def test_editing_the_tables_directly_is_caught_by_the_replay(demo: Runtime, cli, env_db: str, sql: str, problem: str):
-    services.add_evidence(demo, "alice", "factory-exists", "us-treasury", "supports", credibility=2, summary="OFAC")
-    services.assess_claims(demo, "system", ["factory-exists"])  # opens a confirm review
+    services.add_evidence(
+        demo, as_user(demo, "alice"), "factory-exists", "us-treasury", "supports", credibility=2, summary="OFAC"
+    )
+    services.assess_claims(demo, system_identity(), ["factory-exists"])  # opens a confirm review
     pending = [r for r in services.review_queue(demo) if r["claim"] == "factory-exists"]
-    services.reject(demo, "bob", pending[0]["id"], "not yet")
+    services.reject(demo, as_user(demo, "bob"), pending[0]["id"], "not yet")
     assert cli("audit", "verify").exit_code == 0
     as_attacker(env_db, lambda s: s.execute(text(sql)))
     result = cli("audit", "verify")

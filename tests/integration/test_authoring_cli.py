@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+from identity_helpers import as_user
 from integration_helpers import error_line
 from process_helpers import ROOT, env_for
 
@@ -148,9 +149,9 @@ def test_authoring_end_to_end_in_real_processes(rt: Runtime):
 def test_claims_show_marks_a_withdrawn_claim(rt: Runtime, cli):
     from claims.services import authoring
 
-    authoring.add_case(rt, "alice", "desk", "Desk")
-    authoring.add_claim(rt, "alice", "desk", "First words", key="c")
-    authoring.withdraw_claim(rt, "alice", "c", "a duplicate", expected_version=1)
+    authoring.add_case(rt, as_user(rt, "alice"), "desk", "Desk")
+    authoring.add_claim(rt, as_user(rt, "alice"), "desk", "First words", key="c")
+    authoring.withdraw_claim(rt, as_user(rt, "alice"), "c", "a duplicate", expected_version=1)
     shown = json.loads(cli("show", "c", "--json").stdout)
     assert shown["withdrawn"]["by"] == "alice" and shown["withdrawn"]["reason"] == "a duplicate"
     assert "WITHDRAWN by alice" in cli("show", "c").stdout

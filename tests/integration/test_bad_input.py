@@ -17,6 +17,7 @@ import yaml
 from click.testing import Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from identity_helpers import as_user, system_identity
 from integration_helpers import empty_postgres, error_line
 from typer.testing import CliRunner
 
@@ -45,8 +46,8 @@ def demo_db(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_fact
         empty_postgres(url)
     rt = Runtime(url)
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(DEMO_CASE))
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))
     return url
 
 
@@ -433,7 +434,7 @@ def _add(**overrides: object) -> Callable[[Runtime], object]:
     form.update(overrides)
     return lambda rt: services.add_evidence(
         rt,
-        "alice",
+        as_user(rt, "alice"),
         form["claim_key"],
         form["source_key"],
         form["stance"],
@@ -455,42 +456,46 @@ FORMS = [
     ("add-credibility-0", _add(credibility=0), DomainError, ["credibility: 0 is not a credibility 1-6"]),
     ("add-credibility-7", _add(credibility=7), DomainError, ["credibility: 7 is not a credibility 1-6"]),
     ("add-stance-neutral", _add(stance="neutral"), DomainError, ["stance: unknown stance 'neutral'"]),
-    ("retract-empty-reason", lambda rt: services.retract_evidence(rt, "alice", 1, ""), InvalidInput,
+    ("retract-empty-reason", lambda rt: services.retract_evidence(rt, as_user(rt, "alice"), 1, ""), InvalidInput,
      ["reason: a retraction needs a reason"]),
-    ("retract-whitespace-reason", lambda rt: services.retract_evidence(rt, "alice", 1, "  \n"), InvalidInput,
-     ["reason: a retraction needs a reason"]),
-    ("retract-nul-reason", lambda rt: services.retract_evidence(rt, "alice", 1, "dup\x00"), InvalidInput,
-     ["reason: 'dup\\x00'", "NUL"]),
-    ("retract-unknown-item", lambda rt: services.retract_evidence(rt, "alice", 99999, "x"), NotFound,
-     ["evidence: unknown evidence id 99999"]),
+    ("retract-whitespace-reason", lambda rt: services.retract_evidence(rt, as_user(rt, "alice"), 1, "  \n"),
+     InvalidInput, ["reason: a retraction needs a reason"]),
+    ("retract-nul-reason", lambda rt: services.retract_evidence(rt, as_user(rt, "alice"), 1, "dup\x00"),
+     InvalidInput, ["reason: 'dup\\x00'", "NUL"]),
+    ("retract-unknown-item", lambda rt: services.retract_evidence(rt, as_user(rt, "alice"), 99999, "x"),
+     NotFound, ["evidence: unknown evidence id 99999"]),
     ("request-nul-reason", lambda rt: services.advance(
-        rt, "alice", "factory-exists", Stage.CONFIRMED, expect_version=_version(rt, "factory-exists"), reason="w\x00"),
+        rt, as_user(rt, "alice"), "factory-exists", Stage.CONFIRMED, expect_version=_version(rt, "factory-exists"),
+        reason="w\x00"),
      InvalidInput, ["reason: 'w\\x00'", "NUL"]),
     ("request-stale-page", lambda rt: services.advance(
-        rt, "alice", "factory-exists", Stage.CONFIRMED, expect_version=_version(rt, "factory-exists") - 1),
+        rt, as_user(rt, "alice"), "factory-exists", Stage.CONFIRMED, expect_version=_version(rt, "factory-exists") - 1),
      ConcurrencyConflict, ["version: claim 'factory-exists' is at version"]),
-    ("request-by-manager", lambda rt: services.advance(rt, "mia", "factory-exists", Stage.CONFIRMED), PermissionDenied,
-     ["user: 'mia' has role manager"]),
-    ("reopen-empty-rationale", lambda rt: services.reopen(rt, "bob", "factory-exists", Stage.REPORTED, ""),
+    ("request-by-manager", lambda rt: services.advance(rt, as_user(rt, "mia"), "factory-exists", Stage.CONFIRMED),
+     PermissionDenied, ["user: 'mia' has role manager"]),
+    ("reopen-empty-rationale", lambda rt: services.reopen(rt, as_user(rt, "bob"), "factory-exists", Stage.REPORTED, ""),
      InvalidInput, ["rationale: a reopen needs a rationale"]),
-    ("reopen-whitespace-rationale", lambda rt: services.reopen(rt, "bob", "factory-exists", Stage.REPORTED, " \t"),
+    ("reopen-whitespace-rationale",
+     lambda rt: services.reopen(rt, as_user(rt, "bob"), "factory-exists", Stage.REPORTED, " \t"),
      InvalidInput, ["rationale: a reopen needs a rationale"]),
-    ("reopen-nul-rationale", lambda rt: services.reopen(rt, "bob", "factory-exists", Stage.REPORTED, "r\x00"),
+    ("reopen-nul-rationale",
+     lambda rt: services.reopen(rt, as_user(rt, "bob"), "factory-exists", Stage.REPORTED, "r\x00"),
      InvalidInput, ["rationale: 'r\\x00'", "NUL"]),
     ("reopen-not-final", lambda rt: services.reopen(
-        rt, "bob", "lethal-production", Stage.REPORTED, "why", expect_version=_version(rt, "lethal-production")),
+        rt, as_user(rt, "bob"), "lethal-production", Stage.REPORTED, "why",
+        expect_version=_version(rt, "lethal-production")),
      DomainError, ["stage: reported -> reported"]),
-    ("approve-nul-rationale", lambda rt: services.approve(rt, "bob", 1, "ok\x00"), InvalidInput,
+    ("approve-nul-rationale", lambda rt: services.approve(rt, as_user(rt, "bob"), 1, "ok\x00"), InvalidInput,
      ["rationale: 'ok\\x00'", "NUL"]),
-    ("approve-by-analyst", lambda rt: services.approve(rt, "alice", 1, None), PermissionDenied,
+    ("approve-by-analyst", lambda rt: services.approve(rt, as_user(rt, "alice"), 1, None), PermissionDenied,
      ["user: 'alice' has role analyst"]),
-    ("approve-unknown-review", lambda rt: services.approve(rt, "bob", 99999, None), NotFound,
+    ("approve-unknown-review", lambda rt: services.approve(rt, as_user(rt, "bob"), 99999, None), NotFound,
      ["review: unknown review #99999"]),
-    ("reject-empty-rationale", lambda rt: services.reject(rt, "bob", 1, ""), InvalidInput,
+    ("reject-empty-rationale", lambda rt: services.reject(rt, as_user(rt, "bob"), 1, ""), InvalidInput,
      ["rationale: rejecting a review needs a rationale"]),
-    ("reject-whitespace-rationale", lambda rt: services.reject(rt, "bob", 1, "\n \n"), InvalidInput,
+    ("reject-whitespace-rationale", lambda rt: services.reject(rt, as_user(rt, "bob"), 1, "\n \n"), InvalidInput,
      ["rationale: rejecting a review needs a rationale"]),
-    ("reject-nul-rationale", lambda rt: services.reject(rt, "bob", 1, "no\x00"), InvalidInput,
+    ("reject-nul-rationale", lambda rt: services.reject(rt, as_user(rt, "bob"), 1, "no\x00"), InvalidInput,
      ["rationale: 'no\\x00'", "NUL"]),
 ]  # fmt: skip
 

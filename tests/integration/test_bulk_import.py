@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from identity_helpers import as_user
 from sqlalchemy import create_engine, select, text
 
 from bench.synthetic import synthetic_case
@@ -40,7 +41,7 @@ def events(rt: Runtime) -> list[Any]:
 def test_the_claims_may_come_before_the_case_and_the_actions_after(rt: Runtime, tmp_path: Path):
     case = synthetic_case(30, key="order")
     report = services.import_path(
-        rt, "alice", write(tmp_path / "late.json", case, ["claims", "case", "sources", "policy_actions"])
+        rt, as_user(rt, "alice"), write(tmp_path / "late.json", case, ["claims", "case", "sources", "policy_actions"])
     )
     assert report.created == {
         "cases": 1,
@@ -52,7 +53,7 @@ def test_the_claims_may_come_before_the_case_and_the_actions_after(rt: Runtime, 
     assert report.created["evidence"] == sum(len(c["evidence"]) for c in case["claims"])
     first = stored(rt, "order")
     again = write(tmp_path / "usual.json", case, ["case", "sources", "claims", "policy_actions"])
-    assert not services.import_path(rt, "alice", again).changed
+    assert not services.import_path(rt, as_user(rt, "alice"), again).changed
     assert stored(rt, "order") == first
     assert services.audit_verify(rt).ok
 
@@ -77,7 +78,7 @@ def test_the_reader_follows_values_cut_by_its_window(tmp_path: Path, monkeypatch
 def test_each_claim_gets_one_event_listing_its_items(rt: Runtime, tmp_path: Path):
     case = synthetic_case(20, key="ev")
     before = len(events(rt))
-    services.import_path(rt, "alice", write(tmp_path / "a.json", case, list(case)))
+    services.import_path(rt, as_user(rt, "alice"), write(tmp_path / "a.json", case, list(case)))
     new = events(rt)[before:]
     reported = [e for e in new if e.kind == "claim.reported"]
     assert [e.claim_key for e in reported] == [c["key"] for c in case["claims"]]
@@ -87,7 +88,7 @@ def test_each_claim_gets_one_event_listing_its_items(rt: Runtime, tmp_path: Path
 
     case["claims"][3]["evidence"].append({"source": "s1", "stance": "supports", "credibility": 2, "summary": "later"})
     before = len(events(rt))
-    report = services.import_path(rt, "alice", write(tmp_path / "b.json", case, list(case)))
+    report = services.import_path(rt, as_user(rt, "alice"), write(tmp_path / "b.json", case, list(case)))
     assert report.created["evidence"] == 1
     (added, imported) = events(rt)[before:]
     assert (added.kind, added.claim_key) == ("evidence.imported", case["claims"][3]["key"])
@@ -99,9 +100,9 @@ def test_each_claim_gets_one_event_listing_its_items(rt: Runtime, tmp_path: Path
 @pytest.mark.parametrize("change", ["retract", "insert"])
 def test_the_audit_replay_checks_imported_items_against_the_evidence_table(rt: Runtime, tmp_path: Path, change: str):
     case = synthetic_case(5, key="replay")
-    services.import_path(rt, "alice", write(tmp_path / "r.json", case, list(case)))
+    services.import_path(rt, as_user(rt, "alice"), write(tmp_path / "r.json", case, list(case)))
     case["claims"][0]["evidence"].append({"source": "s2", "stance": "contradicts", "credibility": 3, "summary": "x"})
-    services.import_path(rt, "alice", write(tmp_path / "r2.json", case, list(case)))  # evidence.imported
+    services.import_path(rt, as_user(rt, "alice"), write(tmp_path / "r2.json", case, list(case)))  # evidence.imported
     assert services.audit_verify(rt).ok
     engine = create_engine(rt.database_url)
     with engine.begin() as conn:

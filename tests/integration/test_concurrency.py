@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from identity_helpers import as_user, system_identity
 from integration_helpers import error_line, event_count, events_after, small_case
 from process_helpers import run_together
 
@@ -21,7 +22,12 @@ from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
 
 def race(rt: Runtime, *calls):
-    """Run the calls in real threads released together; return each result or exception."""
+    """Run the calls in real threads released together; return each result or exception.
+
+    Each call's first argument is who acts: a name is proven here (`as_user`), before the race starts."""
+    calls = tuple(
+        (fn, (as_user(rt, args[0]) if isinstance(args[0], str) else args[0], *args[1:]), kw) for fn, args, kw in calls
+    )
     barrier = threading.Barrier(len(calls))
 
     def run(call):
@@ -57,8 +63,8 @@ def test_two_people_advance_the_same_claim_at_once_one_wins(three_lines: Runtime
 
 def test_two_reviewers_approving_one_request_at_once_move_the_claim_once(three_lines: Runtime):
     rt = three_lines
-    services.advance(rt, "alice", "strong", Stage.CORROBORATED)
-    review = services.advance(rt, "alice", "strong", Stage.CONFIRMED).review_id
+    services.advance(rt, as_user(rt, "alice"), "strong", Stage.CORROBORATED)
+    review = services.advance(rt, as_user(rt, "alice"), "strong", Stage.CONFIRMED).review_id
     count = event_count(rt)
     outcomes = race(rt, (services.approve, ("bob", review), {}), (services.approve, ("carol", review), {}))
     winners = [o for o in outcomes if isinstance(o, services.Decision)]
@@ -95,7 +101,9 @@ def test_on_postgres_the_second_update_fails_instead_of_overwriting(three_lines:
 
 def test_advance_if_version_stale_exits_5_and_changes_nothing(three_lines: Runtime, cli, env_db: str, db_snapshot):
     stale = services.claim_detail(three_lines, "strong")["version"]
-    services.add_evidence(three_lines, "alice", "strong", "reuters", "supports", credibility=1, summary="update")
+    services.add_evidence(
+        three_lines, as_user(three_lines, "alice"), "strong", "reuters", "supports", credibility=1, summary="update"
+    )
     before = db_snapshot(env_db)
     result = cli("advance", "strong", "--to", "corroborated", "--if-version", stale, "--as", "alice")
     assert result.exit_code == 5
@@ -120,7 +128,7 @@ def test_a_batch_assessment_and_new_evidence_on_the_same_claim_do_not_deadlock(
     clean ConcurrencyConflict at worst, never a database deadlock error."""
     rt = three_lines
     second = small_case({"afp": "C", "osint": "C"}, {"second": [("afp", "supports", 3), ("osint", "supports", 3)]})
-    services.import_case(rt, "alice", second)
+    services.import_case(rt, as_user(rt, "alice"), second)
     analyst_wrote_row, assessment_started, analyst_done = threading.Event(), threading.Event(), threading.Event()
     assessment_logging = threading.Event()
     real_flush, real_head = UnitOfWork.flush, EventLog._current_head
@@ -147,7 +155,7 @@ def test_a_batch_assessment_and_new_evidence_on_the_same_claim_do_not_deadlock(
     def analyst() -> None:
         try:
             outcomes["analyst"] = services.add_evidence(
-                rt, "alice", "second", "reuters", "supports", credibility=2, summary="more"
+                rt, as_user(rt, "alice"), "second", "reuters", "supports", credibility=2, summary="more"
             )
         except Exception as exc:  # recorded and asserted below
             outcomes["analyst"] = exc
@@ -159,7 +167,7 @@ def test_a_batch_assessment_and_new_evidence_on_the_same_claim_do_not_deadlock(
         seen["analyst_still_open"] = not analyst_done.is_set()
         assessment_started.set()
         try:  # `strong` moves first, `second` (whose row the analyst holds) next
-            outcomes["assessment"] = services.assess_claims(rt, "system", ["strong", "second"])
+            outcomes["assessment"] = services.assess_claims(rt, system_identity(), ["strong", "second"])
         except Exception as exc:  # recorded and asserted below
             outcomes["assessment"] = exc
 
@@ -219,8 +227,8 @@ def test_eight_deciders_at_once_one_decision_one_event(three_lines: Runtime, rou
     """Half approve, half reject, all released together: exactly one wins and writes its event; the
     seven others get ConcurrencyConflict (exit 5) and write nothing; claim stage and review agree."""
     rt = three_lines
-    services.advance(rt, "alice", "strong", Stage.CORROBORATED)
-    review = services.advance(rt, "alice", "strong", Stage.CONFIRMED).review_id
+    services.advance(rt, as_user(rt, "alice"), "strong", Stage.CORROBORATED)
+    review = services.advance(rt, as_user(rt, "alice"), "strong", Stage.CONFIRMED).review_id
     count = event_count(rt)
     calls = [
         (services.approve, (who, review), {}) if i % 2 == 0 else (services.reject, (who, review, f"no {i}"), {})
@@ -265,8 +273,8 @@ def test_eight_retractions_of_one_item_at_once_one_wins(three_lines: Runtime, ro
 def test_eight_cli_deciders_in_eight_processes_one_exit_0_seven_exit_5(three_lines: Runtime, db_url: str, tmp_path):
     """`claims review approve|reject N` in eight processes at the same instant, as the issue found it."""
     rt = three_lines
-    services.advance(rt, "alice", "strong", Stage.CORROBORATED)
-    review = services.advance(rt, "alice", "strong", Stage.CONFIRMED).review_id
+    services.advance(rt, as_user(rt, "alice"), "strong", Stage.CORROBORATED)
+    review = services.advance(rt, as_user(rt, "alice"), "strong", Stage.CONFIRMED).review_id
     count = event_count(rt)
     commands = [
         ["review", "approve", review] if i % 2 == 0 else ["review", "reject", review, "--rationale", "no"]

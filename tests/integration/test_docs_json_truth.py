@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user, system_identity
 
 from claims import services
 from claims.domain.stages import Stage
@@ -120,8 +121,10 @@ def test_list_json_prints_exactly_the_fields_the_design_lists(run):
 
 
 def test_review_list_json_prints_exactly_the_fields_the_design_lists(run, demo):
-    services.add_evidence(demo, "alice", "factory-exists", "eu-official", "supports", credibility=2, summary="briefing")
-    assert services.advance(demo, "alice", "factory-exists", Stage.CONFIRMED).review_id is not None
+    services.add_evidence(
+        demo, as_user(demo, "alice"), "factory-exists", "eu-official", "supports", credibility=2, summary="briefing"
+    )
+    assert services.advance(demo, as_user(demo, "alice"), "factory-exists", Stage.CONFIRMED).review_id is not None
     listed = each_with(bullet("claims review list --json"), "One page:")
     queue = run("review", "list")
     assert isinstance(queue, list) and queue
@@ -134,8 +137,10 @@ def test_assess_json_prints_exactly_the_fields_the_design_lists(demo, capsys):
     from claims.cli.transitions import print_outcomes
 
     top, _ = fields(bullet("claims assess --json"))
-    services.add_evidence(demo, "alice", "factory-exists", "eu-official", "supports", credibility=2, summary="briefing")
-    outcomes = services.assess_claims(demo, "system", services.open_claim_keys(demo, changed_only=True))
+    services.add_evidence(
+        demo, as_user(demo, "alice"), "factory-exists", "eu-official", "supports", credibility=2, summary="briefing"
+    )
+    outcomes = services.assess_claims(demo, system_identity(), services.open_claim_keys(demo, changed_only=True))
     capsys.readouterr()
     print_outcomes(outcomes, True)
     printed = json.loads(capsys.readouterr().out)

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user, system_identity
 from process_helpers import env_for
 from sqlalchemy import create_engine, func, select, text
 
@@ -146,7 +147,7 @@ def test_import_killed_at_random_points_leaves_none_or_all_and_reruns_finish(rt:
             third = finish(claims_cmd(db_url, token, "import", path, cwd=tmp_path))
             assert third[0] == 0 and third[1].strip() == f"{key}: nothing new", third
         else:
-            assert not services.import_path(rt, "alice", path).changed
+            assert not services.import_path(rt, as_user(rt, "alice"), path).changed
         figures.append(
             f"trial {trial}: kill at {delay:.1f}s ({'mid-run' if was_running else 'after it ended'}), "
             f"{'all' if stored else 'none'} stored; trial {time.time() - started:.1f}s"
@@ -163,7 +164,7 @@ def test_assessment_killed_at_random_points_leaves_no_claim_half_moved(rt: Runti
         key = f"assess{trial}"
         path = tmp_path / f"{key}.json"
         write_case_json(path, ASSESS_CLAIMS, key=key, seed=trial)
-        services.import_path(rt, "alice", path)
+        services.import_path(rt, as_user(rt, "alice"), path)
         # Killed inside a random batch: after `done` batches have committed, a random moment into the next
         # (a fixed delay from start-up ended before the kill on a fast machine).
         done, delay = rng.randrange(1, ASSESS_BATCHES - 2), rng.uniform(0.0, 0.01)
@@ -182,11 +183,11 @@ def test_assessment_killed_at_random_points_leaves_no_claim_half_moved(rt: Runti
         killed += was_running
         assert_nothing_half_done(rt)
         left = len(services.open_claim_keys(rt, key, changed_only=True))
-        services.assess_claims(rt, "system", services.open_claim_keys(rt, key, changed_only=True))
+        services.assess_claims(rt, system_identity(), services.open_claim_keys(rt, key, changed_only=True))
         assert_nothing_half_done(rt)
         assert services.open_claim_keys(rt, key, changed_only=True) == []
         before = event_total(rt)
-        services.assess_claims(rt, "system", services.open_claim_keys(rt, key))
+        services.assess_claims(rt, system_identity(), services.open_claim_keys(rt, key))
         assert event_total(rt) == before, "a third assessment wrote events"
         state = "mid-run" if was_running else "ended"
         figures.append(f"trial {trial}: kill in batch {done + 1} ({state}), {left} left")
@@ -250,7 +251,7 @@ def test_claims_assess_killed_mid_batches_leaves_no_claim_half_moved(sqlite_url:
     token = issue_token_unchecked(rt, "alice", reason="fault test").token
     path = tmp_path / "cli.json"
     write_case_json(path, ASSESS_CLAIMS * 2, key="cli")
-    services.import_path(rt, "alice", path)
+    services.import_path(rt, as_user(rt, "alice"), path)
     total = len(services.open_claim_keys(rt, "cli", changed_only=True))
     env = {**env_for(sqlite_url, CLAIMS_TOKEN=token), "CLAIMS_PREFECT_API_URL": "none"}
     env.pop("PREFECT_API_URL", None)
@@ -271,10 +272,10 @@ def test_claims_assess_killed_mid_batches_leaves_no_claim_half_moved(sqlite_url:
     was_running = kill_after(proc, delay)
     left = len(services.open_claim_keys(rt, "cli", changed_only=True))
     assert_nothing_half_done(rt)
-    services.assess_claims(rt, "system", services.open_claim_keys(rt, "cli", changed_only=True))
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt, "cli", changed_only=True))
     assert_nothing_half_done(rt)
     before = event_total(rt)
-    services.assess_claims(rt, "system", services.open_claim_keys(rt, "cli"))
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt, "cli"))
     assert event_total(rt) == before, "a third assessment wrote events"
     print(
         f"\nclaims assess killed {delay:.2f}s into its batches ({'mid-run' if was_running else 'ended'}): "

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from identity_helpers import as_user, system_identity
 from typer.testing import CliRunner
 
 from claims import services
@@ -41,8 +42,8 @@ def sqlite_demo(sqlite_url: str) -> str:
     """An SQLite file with the EU drones case imported and assessed (through the services)."""
     rt = Runtime(sqlite_url)
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(DEMO_CASE))
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))
     return sqlite_url
 
 

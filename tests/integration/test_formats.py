@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user
 from PIL import Image
 from pyld import jsonld
 from stix2validator import ValidationOptions, validate_string
@@ -30,10 +31,10 @@ def rich(demo: Runtime) -> Runtime:
     """The demo case plus a retraction, an unjudgeable (credibility 6) item with a URL, and a refuted claim."""
     rt = demo
     (diplomats,) = [e for e in services.claim_detail(rt, "lethal-production")["evidence"] if e["source"] == "diplomats"]
-    services.retract_evidence(rt, "alice", diplomats["id"], "the diplomats were quoting the EEAS")
+    services.retract_evidence(rt, as_user(rt, "alice"), diplomats["id"], "the diplomats were quoting the EEAS")
     services.add_evidence(
         rt,
-        "alice",
+        as_user(rt, "alice"),
         "shipped-to-russia",
         "trade-data",
         "supports",
@@ -44,11 +45,17 @@ def rich(demo: Runtime) -> Runtime:
     )
     for source, grade in (("us-treasury", 2), ("eu-council", 3)):
         services.add_evidence(
-            rt, "alice", "beijing-aware", source, "contradicts", credibility=grade, summary=f"{source} finds no sign"
+            rt,
+            as_user(rt, "alice"),
+            "beijing-aware",
+            source,
+            "contradicts",
+            credibility=grade,
+            summary=f"{source} finds no sign",
         )
-    review = services.advance(rt, "alice", "beijing-aware", Stage.REFUTED).review_id
+    review = services.advance(rt, as_user(rt, "alice"), "beijing-aware", Stage.REFUTED).review_id
     assert review is not None
-    services.approve(rt, "bob", review, "two independent contradicting lines, one B2")
+    services.approve(rt, as_user(rt, "bob"), review, "two independent contradicting lines, one B2")
     return rt
 
 
@@ -130,7 +137,7 @@ def test_stix_export_is_deterministic_and_reads_back_the_same(
 
     fresh = Runtime(fresh_database())
     services.ensure_users(fresh, DEMO_USERS)
-    report = services.import_case(fresh, "alice", read_import_file(path))
+    report = services.import_case(fresh, as_user(fresh, "alice"), read_import_file(path))
     assert report.created["evidence"] == sum(1 for o in json.loads(first)["objects"] if o["type"] == "note")
     # signed by this instance's key, so the confirmed and refuted history stands and reads back the same
     assert services.claim_detail(fresh, "beijing-aware")["stage"] == "refuted"

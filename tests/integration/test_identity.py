@@ -13,12 +13,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from identity_helpers import as_user
 from integration_helpers import error_line
 from sqlalchemy import select, update
 
 from claims import services
 from claims.cli.signin import cli_source
 from claims.cli.tokenstore import TokenStore
+from claims.domain import Stage
 from claims.services import PermissionDenied, Runtime
 from claims.services import identity as ident
 from claims.store.models import Event, SignInFailure, Token
@@ -30,7 +32,7 @@ PASSWORD = "correct horse battery"
 def people(rt: Runtime) -> Runtime:
     """The demo users; bob and mia also have passwords."""
     for name in ("bob", "mia"):
-        ident.set_password(rt, "admin", name, PASSWORD)
+        ident.set_password(rt, as_user(rt, "admin"), name, PASSWORD)
     return rt
 
 
@@ -170,7 +172,7 @@ def test_a_disabled_user_cannot_sign_in_or_use_old_tokens(people: Runtime, cli):
 
 
 def test_claims_token_serves_automation_and_cannot_be_overridden_by_as(people: Runtime, cli, monkeypatch):
-    issued = ident.issue_token(people, "admin", "system")
+    issued = ident.issue_token(people, as_user(people, "admin"), "system")
     monkeypatch.setenv("CLAIMS_TOKEN", issued.token)
     from claims.settings import get_settings
 
@@ -258,3 +260,41 @@ def test_demo_signs_its_users_in_so_the_readme_examples_run(db_url: str, point_s
     assert login(cli, "carol", entry["demo_passwords"]["carol"]).exit_code == 0
     assert sign_in_demo_users(rt) == []  # a second demo run signs the same users in again
     assert json.loads(cli("whoami", "--as", "mia", "--json").stdout)["name"] == "mia"
+
+
+# --- issue 19, section 3: the services take a proven identity, and re-read it on every use case -----------
+
+
+def test_an_identity_proven_before_its_account_was_disabled_is_refused(rt: Runtime, db_url: str, db_snapshot):
+    """The token was good when checked; the admin disables the account after: the next use case refuses it."""
+    alice = as_user(rt, "alice")
+    ident.disable_user(rt, as_user(rt, "admin"), "alice")
+    before = db_snapshot(db_url)
+    with pytest.raises(PermissionDenied, match="user: account 'alice' is disabled"):
+        services.add_evidence(rt, alice, "x", "y", "supports", credibility=2, summary="after the account was disabled")
+    with pytest.raises(PermissionDenied, match="user: account 'alice' is disabled"):
+        ident.list_tokens(rt, alice, "alice")  # managing one's own account too
+    assert db_snapshot(db_url) == before
+
+
+def test_an_identity_proven_before_its_role_changed_acts_with_the_new_role(rt: Runtime, db_url: str, db_snapshot):
+    """The role at proof time is not what decides: `authorize` reads the user's role again."""
+    bob = as_user(rt, "bob")
+    assert bob.role == "reviewer" and bob.may("approve")
+    with rt.uow() as uow:  # as a migration or an admin's fix would: the role changes after the proof
+        uow.users.get("bob").role = "manager"
+        uow.commit()
+    before = db_snapshot(db_url)
+    with pytest.raises(PermissionDenied, match="user: 'bob' has role manager, which may not reopen"):
+        services.reopen(rt, bob, "x", Stage.REPORTED, "the proof said reviewer")
+    assert db_snapshot(db_url) == before
+
+
+def test_a_name_is_not_an_identity(rt: Runtime):
+    """Services never take a name: `authorize` refuses a string, and no code outside identity.py builds one."""
+    from claims.services.runtime import authorize
+
+    with rt.uow(write=False) as uow, pytest.raises(TypeError, match="expected a proven Identity, got str"):
+        authorize(uow, "alice", "read")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"only claims\.services\.identity builds one"):
+        services.Identity("alice", "admin")

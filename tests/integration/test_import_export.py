@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from identity_helpers import as_user
 from integration_helpers import event_count, small_case
 
 from claims import services
@@ -49,7 +50,7 @@ def test_reimport_after_the_case_moved_on_leaves_it_alone(demo: Runtime, db_url:
     """The assessment moved factory-exists; re-importing the original file must not move it back."""
     assert services.claim_detail(demo, "factory-exists")["stage"] == "corroborated"
     before = db_snapshot(db_url)
-    report = services.import_case(demo, "alice", services.read_case_file(DEMO_CASE))
+    report = services.import_case(demo, as_user(demo, "alice"), services.read_case_file(DEMO_CASE))
     assert not report.changed
     assert db_snapshot(db_url) == before
 
@@ -61,7 +62,7 @@ def test_import_adds_only_what_is_new(demo: Runtime, tmp_path: Path):
     )
     path = tmp_path / "more.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    report = services.import_case(demo, "alice", services.read_case_file(path))
+    report = services.import_case(demo, as_user(demo, "alice"), services.read_case_file(path))
     assert report.created == {"cases": 0, "sources": 0, "claims": 0, "evidence": 1, "actions": 0}
 
 
@@ -69,10 +70,10 @@ def test_export_import_export_is_lossless(demo: Runtime, fresh_database: Callabl
     rt = demo
     # Make the case richer than the file: a retraction, new evidence, a live four-eyes confirmation.
     (diplomats,) = [e for e in services.claim_detail(rt, "lethal-production")["evidence"] if e["source"] == "diplomats"]
-    services.retract_evidence(rt, "alice", diplomats["id"], "the diplomats were quoting the EEAS")
+    services.retract_evidence(rt, as_user(rt, "alice"), diplomats["id"], "the diplomats were quoting the EEAS")
     services.add_evidence(
         rt,
-        "alice",
+        as_user(rt, "alice"),
         "factory-exists",
         "us-treasury",
         "supports",
@@ -81,12 +82,12 @@ def test_export_import_export_is_lossless(demo: Runtime, fresh_database: Callabl
         locator="treasury.gov/press",
         observed_at=date(2024, 10, 17),
     )
-    rejected = services.advance(rt, "alice", "factory-exists", Stage.CONFIRMED).review_id
+    rejected = services.advance(rt, as_user(rt, "alice"), "factory-exists", Stage.CONFIRMED).review_id
     assert rejected is not None
-    services.reject(rt, "carol", rejected, "wait for the OFAC press release text")
-    review = services.advance(rt, "alice", "factory-exists", Stage.CONFIRMED).review_id
+    services.reject(rt, as_user(rt, "carol"), rejected, "wait for the OFAC press release text")
+    review = services.advance(rt, as_user(rt, "alice"), "factory-exists", Stage.CONFIRMED).review_id
     assert review is not None
-    services.approve(rt, "bob", review, "three independent lines, one of them B2")
+    services.approve(rt, as_user(rt, "bob"), review, "three independent lines, one of them B2")
 
     first = services.export_case(rt, "eu-drones-2024")
     details = {c["key"]: services.claim_detail(rt, c["key"]) for c in first["claims"]}
@@ -111,7 +112,7 @@ def test_export_import_export_is_lossless(demo: Runtime, fresh_database: Callabl
     path.write_text(dump_case(sign_case(first)), encoding="utf-8")  # the instance trusts its own signature
     fresh = Runtime(fresh_database())
     services.ensure_users(fresh, DEMO_USERS)
-    services.import_case(fresh, "alice", services.read_case_file(path))
+    services.import_case(fresh, as_user(fresh, "alice"), services.read_case_file(path))
 
     assert services.export_case(fresh, "eu-drones-2024") == first
     for key, before in details.items():
@@ -134,7 +135,7 @@ def test_json_export_reads_back_the_same(demo: Runtime, fresh_database: Callable
     path.write_text(dump_case(sign_case(first), "json"), encoding="utf-8")
     fresh = Runtime(fresh_database())
     services.ensure_users(fresh, DEMO_USERS)
-    services.import_case(fresh, "alice", services.read_case_file(path))
+    services.import_case(fresh, as_user(fresh, "alice"), services.read_case_file(path))
     assert services.export_case(fresh) == first
 
 
@@ -151,8 +152,8 @@ def test_history_reports_the_same_time_as_the_stage_timestamp(rt: Runtime, monke
     ticks = itertools.count()
     monkeypatch.setattr(clock, "client_now", lambda: start + timedelta(seconds=next(ticks)))
     case = small_case({"a": "B", "b": "C"}, {"k": [("a", "supports", 2), ("b", "supports", 3)]})
-    services.import_case(rt, "alice", case)
-    services.advance(rt, "alice", "k", Stage.CORROBORATED)
+    services.import_case(rt, as_user(rt, "alice"), case)
+    services.advance(rt, as_user(rt, "alice"), "k", Stage.CORROBORATED)
 
     times = services.claim_detail(rt, "k")["stage_times"]
     history = {h["stage"]: h["at"] for h in services.export_case(rt, "small")["claims"][0]["history"]}
@@ -170,5 +171,5 @@ def test_a_lineage_cycle_is_refused_on_an_empty_database(rt: Runtime, db_url: st
     path.write_text(text, encoding="utf-8")
     before = db_snapshot(db_url)
     with pytest.raises(InvalidInput, match="reuters -> reuters-documents -> reuters"):
-        services.import_case(rt, "alice", services.read_case_file(path))
+        services.import_case(rt, as_user(rt, "alice"), services.read_case_file(path))
     assert db_snapshot(db_url) == before

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from identity_helpers import as_user, system_identity
+
 from claims import services
 from claims.services import Runtime
 
@@ -21,19 +23,25 @@ def test_nothing_changed_after_an_assessment(demo: Runtime):
 
 def test_new_and_retracted_evidence_make_only_that_claim_stale(demo: Runtime):
     added = services.add_evidence(
-        demo, "alice", "factory-exists", "us-treasury", "supports", grade="B2", summary="OFAC designation"
+        demo,
+        as_user(demo, "alice"),
+        "factory-exists",
+        "us-treasury",
+        "supports",
+        grade="B2",
+        summary="OFAC designation",
     )
     assert changed(demo) == ["factory-exists"]
-    services.assess_claims(demo, "system", changed(demo))
+    services.assess_claims(demo, system_identity(), changed(demo))
     assert changed(demo) == []
-    services.retract_evidence(demo, "alice", added.id, "designation withdrawn")
+    services.retract_evidence(demo, as_user(demo, "alice"), added.id, "designation withdrawn")
     assert changed(demo) == ["factory-exists"]
 
 
 def test_a_new_policy_version_makes_every_claim_stale(demo: Runtime):
     v2 = Runtime(demo.database_url, dataclasses.replace(demo.policy, version="v2-test"))
     assert changed(v2) == services.open_claim_keys(v2)
-    services.assess_claims(v2, "system", changed(v2))
+    services.assess_claims(v2, system_identity(), changed(v2))
     assert changed(v2) == []
     assert len(changed(demo)) == len(services.open_claim_keys(demo))  # back to v1: judged under v2
 
@@ -70,7 +78,7 @@ def test_a_move_in_a_batch_is_stamped_and_judged_at_its_new_version(rt: Runtime)
     services.ensure_users(rt, {"alice": "analyst"})
     services.import_case(
         rt,
-        "alice",
+        as_user(rt, "alice"),
         services.validate_case(
             {
                 "case": {"key": "t", "title": "T"},
@@ -95,7 +103,7 @@ def test_a_move_in_a_batch_is_stamped_and_judged_at_its_new_version(rt: Runtime)
         before = uow.claims.get("t-1")
         assert before is not None and before.corroborated_at is None
         version = before.version
-    [outcome] = services.assess_claims(rt, "system", ["t-1"])
+    [outcome] = services.assess_claims(rt, system_identity(), ["t-1"])
     assert outcome.moved and outcome.stage.value == "corroborated"
     with UnitOfWork(rt.database_url, write=False) as uow:
         after = uow.claims.get("t-1")
@@ -126,4 +134,4 @@ def test_a_run_that_changed_many_claims_leaves_fresh_planner_statistics(demo: Ru
 
 def test_an_empty_batch_assesses_nothing(demo: Runtime):
     """No keys: no statement with an empty id array (PostgreSQL cannot type `= ANY('{}')`), no outcome."""
-    assert services.assess_claims(demo, "system", []) == []
+    assert services.assess_claims(demo, system_identity(), []) == []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from identity_helpers import as_user, system_identity
 from integration_helpers import error_line
 from pytest_alembic import MigrationContext, tests
 from sqlalchemy import Engine, create_engine, inspect, text
@@ -161,13 +162,13 @@ def test_a_round_trip_with_data_in_every_table_keeps_it(rt, cli, env_db: str):
     Rows of the tables every revision has keep their contents in the columns each revision has; a step
     that would drop a table holding rows is refused (and changes nothing) until --destroy-data."""
     demo = rt  # the unsigned demo: its confirmed history waits for a reviewer (review_requests)
-    services.import_case(demo, "alice", services.read_case_file(DEMO_CASE))
-    services.assess_claims(demo, "system", services.open_claim_keys(demo))
+    services.import_case(demo, as_user(demo, "alice"), services.read_case_file(DEMO_CASE))
+    services.assess_claims(demo, system_identity(), services.open_claim_keys(demo))
     (pending,) = [r["id"] for r in services.review_queue(demo)]
-    issue_signoff_code(demo, "bob", pending)  # signoff_codes
-    services.reject(demo, "bob", pending, "the criteria no longer hold")  # a decided review
-    trust_key(demo, "admin", "partner", public_text(Ed25519PrivateKey.generate().public_key()))
-    set_email(demo, "admin", "alice", "alice@example.org")
+    issue_signoff_code(demo, as_user(demo, "bob"), pending)  # signoff_codes
+    services.reject(demo, as_user(demo, "bob"), pending, "the criteria no longer hold")  # a decided review
+    trust_key(demo, as_user(demo, "admin"), "partner", public_text(Ed25519PrivateKey.generate().public_key()))
+    set_email(demo, as_user(demo, "admin"), "alice", "alice@example.org")
     assert cli("audit", "verify").exit_code == 0
     everything = table_rows(env_db, [*THROUGHOUT, "trusted_keys", "tokens", "signoff_codes"])
     assert all(everything.values()), {t: len(r) for t, r in everything.items()}  # every table holds rows

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from identity_helpers import as_user, system_identity
 from notify_helpers import Mailbox, Receiver, http_receiver, smtp_server
 from sqlalchemy import create_engine, func, select, text
 
@@ -43,12 +44,12 @@ def events_of(url: str, kind: EventKind) -> list[dict[str, Any]]:
 
 
 def notices(rt: Runtime, person: str, kind: str | None = None) -> list[dict[str, Any]]:
-    items = nt.inbox(rt, person, limit=500).items
+    items = nt.inbox(rt, as_user(rt, person), limit=500).items
     return [n for n in items if kind is None or n["kind"] == kind]
 
 
 def assess(rt: Runtime) -> None:
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))
 
 
 def supporting_item(rt: Runtime, claim: str) -> int:
@@ -141,28 +142,30 @@ def test_markdown_still_formats_and_links_safely() -> None:
 def test_notes_replies_and_withdrawal_are_audited_and_kept(demo: Runtime) -> None:
     rt = demo
     evidence = supporting_item(rt, FACTORY)
-    first = add_note(rt, "alice", "claim", FACTORY, "Ask **Reuters** for the satellite images.")
-    reply = add_note(rt, "bob", "", "", "They declined; see the EEAS note.", reply_to=first.id)
-    on_item = add_note(rt, "alice", "evidence", str(evidence), "Locator points at the wrong page.")
+    first = add_note(rt, as_user(rt, "alice"), "claim", FACTORY, "Ask **Reuters** for the satellite images.")
+    reply = add_note(rt, as_user(rt, "bob"), "", "", "They declined; see the EEAS note.", reply_to=first.id)
+    on_item = add_note(rt, as_user(rt, "alice"), "evidence", str(evidence), "Locator points at the wrong page.")
     assert reply.target == f"claim:{FACTORY}" and reply.parent_id == first.id
-    assert [n.id for n, _ in threads(list_notes(rt, "mia", "claim", FACTORY))] == [first.id, reply.id]
-    assert [(n.id, d) for n, d in threads(list_notes(rt, "mia", "claim", FACTORY, with_items=True))] == [
+    assert [n.id for n, _ in threads(list_notes(rt, as_user(rt, "mia"), "claim", FACTORY))] == [first.id, reply.id]
+    assert [(n.id, d) for n, d in threads(list_notes(rt, as_user(rt, "mia"), "claim", FACTORY, with_items=True))] == [
         (first.id, 0),
         (reply.id, 1),
         (on_item.id, 0),
     ]
     with pytest.raises(PermissionDenied):
-        withdraw_note(rt, "bob", first.id, "not mine")  # only the author (or an admin)
-    withdrawn = withdraw_note(rt, "alice", first.id, "superseded by the EEAS note")
+        withdraw_note(rt, as_user(rt, "bob"), first.id, "not mine")  # only the author (or an admin)
+    withdrawn = withdraw_note(rt, as_user(rt, "alice"), first.id, "superseded by the EEAS note")
     assert withdrawn.withdrawn and withdrawn.withdrawn["reason"] == "superseded by the EEAS note"
-    again = list_notes(rt, "mia", "claim", FACTORY)
+    again = list_notes(rt, as_user(rt, "mia"), "claim", FACTORY)
     assert again[0].text == "Ask **Reuters** for the satellite images." and again[0].withdrawn  # never deleted
     added = events_of(rt.database_url, EventKind.NOTE_ADDED)
     assert [e["payload"]["note"] for e in added] == [first.id, reply.id, on_item.id]
     assert added[1]["payload"]["reply_to"] == first.id and added[0]["claim_key"] == FACTORY
     assert [e["payload"]["note"] for e in events_of(rt.database_url, EventKind.NOTE_WITHDRAWN)] == [first.id]
     with pytest.raises(PermissionDenied):
-        add_note(rt, "mia", "claim", FACTORY, "managers read")  # a manager's role reads, it does not annotate
+        add_note(
+            rt, as_user(rt, "mia"), "claim", FACTORY, "managers read"
+        )  # a manager's role reads, it does not annotate
     assert services.audit_verify(rt).ok
 
 
@@ -171,10 +174,10 @@ def test_note_on_a_review(demo: Runtime) -> None:
 
     make_confirmable(demo)
     (review,) = services.review_queue(demo)
-    note = add_note(demo, "bob", "review", str(review["id"]), "Checking the OFAC listing first.")
+    note = add_note(demo, as_user(demo, "bob"), "review", str(review["id"]), "Checking the OFAC listing first.")
     assert note.target == f"review:{review['id']}" and note.claim == FACTORY
     with pytest.raises(NotFound):
-        add_note(demo, "bob", "review", "999", "x")
+        add_note(demo, as_user(demo, "bob"), "review", "999", "x")
 
 
 @pytest.mark.parametrize(
@@ -222,11 +225,11 @@ def test_note_cli_round_trip(demo: Runtime, cli: Any) -> None:
 
 def test_readiness_lost_and_regained_each_notified_once(demo: Runtime) -> None:
     rt = demo
-    nt.subscribe(rt, "mia", "readiness", action=BEIJING)
-    nt.subscribe(rt, "alice", "readiness", case="eu-drones-2024")
-    nt.subscribe(rt, "carol", "readiness", action="eu-listing-manufacturer")  # another action: nothing
+    nt.subscribe(rt, as_user(rt, "mia"), "readiness", action=BEIJING)
+    nt.subscribe(rt, as_user(rt, "alice"), "readiness", case="eu-drones-2024")
+    nt.subscribe(rt, as_user(rt, "carol"), "readiness", action="eu-listing-manufacturer")  # another action: nothing
     item = supporting_item(rt, FACTORY)
-    services.retract_evidence(rt, "alice", item, "the source withdrew the story")
+    services.retract_evidence(rt, as_user(rt, "alice"), item, "the source withdrew the story")
     nt.catch_up(rt)
     assert notices(rt, "mia") == []  # not yet: the claim is still corroborated until the assessment runs
     assess(rt)
@@ -236,7 +239,13 @@ def test_readiness_lost_and_regained_each_notified_once(demo: Runtime) -> None:
     assert lost["kind"] == "readiness" and lost["title"].startswith(f"No longer ready: {BEIJING}")
     assert "needs 1 more independent supporting source" in lost["body"]  # the gap that opened
     services.add_evidence(
-        rt, "alice", FACTORY, "us-treasury", "supports", credibility=2, summary="OFAC designation of the operators."
+        rt,
+        as_user(rt, "alice"),
+        FACTORY,
+        "us-treasury",
+        "supports",
+        credibility=2,
+        summary="OFAC designation of the operators.",
     )
     assess(rt)
     nt.catch_up(rt)
@@ -260,15 +269,15 @@ def test_signoff_waiting_goes_to_reviewers_not_the_requester_nor_other_roles(dem
     from tests.dashboard.dashboard_helpers import make_confirmable
 
     rt = demo
-    nt.subscribe(rt, "bob", "signoff")
-    nt.subscribe(rt, "carol", "signoff", case="eu-drones-2024")
-    services.add_user(rt, "admin", "rex", "reviewer")
-    nt.subscribe(rt, "rex", "signoff")
+    nt.subscribe(rt, as_user(rt, "bob"), "signoff")
+    nt.subscribe(rt, as_user(rt, "carol"), "signoff", case="eu-drones-2024")
+    services.add_user(rt, as_user(rt, "admin"), "rex", "reviewer")
+    nt.subscribe(rt, as_user(rt, "rex"), "signoff")
     with pytest.raises(PermissionDenied):
-        nt.subscribe(rt, "mia", "signoff")  # a manager may not sign off
+        nt.subscribe(rt, as_user(rt, "mia"), "signoff")  # a manager may not sign off
     with pytest.raises(PermissionDenied):
-        nt.subscribe(rt, "alice", "signoff")  # nor an analyst
-    disable_user(rt, "admin", "rex")  # a disabled account is told nothing
+        nt.subscribe(rt, as_user(rt, "alice"), "signoff")  # nor an analyst
+    disable_user(rt, as_user(rt, "admin"), "rex")  # a disabled account is told nothing
     engine = create_engine(rt.database_url)
     with engine.begin() as conn:  # carol's role changed after she subscribed: she may no longer sign off
         conn.execute(text("UPDATE users SET role = 'analyst' WHERE name = 'carol'"))
@@ -291,12 +300,12 @@ def test_claim_at_risk_goes_to_its_owner_and_case_followers(demo: Runtime) -> No
     with engine.begin() as conn:  # owners come from the case file's `assignee`; the demo names none
         conn.execute(text("UPDATE claims SET assignee = 'alice' WHERE key = 'dual-use-supply'"))
     engine.dispose()
-    nt.subscribe(rt, "alice", "at-risk")  # claims I own
-    nt.subscribe(rt, "carol", "at-risk")  # owns none
-    nt.subscribe(rt, "bob", "at-risk", case="eu-drones-2024")  # follows the case
+    nt.subscribe(rt, as_user(rt, "alice"), "at-risk")  # claims I own
+    nt.subscribe(rt, as_user(rt, "carol"), "at-risk")  # owns none
+    nt.subscribe(rt, as_user(rt, "bob"), "at-risk", case="eu-drones-2024")  # follows the case
     for e in services.claim_detail(rt, "dual-use-supply")["evidence"]:
         if e["stance"] == "supports" and not e["retracted"]:
-            services.retract_evidence(rt, "alice", e["id"], "forged")
+            services.retract_evidence(rt, as_user(rt, "alice"), e["id"], "forged")
             break
     assess(rt)
     nt.catch_up(rt)
@@ -314,8 +323,8 @@ def test_assignment_events_become_assigned_notices(demo: Runtime, monkeypatch: p
 
     rt = demo
     monkeypatch.setitem(nt.ASSIGNMENTS, EventKind.CLAIM_EDITED.value, "assignee")  # stands in for task.assigned
-    nt.subscribe(rt, "alice", "assigned")
-    nt.subscribe(rt, "bob", "assigned")
+    nt.subscribe(rt, as_user(rt, "alice"), "assigned")
+    nt.subscribe(rt, as_user(rt, "bob"), "assigned")
     with UnitOfWork(rt.database_url) as uow:
         uow.record(EventKind.CLAIM_EDITED, actor="bob", case_key="eu-drones-2024", payload={"assignee": "alice"})
         uow.record(EventKind.CLAIM_EDITED, actor="bob", case_key="eu-drones-2024", payload={"assignee": "bob"})
@@ -331,8 +340,8 @@ def test_overdue_review_notified_once_past_the_stage_limit(demo: Runtime) -> Non
     from tests.dashboard.dashboard_helpers import make_confirmable
 
     rt = demo
-    nt.subscribe(rt, "bob", "overdue")
-    nt.subscribe(rt, "mia", "overdue")  # a manager may follow overdue work, but a review is for reviewers
+    nt.subscribe(rt, as_user(rt, "bob"), "overdue")
+    nt.subscribe(rt, as_user(rt, "mia"), "overdue")  # a manager may follow overdue work, but a review is for reviewers
     make_confirmable(rt)
     (review,) = services.review_queue(rt)
     nt.catch_up(rt, at=datetime.now(UTC) + timedelta(hours=47))
@@ -350,16 +359,16 @@ def test_overdue_review_notified_once_past_the_stage_limit(demo: Runtime) -> Non
 
 def _ready_flip(rt: Runtime) -> None:
     """One readiness change of raise-with-beijing (lost), assessed."""
-    services.retract_evidence(rt, "alice", supporting_item(rt, FACTORY), "withdrawn story")
+    services.retract_evidence(rt, as_user(rt, "alice"), supporting_item(rt, FACTORY), "withdrawn story")
     assess(rt)
 
 
 def test_deliveries_by_mail_and_webhook_once_each(demo: Runtime, secrets: Any, mailbox: Mailbox, receiver: Receiver):
     rt = demo
     secrets({"mia-mail": mailbox.url("mia@example.org"), "mia-hook": receiver.url()})
-    nt.add_channel(rt, "mia", "mail", "mia-mail")
-    nt.add_channel(rt, "mia", "hook", "mia-hook")
-    nt.subscribe(rt, "mia", "readiness", action=BEIJING)
+    nt.add_channel(rt, as_user(rt, "mia"), "mail", "mia-mail")
+    nt.add_channel(rt, as_user(rt, "mia"), "hook", "mia-hook")
+    nt.subscribe(rt, as_user(rt, "mia"), "readiness", action=BEIJING)
     _ready_flip(rt)
     run = nt.catch_up(rt)
     assert run.notifications == 1 and run.deliveries == 2
@@ -388,8 +397,8 @@ def test_a_failing_channel_is_retried_with_backoff_then_shown_to_admins(
     rt = demo
     monkeypatch.setenv("CLAIMS_NOTIFY_MAX_ATTEMPTS", "3")
     secrets({"mia-hook": receiver.url()})
-    nt.add_channel(rt, "mia", "hook", "mia-hook")
-    nt.subscribe(rt, "mia", "readiness", action=BEIJING)
+    nt.add_channel(rt, as_user(rt, "mia"), "hook", "mia-hook")
+    nt.subscribe(rt, as_user(rt, "mia"), "readiness", action=BEIJING)
     receiver.fail = True
     _ready_flip(rt)
     nt.catch_up(rt)
@@ -399,7 +408,7 @@ def test_a_failing_channel_is_retried_with_backoff_then_shown_to_admins(
     assert nt.deliver(rt, at=t0 + timedelta(seconds=61)).failed == 1  # after 60 s
     assert nt.deliver(rt, at=t0 + timedelta(seconds=61 + 100)).failed == 0  # then 120 s
     assert nt.deliver(rt, at=t0 + timedelta(seconds=61 + 121)).dead == 1  # third failure: given up
-    (row,) = nt.delivery_rows(rt, "admin")
+    (row,) = nt.delivery_rows(rt, as_user(rt, "admin"))
     assert row["status"] == "dead" and row["attempts"] == 3 and "500" in (row["last_error"] or ""), row
     shown = cli("notify", "deliveries", "--status", "dead", "--as", "admin")
     assert shown.exit_code == 0 and "dead" in shown.output and "mia/hook" in shown.output
@@ -412,9 +421,9 @@ def test_a_failing_channel_is_retried_with_backoff_then_shown_to_admins(
 def test_daily_digest_once_per_day_to_digest_channels(demo: Runtime, secrets: Any, receiver: Receiver) -> None:
     rt = demo
     secrets({"bob-digest": receiver.url("digest"), "bob-now": receiver.url("now")})
-    nt.add_channel(rt, "bob", "digest", "bob-digest", digest=True)
-    nt.subscribe(rt, "bob", "signoff")
-    nt.subscribe(rt, "bob", "readiness", action=BEIJING)
+    nt.add_channel(rt, as_user(rt, "bob"), "digest", "bob-digest", digest=True)
+    nt.subscribe(rt, as_user(rt, "bob"), "signoff")
+    nt.subscribe(rt, as_user(rt, "bob"), "readiness", action=BEIJING)
     from tests.dashboard.dashboard_helpers import make_confirmable
 
     _ready_flip(rt)
@@ -435,13 +444,13 @@ def test_daily_digest_once_per_day_to_digest_channels(demo: Runtime, secrets: An
 
 def test_inbox_unread_counts_and_marking_read_is_audited(demo: Runtime, cli: Any) -> None:
     rt = demo
-    nt.subscribe(rt, "mia", "readiness", action=BEIJING)
+    nt.subscribe(rt, as_user(rt, "mia"), "readiness", action=BEIJING)
     _ready_flip(rt)
     nt.catch_up(rt)
     shown = json.loads(cli("inbox", "--json", "--as", "mia").output)
     assert shown["unread"] == 1 and shown["notifications"][0]["action"] == BEIJING
     assert cli("inbox", "read", "--as", "mia").exit_code == 0
-    assert nt.unread_count(rt, "mia") == 0
+    assert nt.unread_count(rt, as_user(rt, "mia")) == 0
     assert events_of(rt.database_url, EventKind.INBOX_READ)[0]["payload"]["person"] == "mia"
 
 
@@ -456,19 +465,19 @@ def test_two_notifiers_and_two_senders_at_once_produce_and_send_each_once(
 
     rt = Runtime(postgres_url)
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(signed_demo_case(tmp_path / "demo")))
     assess(rt)
     secrets({"hook": receiver.url()})
     for person in ("bob", "carol"):
-        nt.add_channel(rt, person, "hook", "hook")
-        nt.subscribe(rt, person, "signoff")
-    nt.subscribe(rt, "mia", "readiness", action=BEIJING)
+        nt.add_channel(rt, as_user(rt, person), "hook", "hook")
+        nt.subscribe(rt, as_user(rt, person), "signoff")
+    nt.subscribe(rt, as_user(rt, "mia"), "readiness", action=BEIJING)
     from tests.dashboard.dashboard_helpers import make_confirmable
 
     make_confirmable(rt)  # a sign-off request for bob and carol
     live = [e["id"] for e in services.claim_detail(rt, FACTORY)["evidence"] if e["stance"] == "supports"]
     for item in live[1:]:  # one line left: factory-exists falls back to reported, raise-with-beijing is not ready
-        services.retract_evidence(rt, "alice", item, "withdrawn story")
+        services.retract_evidence(rt, as_user(rt, "alice"), item, "withdrawn story")
     assess(rt)
     errors: list[BaseException] = []
 
@@ -503,27 +512,27 @@ def test_two_notifiers_and_two_senders_at_once_produce_and_send_each_once(
 
 def test_unknown_or_wrong_scope_is_refused(demo: Runtime) -> None:
     with pytest.raises(InvalidInput):
-        nt.subscribe(demo, "bob", "signoff", action=BEIJING)  # sign-offs are not per action
+        nt.subscribe(demo, as_user(demo, "bob"), "signoff", action=BEIJING)  # sign-offs are not per action
     with pytest.raises(NotFound):
-        nt.subscribe(demo, "mia", "readiness", case="no-such-case")
-    nt.subscribe(demo, "mia", "readiness", action=BEIJING)
+        nt.subscribe(demo, as_user(demo, "mia"), "readiness", case="no-such-case")
+    nt.subscribe(demo, as_user(demo, "mia"), "readiness", action=BEIJING)
     with pytest.raises(InvalidInput):
-        nt.subscribe(demo, "mia", "readiness", action=BEIJING)  # the same twice
+        nt.subscribe(demo, as_user(demo, "mia"), "readiness", action=BEIJING)  # the same twice
 
 
 def test_a_removed_channel_gets_nothing_more_and_its_name_is_free(demo: Runtime, secrets: Any, receiver: Receiver):
     rt = demo
     secrets({"hook": receiver.url()})
-    nt.add_channel(rt, "mia", "hook", "hook")
-    nt.subscribe(rt, "mia", "readiness", action=BEIJING)
+    nt.add_channel(rt, as_user(rt, "mia"), "hook", "hook")
+    nt.subscribe(rt, as_user(rt, "mia"), "readiness", action=BEIJING)
     _ready_flip(rt)
     nt.catch_up(rt)
-    nt.remove_channel(rt, "mia", "hook")
+    nt.remove_channel(rt, as_user(rt, "mia"), "hook")
     assert nt.deliver(rt).sent == 0 and receiver.posts == []  # its queued delivery was dropped
-    assert [r["status"] for r in nt.delivery_rows(rt, "admin")] == ["dropped"]
-    assert nt.channels(rt, "mia") == []
-    again = nt.add_channel(rt, "mia", "hook", "hook")
-    assert [c.name for c in nt.channels(rt, "mia")] == ["hook"] and again.id != 1
+    assert [r["status"] for r in nt.delivery_rows(rt, as_user(rt, "admin"))] == ["dropped"]
+    assert nt.channels(rt, as_user(rt, "mia")) == []
+    again = nt.add_channel(rt, as_user(rt, "mia"), "hook", "hook")
+    assert [c.name for c in nt.channels(rt, as_user(rt, "mia"))] == ["hook"] and again.id != 1
     assert [e["payload"]["name"] for e in events_of(rt.database_url, EventKind.CHANNEL_REMOVED)] == ["hook"]
 
 
@@ -533,15 +542,15 @@ def test_a_task_assigned_to_a_person_tells_them_once_and_a_task_taken_tells_nobo
     from claims.services import notes, tasks
 
     rt = demo
-    nt.subscribe(rt, "alice", "assigned")
-    nt.subscribe(rt, "bob", "assigned")
-    first, second = [t for t in tasks.list_tasks(rt, "mia", unassigned=True) if t["kind"] != "signoff"][:2]
-    tasks.assign(rt, "mia", first["id"], "alice")
-    tasks.take(rt, "bob", second["id"])
+    nt.subscribe(rt, as_user(rt, "alice"), "assigned")
+    nt.subscribe(rt, as_user(rt, "bob"), "assigned")
+    first, second = [t for t in tasks.list_tasks(rt, as_user(rt, "mia"), unassigned=True) if t["kind"] != "signoff"][:2]
+    tasks.assign(rt, as_user(rt, "mia"), first["id"], "alice")
+    tasks.take(rt, as_user(rt, "bob"), second["id"])
     nt.catch_up(rt)
     nt.catch_up(rt)
     (told,) = notices(rt, "alice")
     assert told["kind"] == "assigned" and "by mia" in told["title"]
     assert notices(rt, "bob") == []
-    note = notes.add_note(rt, "alice", "task", str(first["id"]), "Asked the *Reuters* desk")
-    assert [n.id for n in notes.list_notes(rt, "mia", "task", str(first["id"]))] == [note.id]
+    note = notes.add_note(rt, as_user(rt, "alice"), "task", str(first["id"]), "Asked the *Reuters* desk")
+    assert [n.id for n in notes.list_notes(rt, as_user(rt, "mia"), "task", str(first["id"]))] == [note.id]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from identity_helpers import as_user
 
 from claims import services
 from claims.demo import DEMO_CASE, DEMO_USERS
@@ -123,7 +124,7 @@ def loaded_sqlite(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     started by the test act as alice through CLAIMS_TOKEN (they inherit this process's environment)."""
     rt = Runtime(sqlite_url)
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(DEMO_CASE))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(DEMO_CASE))
     monkeypatch.setenv("CLAIMS_TOKEN", issue_token_unchecked(rt, "alice", reason="runtime test").token)
     get_settings.cache_clear()
     return sqlite_url
@@ -153,7 +154,7 @@ def test_assess_without_a_prefect_api_starts_no_server_and_imports_no_prefect(lo
 
     services.add_evidence(
         Runtime(loaded_sqlite),
-        "alice",
+        as_user(Runtime(loaded_sqlite), "alice"),
         "beijing-aware",
         "eu-official",
         "supports",

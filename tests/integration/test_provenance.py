@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from identity_helpers import as_user
 from integration_helpers import error_line
 from sqlalchemy import select
 
@@ -154,7 +155,7 @@ def test_an_untrusted_file_lands_where_its_evidence_puts_it_and_waits_for_a_revi
     with other_instance(tmp_path / "elsewhere"):
         init_key()
         signed = sign_case(forged(THREE))
-    services.import_case(rt, "carol", services.read_case_file(write(tmp_path / "untrusted.yaml", signed)))
+    services.import_case(rt, as_user(rt, "carol"), services.read_case_file(write(tmp_path / "untrusted.yaml", signed)))
     detail = services.claim_detail(rt, "factory")
     assert detail["stage"] == "corroborated"  # criteria for corroborated hold; confirmed needs sign-off here
     (review,) = services.review_queue(rt)
@@ -162,8 +163,10 @@ def test_an_untrusted_file_lands_where_its_evidence_puts_it_and_waits_for_a_revi
     assert "signed by untrusted key" in review["reason"] and "bob looked at it, trust me" in review["reason"]
     assert readiness(rt, "list-them")["ready"] is False
     with pytest.raises(services.RuleViolation, match="four eyes"):
-        services.approve(rt, "carol", review["id"])  # the importer brought the claim: not the second pair of eyes
-    services.approve(rt, "bob", review["id"], "checked the three lines myself")
+        services.approve(
+            rt, as_user(rt, "carol"), review["id"]
+        )  # the importer brought the claim: not the second pair of eyes
+    services.approve(rt, as_user(rt, "bob"), review["id"], "checked the three lines myself")
     assert services.claim_detail(rt, "factory")["stage"] == "confirmed"
     assert readiness(rt, "list-them")["ready"] is True
     assert services.audit_verify(rt).ok
@@ -178,7 +181,7 @@ def test_a_trusted_key_lets_its_history_stand_and_the_event_names_the_key(rt: Ru
     assert result.exit_code == 4, result.stderr  # only an admin decides whom to trust
     assert cli("trust", "add", "brussels-desk", public, "--as", "admin").exit_code == 0
     assert [k["name"] for k in json.loads(cli("trust", "list", "--json").stdout)] == ["brussels-desk"]
-    services.import_case(rt, "alice", services.read_case_file(path))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(path))
     assert services.claim_detail(rt, "factory")["stage"] == "confirmed"
     confirmed = event_payloads(rt, "claim.stage_changed")[-1]
     assert (confirmed["approved_by"], confirmed["attested_by"]) == ("bob", key_id_of(public))

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user
 from integration_helpers import error_line
 from sqlalchemy import select
 
@@ -21,7 +22,9 @@ CASE = "eu-drones-2024"
 
 
 def _add(rt: Runtime, actor: str = "alice") -> rep.ReportPage:
-    return rep.add_report(rt, actor, CASE, SEED.read_bytes(), filename=SEED.name, url="https://example.org/a")
+    return rep.add_report(
+        rt, as_user(rt, actor), CASE, SEED.read_bytes(), filename=SEED.name, url="https://example.org/a"
+    )
 
 
 def _number(page: rep.ReportPage, words: str) -> int:
@@ -46,7 +49,7 @@ def test_same_file_twice_in_a_case_is_refused(demo: Runtime):
     first = _add(demo)
     with pytest.raises(RuleViolation, match=rf"already report #{first.report.id}"):
         _add(demo)
-    assert len(rep.list_reports(demo, "mia", CASE)) == 1
+    assert len(rep.list_reports(demo, as_user(demo, "mia"), CASE)) == 1
 
 
 def test_manager_may_not_add_a_report(demo: Runtime):
@@ -71,13 +74,13 @@ def test_demo_report_yields_main_claim_and_unconfirmed_points_in_top_ten(demo: R
 def test_accept_as_claim(demo: Runtime):
     page = _add(demo)
     number = _number(page, "Talks between the EEAS and Beijing")
-    done = rep.accept_sentence(demo, "alice", page.report.id, number, as_claim=True, key="eeas-talks")
+    done = rep.accept_sentence(demo, as_user(demo, "alice"), page.report.id, number, as_claim=True, key="eeas-talks")
     assert done.claim == "eeas-talks" and done.evidence is None
     detail = services.claim_detail(demo, "eeas-talks")
     assert detail["statement"].startswith("Talks between the EEAS and Beijing")
-    shown = rep.show_report(demo, "mia", page.report.id)
+    shown = rep.show_report(demo, as_user(demo, "mia"), page.report.id)
     assert [(a.claim, a.number) for a in shown.accepted] == [("eeas-talks", number)]
-    assert rep.list_reports(demo, "mia", untriaged=True) == []
+    assert rep.list_reports(demo, as_user(demo, "mia"), untriaged=True) == []
 
 
 def test_accept_as_evidence_keeps_locator_and_quote(demo: Runtime):
@@ -85,7 +88,7 @@ def test_accept_as_evidence_keeps_locator_and_quote(demo: Runtime):
     number = _number(page, "Beijing has denied any involvement")
     cand = next(c for c in page.candidates if c.number == number)
     done = rep.accept_sentence(
-        demo, "alice", page.report.id, number, claim_key="beijing-aware", stance="contradicts",
+        demo, as_user(demo, "alice"), page.report.id, number, claim_key="beijing-aware", stance="contradicts",
         source="china-mfa", credibility=3,
     )  # fmt: skip
     item = next(e for e in services.claim_detail(demo, "beijing-aware")["evidence"] if e["id"] == done.evidence)
@@ -126,7 +129,7 @@ def test_pdf_report_text_is_extracted(demo: Runtime):
     pdf.add_page()
     pdf.set_font("Helvetica", size=12)
     pdf.multi_cell(0, 8, "Officials reportedly seized 12 drones in Gdansk on Friday. The ministry has denied it.")
-    page = rep.add_report(demo, "alice", CASE, bytes(pdf.output()), filename="note.pdf")
+    page = rep.add_report(demo, as_user(demo, "alice"), CASE, bytes(pdf.output()), filename="note.pdf")
     assert page.report.media_type == "application/pdf"
     assert "seized 12 drones in Gdansk" in page.text
     assert [c.number for c in page.candidates] and all(page.text[c.start : c.end] == c.text for c in page.candidates)
@@ -141,7 +144,7 @@ def test_a_candidate_that_says_a_known_claim_is_offered_it(demo: Runtime, cli, p
     assert "factory-exists" in offered, page.similar
     assert offered["factory-exists"] in ("same", "related")
     assert all(h.kind in ("same", "related") for hits in page.similar.values() for h in hits)
-    shown = rep.show_report(demo, "mia", page.report.id)  # readers get the same offer
+    shown = rep.show_report(demo, as_user(demo, "mia"), page.report.id)  # readers get the same offer
     assert {h.claim_key for h in shown.similar.get(main, [])} == set(offered)
 
     point_settings_at(demo.database_url)
@@ -169,10 +172,10 @@ def test_an_acceptance_that_fails_leaves_neither_claim_nor_evidence(
     monkeypatch.setattr(rep, "ReportSentence", broken)
     with pytest.raises(RuleViolation, match="could not be recorded"):
         if as_claim:
-            rep.accept_sentence(demo, "alice", page.report.id, number, as_claim=True, key="three-points")
+            rep.accept_sentence(demo, as_user(demo, "alice"), page.report.id, number, as_claim=True, key="three-points")
         else:
             rep.accept_sentence(
-                demo, "alice", page.report.id, number, claim_key="lethal-production",
+                demo, as_user(demo, "alice"), page.report.id, number, claim_key="lethal-production",
                 stance="supports", source="eu-official", credibility=3,
             )  # fmt: skip
     assert db_snapshot(demo.database_url) == before

@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user
 from integration_helpers import error_line
 from sqlalchemy import create_engine, text
 
@@ -46,22 +47,22 @@ def test_a_name_that_folds_to_an_existing_user_is_refused_in_one_line(rt: Runtim
 
 
 def test_names_are_stored_folded_and_sign_in_ignores_case(rt: Runtime):
-    services.add_user(rt, "admin", "Dana", "reviewer", password=PASSWORD)
+    services.add_user(rt, as_user(rt, "admin"), "Dana", "reviewer", password=PASSWORD)
     assert [u.name for u in services.list_users(rt) if u.name.lower() == "dana"] == ["dana"]
     assert ident.login(rt, "DANA", PASSWORD).identity.name == "dana"
 
 
 def test_four_eyes_bob_requests_and_bob_cannot_approve(three_lines: Runtime):
     rt = three_lines
-    services.add_user(rt, "admin", "Rae", "reviewer")
+    services.add_user(rt, as_user(rt, "admin"), "Rae", "reviewer")
     with pytest.raises(RuleViolation, match="'rae'"):
-        services.add_user(rt, "admin", "rae", "reviewer")
-    services.advance(rt, "Rae", "strong", Stage.CORROBORATED)
-    review = services.advance(rt, "Rae", "strong", Stage.CONFIRMED).review_id
+        services.add_user(rt, as_user(rt, "admin"), "rae", "reviewer")
+    services.advance(rt, as_user(rt, "Rae"), "strong", Stage.CORROBORATED)
+    review = services.advance(rt, as_user(rt, "Rae"), "strong", Stage.CONFIRMED).review_id
     with pytest.raises(RuleViolation, match="four eyes"):
-        services.approve(rt, "RAE", review, "it is me, but louder")
+        services.approve(rt, as_user(rt, "RAE"), review, "it is me, but louder")
     with pytest.raises(RuleViolation, match="four eyes"):
-        services.approve(rt, "rae", review, "it is me")
+        services.approve(rt, as_user(rt, "rae"), review, "it is me")
 
 
 def test_the_migration_refuses_a_database_with_two_spellings_of_one_name(db_url: str, cli):
@@ -95,9 +96,9 @@ def test_a_legacy_capitalised_name_is_found_by_any_spelling(rt: Runtime):
     with rt.uow() as uow:
         uow.users.add(User(name="Zoe", role="reviewer", created_at=now()))
         uow.commit()
-    assert ident.current_identity(rt, "zoe").name == "Zoe"
+    assert ident.current_identity(rt, as_user(rt, "zoe")).name == "Zoe"
     with pytest.raises(RuleViolation, match="'Zoe'"):
-        services.add_user(rt, "admin", "zoe", "reviewer")
+        services.add_user(rt, as_user(rt, "admin"), "zoe", "reviewer")
 
 
 # --- point 10: the token store and -o -----------------------------------------------------------
@@ -106,7 +107,7 @@ def test_a_legacy_capitalised_name_is_found_by_any_spelling(rt: Runtime):
 @pytest.fixture
 def bob_can_sign_in(rt: Runtime, own_config_dir: Path) -> Path:
     """bob has a password; the config dir starts empty (no stored sign-ins)."""
-    ident.set_password(rt, "admin", "bob", PASSWORD)
+    ident.set_password(rt, as_user(rt, "admin"), "bob", PASSWORD)
     shutil.rmtree(own_config_dir, ignore_errors=True)
     own_config_dir.mkdir(mode=0o700)
     return own_config_dir
@@ -183,7 +184,9 @@ ESCAPES = "\x1b[2J\x1b]0;pwned\x07 \x9b31m"  # clear screen, set the window titl
 
 
 def test_show_prints_stored_escape_codes_as_text_not_as_commands(three_lines: Runtime, cli):
-    services.add_evidence(three_lines, "bob", "weak", "reuters", "supports", credibility=2, summary=f"hi{ESCAPES}")
+    services.add_evidence(
+        three_lines, as_user(three_lines, "bob"), "weak", "reuters", "supports", credibility=2, summary=f"hi{ESCAPES}"
+    )
     result = cli("show", "weak")
     assert result.exit_code == 0, result.stderr
     assert not CONTROL_CHARS.search(result.stdout.replace("\n", "").replace("\t", ""))
@@ -257,7 +260,9 @@ def test_a_lock_wait_message_says_the_time_really_waited(three_lines: Runtime, m
     try:
         started = time.monotonic()
         with pytest.raises(ConcurrencyConflict) as refused:
-            services.add_evidence(three_lines, "bob", "weak", "reuters", "supports", credibility=2, summary="late")
+            services.add_evidence(
+                three_lines, as_user(three_lines, "bob"), "weak", "reuters", "supports", credibility=2, summary="late"
+            )
         waited = time.monotonic() - started
     finally:
         holder.close()

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from identity_helpers import as_user, system_identity
 from integration_helpers import error_line
 from sqlalchemy import select, text, update
 
@@ -105,7 +106,7 @@ def _cut_last_event(url: str) -> int:
 def test_every_write_is_checkpointed_so_cutting_the_tail_fails_verify(demo: Runtime, cli, env_db: str):
     """No `claims audit checkpoint` by hand: the write itself left a checkpoint, so its event cannot go quietly
     (a user added: an event the replay does not look at, so only a checkpoint can tell)."""
-    services.add_user(demo, "admin", "dora", "analyst")
+    services.add_user(demo, as_user(demo, "admin"), "dora", "analyst")
     cut = _cut_last_event(env_db)
     result = cli("audit", "verify")
     assert result.exit_code == 1, result.stdout
@@ -128,8 +129,8 @@ def test_verify_says_how_many_events_no_checkpoint_covers(demo: Runtime, cli, en
     from claims.services import audit
 
     monkeypatch.setattr(audit, "checkpoint_after_write", lambda url: None)
-    services.add_user(demo, "admin", "dora", "analyst")
-    services.add_user(demo, "admin", "eve", "analyst")
+    services.add_user(demo, as_user(demo, "admin"), "dora", "analyst")
+    services.add_user(demo, as_user(demo, "admin"), "eve", "analyst")
     result = cli("audit", "verify", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["uncovered"] == 2
@@ -156,7 +157,7 @@ def shift_clock(monkeypatch):
 def test_a_client_clock_an_hour_ahead_does_not_pass_the_lockout(postgres_url: str, own_config_dir, shift_clock):
     rt = Runtime(postgres_url)
     services.ensure_users(rt, DEMO_USERS)
-    ident.set_password(rt, "bob", "bob", PASSWORD)
+    ident.set_password(rt, as_user(rt, "bob"), "bob", PASSWORD)
     for _ in range(ident.MAX_FAILURES):
         with pytest.raises(PermissionDenied):
             ident.login(rt, "bob", "not the password!")
@@ -173,7 +174,7 @@ def test_a_client_clock_three_years_ahead_does_not_issue_a_three_year_token(
 ):
     rt = Runtime(postgres_url)
     services.ensure_users(rt, DEMO_USERS)
-    ident.set_password(rt, "bob", "bob", PASSWORD)
+    ident.set_password(rt, as_user(rt, "bob"), "bob", PASSWORD)
     shift_clock(timedelta(days=3 * 365))
     issued = ident.login(rt, "bob", PASSWORD, hours=12)
     real = datetime.now(UTC)
@@ -208,7 +209,7 @@ def test_a_backdated_event_is_refused_in_one_line_on_sqlite(
     shift_clock(timedelta(hours=-1))
     before = db_snapshot(sqlite_url)
     with pytest.raises(DomainError, match="earlier than the last event"):
-        services.add_user(rt, "admin", "dora", "analyst")
+        services.add_user(rt, as_user(rt, "admin"), "dora", "analyst")
     assert db_snapshot(sqlite_url) == before
 
 
@@ -277,7 +278,7 @@ def watched_hashing(monkeypatch):
 
 @pytest.mark.parametrize("who", ["right", "wrong", "unknown"])
 def test_sign_in_hashes_the_password_outside_the_writers_lock(rt: Runtime, watched_hashing, who: str):
-    ident.set_password(rt, "admin", "mia", PASSWORD)
+    ident.set_password(rt, as_user(rt, "admin"), "mia", PASSWORD)
     seen, url = watched_hashing
     url.append(rt.database_url)
     name, password = {"right": ("mia", PASSWORD), "wrong": ("mia", "not it at all"), "unknown": ("nobody", "x" * 12)}[
@@ -301,8 +302,8 @@ def _attempt(rt: Runtime, name: str, password: str, source: str = "10.0.0.1") ->
 
 
 def test_unknown_locked_and_wrong_answer_alike_in_time_and_words(rt: Runtime, watched_hashing):
-    ident.set_password(rt, "admin", "mia", PASSWORD)
-    ident.set_password(rt, "admin", "bob", PASSWORD)
+    ident.set_password(rt, as_user(rt, "admin"), "mia", PASSWORD)
+    ident.set_password(rt, as_user(rt, "admin"), "bob", PASSWORD)
     seen, url = watched_hashing
     url.append(rt.database_url)
     for _ in range(ident.MAX_FAILURES):
@@ -330,7 +331,7 @@ def test_no_one_locks_out_anyone_from_another_source(rt: Runtime, monkeypatch):
     """An attacker's failures lock the name only from the attacker's source; the right password from a source
     with no failures always works, even while the name is under attack from many sources."""
     monkeypatch.setattr(ident, "NAME_UNDER_ATTACK", 8)  # the rule, not the number (each try costs an argon2 hash)
-    ident.set_password(rt, "admin", "mia", PASSWORD)
+    ident.set_password(rt, as_user(rt, "admin"), "mia", PASSWORD)
     for n in range(ident.NAME_UNDER_ATTACK + 2):
         _attempt(rt, "mia", f"guess number {n}", source=f"203.0.113.{n % 5}")  # under 5 each: no source locked
     assert _attempt(rt, "mia", PASSWORD, source="203.0.113.1")[1] != "signed in"  # the attacker's source: locked
@@ -339,7 +340,7 @@ def test_no_one_locks_out_anyone_from_another_source(rt: Runtime, monkeypatch):
 
 def test_a_source_spraying_many_names_is_slowed_down(rt: Runtime, monkeypatch):
     monkeypatch.setattr(ident, "SOURCE_LIMIT", 8)
-    ident.set_password(rt, "admin", "mia", PASSWORD)
+    ident.set_password(rt, as_user(rt, "admin"), "mia", PASSWORD)
     for n in range(ident.SOURCE_LIMIT):
         _attempt(rt, f"user{n}", "guess guess guess", source="192.0.2.66")
     assert _attempt(rt, "mia", PASSWORD, source="192.0.2.66")[1] != "signed in"
@@ -371,13 +372,15 @@ def test_a_policy_changed_in_place_under_its_old_name_is_refused(
     from claims.domain.policy import load_policy
 
     path = _policy_copy(tmp_path)
-    services.assess_claims(Runtime(three_lines.database_url, load_policy(path)), "system", ["weak"])  # judged as v1
+    services.assess_claims(
+        Runtime(three_lines.database_url, load_policy(path)), system_identity(), ["weak"]
+    )  # judged as v1
     path.write_text(path.read_text(encoding="utf-8").replace("count = 2,", "count = 1,", 1), encoding="utf-8")
     changed = load_policy(path)
     assert changed.version == "v1" and changed.digest != load_policy(_policy_copy(tmp_path / "..")).digest
     before = db_snapshot(three_lines.database_url)
     with pytest.raises(DomainError) as refused:
-        services.assess_claims(Runtime(three_lines.database_url, changed), "system", ["weak", "strong"])
+        services.assess_claims(Runtime(three_lines.database_url, changed), system_identity(), ["weak", "strong"])
     message = str(refused.value)
     assert "'v1'" in message and changed.digest[:12] in message, message
     assert db_snapshot(three_lines.database_url) == before
@@ -392,7 +395,7 @@ def test_a_policy_changed_in_place_under_its_old_name_is_refused(
 
 
 def test_judgements_record_the_policy_content(three_lines: Runtime):
-    services.advance(three_lines, "alice", "strong", Stage.CORROBORATED)
+    services.advance(three_lines, as_user(three_lines, "alice"), "strong", Stage.CORROBORATED)
     with three_lines.uow(write=False) as uow:
         ev = uow.session.scalars(select(Event).where(Event.kind == "claim.stage_changed")).all()[-1]
         assert ev.policy_version == "v1" and ev.payload["policy_sha256"] == three_lines.policy.digest

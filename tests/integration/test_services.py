@@ -4,6 +4,7 @@ and its audit event in one transaction. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from identity_helpers import as_user, system_identity
 from integration_helpers import event_count, events_after
 
 import claims.services.transitions
@@ -27,7 +28,13 @@ def test_add_evidence_records_the_item_and_its_event(demo: Runtime):
     before = services.claim_detail(demo, "factory-exists")
     count = event_count(demo)
     added = services.add_evidence(
-        demo, "alice", "factory-exists", "us-treasury", "supports", grade="B2", summary="OFAC designation"
+        demo,
+        as_user(demo, "alice"),
+        "factory-exists",
+        "us-treasury",
+        "supports",
+        grade="B2",
+        summary="OFAC designation",
     )
     assert added.grade == "B2"
     after = services.claim_detail(demo, "factory-exists")
@@ -48,7 +55,7 @@ def test_add_evidence_records_the_item_and_its_event(demo: Runtime):
 
 
 def test_the_same_item_twice_is_refused(demo: Runtime):
-    args = (demo, "alice", "factory-exists", "us-treasury", "supports")
+    args = (demo, as_user(demo, "alice"), "factory-exists", "us-treasury", "supports")
     services.add_evidence(*args, credibility=2, summary="OFAC designation")
     with pytest.raises(RuleViolation, match="already recorded"):
         services.add_evidence(*args, credibility=2, summary="OFAC designation")
@@ -56,14 +63,16 @@ def test_the_same_item_twice_is_refused(demo: Runtime):
 
 def test_a_grade_letter_must_match_the_source(demo: Runtime):
     with pytest.raises(InvalidInput, match="reliability is B"):
-        services.add_evidence(demo, "alice", "factory-exists", "us-treasury", "supports", grade="A1", summary="x")
+        services.add_evidence(
+            demo, as_user(demo, "alice"), "factory-exists", "us-treasury", "supports", grade="A1", summary="x"
+        )
 
 
 def test_retraction_keeps_the_item_and_stops_it_counting(demo: Runtime):
     """factory-exists stands on reuters and eeas-intel; the diplomats repeat eeas-intel."""
     eeas = evidence_of(demo, "factory-exists", "eeas-intel")
     count = event_count(demo)
-    services.retract_evidence(demo, "alice", eeas["id"], "the intelligence was withdrawn")
+    services.retract_evidence(demo, as_user(demo, "alice"), eeas["id"], "the intelligence was withdrawn")
     item = evidence_of(demo, "factory-exists", "eeas-intel")
     assert (item["retracted"], item["retracted_by"], item["retraction_reason"]) == (
         True,
@@ -74,13 +83,13 @@ def test_retraction_keeps_the_item_and_stops_it_counting(demo: Runtime):
     assert (event["kind"], event["rationale"]) == ("evidence.retracted", "the intelligence was withdrawn")
 
     # The eeas-intel line survives through the diplomats, who repeat it: still two lines.
-    services.assess_claims(demo, "system", ["factory-exists"])
+    services.assess_claims(demo, system_identity(), ["factory-exists"])
     assert services.claim_detail(demo, "factory-exists")["stage"] == "corroborated"
 
     diplomats = evidence_of(demo, "factory-exists", "diplomats")
-    services.retract_evidence(demo, "alice", diplomats["id"], "they were repeating the EEAS")
+    services.retract_evidence(demo, as_user(demo, "alice"), diplomats["id"], "they were repeating the EEAS")
     count = event_count(demo)
-    services.assess_claims(demo, "system", ["factory-exists"])
+    services.assess_claims(demo, system_identity(), ["factory-exists"])
     detail = services.claim_detail(demo, "factory-exists")
     assert detail["stage"] == "reported"
     # the demotion, and the collection tasks re-planned with it (issue 18)
@@ -96,13 +105,13 @@ def test_retraction_keeps_the_item_and_stops_it_counting(demo: Runtime):
 
 def test_retracting_twice_or_an_unknown_item_is_refused(demo: Runtime):
     item = evidence_of(demo, "factory-exists", "reuters")
-    services.retract_evidence(demo, "alice", item["id"], "wrong")
+    services.retract_evidence(demo, as_user(demo, "alice"), item["id"], "wrong")
     with pytest.raises(ConcurrencyConflict, match="already retracted by alice"):
-        services.retract_evidence(demo, "bob", item["id"], "wrong again")
+        services.retract_evidence(demo, as_user(demo, "bob"), item["id"], "wrong again")
     with pytest.raises(NotFound, match="9999"):
-        services.retract_evidence(demo, "alice", 9999, "nope")
+        services.retract_evidence(demo, as_user(demo, "alice"), 9999, "nope")
     with pytest.raises(InvalidInput, match="reason"):
-        services.retract_evidence(demo, "alice", item["id"], "  ")
+        services.retract_evidence(demo, as_user(demo, "alice"), item["id"], "  ")
 
 
 # --- transitions -----------------------------------------------------------------------------
@@ -111,9 +120,10 @@ def test_retracting_twice_or_an_unknown_item_is_refused(demo: Runtime):
 def test_every_transition_writes_exactly_its_events(three_lines: Runtime, db_url: str, db_snapshot):
     rt = three_lines
 
-    def step(expected_kinds: list[str], fn, *args, **kwargs):
+    def step(expected_kinds: list[str], fn, actor: str, *args, **kwargs):
+        who = as_user(rt, actor)
         count = event_count(rt)
-        result = fn(rt, *args, **kwargs)
+        result = fn(rt, who, *args, **kwargs)
         events = events_after(rt, count)
         assert [e["kind"] for e in events] == expected_kinds
         return result, events
@@ -154,7 +164,7 @@ def test_every_transition_writes_exactly_its_events(three_lines: Runtime, db_url
     # A refused use case writes nothing at all.
     before = db_snapshot(db_url)
     with pytest.raises(ConcurrencyConflict, match="already approved"):
-        services.approve(rt, "bob", second.review_id)
+        services.approve(rt, as_user(rt, "bob"), second.review_id)
     assert db_snapshot(db_url) == before
     assert services.audit_verify(rt).ok
 
@@ -164,10 +174,11 @@ def test_advance_refuses_what_the_policy_does_not_allow_and_writes_nothing(
 ):
     rt = three_lines
 
-    def refused(error: type[Exception], match: str, fn, *args) -> None:
+    def refused(error: type[Exception], match: str, fn, actor: str, *args) -> None:
+        who = as_user(rt, actor)
         before = db_snapshot(db_url)
         with pytest.raises(error, match=match):
-            fn(rt, *args)
+            fn(rt, who, *args)
         assert db_snapshot(db_url) == before
 
     refused(
@@ -179,22 +190,22 @@ def test_advance_refuses_what_the_policy_does_not_allow_and_writes_nothing(
         CO,
     )
     refused(IllegalTransition, "reported -> confirmed is not allowed", services.advance, "alice", "strong", CF)
-    services.advance(rt, "alice", "strong", CO)
+    services.advance(rt, as_user(rt, "alice"), "strong", CO)
     refused(RuleViolation, "still meets corroborated", services.advance, "alice", "strong", R)
-    review = services.advance(rt, "alice", "strong", CF).review_id
+    review = services.advance(rt, as_user(rt, "alice"), "strong", CF).review_id
     refused(RuleViolation, "already has pending review", services.advance, "bob", "strong", CF)
-    services.approve(rt, "bob", review)
+    services.approve(rt, as_user(rt, "bob"), review)
     refused(RuleViolation, "is a reopen; use `claims reopen strong", services.advance, "alice", "strong", CO)
     refused(RuleViolation, "not a reopen", services.reopen, "bob", "weak", CO, "weak is not final")
 
 
 def test_roles_are_checked(three_lines: Runtime):
     with pytest.raises(PermissionDenied, match="'mia' has role manager"):
-        services.advance(three_lines, "mia", "strong", CO)
+        services.advance(three_lines, as_user(three_lines, "mia"), "strong", CO)
     with pytest.raises(PermissionDenied, match="may not reopen"):
-        services.reopen(three_lines, "alice", "strong", CO, "analysts cannot reopen")
+        services.reopen(three_lines, as_user(three_lines, "alice"), "strong", CO, "analysts cannot reopen")
     with pytest.raises(NotFound, match="'zed'"):
-        services.advance(three_lines, "zed", "strong", CO)
+        services.advance(three_lines, as_user(three_lines, "zed"), "strong", CO)
 
 
 def test_a_failed_commit_leaves_neither_the_change_nor_its_event(
@@ -209,9 +220,11 @@ def test_a_failed_commit_leaves_neither_the_change_nor_its_event(
 
     monkeypatch.setattr(UnitOfWork, "commit", broken_commit)
     with pytest.raises(RuntimeError):
-        services.advance(three_lines, "alice", "strong", CO)
+        services.advance(three_lines, as_user(three_lines, "alice"), "strong", CO)
     with pytest.raises(RuntimeError):
-        services.add_evidence(three_lines, "alice", "weak", "osint", "supports", credibility=2, summary="more")
+        services.add_evidence(
+            three_lines, as_user(three_lines, "alice"), "weak", "osint", "supports", credibility=2, summary="more"
+        )
     monkeypatch.undo()
     assert db_snapshot(db_url) == before
 
@@ -225,9 +238,9 @@ def test_every_change_to_a_claim_bumps_its_version_even_within_one_second(
     monkeypatch.setattr(claims.services.transitions, "now", lambda: pinned)
     rt = three_lines
     version = services.claim_detail(rt, "weak")["version"]
-    first = services.add_evidence(rt, "alice", "weak", "osint", "supports", credibility=3, summary="one")
-    services.add_evidence(rt, "alice", "weak", "reuters", "supports", credibility=3, summary="two")
-    services.retract_evidence(rt, "alice", first.id, "wrong claim")
+    first = services.add_evidence(rt, as_user(rt, "alice"), "weak", "osint", "supports", credibility=3, summary="one")
+    services.add_evidence(rt, as_user(rt, "alice"), "weak", "reuters", "supports", credibility=3, summary="two")
+    services.retract_evidence(rt, as_user(rt, "alice"), first.id, "wrong claim")
     assert services.claim_detail(rt, "weak")["version"] == version + 3
 
 
@@ -237,15 +250,19 @@ def test_every_change_to_a_claim_bumps_its_version_even_within_one_second(
 def test_refutation_end_to_end_blocks_the_action_that_needs_the_claim(demo: Runtime):
     """beijing-aware has no qualifying support (eu-official B4). Two independent contradicting lines,
     one of them B2 or better (eu-council A2, trade-data C3), outweigh zero: a refutation is due."""
-    services.add_evidence(demo, "alice", "beijing-aware", "eu-council", "contradicts", credibility=2, summary="a")
-    services.add_evidence(demo, "alice", "beijing-aware", "trade-data", "contradicts", credibility=3, summary="b")
-    (outcome,) = services.assess_claims(demo, "system", ["beijing-aware"])
+    services.add_evidence(
+        demo, as_user(demo, "alice"), "beijing-aware", "eu-council", "contradicts", credibility=2, summary="a"
+    )
+    services.add_evidence(
+        demo, as_user(demo, "alice"), "beijing-aware", "trade-data", "contradicts", credibility=3, summary="b"
+    )
+    (outcome,) = services.assess_claims(demo, system_identity(), ["beijing-aware"])
     assert outcome.review_requested is Stage.REFUTED
     assert outcome.stage is R  # requested, not applied: a reviewer must sign off
     (review,) = services.review_queue(demo)
     assert (review["claim"], review["to"], review["evidence_met"]) == ("beijing-aware", "refuted", True)
 
-    assert services.approve(demo, "bob", review["id"]).stage is Stage.REFUTED
+    assert services.approve(demo, as_user(demo, "bob"), review["id"]).stage is Stage.REFUTED
     (action,) = [a for a in services.action_readiness(demo) if a.key == "measures-chinese-state"]
     (blocked,) = [r for r in action.requirements if r.claim == "beijing-aware"]
     assert not blocked.met
@@ -255,9 +272,9 @@ def test_refutation_end_to_end_blocks_the_action_that_needs_the_claim(demo: Runt
 def test_a_confirmed_claim_losing_evidence_is_flagged_then_cleared_never_demoted(demo: Runtime):
     """dual-use-supply stands on eu-council A1, us-treasury B2 and trade-data C2: three lines."""
     treasury = evidence_of(demo, "dual-use-supply", "us-treasury")
-    services.retract_evidence(demo, "alice", treasury["id"], "designation lifted")
+    services.retract_evidence(demo, as_user(demo, "alice"), treasury["id"], "designation lifted")
     count = event_count(demo)
-    (outcome,) = services.assess_claims(demo, "system", ["dual-use-supply"])
+    (outcome,) = services.assess_claims(demo, system_identity(), ["dual-use-supply"])
     assert (outcome.stage, outcome.at_risk) == (Stage.CONFIRMED, True)
     # the flag, and (issue 18) a collection task for the line it lost: the claim gates an action
     (flagged,) = [e for e in events_after(demo, count) if not e["kind"].startswith("task.")]
@@ -274,39 +291,43 @@ def test_a_confirmed_claim_losing_evidence_is_flagged_then_cleared_never_demoted
 
     # Running the assessment again changes nothing and writes nothing.
     count = event_count(demo)
-    services.assess_claims(demo, "system", ["dual-use-supply"])
+    services.assess_claims(demo, system_identity(), ["dual-use-supply"])
     assert event_count(demo) == count
 
-    services.add_evidence(demo, "alice", "dual-use-supply", "reuters", "supports", credibility=2, summary="new")
-    (outcome,) = services.assess_claims(demo, "system", ["dual-use-supply"])
+    services.add_evidence(
+        demo, as_user(demo, "alice"), "dual-use-supply", "reuters", "supports", credibility=2, summary="new"
+    )
+    (outcome,) = services.assess_claims(demo, system_identity(), ["dual-use-supply"])
     assert (outcome.stage, outcome.at_risk) == (Stage.CONFIRMED, False)
     assert [e["kind"] for e in events_after(demo, count)][-2:] == ["claim.at_risk_cleared", "task.closed"]
 
 
 def test_a_pending_review_is_withdrawn_when_its_criteria_no_longer_hold(three_lines: Runtime):
     rt = three_lines
-    services.advance(rt, "alice", "strong", CO)
-    review = services.advance(rt, "alice", "strong", CF).review_id
+    services.advance(rt, as_user(rt, "alice"), "strong", CO)
+    review = services.advance(rt, as_user(rt, "alice"), "strong", CF).review_id
     osint = evidence_of(rt, "strong", "osint")
-    services.retract_evidence(rt, "alice", osint["id"], "fabricated")
+    services.retract_evidence(rt, as_user(rt, "alice"), osint["id"], "fabricated")
     count = event_count(rt)
-    services.assess_claims(rt, "system", ["strong"])
+    services.assess_claims(rt, system_identity(), ["strong"])
     (withdrawn,) = events_after(rt, count)
     assert (withdrawn["kind"], withdrawn["payload"]["review"]) == ("review.withdrawn", review)
     assert "(has 2 of 3)" in withdrawn["rationale"]
     with pytest.raises(ConcurrencyConflict, match="already withdrawn"):
-        services.approve(rt, "bob", review)
+        services.approve(rt, as_user(rt, "bob"), review)
     assert services.claim_detail(rt, "strong")["stage"] == "corroborated"
 
 
 def test_demoting_by_hand_withdraws_the_pending_review_in_the_same_transaction(three_lines: Runtime):
     rt = three_lines
-    services.advance(rt, "alice", "strong", CO)
-    review = services.advance(rt, "alice", "strong", CF).review_id
+    services.advance(rt, as_user(rt, "alice"), "strong", CO)
+    review = services.advance(rt, as_user(rt, "alice"), "strong", CF).review_id
     for source in ("afp", "osint"):
-        services.retract_evidence(rt, "alice", evidence_of(rt, "strong", source)["id"], "withdrawn by the outlet")
+        services.retract_evidence(
+            rt, as_user(rt, "alice"), evidence_of(rt, "strong", source)["id"], "withdrawn by the outlet"
+        )
     count = event_count(rt)
-    services.advance(rt, "alice", "strong", R, reason="lost two lines")
+    services.advance(rt, as_user(rt, "alice"), "strong", R, reason="lost two lines")
     kinds = [e["kind"] for e in events_after(rt, count)]
     assert kinds == ["review.withdrawn", "claim.stage_changed"]
     assert [r["status"] for r in services.review_queue(rt, None) if r["id"] == review] == ["withdrawn"]

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from identity_helpers import as_user
 from integration_helpers import error_line, event_count, events_after
 from sqlalchemy import func, select, update
 
@@ -39,7 +40,7 @@ def thresholds(monkeypatch: pytest.MonkeyPatch, merge: float, suggest: float) ->
 
 
 def found(rt: Runtime, statement: str, **kw: object) -> dict[str, tuple[str, float]]:
-    return {s.claim_key: (s.kind, s.score) for s in similar_claims(rt, "alice", statement, **kw)}
+    return {s.claim_key: (s.kind, s.score) for s in similar_claims(rt, as_user(rt, "alice"), statement, **kw)}
 
 
 def test_the_same_statement_is_same_and_a_paraphrase_from_another_angle_related(demo: Runtime):
@@ -134,7 +135,7 @@ def link_rows(rt: Runtime) -> list[tuple[int, int, str]]:
 
 def test_a_link_is_audited_with_actor_and_rationale(demo: Runtime):
     count = event_count(demo)
-    link_claims(demo, "alice", "lethal-production", "factory-exists", "related", "same factory")
+    link_claims(demo, as_user(demo, "alice"), "lethal-production", "factory-exists", "related", "same factory")
     (event,) = events_after(demo, count)
     assert (event["kind"], event["actor"], event["claim"], event["rationale"]) == (
         "claim.linked",
@@ -151,20 +152,20 @@ def test_a_link_is_audited_with_actor_and_rationale(demo: Runtime):
 
 def test_self_and_cyclic_duplicates_are_refused_and_change_nothing(demo: Runtime):
     with pytest.raises(RuleViolation, match="itself"):
-        link_claims(demo, "alice", "beijing-aware", "beijing-aware", "duplicate", "x")
-    link_claims(demo, "alice", "beijing-aware", "lethal-production", "duplicate", "same")
-    link_claims(demo, "alice", "lethal-production", "shipped-to-russia", "duplicate", "same")
+        link_claims(demo, as_user(demo, "alice"), "beijing-aware", "beijing-aware", "duplicate", "x")
+    link_claims(demo, as_user(demo, "alice"), "beijing-aware", "lethal-production", "duplicate", "same")
+    link_claims(demo, as_user(demo, "alice"), "lethal-production", "shipped-to-russia", "duplicate", "same")
     rows, count = link_rows(demo), event_count(demo)
     with pytest.raises(RuleViolation, match="cycle shipped-to-russia -> beijing-aware -> lethal-production"):
-        link_claims(demo, "alice", "shipped-to-russia", "beijing-aware", "duplicate", "loop")
+        link_claims(demo, as_user(demo, "alice"), "shipped-to-russia", "beijing-aware", "duplicate", "loop")
     with pytest.raises(RuleViolation, match="already marked a duplicate"):
-        link_claims(demo, "alice", "beijing-aware", "factory-exists", "duplicate", "second survivor")
+        link_claims(demo, as_user(demo, "alice"), "beijing-aware", "factory-exists", "duplicate", "second survivor")
     with pytest.raises(InvalidInput, match="rationale"):
-        link_claims(demo, "alice", "factory-exists", "beijing-aware", "related", " ")
+        link_claims(demo, as_user(demo, "alice"), "factory-exists", "beijing-aware", "related", " ")
     with pytest.raises(InvalidInput, match="kind: 'twin'"):
-        link_claims(demo, "alice", "factory-exists", "beijing-aware", "twin", "x")
+        link_claims(demo, as_user(demo, "alice"), "factory-exists", "beijing-aware", "twin", "x")
     with pytest.raises(services.PermissionDenied):
-        link_claims(demo, "mia", "factory-exists", "beijing-aware", "related", "x")
+        link_claims(demo, as_user(demo, "mia"), "factory-exists", "beijing-aware", "related", "x")
     assert (link_rows(demo), event_count(demo)) == (rows, count)
 
 
@@ -188,12 +189,14 @@ def test_readiness_follows_a_duplicate_to_its_survivor(demo: Runtime):
             ],
         }
     )
-    services.import_case(demo, "alice", case)
+    services.import_case(demo, as_user(demo, "alice"), case)
     assert ready("ngo-demarche")[0] is False
-    link_claims(demo, "alice", "plant-xinjiang", "factory-exists", "duplicate", "the same factory")
+    link_claims(demo, as_user(demo, "alice"), "plant-xinjiang", "factory-exists", "duplicate", "the same factory")
     assert ready("ngo-demarche") == (True, ())
     # The survivor's own gaps, named as the survivor's, when it falls short.
-    link_claims(demo, "alice", "factory-exists", "beijing-aware", "duplicate", "for the test: a weaker survivor")
+    link_claims(
+        demo, as_user(demo, "alice"), "factory-exists", "beijing-aware", "duplicate", "for the test: a weaker survivor"
+    )
     ok, gaps = ready("ngo-demarche")
     assert ok is False
     assert gaps and all(g.startswith("duplicate of 'beijing-aware': ") for g in gaps)
@@ -252,6 +255,6 @@ def test_what_if_follows_a_duplicate_too(demo: Runtime):
         return action.ready_now
 
     assert ready_now("eu-listing-manufacturer") is False  # factory-exists and lethal-production not confirmed
-    link_claims(demo, "alice", "factory-exists", "dual-use-supply", "duplicate", "for the test")
-    link_claims(demo, "alice", "lethal-production", "dual-use-supply", "duplicate", "for the test")
+    link_claims(demo, as_user(demo, "alice"), "factory-exists", "dual-use-supply", "duplicate", "for the test")
+    link_claims(demo, as_user(demo, "alice"), "lethal-production", "dual-use-supply", "duplicate", "for the test")
     assert ready_now("eu-listing-manufacturer") is True  # both judged on the confirmed dual-use-supply

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user
 from integration_helpers import small_case
 from process_helpers import env_for
 from sqlalchemy import select
@@ -31,7 +32,7 @@ WORKER = Path(__file__).with_name("stress_worker.py")
 def test_eight_processes_of_mixed_operations_lose_nothing_and_decide_nothing_twice(rt: Runtime, db_url: str, tmp_path):
     services.import_case(
         rt,
-        "alice",
+        as_user(rt, "alice"),
         small_case(
             {"reuters": "B", "afp": "C", "osint": "C", "eeas": "B", "tass": "C"},
             {

@@ -28,6 +28,7 @@ from uuid import UUID
 import httpx
 import psutil
 import pytest
+from identity_helpers import as_user
 from sqlalchemy import create_engine, text
 
 from claims import services
@@ -138,10 +139,16 @@ def prefect_cli(*args: str, env: dict[str, str], timeout: float = STARTUP) -> st
 def test_four_assessments_at_once_on_two_workers_judge_every_claim_once(postgres_url: str, tmp_path: Path):
     rt = Runtime(postgres_url)
     services.ensure_users(rt, DEMO_USERS)
-    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path)))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(signed_demo_case(tmp_path)))
     # a third independent line (B2): the assessment moves factory-exists and asks a reviewer to confirm it
     services.add_evidence(
-        rt, "alice", "factory-exists", "eu-official", "supports", credibility=2, summary="A third independent line."
+        rt,
+        as_user(rt, "alice"),
+        "factory-exists",
+        "eu-official",
+        "supports",
+        credibility=2,
+        summary="A third independent line.",
     )
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
@@ -266,7 +273,7 @@ def test_four_assessments_at_once_on_two_workers_judge_every_claim_once(postgres
             assert wait_for("its process gone", lambda: not psutil.pid_exists(pid) or _zombie(pid), 60, procs)
 
             # decided elsewhere; the next assessment resumes the suspended run, which ends without deciding again
-            services.approve(rt, "carol", review["id"], "three independent lines, one of them B2")
+            services.approve(rt, as_user(rt, "carol"), review["id"], "three independent lines, one of them B2")
             follow_up = trigger()
             wait_for("the follow-up assessment", lambda: finished([follow_up]), RUNS, procs)
             done = wait_for(

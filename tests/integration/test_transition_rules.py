@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from identity_helpers import as_user
 from integration_helpers import error_line
 
 from claims import services
@@ -24,14 +25,16 @@ CO, CF = Stage.CORROBORATED, Stage.CONFIRMED
 
 def test_approving_after_the_criteria_stopped_holding_is_refused(three_lines: Runtime, db_url: str, db_snapshot):
     rt = three_lines
-    services.advance(rt, "alice", "strong", CO)
-    review = services.advance(rt, "alice", "strong", CF).review_id
+    services.advance(rt, as_user(rt, "alice"), "strong", CO)
+    review = services.advance(rt, as_user(rt, "alice"), "strong", CF).review_id
     assert review is not None
     # The request was sound; then a contradicting C3 line arrives before the reviewer looks.
-    services.add_evidence(rt, "bob", "strong", "afp", "contradicts", credibility=3, summary="AFP now doubts it")
+    services.add_evidence(
+        rt, as_user(rt, "bob"), "strong", "afp", "contradicts", credibility=3, summary="AFP now doubts it"
+    )
     before = db_snapshot(db_url)
     with pytest.raises(RuleViolation, match=rf"review: #{review} can no longer be approved, 'strong' misses confirmed"):
-        services.approve(rt, "carol", review, "looked fine last week")
+        services.approve(rt, as_user(rt, "carol"), review, "looked fine last week")
     assert db_snapshot(db_url) == before
     (queued,) = services.review_queue(rt)
     assert (queued["id"], queued["status"], queued["evidence_met"]) == (review, "pending", False)
@@ -111,7 +114,7 @@ def test_a_history_that_breaks_the_stage_rules_is_refused_naming_the_step(
     unchecked._attestation = verify_signature(sign_case(data))  # this instance's key: trusted, replayed
     assert unchecked.attestation is not None
     with pytest.raises(InvalidInput) as replayed:
-        services.import_case(rt, "alice", unchecked)
+        services.import_case(rt, as_user(rt, "alice"), unchecked)
     assert str(replayed.value).startswith(f"case file: {message}")
     assert db_snapshot(db_url) == before
 
@@ -137,7 +140,9 @@ def test_a_sound_history_imports_and_exports_unchanged(rt: Runtime):
         {"stage": "reported", "at": "2024-01-04T00:00:00Z", "by": "carol", "rationale": "forged"},
     ]
     init_key()  # signed by this instance's key, so the history is vouched for and replayed
-    services.import_case(rt, "alice", services.validate_case(sign_case(case_with_history(history, "reported"))))
+    services.import_case(
+        rt, as_user(rt, "alice"), services.validate_case(sign_case(case_with_history(history, "reported")))
+    )
     (_, bad) = services.export_case(rt, "hist")["claims"]
     assert [(h["stage"], h["by"], h.get("approved_by")) for h in bad["history"]] == [
         ("reported", "alice", None),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from identity_helpers import as_user, system_identity
 from pytest_bdd import given, parsers, then, when
 from sqlalchemy import select
 
@@ -78,14 +79,14 @@ def a_case_with_sources(rt: Runtime, datatable: list[list[str]]) -> str:
             entry["derived_from"] = cell["derived_from"]
         sources.append(entry)
     case = {"case": {"key": CASE, "title": "A feature's case"}, "sources": sources}
-    services.import_case(rt, "alice", services.validate_case(case))
+    services.import_case(rt, as_user(rt, "alice"), services.validate_case(case))
     return CASE
 
 
 @given(parsers.parse('a reported claim "{claim}"'))
 def a_reported_claim(rt: Runtime, case_key: str, claim: str) -> None:
     case = {"case": {"key": case_key, "title": "A feature's case"}, "claims": [{"key": claim, "statement": claim}]}
-    services.import_case(rt, "alice", services.validate_case(case))
+    services.import_case(rt, as_user(rt, "alice"), services.validate_case(case))
     assert detail(rt, claim)["stage"] == "reported"
 
 
@@ -93,7 +94,13 @@ def a_reported_claim(rt: Runtime, case_key: str, claim: str) -> None:
 @when(parsers.parse('"{source}" {stance} "{claim}" with credibility {credibility:d}'))
 def evidence_from(rt: Runtime, source: str, stance: str, claim: str, credibility: int) -> None:
     services.add_evidence(
-        rt, "alice", claim, source, stance, credibility=credibility, summary=f"{source} on {claim} ({credibility})"
+        rt,
+        as_user(rt, "alice"),
+        claim,
+        source,
+        stance,
+        credibility=credibility,
+        summary=f"{source} on {claim} ({credibility})",
     )
 
 
@@ -105,17 +112,17 @@ def eu_drones(demo: Runtime) -> None:
 @given("the assessment has run")
 @when("the assessment runs")
 def run_assessment(rt: Runtime) -> None:
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))
 
 
 @given(parsers.parse('"{claim}" has been corroborated by "{user}"'))
 def corroborated_by(rt: Runtime, claim: str, user: str) -> None:
-    assert services.advance(rt, user, claim, Stage.CORROBORATED).stage is Stage.CORROBORATED
+    assert services.advance(rt, as_user(rt, user), claim, Stage.CORROBORATED).stage is Stage.CORROBORATED
 
 
 @given(parsers.parse('"{user}" has requested confirmation of "{claim}"'), target_fixture="review_id")
 def requested_confirmation(rt: Runtime, user: str, claim: str) -> int:
-    result = services.advance(rt, user, claim, Stage.CONFIRMED)
+    result = services.advance(rt, as_user(rt, user), claim, Stage.CONFIRMED)
     assert result.review_id is not None
     assert result.stage is Stage.CORROBORATED  # a request, not yet a move
     return result.review_id
@@ -123,7 +130,7 @@ def requested_confirmation(rt: Runtime, user: str, claim: str) -> int:
 
 @given(parsers.parse('"{user}" has approved the review'))
 def approved(rt: Runtime, user: str, review_id: int) -> None:
-    assert services.approve(rt, user, review_id).status == "approved"
+    assert services.approve(rt, as_user(rt, user), review_id).status == "approved"
 
 
 # --- when ----------------------------------------------------------------------------------
@@ -132,7 +139,7 @@ def approved(rt: Runtime, user: str, review_id: int) -> None:
 @when(parsers.parse('the evidence from "{source}" on "{claim}" is retracted'))
 def retract(rt: Runtime, source: str, claim: str) -> None:
     (item,) = [e for e in detail(rt, claim)["evidence"] if e["source"] == source and not e["retracted"]]
-    services.retract_evidence(rt, "alice", item["id"], f"{source} withdrew it")
+    services.retract_evidence(rt, as_user(rt, "alice"), item["id"], f"{source} withdrew it")
 
 
 @when(parsers.parse('"{user}" asks to move "{claim}" to {stage}'), target_fixture="outcome")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from identity_helpers import as_user
 from prefect_support import BackgroundRun, start_harness, stop_harness
 from pytest_bdd import given, parsers, scenarios, then, when
 from typer.testing import CliRunner
@@ -42,7 +43,7 @@ def signoff(rt: Runtime, review_id: int) -> Iterator[dict[str, Any]]:
     yield state
     run: BackgroundRun | None = state.get("run")
     if run is not None and run.thread.is_alive():
-        services.reject(rt, "carol", review_id, "scenario cleanup")
+        services.reject(rt, as_user(rt, "carol"), review_id, "scenario cleanup")
         run.thread.join(10)
 
 
@@ -60,7 +61,7 @@ def run_waits(rt: Runtime, review_id: int, signoff: dict[str, Any]) -> None:
 def submit(rt: Runtime, review_id: int, signoff: dict[str, Any], user: str, decision: str, why: str | None) -> None:
     """The person proves who they are with a one-time code; one the rules refuse never gets a code to type."""
     try:
-        code, _ = issue_signoff_code(rt, user, review_id)
+        code, _ = issue_signoff_code(rt, as_user(rt, user), review_id)
     except DomainError as exc:
         signoff["refused"] = str(exc)
         return

@@ -42,7 +42,7 @@ def list_claims(
     from claims.domain.grades import Grade
     from claims.store.queries import ClaimFilters, claim_page
 
-    check_permission(rt, who.name, "read")
+    check_permission(rt, who, "read")
     filters = ClaimFilters(
         case=case,
         stages=[Stage.parse(stage).value] if stage else None,
@@ -59,14 +59,14 @@ def list_claims(
 @router.get("/claims/{key}", response_model=dict[str, Any])
 def show_claim(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     """A claim: stage, evidence with grades and lineage roots, assessment and history (as `claims show --json`)."""
-    check_permission(rt, who.name, "read")
+    check_permission(rt, who, "read")
     return services.claim_detail(rt, key)
 
 
 @router.get("/readiness", response_model=list[ActionReadiness])
 def readiness(rt: Rt, who: Who, case: str | None = None) -> list[dict[str, Any]]:
     """Policy actions: ready or not, which claims gate each, and what would close the gap."""
-    check_permission(rt, who.name, "read")
+    check_permission(rt, who, "read")
     return services.readiness_json(services.action_readiness(rt, case))
 
 
@@ -75,7 +75,7 @@ def add_evidence(key: str, body: EvidenceIn, rt: Rt, who: Who) -> dict[str, Any]
     """Attach one graded evidence item to a claim."""
     added = services.add_evidence(
         rt,
-        who.name,
+        who,
         key,
         body.source,
         body.stance,
@@ -92,7 +92,7 @@ def add_evidence(key: str, body: EvidenceIn, rt: Rt, who: Who) -> dict[str, Any]
 @router.post("/evidence/{evidence_id}/retract", response_model=EvidenceOut)
 def retract_evidence(evidence_id: Id, body: RetractIn, rt: Rt, who: Who) -> dict[str, Any]:
     """Retract an evidence item; it stays on record but never counts again."""
-    item = services.retract_evidence(rt, who.name, evidence_id, body.reason)
+    item = services.retract_evidence(rt, who, evidence_id, body.reason)
     return {"id": item.id, "claim": item.claim, "grade": item.grade}
 
 
@@ -100,7 +100,7 @@ def retract_evidence(evidence_id: Id, body: RetractIn, rt: Rt, who: Who) -> dict
 def advance(key: str, body: AdvanceIn, rt: Rt, who: Who) -> dict[str, Any]:
     """Request a transition: corroborate/demote apply now, confirm/refute open a review."""
     result = services.advance(
-        rt, who.name, key, Stage.parse(body.to), expect_version=body.if_version, reason=body.reason
+        rt, who, key, Stage.parse(body.to), expect_version=body.if_version, reason=body.reason
     )
     return {
         "claim": result.claim,

@@ -26,7 +26,7 @@ def list_reviews(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> dict[str, Any]:
     """Review requests by impact, each with the assessment of its target stage (as `claims review list --json`)."""
-    check_permission(rt, who.name, "read")
+    check_permission(rt, who, "read")
     page = services.review_page(
         rt, None if status == "all" else status, case=case, action=action, limit=limit, offset=offset
     )
@@ -40,10 +40,10 @@ def _decision(d: services.Decision) -> dict[str, Any]:
 @router.post("/reviews/{review_id}/approve", response_model=DecisionOut)
 def approve(review_id: Id, body: DecisionIn, rt: Rt, who: Who) -> dict[str, Any]:
     """Approve a request (a reviewer other than the requester); the claim moves if the criteria still hold."""
-    return _decision(services.approve(rt, who.name, review_id, body.rationale))
+    return _decision(services.approve(rt, who, review_id, body.rationale))
 
 
 @router.post("/reviews/{review_id}/reject", response_model=DecisionOut)
 def reject(review_id: Id, body: RejectIn, rt: Rt, who: Who) -> dict[str, Any]:
     """Reject a request; the claim stays where it is."""
-    return _decision(services.reject(rt, who.name, review_id, body.rationale))
+    return _decision(services.reject(rt, who, review_id, body.rationale))

@@ -45,7 +45,7 @@ async def import_case_file(request: Request, rt: Rt, who: Who) -> dict[str, Any]
         with os.fdopen(fd, "wb") as fh:
             async for chunk in request.stream():
                 await anyio.to_thread.run_sync(fh.write, chunk)
-        report = await run_in_threadpool(services.import_path, rt, who.name, path)
+        report = await run_in_threadpool(services.import_path, rt, who, path)
     finally:
         path.unlink(missing_ok=True)
     return {"case": report.case, "created": report.created, "left_out": [x.as_json() for x in report.left_out]}
@@ -63,10 +63,10 @@ def assess(body: AssessIn, rt: Rt, who: Who) -> dict[str, Any]:
     from flows.assessment import BatchesFailed
     from flows.runner import assess as run
 
-    check_permission(rt, who.name, "assess")  # refused before any flow run, even with nothing to assess
+    check_permission(rt, who, "assess")  # refused before any flow run, even with nothing to assess
     try:
         report = run(
-            rt, who.name, body.keys or None, case=body.case, batch_size=body.batch_size, quiet=True, full=body.full
+            rt, who, body.keys or None, case=body.case, batch_size=body.batch_size, quiet=True, full=body.full
         )
     except BatchesFailed as exc:
         raise RunFailed(f"assessment: {exc}") from exc
