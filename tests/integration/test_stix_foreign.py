@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import stix2
 import stix_bundles
+from identity_helpers import as_user
 from integration_helpers import error_line
 from process_helpers import env_for
 
@@ -31,7 +32,7 @@ def left_out(report_or_list) -> dict[str, str]:
 def test_a_stix2_made_bundle_imports_what_it_can_and_lists_the_rest(rt: Runtime, tmp_path: Path):
     o = stix_bundles.feed()
     path = stix_bundles.write(o.bundle, tmp_path / "feed.json")
-    report = services.import_path(rt, "alice", path)
+    report = services.import_path(rt, as_user(rt, "alice"), path)
     assert report.case == o.report.id
     assert report.created == {"cases": 1, "sources": 3, "claims": 3, "evidence": 4, "actions": 0}
 
@@ -67,7 +68,7 @@ def test_a_stix2_made_bundle_imports_what_it_can_and_lists_the_rest(rt: Runtime,
     assert why[o.nowhere] == f"in object_refs of {o.report.id} but not in the bundle"
     assert "x-acme-widget" in why[o.custom["id"]] and "observable" in why[o.address.id]
 
-    again = services.import_path(rt, "alice", path)  # idempotent, and says again what it leaves out
+    again = services.import_path(rt, as_user(rt, "alice"), path)  # idempotent, and says again what it leaves out
     assert set(again.created.values()) == {0} and left_out(again) == why
 
 
