@@ -39,7 +39,7 @@ _STANCE = {s: s.value for s in Stance}
 NEW = 0  # the claim id in the rows of a new claim's items and reviews, until the writer knows it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Voucher:
     """Who vouches for a file's confirm/refute history: a trusted key that signed it, or nobody."""
 
@@ -55,7 +55,7 @@ class Voucher:
 UNVOUCHED = Voucher("none")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """A source of the case as the rows need it: its id, grade letter, name and lineage root."""
 
@@ -65,7 +65,7 @@ class Source:
     root: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImportContext:
     """What every claim of one import is written against."""
 
@@ -79,7 +79,7 @@ class ImportContext:
     sources: dict[str, Source]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Known:
     """What the database holds of one chunk's claims: key -> (id, case id), the case keys of other cases'
     claims among them, and the item fingerprints of each claim of this case."""
@@ -108,18 +108,19 @@ def claim_rows(ctx: ImportContext, chunk: Sequence[tuple[int, ClaimEntry]], know
     """The rows of a chunk of validated claims (with their index in the file), in file order; refuses with
     one line naming the field, before anything of the chunk is written."""
     out = []
+    sources, trusted = ctx.sources, ctx.voucher.trusted
     for i, entry in chunk:
-        where = f"{ctx.origin}: claims[{i}]"
         found = known.claims.get(entry.key)
         if found is not None and found[1] != ctx.case_id:
             other = known.case_keys.get(found[1])
-            raise InvalidInput(f"{where}.key: {entry.key!r} already belongs to case {other!r}")
-        rows = _new_claim(ctx, entry, where) if found is None else ClaimRows(entry.key, claim_id=found[0])
+            raise InvalidInput(f"{ctx.origin}: claims[{i}].key: {entry.key!r} already belongs to case {other!r}")
+        rows = _new_claim(ctx, entry, i) if found is None else ClaimRows(entry.key, claim_id=found[0])
         for j, ev in enumerate(entry.evidence):
-            if ev.source not in ctx.sources:
-                raise InvalidInput(f"{where}.evidence[{j}].source: unknown source {ev.source!r}")
+            if ev.source not in sources:
+                where = f"{ctx.origin}: claims[{i}].evidence[{j}].source"
+                raise InvalidInput(f"{where}: unknown source {ev.source!r}")
         _items(ctx, entry, rows, known.fingerprints.get(found[0], set()) if found else set())
-        if rows.row is not None and not ctx.voucher.trusted and _claims_more(entry):
+        if rows.row is not None and not trusted and (entry.history or entry.reviews) and _claims_more(entry):
             _land_unvouched(ctx, entry, rows)
         out.append(rows)
     return out
@@ -130,7 +131,7 @@ def _claims_more(entry: ClaimEntry) -> bool:
     return bool(entry.reviews) or any(step.stage is not Stage.REPORTED for step in entry.history)
 
 
-def _new_claim(ctx: ImportContext, entry: ClaimEntry, where: str) -> ClaimRows:
+def _new_claim(ctx: ImportContext, entry: ClaimEntry, index: int) -> ClaimRows:
     """The claim at `reported`, its history replayed through the transition rule (applied when vouched for)."""
     history = entry.history
     first = history[0] if history and history[0].stage is Stage.REPORTED else None
@@ -152,7 +153,8 @@ def _new_claim(ctx: ImportContext, entry: ClaimEntry, where: str) -> ClaimRows:
     rows = ClaimRows(entry.key, reported=payload)
     replayed = Stage.REPORTED.value
     extra = {"attested_by": voucher.key_id}
-    for index, step in entry.replayed_history():  # asked even when not applied: a history no rule allows is refused
+    # Each step is asked even when it is not applied: a history no rule allows is refused either way.
+    for step_index, step in entry.replayed_history():
         at = to_utc(step.at)
         try:
             change = stage_change(
@@ -161,7 +163,7 @@ def _new_claim(ctx: ImportContext, entry: ClaimEntry, where: str) -> ClaimRows:
                 rationale=step.rationale, requested_by=step.by, approved_by=step.approved_by, at=at, extra=extra,
             )  # fmt: skip
         except DomainError as err:
-            raise history_error(where, index, err) from None
+            raise history_error(f"{ctx.origin}: claims[{index}]", step_index, err) from None
         replayed = step.stage.value
         if voucher.trusted:
             rows.moves.append(change)
@@ -196,6 +198,7 @@ def _items(ctx: ImportContext, entry: ClaimEntry, rows: ClaimRows, have: set[str
     """The claim's items not already on it (by fingerprint), with what its event lists of each."""
     claim_id = NEW if rows.claim_id is None else rows.claim_id
     actor, stamp, sources = ctx.actor, ctx.stamp, ctx.sources
+    add, listed = rows.items.append, rows.listed.append
     for ev in entry.evidence:
         stance = _STANCE[ev.stance]
         credibility = int(ev.credibility)
@@ -205,25 +208,15 @@ def _items(ctx: ImportContext, entry: ClaimEntry, rows: ClaimRows, have: set[str
         have.add(fp)
         retracted = ev.retracted
         source = sources[ev.source]
-        rows.items.append(
-            EvidenceRow(
-                claim_id=claim_id,
-                source_id=source.id,
-                stance=stance,
-                credibility=credibility,
-                summary=ev.summary,
-                locator=ev.locator,
-                observed_at=ev.observed_at,
-                added_by=ev.added_by or actor,
-                added_at=to_utc(ev.added_at) or stamp,
-                fingerprint=fp,
-                retracted=retracted,
-                retracted_by=ev.retracted_by if retracted else None,
-                retracted_at=(to_utc(ev.retracted_at) or stamp) if retracted else None,
-                retraction_reason=ev.retraction_reason if retracted else None,
-            )
-        )
-        rows.listed.append((ev.source, stance, f"{source.reliability}{credibility}", retracted))
+        row = EvidenceRow(
+            claim_id, source.id, stance, credibility, ev.summary, ev.locator, ev.observed_at,
+            ev.added_by or actor, to_utc(ev.added_at) or stamp, fp, retracted,
+            ev.retracted_by if retracted else None,
+            (to_utc(ev.retracted_at) or stamp) if retracted else None,
+            ev.retraction_reason if retracted else None,
+        )  # fmt: skip
+        add(row)
+        listed((ev.source, stance, f"{source.reliability}{credibility}", retracted))
 
 
 def _facts(ctx: ImportContext, key: str, rows: ClaimRows) -> ClaimFacts:

@@ -1,4 +1,10 @@
-"""Use cases: import a case file (idempotent) and export one (lossless)."""
+"""Use cases: import a case file (idempotent) and export one (lossless).
+
+The import is one pipeline for every file (decision 0016): read and validated (casefile.py, or
+streamed claim by claim by bulk_import.py), each chunk of claims turned into typed rows
+(`import_rows.claim_rows`), the rows written by one writer (`write_rows`: bulk inserts, then the
+events through `EventLog.append_many`), all in one transaction (`run_import`).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,14 @@ from claims.domain import changes
 from claims.domain.lineage import resolve_roots
 from claims.services.casefile import CaseFile, ClaimEntry
 from claims.services.errors import InvalidInput, NotFound
-from claims.services.import_rows import UNVOUCHED, ClaimRows, ImportContext, Known, Voucher, claim_rows
+from claims.services.import_rows import (
+    UNVOUCHED,
+    ClaimRows,
+    ImportContext,
+    Known,
+    Voucher,
+    claim_rows,
+)
 from claims.services.import_rows import Source as SourceRow
 from claims.services.provenance import trusted_name
 from claims.services.runtime import Runtime, authorize
@@ -219,7 +232,7 @@ def write_rows(uow: UnitOfWork, ctx: ImportContext, rows: list[ClaimRows], creat
     for r in rows:
         if r.claim_id is None:
             claim_id = ids[r.key]
-            evidence += [EvidenceRow(claim_id, *item[1:]) for item in r.items]
+            evidence += [EvidenceRow._make((claim_id, *item[1:])) for item in r.items]
         elif r.items:
             evidence += r.items
             grown.append(r.claim_id)
