@@ -1,9 +1,10 @@
 """One event shape per fact: the change a use case or an assessment step makes, before it is chained.
 
-A stage change, a review requested or decided, an at-risk flag, a claim reported and a bulk import's
-items are written on two paths: one claim at a time through the unit of work (`UnitOfWork.record_change`)
-and a batch at a time through the bulk writer (`EventLog.append_many`). Both take a `Change` made by the
-functions here, so the event a fact leaves in the hash chain is spelled once, whatever the path.
+A stage change, a review requested, decided or imported, an at-risk flag, a claim reported, an import's
+items and the import itself are written on two paths: one claim at a time through the unit of work
+(`UnitOfWork.record_change`) and a batch at a time through the bulk writer (`EventLog.append_many`: the
+assessment's batches, every case-file import). Both take a `Change` made by the functions here, so the
+event a fact leaves in the hash chain is spelled once, whatever the path.
 """
 
 from __future__ import annotations
@@ -122,5 +123,30 @@ def claim_reported(case: str, claim: str, payload: Mapping[str, Any]) -> Change:
 
 
 def evidence_imported(case: str, claim: str, items: Sequence[Mapping[str, Any]]) -> Change:
-    """`evidence.imported`: a bulk import's new items on a known claim, each as `evidence.added` carries it."""
+    """`evidence.imported`: an import's new items on a known claim, each as `evidence.added` carries it."""
     return Change(EventKind.EVIDENCE_IMPORTED, case, claim, payload={"via": "import", "items": list(items)})
+
+
+def review_imported(
+    case: str,
+    claim: str,
+    from_stage: str,
+    to: str,
+    *,
+    status: str,
+    requested_by: str,
+    decided_by: str | None,
+    rationale: str | None,
+    policy: str,
+) -> Change:
+    """`review.imported`: a review a vouched-for case file brings, decided or not; made before the review
+    has an id (`for_review` adds it)."""
+    payload = {"status": status, "requested_by": requested_by, "decided_by": decided_by}
+    return Change(EventKind.REVIEW_IMPORTED, case, claim, from_stage, to, rationale, policy, payload)
+
+
+def case_imported(case: str, created: Mapping[str, int], *, signature: str, attested_by: str | None) -> Change:
+    """`case.imported`: what an import created, and who vouched for the file (`signature`: none, untrusted,
+    trusted; `attested_by`: the signing key)."""
+    payload = {**created, "attested_by": attested_by, "signature": signature}
+    return Change(EventKind.CASE_IMPORTED, case, payload=payload)

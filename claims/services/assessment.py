@@ -59,7 +59,7 @@ def after_run(rt: Runtime, changed: int) -> bool:
     """Called once when an assessment run ends; whether it refreshed the statistics."""
     if changed < STATISTICS_AFTER:
         return False
-    from claims.services.bulk_import import refresh_statistics
+    from claims.services.intake import refresh_statistics
 
     refresh_statistics(rt)
     return True

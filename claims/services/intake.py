@@ -1,27 +1,39 @@
-"""Use cases: import a case file (idempotent) and export one (lossless)."""
+"""Use cases: import a case file (idempotent) and export one (lossless).
+
+The import is one pipeline for every file (decision 0018): read and validated (casefile.py, or
+streamed claim by claim by bulk_import.py), each chunk of claims turned into typed rows
+(`import_rows.claim_rows`), the rows written by one writer (`write_rows`: bulk inserts, then the
+events through `EventLog.append_many`), all in one transaction (`run_import`).
+"""
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from claims.domain import changes
-from claims.domain.assessment import assess
-from claims.domain.errors import DomainError
-from claims.domain.events import EventKind
 from claims.domain.lineage import resolve_roots
-from claims.domain.stages import ReviewStatus, Stage
-from claims.domain.transitions import TransitionRequest, Via, decide_transition
-from claims.services.casefile import CaseFile, ClaimEntry, LeftOut, ReviewEntry, check_history, history_error
+from claims.services.casefile import CaseFile, ClaimEntry, LeftOut
 from claims.services.errors import InvalidInput, NotFound
-from claims.services.evidence import fingerprint
-from claims.services.facts import load_facts
 from claims.services.identity import Identity
+from claims.services.import_rows import (
+    UNVOUCHED,
+    ClaimRows,
+    ImportContext,
+    Known,
+    Voucher,
+    claim_rows,
+)
+from claims.services.import_rows import Source as SourceRow
 from claims.services.provenance import trusted_name
 from claims.services.runtime import Runtime, authorize
-from claims.services.transitions import move, now, touch
-from claims.store.models import ActionRequirement, Case, Claim, Evidence, PolicyAction, ReviewRequest, Source
+from claims.services.transitions import now
+from claims.store.models import ActionRequirement, Case, Claim, PolicyAction, ReviewRequest, Source
+from claims.store.repositories import EvidenceRow, ReviewRow
 from claims.store.types import to_utc
 from claims.store.uow import UnitOfWork
 
@@ -37,51 +49,130 @@ class ImportReport:
         return any(self.created.values())
 
 
+CHUNK = 1000  # claims per round of inserts: bounded parameters, bounded memory
+KINDS = ("cases", "sources", "claims", "evidence", "actions")
+
+Progress = Callable[[int, int], None]  # (claims read, evidence items written)
+
+
+def _no_progress(claims: int, evidence: int) -> None:
+    return None
+
+
 def import_case(rt: Runtime, who: Identity, case_file: CaseFile) -> ImportReport:
-    """Create what is new in the file; what is already known by key is left as it is.
+    """Create what is new in a validated case file; what is already known by key is left as it is.
 
     One transaction: a file that fails half-way (an unknown source key, a lineage cycle)
     leaves the database exactly as before.
     """
-    actor = who.name
+    return run_import(rt, who, case_file, enumerate(case_file.claims))
+
+
+def run_import(
+    rt: Runtime,
+    who: Identity,
+    header: CaseFile,
+    claims: Iterable[tuple[int, ClaimEntry]],
+    progress: Progress | None = None,
+    rest: Callable[[], CaseFile] | None = None,
+) -> ImportReport:
+    """The one import: case and sources, then the claims chunk by chunk as rows, then the policy actions.
+
+    `header` is the validated file (its claims may come separately, validated one by one as a large
+    file is read: `claims`, each with its index in the file); `rest` gives the policy actions once the
+    claims are read, when the file lists them after the claims. One transaction.
+    """
+    cf = header
+    progress = progress or _no_progress
     created: Counter[str] = Counter()
-    with rt.uow() as uow:
-        authorize(uow, who, "import")
-        voucher = _voucher(uow, case_file)
-        case = uow.cases.get(case_file.case.key)
-        if case is None:
-            case = Case(key=case_file.case.key, title=case_file.case.title, created_at=now())
-            uow.cases.add(case)
-            uow.flush()
-            created["cases"] += 1
-        sources = _import_sources(uow, case, case_file, created)
-        claims = _import_claims(uow, rt, actor, case, case_file, sources, created, voucher)
-        _import_actions(uow, case, case_file, claims, created)
-        kinds = ("cases", "sources", "claims", "evidence", "actions")
-        report = ImportReport(case.key, {k: created[k] for k in kinds}, case_file.left_out)
-        if report.changed:
-            uow.record(
-                EventKind.CASE_IMPORTED,
-                actor=actor,
-                case_key=case.key,
-                payload={**report.created, "attested_by": voucher.get("key_id"), "signature": voucher["signature"]},
-            )
+    with _no_cycle_collection(), rt.uow() as uow:
+        with uow.bulk_write():
+            actor = authorize(uow, who, "import").name
+            voucher = _voucher(uow, cf)
+            case = uow.cases.get(cf.case.key)
+            if case is None:
+                case = Case(key=cf.case.key, title=cf.case.title, created_at=now())
+                uow.cases.add(case)
+                uow.flush()
+                created["cases"] += 1
+            sources = _import_sources(uow, case, cf, created)
+            ctx = ImportContext(case.id, case.key, cf.origin, actor, now(), voucher, rt.policy, _sources(sources))
+            seen: set[str] = set()
+            read = 0
+            for chunk in _chunks(claims):
+                for i, entry in chunk:
+                    if entry.key in seen:
+                        raise InvalidInput(f"{cf.origin}: claims[{i}].key: duplicate key {entry.key!r}")
+                    seen.add(entry.key)
+                write_rows(uow, ctx, claim_rows(ctx, chunk, _known(uow, ctx, chunk)), created)
+                read += len(chunk)
+                progress(read, created["evidence"])
+            if rest is not None:
+                cf = rest()
+            required = {r.claim for a in cf.policy_actions for r in a.requires}
+            _import_actions(uow, case, cf, {c.key: c for c in uow.claims.in_case(case.id, required)}, created)
+            report = ImportReport(case.key, {k: created[k] for k in KINDS}, header.left_out)
+            if report.changed:
+                change = changes.case_imported(
+                    case.key, report.created, signature=voucher.signature, attested_by=voucher.key_id
+                )
+                uow.record_change(change, actor=actor)
         uow.commit()
-        return report
+    if created["claims"] + created["evidence"] >= CHUNK:
+        refresh_statistics(rt)
+    return report
 
 
-UNVOUCHED: dict[str, Any] = {"signature": "none", "trusted": False}
+def refresh_statistics(rt: Runtime) -> None:
+    """After a bulk write: fresh planner statistics (PostgreSQL chose a 10-minute plan without them)."""
+    with rt.uow() as uow:
+        uow.refresh_statistics()
+        uow.commit()
 
 
-def _voucher(uow: UnitOfWork, cf: CaseFile) -> dict[str, Any]:
+def _chunks(items: Iterable[tuple[int, ClaimEntry]]) -> Iterator[list[tuple[int, ClaimEntry]]]:
+    chunk: list[tuple[int, ClaimEntry]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the rows stream through (an eighth of a large import).
+
+    Every few thousand new containers the collector ran, and its full passes walked the whole
+    long-lived heap again; the rows, entries and payloads of an import hold no reference cycles,
+    so plain reference counting frees them chunk by chunk anyway.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _voucher(uow: UnitOfWork, cf: CaseFile) -> Voucher:
     """Who vouches for the file's confirm/refute history: a trusted key that signed it, or nobody."""
     att = cf.attestation
     if att is None:
         return UNVOUCHED
     name = trusted_name(uow, att)
     if name is None:
-        return {"signature": "untrusted", "trusted": False, "key_id": att.key_id}
-    return {"signature": "trusted", "trusted": True, "key_id": att.key_id, "key_name": name}
+        return Voucher("untrusted", att.key_id)
+    return Voucher("trusted", att.key_id, name)
+
+
+def _sources(known: dict[str, Source]) -> dict[str, SourceRow]:
+    """The case's sources as the rows need them, each with its lineage root."""
+    roots = resolve_roots({k: (s.derived_from.key if s.derived_from else None) for k, s in known.items()})
+    return {k: SourceRow(s.id, s.reliability, s.name, roots[k]) for k, s in known.items()}
 
 
 def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[str]) -> dict[str, Source]:
@@ -116,242 +207,62 @@ def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[
     return known
 
 
-def _import_claims(
-    uow: UnitOfWork,
-    rt: Runtime,
-    actor: str,
-    case: Case,
-    cf: CaseFile,
-    sources: dict[str, Source],
-    created: Counter[str],
-    voucher: dict[str, Any],
-) -> dict[str, Claim]:
-    claims: dict[str, Claim] = {c.key: c for c in uow.claims.for_case(case.id)}
-    for i, entry in enumerate(cf.claims):
-        claim = claims.get(entry.key)
-        new = claim is None
-        if claim is None:
-            existing = uow.claims.get(entry.key)
-            if existing is not None:
-                raise InvalidInput(
-                    f"{cf.origin}: claims[{i}].key: {entry.key!r} already belongs to case {existing.case.key!r}"
-                )
-            claim = _new_claim(uow, actor, case, entry, f"{cf.origin}: claims[{i}]", voucher)
-            claims[entry.key] = claim
-            created["claims"] += 1
-        known = {e.fingerprint for e in claim.evidence}
-        for j, ev in enumerate(entry.evidence):
-            source = sources.get(ev.source)
-            if source is None:
-                raise InvalidInput(f"{cf.origin}: claims[{i}].evidence[{j}].source: unknown source {ev.source!r}")
-            fp = fingerprint(ev.source, ev.stance.value, int(ev.credibility), ev.summary, ev.locator, ev.observed_at)
-            if fp in known:
-                continue
-            known.add(fp)
-            item = Evidence(
-                claim=claim,
-                source=source,
-                stance=ev.stance.value,
-                credibility=int(ev.credibility),
-                summary=ev.summary,
-                locator=ev.locator,
-                observed_at=ev.observed_at,
-                added_by=ev.added_by or actor,
-                added_at=to_utc(ev.added_at) or now(),
-                fingerprint=fp,
-                retracted=ev.retracted,
-                retracted_by=ev.retracted_by if ev.retracted else None,
-                retracted_at=(to_utc(ev.retracted_at) or now()) if ev.retracted else None,
-                retraction_reason=ev.retraction_reason if ev.retracted else None,
-            )
-            uow.evidence.add(item)
-            touch(claim)
-            created["evidence"] += 1
-            uow.flush()
-            uow.record(
-                EventKind.EVIDENCE_ADDED,
-                actor=actor,
-                claim=claim,
-                payload={
-                    "evidence": item.id,
-                    "source": source.key,
-                    "stance": item.stance,
-                    "grade": str(item.grade),
-                    "via": "import",
-                    "retracted": item.retracted,
-                },
-            )
-        claims_more = entry.reviews or any(h.stage is not Stage.REPORTED for h in entry.history)
-        if new and not voucher["trusted"] and claims_more:
-            _land_unvouched(uow, rt, actor, claim, entry, cf.origin, voucher)
-    return claims
+def _known(uow: UnitOfWork, ctx: ImportContext, chunk: list[tuple[int, ClaimEntry]]) -> Known:
+    """What the database already holds of the chunk's claims (bounded IN lists)."""
+    existing = uow.claims.ids_and_cases([entry.key for _, entry in chunk])
+    case_keys = {case_id: uow.cases.key_of(case_id) or "" for _, case_id in existing.values() if case_id != ctx.case_id}
+    ours = sorted(claim_id for claim_id, case_id in existing.values() if case_id == ctx.case_id)
+    fingerprints: dict[int, set[str]] = {}
+    if ours:
+        for claim_id, fp in uow.evidence.ids_by_fingerprint(ours):
+            fingerprints.setdefault(claim_id, set()).add(fp)
+    return Known(existing, case_keys, fingerprints)
 
 
-def _new_claim(
-    uow: UnitOfWork, actor: str, case: Case, entry: ClaimEntry, where: str, voucher: dict[str, Any]
-) -> Claim:
-    """Create the claim; replay its stage history and reviews only when a trusted key vouches for them.
-
-    Without that, the history is kept as provenance in the `claim.reported` event and the
-    claim is placed by its evidence afterwards (`_land_unvouched`).
-    """
-    stamp = now()
-    history = entry.history or []
-    first = history[0] if history and history[0].stage is Stage.REPORTED else None
-    claim = Claim(
-        case=case,
-        key=entry.key,
-        statement=entry.statement,
-        stage=Stage.REPORTED.value,
-        assignee=entry.assignee,
-        created_at=stamp,
-        updated_at=stamp,
-        reported_at=to_utc(first.at) if first else stamp,
-    )
-    if entry.withdrawn:
-        claim.withdrawn_at, claim.withdrawn_by = to_utc(entry.withdrawn.at), entry.withdrawn.by
-        claim.withdrawal_reason = entry.withdrawn.reason
-    uow.claims.add(claim)
-    uow.flush()
-    payload: dict[str, Any] = {"by": first.by if first else actor}
-    if first:
-        payload["at"] = to_utc(first.at).isoformat()
-    if voucher["trusted"]:
-        payload["attested_by"] = voucher["key_id"]
-    elif history or entry.reviews:
-        payload["provenance"] = {
-            "signature": voucher["signature"],
-            **({"key_id": voucher["key_id"]} if "key_id" in voucher else {}),
-            "stage": entry.stage.value,
-            "history": [h.model_dump(mode="json", exclude_none=True) for h in history],
-            "reviews": [r.model_dump(mode="json", exclude_none=True) for r in entry.reviews],
-        }
-    uow.record_change(changes.claim_reported(claim.case.key, claim.key, payload), actor=actor)
-    if not voucher["trusted"]:
-        check_history(entry, where)  # not replayed, but a history no rule allows is still refused
-        return claim
-    for index, step in entry.replayed_history():
-        try:
-            move(
-                uow,
-                claim,
-                step.stage,
-                actor=actor,
-                via=Via.IMPORT,
-                policy_version=None,
-                criteria_met=None,  # history happened under the evidence and policy of its day
-                rationale=step.rationale,
-                requested_by=step.by,
-                approved_by=step.approved_by,
-                at=to_utc(step.at),
-                extra={"attested_by": voucher["key_id"]},
-            )
-        except DomainError as err:
-            raise history_error(where, index, err) from None
-    for review in entry.reviews:
-        _import_review(uow, claim, review, actor)
-    return claim
-
-
-def _import_review(uow: UnitOfWork, claim: Claim, entry: ReviewEntry, actor: str) -> None:
-    review = ReviewRequest(
-        claim=claim,
-        from_stage=entry.from_stage.value,
-        to_stage=entry.to_stage.value,
-        status=entry.status.value,
-        requested_by=entry.requested_by,
-        requested_at=to_utc(entry.requested_at),
-        reason=entry.reason,
-        policy_version=entry.policy_version,
-        decided_by=entry.decided_by,
-        decided_at=to_utc(entry.decided_at),
-        rationale=entry.rationale,
-    )
-    uow.reviews.add(review)
-    uow.flush()
-    uow.record(
-        EventKind.REVIEW_IMPORTED,
-        actor=actor,
-        claim=claim,
-        from_stage=review.from_stage,
-        to_stage=review.to_stage,
-        rationale=review.rationale,
-        policy_version=review.policy_version,
-        payload={
-            "review": review.id,
-            "status": review.status,
-            "requested_by": review.requested_by,
-            "decided_by": review.decided_by,
-        },
-    )
-
-
-def _land_unvouched(
-    uow: UnitOfWork, rt: Runtime, actor: str, claim: Claim, entry: ClaimEntry, origin: str, voucher: dict[str, Any]
-) -> None:
-    """Place a claim from an unsigned or untrusted file where its evidence puts it, never further.
-
-    Corroborated if the criteria hold (an automatic step), else reported. A confirm or refute the
-    file claims becomes a review request here, carrying the imported rationale, for a reviewer
-    other than the importer.
-    """
-    uow.flush()
-    uow.session.expire(claim, ["evidence"])
-    result = assess(load_facts(uow, [claim])[claim.key], rt.policy)
-    if result.for_stage(Stage.CORROBORATED).evidence_met:
-        move(
-            uow,
-            claim,
-            Stage.CORROBORATED,
-            actor=actor,
-            via=Via.ASSESSMENT,
-            policy_version=rt.policy.version,
-            criteria_met=True,  # just assessed under this instance's policy
-            rationale="corroboration criteria hold",
-            extra={"imported": True},
-        )
-    claimed = next((h for h in reversed(entry.history) if h.stage.is_final), None)
-    pending = next((r for r in entry.reviews if r.status is ReviewStatus.PENDING), None)
-    if entry.stage.is_final and claimed is not None:
-        target = claimed.stage
-        said = f"{claimed.stage} by {claimed.by}, approved by {claimed.approved_by}"
-        said += f": {claimed.rationale}" if claimed.rationale else ""
-    elif pending is not None:
-        target = pending.to_stage
-        said = f"review to {pending.to_stage} requested by {pending.requested_by}"
-        said += f": {pending.reason}" if pending.reason else ""
-    else:
-        return
-    # The same rule as every other path: only a transition that needs a sign-off becomes a request.
-    request = TransitionRequest(
-        claim=claim.key, from_stage=Stage(claim.stage), to_stage=target, via=Via.ADVANCE, requested_by=actor
-    )
-    try:
-        decision = decide_transition(request)
-    except DomainError:
-        return
-    if decision.apply:
-        return
-    how = "unsigned" if voucher["signature"] == "none" else f"signed by untrusted key {voucher['key_id']}"
-    reason = f"imported from {origin} ({how}): {said}"
-    review = ReviewRequest(
-        claim=claim,
-        from_stage=claim.stage,
-        to_stage=target.value,
-        status=ReviewStatus.PENDING.value,
-        requested_by=actor,
-        requested_at=now(),
-        reason=reason,
-        policy_version=rt.policy.version,
-    )
-    uow.reviews.add(review)
-    touch(claim)
-    uow.flush()
-    change = changes.review_requested(
-        claim.case.key, claim.key, review.from_stage, review.to_stage, reason=reason, policy=rt.policy.version,
-        review=review.id, via="import",
-    )  # fmt: skip
-    uow.record_change(change, actor=actor)
+def write_rows(uow: UnitOfWork, ctx: ImportContext, rows: list[ClaimRows], created: Counter[str]) -> None:
+    """The one writer of an import's rows: claims, evidence, reviews in bulk, then their events, chained in
+    file order (per claim: `claim.reported` listing its items, its stage steps, its reviews; a known claim
+    that gained items: one `evidence.imported`)."""
+    ids = {r.key: r.claim_id for r in rows if r.claim_id is not None}
+    new = [r.row for r in rows if r.row is not None]
+    if new:
+        uow.claims.insert_rows(new)
+        ids.update((key, claim_id) for key, (claim_id, _) in uow.claims.ids_and_cases([c.key for c in new]).items())
+        created["claims"] += len(new)
+    evidence: list[EvidenceRow] = []
+    grown: list[int] = []
+    for r in rows:
+        if r.claim_id is None:
+            claim_id = ids[r.key]
+            evidence += [EvidenceRow._make((claim_id, *item[1:])) for item in r.items]
+        elif r.items:
+            evidence += r.items
+            grown.append(r.claim_id)
+    item_ids: dict[tuple[int, str], int] = {}
+    if evidence:
+        uow.evidence.insert_rows(evidence)
+        item_ids = uow.evidence.ids_by_fingerprint(sorted({row.claim_id for row in evidence}))
+        created["evidence"] += len(evidence)
+        if grown:  # known claims that gained evidence: a new version, as one change each
+            uow.claims.bump_versions(grown, ctx.stamp)
+    reviews = [ReviewRow(ids[r.key], *row[1:]) for r in rows for row, _ in r.reviews]
+    review_ids = iter(uow.reviews.insert_rows(reviews))
+    events = []
+    for r in rows:
+        claim_id = ids[r.key]
+        items = [
+            {"evidence": item_ids[(claim_id, row.fingerprint)], "source": source, "stance": stance, "grade": grade,
+             "retracted": retracted}
+            for row, (source, stance, grade, retracted) in zip(r.items, r.listed, strict=True)
+        ]  # fmt: skip
+        if r.reported is not None:  # a new claim: reported with the items it came with
+            payload = {**r.reported, "via": "import", "items": items} if items else r.reported
+            events.append(changes.claim_reported(ctx.case_key, r.key, payload).row())
+            events += [move.row() for move in r.moves]
+            events += [change.for_review(next(review_ids)).row() for _, change in r.reviews]
+        elif items:  # a known claim that gained items
+            events.append(changes.evidence_imported(ctx.case_key, r.key, items).row())
+    uow.events.append_many(ctx.actor, events)
 
 
 def _import_actions(uow: UnitOfWork, case: Case, cf: CaseFile, claims: dict[str, Claim], created: Counter[str]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import flag_modified
 
 from claims.domain import changes
+from claims.domain.changes import Change
 from claims.domain.errors import RuleViolation
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
@@ -53,13 +54,50 @@ def move(
     """Set the stage and its timestamp, clear at-risk, and record `claim.stage_changed`.
 
     Every stage change of one claim at a time passes here (a batch of the assessment asks the same
-    `decide_transition` in `_check_move` and writes the same `changes.stage_changed`): a move the rule
-    refuses (or allows only after a sign-off nobody gave) raises and changes nothing.
+    `decide_transition` in `_check_move` and writes the same `changes.stage_changed`; an import's rows
+    ask `stage_change` below): a move the rule refuses (or allows only after a sign-off nobody gave)
+    raises and changes nothing.
     """
-    from_stage = claim.stage
+    change = stage_change(
+        claim.case.key, claim.key, claim.stage, to, actor=actor, via=via, policy_version=policy_version,
+        criteria_met=criteria_met, gaps=gaps, rationale=rationale, requested_by=requested_by,
+        approved_by=approved_by, review_id=review_id, at=at, extra=extra,
+    )  # fmt: skip
+    claim.stage = to.value
+    setattr(claim, f"{to.value}_at", at or now())
+    claim.at_risk = False
+    touch(claim)
+    # The event's time is the transaction's clock (the database server's on PostgreSQL), as is the stage
+    # timestamp's; a move replayed from a case file keeps its historical time in the payload.
+    uow.record_change(change, actor=actor)
+
+
+def stage_change(
+    case_key: str,
+    claim_key: str,
+    from_stage: str,
+    to: Stage,
+    *,
+    actor: str,
+    via: Via,
+    policy_version: str | None,
+    criteria_met: bool | None,
+    gaps: tuple[str, ...] = (),
+    rationale: str | None = None,
+    requested_by: str | None = None,
+    approved_by: str | None = None,
+    review_id: int | None = None,
+    at: datetime | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Change:
+    """The `claim.stage_changed` the transition rule allows, or the rule's refusal (raised).
+
+    `move` applies it to a loaded claim; an import's rows (claims.services.import_rows) carry it
+    to the claim's row and the bulk writer, so both ask the rule the same question.
+    """
     decision = decide_transition(
         TransitionRequest(
-            claim=claim.key,
+            claim=claim_key,
             from_stage=Stage(from_stage),
             to_stage=to,
             via=via,
@@ -73,15 +111,10 @@ def move(
         )
     )
     if not decision.apply:
-        raise RuleViolation(f"stage: {from_stage} -> {to} of {claim.key!r} needs a reviewer's sign-off first")
-    when = at or now()
-    claim.stage = to.value
-    setattr(claim, f"{to.value}_at", when)
-    claim.at_risk = False
-    touch(claim)
-    change = changes.stage_changed(
-        claim.case.key,
-        claim.key,
+        raise RuleViolation(f"stage: {from_stage} -> {to} of {claim_key!r} needs a reviewer's sign-off first")
+    return changes.stage_changed(
+        case_key,
+        claim_key,
         from_stage,
         to,
         via=via,
@@ -92,9 +125,6 @@ def move(
         at=at,
         extra=extra,
     )
-    # The event's time is the transaction's clock (the database server's on PostgreSQL), as is the stage
-    # timestamp's; a move replayed from a case file keeps its historical time in the payload.
-    uow.record_change(change, actor=actor)
 
 
 def decide(

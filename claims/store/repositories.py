@@ -73,7 +73,8 @@ def _storable_id(value: int) -> bool:
 
 
 class ClaimRow(NamedTuple):
-    """A new claim for the bulk import, its fields the `claims` columns it fills (no ORM object)."""
+    """A new claim for the import, its fields the `claims` columns it fills (no ORM object): the stage
+    its replayed history reached, with that history's times, and its withdrawal if it came withdrawn."""
 
     case_id: int
     key: str
@@ -85,10 +86,16 @@ class ClaimRow(NamedTuple):
     created_at: datetime
     updated_at: datetime
     reported_at: datetime
+    corroborated_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    refuted_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdrawal_reason: str | None = None
 
 
 class EvidenceRow(NamedTuple):
-    """A new evidence item for the bulk import, its fields the `evidence` columns it fills."""
+    """A new evidence item for the import, its fields the `evidence` columns it fills."""
 
     claim_id: int
     source_id: int
@@ -104,6 +111,23 @@ class EvidenceRow(NamedTuple):
     retracted_by: str | None
     retracted_at: datetime | None
     retraction_reason: str | None
+
+
+class ReviewRow(NamedTuple):
+    """A review request an import writes (a vouched-for file's, or one waiting for a reviewer here),
+    its fields the `review_requests` columns it fills."""
+
+    claim_id: int
+    from_stage: str
+    to_stage: str
+    status: str
+    requested_by: str
+    requested_at: datetime
+    reason: str | None
+    policy_version: str
+    decided_by: str | None
+    decided_at: datetime | None
+    rationale: str | None
 
 
 class Repository:
@@ -360,19 +384,12 @@ class ClaimRepository(Repository):
             ).all()
         return found
 
-    # Bulk import: plain rows, no ORM objects (claims.services.bulk_import).
+    # Import: plain rows, no ORM objects (claims.services.intake.write_rows).
     BULK_COLUMNS = ClaimRow._fields
 
     def insert_rows(self, rows: Sequence[ClaimRow]) -> int:
         """New claims as typed rows; read their ids back with `ids_and_cases`."""
         return self._insert_rows(Claim.__table__, self.BULK_COLUMNS, rows)
-
-    def mark_withdrawn(self, key: str, at: datetime | None, by: str, reason: str) -> None:
-        """A claim a case file brings in as withdrawn (bulk import writes claims without the ORM)."""
-        table = Claim.__table__
-        self.session.execute(
-            update(table).where(table.c.key == key).values(withdrawn_at=at, withdrawn_by=by, withdrawal_reason=reason)
-        )
 
     def ids_and_cases(self, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
         """key -> (id, case id) of the claims among `keys`, in any case."""
@@ -443,7 +460,7 @@ class EvidenceRepository(Repository):
             )
         return out
 
-    # Bulk import: plain rows, no ORM objects (claims.services.bulk_import).
+    # Import: plain rows, no ORM objects (claims.services.intake.write_rows).
     BULK_COLUMNS = EvidenceRow._fields
 
     def insert_rows(self, rows: Sequence[EvidenceRow]) -> int:
@@ -493,6 +510,16 @@ class ReviewRepository(Repository):
             ):
                 out[row.claim_id] = row
         return out
+
+    def insert_rows(self, rows: Sequence[ReviewRow]) -> list[int]:
+        """An import's review requests as typed rows (a handful: a vouched-for history's); their ids, in order."""
+        if not rows:
+            return []
+        table = ReviewRequest.__table__
+        result = self.session.connection().execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), [row._asdict() for row in rows]
+        )
+        return list(result.scalars())
 
     def open_many(self, rows: list[dict[str, object]]) -> list[int]:
         """Insert pending review requests with one executemany; their ids, in the rows' order."""
