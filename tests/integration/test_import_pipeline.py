@@ -128,7 +128,13 @@ def test_a_vouched_history_with_reviews_replays_the_same_across_chunks(
 ):
     """The signed export of a case with stage history and decided reviews, written two claims per chunk."""
     services.add_evidence(
-        demo, as_user(demo, "alice"), "factory-exists", "us-treasury", "supports", credibility=2, summary="OFAC designates them."
+        demo,
+        as_user(demo, "alice"),
+        "factory-exists",
+        "us-treasury",
+        "supports",
+        credibility=2,
+        summary="OFAC designates them.",
     )
     rejected = services.advance(demo, as_user(demo, "alice"), "factory-exists", Stage.CONFIRMED).review_id
     assert rejected is not None
