@@ -16,9 +16,9 @@ from types import MappingProxyType
 from sqlalchemy import ColumnElement, and_, select, true
 
 from claims.domain.markings import Scale
-from claims.services.errors import NotFound
-from claims.services.runtime import SYSTEM_USER
-from claims.store.models import CaseMember, User
+from claims.services.errors import NotFound, PermissionDenied
+from claims.services.runtime import PERMISSIONS, SYSTEM_USER, Role, Runtime
+from claims.store.models import Case, CaseMember, User
 from claims.store.uow import UnitOfWork
 
 CASE_ROLES = ("analyst", "reviewer", "manager")
@@ -48,6 +48,10 @@ class Reader:
     def may_read(self, *markings: str) -> bool:
         return all(m in self.allowed for m in markings)
 
+    def sees(self, case_id: int, case_marking: str) -> bool:
+        """This person reads the case itself: they see it, and its marking is within their clearance."""
+        return self.sees_case(case_id) and self.may_read(case_marking)
+
     def cases(self, case_id: ColumnElement[int]) -> ColumnElement[bool]:
         """WHERE clause: the row's case is one this person sees."""
         return true() if self.all_cases else case_id.in_(sorted(self.roles))
@@ -56,6 +60,36 @@ class Reader:
         """WHERE clause: every marking on the row's path (its own, its source's, its case's) is allowed."""
         allowed = self.allowed
         return and_(true(), *(m.in_(allowed) for m in markings))
+
+
+def reach(rt: Runtime, name: str) -> Reader:
+    """`reader` in its own read-only unit of work, for read paths that open their own session (queries)."""
+    with rt.uow(write=False) as uow:
+        return reader(uow, name, rt.markings)
+
+
+def authorize_case(
+    uow: UnitOfWork, actor: str | None, permission: str, case: Case, scale: Scale, *, unknown: str
+) -> User:
+    """The acting user, allowed `permission` on `case` by the role they hold there.
+
+    A member acts with their case role; a person with deployment-wide access (all_cases) with their
+    global role. A case the person does not read (not theirs, or marked above their clearance) is
+    NotFound with `unknown`, the very message of an unknown key, so a write never reveals it exists.
+    """
+    if not actor:
+        raise PermissionDenied("user: no acting user; run claims login NAME")
+    user = uow.users.get(actor)
+    if user is None:
+        raise NotFound(f"user: unknown user {actor!r}")
+    who = reader(uow, user.name, scale)
+    if not who.sees(case.id, case.marking):
+        raise NotFound(unknown)
+    role = user.role if who.all_cases or user.role == Role.SYSTEM else who.roles[case.id]
+    if permission not in PERMISSIONS[Role(role)]:
+        where = "" if role == user.role and who.all_cases else f" on case {case.key!r}"
+        raise PermissionDenied(f"user: {actor!r} has role {role}{where}, which may not {permission.replace('_', ' ')}")
+    return user
 
 
 def reader(uow: UnitOfWork, name: str, scale: Scale) -> Reader:
