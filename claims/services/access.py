@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from sqlalchemy import ColumnElement, and_, select, true
+from sqlalchemy import ColumnElement, and_, func, select, true
 
 from claims.domain.markings import Scale
 from claims.services.errors import NotFound, PermissionDenied
 from claims.services.runtime import PERMISSIONS, SYSTEM_USER, Role, Runtime
-from claims.store.models import Case, CaseMember, User
+from claims.store.models import Case, CaseMember, Claim, Evidence, Source, User
 from claims.store.uow import UnitOfWork
 
 CASE_ROLES = ("analyst", "reviewer", "manager")
@@ -99,7 +99,62 @@ def reader(uow: UnitOfWork, name: str, scale: Scale) -> Reader:
     user = uow.session.scalar(select(User).where(User.name == name))
     if user is None:
         raise NotFound(f"user: unknown user {name!r}")
-    roles = dict(
-        uow.session.execute(select(CaseMember.case_id, CaseMember.role).where(CaseMember.user_id == user.id)).tuples()
-    )
+    rows = uow.session.execute(select(CaseMember.case_id, CaseMember.role).where(CaseMember.user_id == user.id))
+    roles = {case_id: role for case_id, role in rows}
     return Reader(user.name, scale, user.clearance, bool(user.all_cases), MappingProxyType(roles))
+
+
+def case_for(uow: UnitOfWork, who: Reader, key: str) -> Case:
+    """The case `key` if `who` reads it; else NotFound with the message of an unknown key."""
+    case = uow.cases.get(key)
+    if case is None or not who.sees(case.id, case.marking):
+        raise NotFound(f"case: unknown case {key!r}")
+    return case
+
+
+def claim_for(uow: UnitOfWork, who: Reader, key: str) -> Claim:
+    """The claim `key` if `who` reads it (its case seen, the case's marking allowed), selected so in SQL.
+
+    A claim they may not read is NotFound with the message of an unknown key: its existence is not revealed.
+    """
+    claim = uow.session.scalar(
+        select(Claim)
+        .join(Case, Case.id == Claim.case_id)
+        .where(Claim.key == key, who.cases(Claim.case_id), who.marked(Case.marking))
+    )
+    if claim is None:
+        raise NotFound(f"claim: unknown claim {key!r}")
+    return claim
+
+
+def readable_evidence(uow: UnitOfWork, who: Reader, claim_id: int) -> list[Evidence]:
+    """The claim's evidence items `who` may read (their own and their source's marking), in id order."""
+    return list(
+        uow.session.scalars(
+            select(Evidence)
+            .join(Source, Source.id == Evidence.source_id)
+            .where(Evidence.claim_id == claim_id, who.marked(Evidence.marking, Source.marking))
+            .order_by(Evidence.id)
+        )
+    )
+
+
+def unread_lines(uow: UnitOfWork, who: Reader, claim_id: int) -> int:
+    """How many live evidence items of the claim count in its assessment but `who` may not read."""
+    return int(
+        uow.session.scalar(
+            select(func.count(Evidence.id))
+            .join(Source, Source.id == Evidence.source_id)
+            .where(
+                Evidence.claim_id == claim_id,
+                Evidence.retracted.is_(False),
+                ~who.marked(Evidence.marking, Source.marking),
+            )
+        )
+        or 0
+    )
+
+
+def readable_source_ids(uow: UnitOfWork, who: Reader, case_id: int) -> set[int]:
+    """The ids of the case's sources `who` may read."""
+    return set(uow.session.scalars(select(Source.id).where(Source.case_id == case_id, who.marked(Source.marking))))

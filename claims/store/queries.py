@@ -26,6 +26,7 @@ from claims.store.models import (
     Source,
     User,
 )
+from claims.store.reach import Reach
 from claims.store.types import to_utc
 
 # --- dashboard read side -----------------------------------------------------------------
@@ -288,6 +289,7 @@ def like_pattern(search: str) -> str:
 def _claim_filters(
     stmt: Any,
     *,
+    reach: Reach,
     case: str | None,
     stages: list[str] | tuple[str, ...] | None,
     source: str | None,
@@ -297,8 +299,11 @@ def _claim_filters(
 ) -> Any:
     """The claims-table filters, shared by the rows and their total so both count the same claims.
 
-    Returns None when the filter can match nothing (a malformed grade).
+    Returns None when the filter can match nothing (a malformed grade). Need to know (issue 20):
+    only the claims of cases the reader sees, marked within their clearance, and the source and
+    grade filters look only at evidence they may read.
     """
+    stmt = stmt.where(reach.cases(_claims.c.case_id), reach.marked(_cases.c.marking))
     if case:
         stmt = stmt.where(_cases.c.key == case)
     if stages:
@@ -321,7 +326,11 @@ def _claim_filters(
     item, by = _evidence.alias(), _sources.alias()
     if source:
         stmt = stmt.where(
-            _claims.c.id.in_(select(item.c.claim_id).join(by, item.c.source_id == by.c.id).where(by.c.key == source))
+            _claims.c.id.in_(
+                select(item.c.claim_id)
+                .join(by, item.c.source_id == by.c.id)
+                .where(by.c.key == source, reach.marked(item.c.marking, by.c.marking))
+            )
         )
     if grade:
         g = grade.strip().upper()
@@ -330,7 +339,12 @@ def _claim_filters(
         graded = (
             select(item.c.claim_id)
             .join(by, item.c.source_id == by.c.id)
-            .where(item.c.retracted.is_(False), by.c.reliability == g[0], item.c.credibility == int(g[1]))
+            .where(
+                item.c.retracted.is_(False),
+                by.c.reliability == g[0],
+                item.c.credibility == int(g[1]),
+                reach.marked(item.c.marking, by.c.marking),
+            )
         )
         stmt = stmt.where(_claims.c.id.in_(graded))
     return stmt
@@ -338,7 +352,10 @@ def _claim_filters(
 
 @dataclass(frozen=True)
 class ClaimFilters:
-    """The claims-table filters (None: no filter). Shared by the rows and their total."""
+    """The claims-table filters (None: no filter). Shared by the rows and their total.
+
+    `reach` is whose table it is (issue 20): claim_page and claim_count refuse filters without one.
+    """
 
     case: str | None = None
     stages: list[str] | tuple[str, ...] | None = None
@@ -346,10 +363,14 @@ class ClaimFilters:
     grade: str | None = None
     assignee: str | None = None
     search: str | None = None
+    reach: Reach | None = None
 
     def apply(self, stmt: Any) -> Any:
+        if self.reach is None:
+            raise TypeError("ClaimFilters.reach: a read of the claims table names its reader (issue 20)")
         return _claim_filters(
             stmt,
+            reach=self.reach,
             case=self.case,
             stages=self.stages,
             source=self.source,
@@ -379,9 +400,10 @@ def claim_count(
     grade: str | None = None,
     assignee: str | None = None,
     search: str | None = None,
+    reach: Reach,
 ) -> int:
     """How many claims the claims table would list with these filters (the true total, never capped)."""
-    filters = ClaimFilters(case, stages, source, grade, assignee, search)
+    filters = ClaimFilters(case, stages, source, grade, assignee, search, reach)
     stmt = filters.apply(
         select(func.count(_claims.c.id)).select_from(_claims).join(_cases, _cases.c.id == _claims.c.case_id)
     )
@@ -428,14 +450,23 @@ def _id_ranges(
 
 
 def _rows_in(filters: ClaimFilters, case_id: int, lo: int, hi: int) -> Any:
-    """The table rows of one run: the run's claims with evidence counts, sources and pending review."""
+    """The table rows of one run: the run's claims with evidence counts, sources and pending review.
+
+    Counts and sources are of the evidence the reader may read (its own and its source's marking).
+    """
+    assert filters.reach is not None
+    reach = filters.reach
     live = _evidence.c.retracted.is_(False)
     # Sources as a correlated subquery of each listed claim, so only the run's matching claims are read.
     sources = (
         select(func.aggregate_strings(_sources.c.key, ","))
         .join(_evidence, _evidence.c.source_id == _sources.c.id)
-        .where(_evidence.c.claim_id == _claims.c.id)
+        .where(_evidence.c.claim_id == _claims.c.id, reach.marked(_evidence.c.marking, _sources.c.marking))
         .scalar_subquery()
+    )
+    seen_source = _sources.alias("seen_source")
+    readable = _evidence.join(
+        seen_source, (seen_source.c.id == _evidence.c.source_id) & reach.marked(seen_source.c.marking)
     )
     pending = _reviews.alias()
     return filters.apply(
@@ -459,7 +490,7 @@ def _rows_in(filters: ClaimFilters, case_id: int, lo: int, hi: int) -> Any:
             pending.c.to_stage.label("pending_review"),
         )
         .join(_cases, _cases.c.id == _claims.c.case_id)
-        .outerjoin(_evidence, _evidence.c.claim_id == _claims.c.id)
+        .outerjoin(readable, (_evidence.c.claim_id == _claims.c.id) & reach.marked(_evidence.c.marking))
         .outerjoin(pending, (pending.c.claim_id == _claims.c.id) & (pending.c.status == ReviewStatus.PENDING.value))
         .where(_claims.c.case_id == case_id, _claims.c.id.between(lo, hi))
         .group_by(_claims.c.id, _cases.c.key, pending.c.to_stage)
@@ -511,6 +542,7 @@ def claim_table(
     search: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    reach: Reach,
 ) -> list[dict[str, Any]]:
     """The claims table: one row per claim with evidence counts, sources, pending review; filtered in SQL.
 
@@ -518,7 +550,8 @@ def claim_table(
     live evidence of exactly that grade. `limit`/`offset` page in SQL (None: every matching row);
     `claim_count` gives the total for the same filters, `claim_page` both at once.
     """
-    _, rows = claim_page(url, ClaimFilters(case, stages, source, grade, assignee, search), limit=limit, offset=offset)
+    filters = ClaimFilters(case, stages, source, grade, assignee, search, reach)
+    _, rows = claim_page(url, filters, limit=limit, offset=offset)
     return list(rows)
 
 
