@@ -93,7 +93,12 @@ def authorize_case(
 
 
 def reader(uow: UnitOfWork, name: str, scale: Scale) -> Reader:
-    """The reach of the user `name` now (memberships and clearance read in this unit of work)."""
+    """The reach of the user `name` now (memberships and clearance read in this unit of work).
+
+    Nobody (an empty name: a page before sign-in) reads nothing.
+    """
+    if not name:
+        return Reader("", scale, scale.bottom, all_cases=False)
     if name == SYSTEM_USER:
         return Reader(SYSTEM_USER, scale, scale.top, all_cases=True)
     user = uow.session.scalar(select(User).where(User.name == name))

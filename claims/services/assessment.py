@@ -16,7 +16,7 @@ from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import NotFound, RuleViolation, refuse_nul
 from claims.services.facts import STAGES, batch_facts, load_facts
-from claims.services.loading import load_claim
+from claims.services.loading import load_claim_as
 from claims.services.runtime import Runtime, authorize
 from claims.services.tasks import replan_claims
 from claims.services.transitions import decide, move, now, touch
@@ -293,8 +293,7 @@ def advance(
     """Request a transition: automatic ones apply now if the criteria hold; confirm/refute open a review."""
     refuse_nul("reason", reason)
     with rt.uow() as uow:
-        authorize(uow, actor, "request")
-        claim = load_claim(uow, key, expect_version=expect_version)
+        claim = load_claim_as(uow, actor, key, "request", rt.markings, expect_version=expect_version)
         current = Stage(claim.stage)
         result = assess(load_facts(uow, [claim])[key], rt.policy)
         # Demoting to reported needs the current stage to have stopped holding; anything else,

@@ -6,7 +6,9 @@ it lives apart from any one of them.
 
 from __future__ import annotations
 
-from claims.services.errors import NotFound
+from claims.domain.markings import Scale
+from claims.services.access import authorize_case
+from claims.services.errors import NotFound, PermissionDenied
 from claims.store.models import Claim
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
@@ -16,6 +18,26 @@ def load_claim(uow: UnitOfWork, key: str, *, expect_version: int | None = None) 
     claim = uow.claims.get(key)
     if claim is None:
         raise NotFound(f"claim: unknown claim {key!r}")
+    check_version(claim, expect_version)
+    return claim
+
+
+def load_claim_as(
+    uow: UnitOfWork, actor: str | None, key: str, permission: str, scale: Scale, *, expect_version: int | None = None
+) -> Claim:
+    """The claim `key` for a write by `actor` with the role they hold on its case (issue 20).
+
+    A claim on a case the actor does not read is NotFound exactly as an unknown key.
+    """
+    if not actor:
+        raise PermissionDenied("user: no acting user; run claims login NAME")
+    if uow.users.get(actor) is None:
+        raise NotFound(f"user: unknown user {actor!r}")
+    claim = uow.claims.get(key)
+    unknown = f"claim: unknown claim {key!r}"
+    if claim is None:
+        raise NotFound(unknown)
+    authorize_case(uow, actor, permission, claim.case, scale, unknown=unknown)
     check_version(claim, expect_version)
     return claim
 

@@ -702,8 +702,19 @@ class TaskRepository(Repository):
             found += self.session.scalars(stmt.where(Claim.key.in_(wanted[i : i + KEY_SLICE])))
         return found
 
-    def listing(self, status: str | None, case_key: str | None = None) -> list[CollectionTask]:
-        stmt = select(CollectionTask).options(selectinload(CollectionTask.claim).selectinload(Claim.case))
+    def listing(self, status: str | None, case_key: str | None = None, *, reach: Reach) -> list[CollectionTask]:
+        """Tasks on the claims `reach` reads (issue 20), of one status (None: all) and case."""
+        stmt = (
+            select(CollectionTask)
+            .options(selectinload(CollectionTask.claim).selectinload(Claim.case))
+            .where(
+                CollectionTask.claim_id.in_(
+                    select(Claim.id)
+                    .join(Case, Case.id == Claim.case_id)
+                    .where(reach.cases(Claim.case_id), reach.marked(Case.marking))
+                )
+            )
+        )
         if status is not None:
             stmt = stmt.where(CollectionTask.status == status)
         if case_key:
