@@ -9,11 +9,12 @@ read is ever loaded (decision 0015). The system reads everything: it judges ever
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, func, select, true
 
 from claims.domain.markings import Scale
 from claims.services.errors import NotFound, PermissionDenied
@@ -22,6 +23,12 @@ from claims.store.models import Case, CaseMember, Claim, Evidence, Source, User
 from claims.store.uow import UnitOfWork
 
 CASE_ROLES = ("analyst", "reviewer", "manager")
+
+
+def _inline(values: Sequence[object]) -> BindParameter[Any]:
+    """A list written into the statement, not bound: the reads bind a handful of values whatever the
+    reader's reach (the scale's names and case ids, never user text)."""
+    return bindparam("reach", list(values), unique=True, expanding=True, literal_execute=True)
 
 
 @dataclass(frozen=True)
@@ -54,12 +61,17 @@ class Reader:
 
     def cases(self, case_id: ColumnElement[int]) -> ColumnElement[bool]:
         """WHERE clause: the row's case is one this person sees."""
-        return true() if self.all_cases else case_id.in_(sorted(self.roles))
+        return true() if self.all_cases else case_id.in_(_inline(sorted(self.roles)))
 
     def marked(self, *markings: ColumnElement[str]) -> ColumnElement[bool]:
         """WHERE clause: every marking on the row's path (its own, its source's, its case's) is allowed."""
         allowed = self.allowed
-        return and_(true(), *(m.in_(allowed) for m in markings))
+        return and_(true(), *(m.in_(_inline(allowed)) for m in markings))
+
+
+def system_reader(scale: Scale) -> Reader:
+    """The system's reach: every case at the top marking (it judges every claim)."""
+    return Reader(SYSTEM_USER, scale, scale.top, all_cases=True)
 
 
 def reach(rt: Runtime, name: str) -> Reader:
@@ -100,7 +112,7 @@ def reader(uow: UnitOfWork, name: str, scale: Scale) -> Reader:
     if not name:
         return Reader("", scale, scale.bottom, all_cases=False)
     if name == SYSTEM_USER:
-        return Reader(SYSTEM_USER, scale, scale.top, all_cases=True)
+        return system_reader(scale)
     user = uow.session.scalar(select(User).where(User.name == name))
     if user is None:
         raise NotFound(f"user: unknown user {name!r}")

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dashboard_helpers import assess_all, make_confirmable
+from dashboard_helpers import system_queries as queries
 from sqlalchemy import event
 
 from claims import services
 from claims.services import Runtime
-from claims.store import queries
 from claims.store.db import get_engine
 
 
