@@ -35,6 +35,7 @@ from claims.domain.events import EventKind
 from claims.domain.grades import Reliability
 from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage
+from claims.services.access import case_for, reader
 from claims.services.casefile import SourceEntry
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_nul
 from claims.services.loading import check_version, load_claim
@@ -276,7 +277,11 @@ def edit_case(rt: Runtime, actor: str, key: str, *, expected_version: int, title
 def list_cases(rt: Runtime, actor: str) -> list[dict[str, Any]]:
     with rt.uow(write=False) as uow:
         authorize(uow, actor, "read")
-        return [_case_row(c) for c in uow.cases.list()]
+        who = reader(uow, actor, rt.markings)
+        rows = uow.session.scalars(
+            select(Case).where(who.cases(Case.id), who.marked(Case.marking)).order_by(Case.key)
+        ).all()
+        return [_case_row(c) for c in rows]
 
 
 # --- sources -------------------------------------------------------------------------------------
@@ -430,8 +435,12 @@ def withdraw_source(
 def list_sources(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
     with rt.uow(write=False) as uow:
         authorize(uow, actor, "read")
-        case = _case(uow, case_key)
-        return [_source_row(s) for s in uow.sources.for_case(case.id)]
+        seen = reader(uow, actor, rt.markings)
+        case = case_for(uow, seen, case_key)
+        rows = uow.session.scalars(
+            select(Source).where(Source.case_id == case.id, seen.marked(Source.marking)).order_by(Source.id)
+        ).all()
+        return [_source_row(s) for s in rows]
 
 
 # --- claims --------------------------------------------------------------------------------------
@@ -535,7 +544,7 @@ def list_claims(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
     """The case's claims, withdrawn ones included (and marked)."""
     with rt.uow(write=False) as uow:
         authorize(uow, actor, "read")
-        case = _case(uow, case_key)
+        case = case_for(uow, reader(uow, actor, rt.markings), case_key)
         rows = uow.session.scalars(select(Claim).where(Claim.case_id == case.id).order_by(Claim.id)).all()
         return [_claim_row(c) for c in rows]
 
@@ -639,7 +648,7 @@ def edit_action(
 def list_actions(rt: Runtime, actor: str, case_key: str) -> list[dict[str, Any]]:
     with rt.uow(write=False) as uow:
         authorize(uow, actor, "read")
-        case = _case(uow, case_key)
+        case = case_for(uow, reader(uow, actor, rt.markings), case_key)
         return [_action_row(a) for a in case.actions]
 
 
