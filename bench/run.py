@@ -32,7 +32,7 @@ For every size and backend:
   first page of `claims list`), `ntk:show`, `ntk:readiness`, `ntk:review_list` (its first page) -
   for a reader who is a member of the case (their reads filter on the member cases and the
   markings), against a reader with deployment-wide access (the path every reader took before
-  issue 20, still filtering on markings). In process, warm, the median of five runs of each,
+  issue 20, still filtering on markings). In process, warm, the median of seven runs of each,
   alternating. Target: ratio <= 1.2; agrees when both read the same rows.
 - `explain:*` (PostgreSQL): EXPLAIN of the set-based reads; met when no sequential scan of
   evidence or events is planned. `explain:list_*`, `explain:show`, `explain:readiness` and
@@ -670,7 +670,7 @@ def run_size(
     return results
 
 
-NTK_RUNS = 5
+NTK_RUNS = 7
 
 
 def need_to_know(url: str, size: int, backend: str) -> list[Result]:

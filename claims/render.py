@@ -27,11 +27,6 @@ def printable(value: Any) -> Any:
     return value
 
 
-def further_lines_text(n: int) -> str:
-    """Need to know (issue 20): the assessment counts items this reader may not read, and says so."""
-    return f"the assessment also counts {n} further line{'s' if n != 1 else ''} you may not read"
-
-
 def render_claim(console: Console, d: dict[str, Any]) -> None:
     d = printable(d)
     flag = "  [AT RISK]" if d["at_risk"] else ""
@@ -48,7 +43,9 @@ def render_claim(console: Console, d: dict[str, Any]) -> None:
         )
     console.print(table)
     if d.get("further_lines"):
-        console.print(Text(further_lines_text(int(d["further_lines"])), style="italic"))
+        from claims.domain.markings import further_lines
+
+        console.print(Text(further_lines(int(d["further_lines"])), style="italic"))
     for stage, sa in d["assessment"].items():
         mark = "met" if sa["met"] else "not met"
         console.print(Text(f"-> {stage} ({d['policy_version']}): {mark}", style="bold"))

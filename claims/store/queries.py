@@ -494,9 +494,13 @@ def _rows_in(filters: ClaimFilters, case_id: int, lo: int, hi: int) -> Any:
         .where(_evidence.c.claim_id == _claims.c.id, reach.marked(_evidence.c.marking, _sources.c.marking))
         .scalar_subquery()
     )
-    seen_source = _sources.alias("seen_source")
-    readable = _evidence.join(
-        seen_source, (seen_source.c.id == _evidence.c.source_id) & reach.marked(seen_source.c.marking)
+    # An item counts if the reader may read it and its source (a primary-key probe per item): an outer
+    # join to (evidence JOIN sources) made SQLite materialise every evidence item first (0.04 s -> 0.7 s at 10k).
+    its_source = _sources.alias("its_source")
+    readable = (
+        (_evidence.c.claim_id == _claims.c.id)
+        & reach.marked(_evidence.c.marking)
+        & exists().where(its_source.c.id == _evidence.c.source_id, reach.marked(its_source.c.marking))
     )
     pending = _reviews.alias()
     return filters.apply(
@@ -520,7 +524,7 @@ def _rows_in(filters: ClaimFilters, case_id: int, lo: int, hi: int) -> Any:
             pending.c.to_stage.label("pending_review"),
         )
         .join(_cases, _cases.c.id == _claims.c.case_id)
-        .outerjoin(readable, (_evidence.c.claim_id == _claims.c.id) & reach.marked(_evidence.c.marking))
+        .outerjoin(_evidence, readable)
         .outerjoin(pending, (pending.c.claim_id == _claims.c.id) & (pending.c.status == ReviewStatus.PENDING.value))
         .where(_claims.c.case_id == case_id, _claims.c.id.between(lo, hi))
         .group_by(_claims.c.id, _cases.c.key, pending.c.to_stage)
