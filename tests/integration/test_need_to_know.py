@@ -362,3 +362,22 @@ def _demo_file(rt: Runtime) -> Any:
     from claims.demo import signed_demo_case
 
     return signed_demo_case(Path(tempfile.mkdtemp(prefix="ntk-")))
+
+
+def test_membership_through_the_api(demo: Runtime) -> None:
+    services.add_user(demo, "admin", "olga", "reviewer")
+    admin = issue_token_unchecked(demo, "admin", reason="test").token
+    alice = issue_token_unchecked(demo, "alice", reason="test").token
+    with TestClient(create_app(demo, Limits()), raise_server_exceptions=False) as client:
+
+        def call(method: str, path: str, token: str, body: Any = None) -> Any:
+            return client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+
+        assert call("PUT", f"/cases/{DEMO}/members/olga", admin, {"role": "reviewer"}).json()["role"] == "reviewer"
+        assert [m["user"] for m in call("GET", f"/cases/{DEMO}/members", admin).json()] == ["olga"]
+        assert call("PUT", "/users/olga/clearance", admin, {"marking": "amber"}).json()["clearance"] == "TLP:AMBER"
+        assert call("PUT", "/users/olga/all-cases", admin, {"on": True}).status_code == 200
+        assert call("PUT", f"/cases/{DEMO}/members/olga", alice, {"role": "manager"}).status_code == 403
+        assert call("PUT", "/users/olga/clearance", admin, {"marking": "purple"}).status_code == 422
+        assert call("DELETE", f"/cases/{DEMO}/members/olga", admin).status_code == 204
+    assert services.audit_verify(demo).ok
