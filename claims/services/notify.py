@@ -833,14 +833,24 @@ class Inbox:
     items: list[dict[str, Any]]
 
 
+def _readable_notices(who: Any) -> Any:
+    """WHERE clause on Notification: no case, or a case the person reads now (narrowed since: hidden)."""
+    seen = select(Case.key).where(who.cases(Case.id), who.marked(Case.marking))
+    return Notification.case_key.is_(None) | Notification.case_key.in_(seen)
+
+
 def inbox(rt: Runtime, actor: str, *, unread_only: bool = False, limit: int = 50) -> Inbox:
     with rt.uow(write=False) as uow:
         user = authorize(uow, actor, "read")
+        readable = _readable_notices(reader(uow, user.name, rt.markings))
         unread = uow.session.scalar(
-            select(func.count()).where(Notification.person == user.name, Notification.read_at.is_(None))
+            select(func.count()).where(Notification.person == user.name, Notification.read_at.is_(None), readable)
         )
         stmt = (
-            select(Notification).where(Notification.person == user.name).order_by(Notification.id.desc()).limit(limit)
+            select(Notification)
+            .where(Notification.person == user.name, readable)
+            .order_by(Notification.id.desc())
+            .limit(limit)
         )
         if unread_only:
             stmt = stmt.where(Notification.read_at.is_(None))

@@ -29,7 +29,7 @@ from claims.services import NotFound, PermissionDenied, Runtime, authoring, memb
 from claims.services.access import reach, reader
 from claims.services.identity import issue_token_unchecked
 from claims.services.links import links_of
-from claims.services.notify import Notice, NotifierRun, _write
+from claims.services.notify import Notice, NotifierRun, _write, inbox
 from claims.services.similar import similar_claims
 from claims.services.tasks import action_plans, list_tasks, rests_on
 from claims.services.whatif import Hypothesis, what_if
@@ -94,7 +94,14 @@ def world(demo: Runtime) -> Runtime:
         membership.set_clearance(rt, "admin", name, "AMBER")
     membership.add_member(rt, "admin", DEMO, "max", "analyst")
     sign_in(rt, "max", "nora", "alice")
+    with rt.uow() as uow:  # a notice about the RED case for each of them: fan-out keeps only alice's
+        red = [Notice(p, "readiness", "red@1", "Ready: red-action", "", "read", None, "red-case") for p in PEOPLE]
+        _write(uow, red, datetime.now(UTC), NotifierRun(), rt.markings)
+        uow.commit()
     return rt
+
+
+PEOPLE = ("alice", "max", "nora")
 
 
 def _api(rt: Runtime, name: str, path: str, **params: Any) -> Any:
@@ -190,6 +197,7 @@ READ_PATHS: dict[str, tuple[Callable[[Runtime, str], Any], bool]] = {
         ],
         True,
     ),
+    "inbox": (lambda rt, who: inbox(rt, who).items, True),
     "API GET /claims": (lambda rt, who: _api(rt, who, "/claims", limit=1000), True),
     "API GET /claims/{key}": (lambda rt, who: _api(rt, who, "/claims/factory-exists"), True),
     "API GET /claims/{key} of a RED case": (lambda rt, who: _api(rt, who, "/claims/red-claim"), True),
@@ -303,7 +311,10 @@ def test_a_notice_goes_only_to_people_who_read_its_case(world: Runtime) -> None:
         uow.commit()
     with world.uow(write=False) as uow:
         got = sorted(uow.session.execute(select(Notification.person, Notification.case_key)).all())
-    assert got == [("alice", "red-case"), ("max", DEMO)]
+    assert got == [("alice", "red-case"), ("alice", "red-case"), ("max", DEMO)]  # one RED notice from the world
+    assert [n["case"] for n in inbox(world, "max").items] == [DEMO]
+    membership.remove_member(world, "admin", DEMO, "max")  # narrowed since: the old notice is out of sight
+    assert inbox(world, "max").items == []
 
 
 def test_new_people_read_nothing_and_membership_changes_are_audited(rt: Runtime, cli: Any) -> None:
