@@ -46,50 +46,52 @@ def loaders(url: str) -> dict[str, Callable[[], object]]:
     """What each page asks for on a cache miss (dashboard/data.py), called without the cache."""
     from claims import services
     from claims.services import Runtime
+    from claims.services.access import system_reader
     from claims.store import queries
 
     rt = Runtime(url)
-    first_case = queries.case_rows(url)[0]["key"]  # the what-if tab's case with "All cases"
+    who = system_reader(rt.markings)  # every case: the dashboard of a reader with deployment-wide access
+    first_case = queries.case_rows(url, reach=who)[0]["key"]  # the what-if tab's case with "All cases"
 
     def shell() -> None:
         queries.data_version(url)
-        queries.pending_review_count(url)
-        queries.case_rows(url)
+        queries.pending_review_count(url, reach=who)
+        queries.case_rows(url, reach=who)
         queries.user_rows(url)
 
     def claim() -> None:
-        keys = queries.claim_keys(url, None, None, PICK)
+        keys = queries.claim_keys(url, None, None, PICK, reach=who)
         detail = services.claim_detail(rt, keys[0])
-        queries.lineage_edges(url, detail["case"])
+        queries.lineage_edges(url, detail["case"], reach=who)
 
     return {
         "readiness": lambda: (shell(), services.action_readiness(rt, None)),
         "whatif": lambda: (
-            queries.claim_keys(url, first_case, None, PICK),
-            queries.lineage_edges(url, first_case),
-            queries.claim_gates(url, first_case),
+            queries.claim_keys(url, first_case, None, PICK, reach=who),
+            queries.lineage_edges(url, first_case, reach=who),
+            queries.claim_gates(url, first_case, reach=who),
         ),
         "pipeline": lambda: (
             shell(),
-            queries.stage_counts(url),
-            queries.movements(url),
-            queries.ageing(url),
-            queries.at_risk_claims(url),
-            queries.pending_review_count(url),
+            queries.stage_counts(url, reach=who),
+            queries.movements(url, reach=who),
+            queries.ageing(url, reach=who),
+            queries.at_risk_claims(url, reach=who),
+            queries.pending_review_count(url, reach=who),
         ),
         "claims": lambda: (
             shell(),
-            queries.filter_options(url),
-            queries.claim_count(url),
-            queries.claim_table(url, limit=50),
+            queries.filter_options(url, reach=who),
+            queries.claim_count(url, reach=who),
+            queries.claim_table(url, limit=50, reach=who),
         ),
         "claim": lambda: (shell(), claim()),
         "review": lambda: (
             shell(),
             services.review_page(rt, limit=0),  # the total, for the pager
             services.review_page(rt, limit=10),  # the page shown, assessed
-            queries.action_claims(url),
-            queries.recent_decisions(url),
+            queries.action_claims(url, reach=who),
+            queries.recent_decisions(url, reach=who),
         ),
     }
 

@@ -28,6 +28,12 @@ For every size and backend:
   libraries every reading command needs (typer, SQLAlchemy's ORM, pydantic-settings): the floor
   no reading command but `--help` can go under on this machine (0.77-0.85 s of CPU on the 2-core
   AMD EPYC here, of which SQLAlchemy 0.35 s and pydantic-settings with pydantic 0.3 s).
+- `ntk:*` (issue 20, need to know): the main reads as the services answer them - `ntk:list` (the
+  first page of `claims list`), `ntk:show`, `ntk:readiness`, `ntk:review_list` (its first page) -
+  for a reader who is a member of the case (their reads filter on the member cases and the
+  markings), against a reader with deployment-wide access (the path every reader took before
+  issue 20, still filtering on markings). In process, warm, the median of seven runs of each,
+  alternating. Target: ratio <= 1.2; agrees when both read the same rows.
 - `explain:*` (PostgreSQL): EXPLAIN of the set-based reads; met when no sequential scan of
   evidence or events is planned. `explain:list_*`, `explain:show`, `explain:readiness` and
   `explain:whatif` explain every statement the real read sends, with its own parameters.
@@ -48,7 +54,7 @@ baseline, never for timings (machines here are shared and noisy).
 
 Run: `make bench` (1k, 10k, 100k) or `make bench SIZE=quick` (a smoke run the test suite uses).
 One step at one size: `python -m bench.run --size 100000 --backend sqlite --only import --output /tmp/r.json`
-(`--only assess`: the imports, then `assess_full` and `assess_scaling`).
+(`--only assess`: the imports, then `assess_full` and `assess_scaling`; `--only ntk`: those, then `ntk:*`).
 """
 
 from __future__ import annotations
@@ -470,9 +476,16 @@ def timed_process(argv: list[str], env: dict[str, str]) -> tuple[float, float, i
 
 
 def read_command(url: str, args: list[str], runs: int = 3) -> tuple[float, float, int, str]:
-    """A reading command in a fresh process, warm: one run first, then the median of `runs` wall clocks."""
+    """A reading command in a fresh process, warm: one run first, then the median of `runs` wall clocks.
+
+    It reads as alice (a service-style token in CLAIMS_TOKEN): a read names its reader (issue 20).
+    """
+    from claims.services import Runtime
+    from claims.services.identity import issue_token_unchecked
+
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # warm means compiled
-    env |= {"CLAIMS_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    token = issue_token_unchecked(Runtime(url), "alice", reason="bench").token
+    env |= {"CLAIMS_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "CLAIMS_TOKEN": token}
     argv = [sys.executable, "-m", "claims.cli", *args] if args else [sys.executable, "-c", READ_FLOOR]
     timed_process(argv, env)
     times, peak, code, out = [], 0.0, 0, ""
@@ -604,6 +617,9 @@ def run_size(
     per_claim_before[backend] = per_claim
     if only == "assess":
         return results
+    if only == "ntk":
+        results += need_to_know(ours_url, size, backend)
+        return results
     full = secs
 
     secs, rss, n = measured(lambda: our_assess(ours_url, changed_only=True))
@@ -630,6 +646,7 @@ def run_size(
     agrees = total == pending and shown == min(REVIEW_PAGE, pending)
     add("review_queue", secs, None, "seconds < 0.5", secs < 0.5, rss, agrees=agrees)
 
+    results += need_to_know(ours_url, size, backend)
     floor, _, _, _ = read_command(ours_url, [])
     smoke = size < 1_000  # the suite's quick run: a few commands, one timed run each
     for name, args in READS.items():
@@ -655,6 +672,62 @@ def run_size(
     return results
 
 
+NTK_RUNS = 7
+
+
+def need_to_know(url: str, size: int, backend: str) -> list[Result]:
+    """`ntk:*`: the main reads for a member of the case against a reader of every case (the baseline)."""
+    from claims import services
+    from claims.services import Runtime, membership
+    from claims.services.access import reach
+    from claims.store.queries import ClaimFilters, claim_page
+
+    rt = Runtime(url)
+    if not any(u.name == "mem" for u in services.list_users(rt)):
+        admin = proven(rt, "admin")
+        services.add_user(rt, admin, "mem", "analyst")  # a new person: no case, the lowest clearance
+        membership.set_clearance(rt, admin, "mem", "TLP:AMBER")  # the benchmark's rows are AMBER
+        membership.add_member(rt, admin, "bench", "mem", "analyst")
+
+    def reads(name: str) -> dict[str, Callable[[], Any]]:
+        who = proven(rt, name)
+        return {
+            "ntk:list": lambda: list(claim_page(url, ClaimFilters(reach=reach(rt, who)), limit=50)[1]),
+            "ntk:show": lambda: services.claim_detail(rt, "bench-c7", who=who),
+            "ntk:readiness": lambda: services.readiness_json(services.action_readiness(rt, who=who)),
+            "ntk:review_list": lambda: services.review_page(rt, limit=REVIEW_PAGE, who=who).items,
+        }
+
+    member, everyone = reads("mem"), reads("alice")
+    out = []
+    for name in member:
+        member[name](), everyone[name]()  # warm
+        mine, base = [], []
+        for _ in range(NTK_RUNS):
+            for fn, times in ((member[name], mine), (everyone[name], base)):
+                start = time.perf_counter()
+                got = fn()
+                times.append(time.perf_counter() - start)
+        agrees = json.dumps(member[name](), default=str) == json.dumps(everyone[name](), default=str)
+        secs, bsecs = sorted(mine)[NTK_RUNS // 2], sorted(base)[NTK_RUNS // 2]
+        ratio = secs / bsecs if bsecs else None
+        out.append(
+            Result(
+                name,
+                size,
+                backend,
+                round(secs, 4),
+                round(bsecs, 4),
+                ratio and round(ratio, 3),
+                "ratio <= 1.2",
+                bool(ratio is not None and ratio <= 1.2),
+                0.0,
+                agrees=agrees and got is not None,
+            )
+        )
+    return out
+
+
 def explained_reads(url: str, hypothesis: list[Any], size: int) -> dict[str, Callable[[], Any]]:
     """The reads behind `claims list`, `show`, `readiness` and the what-if, as the commands call them.
 
@@ -664,19 +737,21 @@ def explained_reads(url: str, hypothesis: list[Any], size: int) -> dict[str, Cal
     """
     from claims import services
     from claims.services import Runtime
+    from claims.services.access import system_reader
     from claims.services.whatif import what_if
     from claims.store.queries import ClaimFilters, claim_page
 
     rt = Runtime(url)
+    everything = system_reader(rt.markings)
 
     def page(filters: ClaimFilters, offset: int = 0) -> Callable[[], Any]:
         return lambda: list(claim_page(url, filters, limit=50, offset=offset)[1])
 
     return {
-        "explain:list_page": page(ClaimFilters()),
-        "explain:list_last_page": page(ClaimFilters(), offset=max(0, size - 25)),
-        "explain:list_stage": page(ClaimFilters(stages=["corroborated"])),
-        "explain:list_source": page(ClaimFilters(source="s0")),
+        "explain:list_page": page(ClaimFilters(reach=everything)),
+        "explain:list_last_page": page(ClaimFilters(reach=everything), offset=max(0, size - 25)),
+        "explain:list_stage": page(ClaimFilters(stages=["corroborated"], reach=everything)),
+        "explain:list_source": page(ClaimFilters(source="s0", reach=everything)),
         "explain:show": lambda: services.claim_detail(rt, "bench-c7"),
         "explain:readiness": lambda: services.action_readiness(rt),
         "explain:whatif": lambda: what_if(rt, "bench", hypothesis),
@@ -1016,9 +1091,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
         "--only",
-        choices=["import", "assess", "orchestration"],
+        choices=["import", "assess", "ntk", "orchestration"],
         help="run only these steps (import: import and import_again; assess: those, assess_full and "
-        "assess_scaling; orchestration: the steps through Prefect and `claims serve`)",
+        "assess_scaling; ntk: those, then the need-to-know reads; orchestration: the steps through Prefect "
+        "and `claims serve`)",
     )
     parser.add_argument(
         "--orchestration",

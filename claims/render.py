@@ -42,6 +42,10 @@ def render_claim(console: Console, d: dict[str, Any]) -> None:
             str(e["id"]), e["source"], e["independent_root"], e["grade"], e["stance"], Text(e["summary"]), style=style
         )
     console.print(table)
+    if d.get("further_lines"):
+        from claims.domain.markings import further_lines
+
+        console.print(Text(further_lines(int(d["further_lines"])), style="italic"))
     for stage, sa in d["assessment"].items():
         mark = "met" if sa["met"] else "not met"
         console.print(Text(f"-> {stage} ({d['policy_version']}): {mark}", style="bold"))

@@ -20,7 +20,7 @@ from claims.services.identity import Identity, current_identity, sign_in, sign_i
 from claims.settings import get_settings
 from dashboard import data, ui
 
-SESSION = "signed_in"  # {"who" (the proven Identity), "name", "role", "method", "last"} in st.session_state
+SESSION = data.SESSION  # {"who" (the proven Identity), "name", "role", "method", "last"} in st.session_state
 
 
 def _oidc_configured() -> bool:

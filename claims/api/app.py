@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from claims.api import problems
 from claims.api.guard import Guard, Limits
-from claims.api.routers import claims, reviews, runs
+from claims.api.routers import claims, members, reviews, runs
 from claims.api.schemas import Health
 from claims.services.runtime import Runtime
 
@@ -46,7 +46,7 @@ def create_app(runtime: Runtime | Callable[[], Runtime] | None = None, limits: L
         """Up or not: nothing about the server, its database or its users."""
         return {"status": "ok"}
 
-    for router in (claims.router, reviews.router, runs.router):
+    for router in (claims.router, reviews.router, runs.router, members.router):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(Guard, runtime=rt, limits=limits or limits_from_settings())

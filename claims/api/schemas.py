@@ -151,3 +151,29 @@ class AssessOut(BaseModel):
     batches: int
     policy_version: str
     flow_run_id: str | None
+
+
+class MemberIn(Strict):
+    role: str = Field(description="The person's role on this case: analyst, reviewer or manager.")
+
+
+class MemberOut(BaseModel):
+    case: str
+    user: str
+    role: str
+    added_by: str
+    added_at: str
+
+
+class ClearanceIn(Strict):
+    marking: str = Field(description="The highest marking the person may read (a level of the deployment's scale).")
+
+
+class AllCasesIn(Strict):
+    on: bool = Field(description="Read every case with the global role (true) or only member cases (false).")
+
+
+class ReachOut(BaseModel):
+    user: str
+    clearance: str | None = None
+    all_cases: bool | None = None

@@ -90,6 +90,47 @@ def case_list(as_user: AsUser = None, as_json: JsonOut = False) -> None:
     _table(authoring.list_cases(runtime(), identity(as_user)), ["key", "title", "version"], as_json)
 
 
+# --- members (issue 20: who reads a case) ---
+
+member_app = typer.Typer(help="Members of a case and their roles there (admin).", no_args_is_help=True)
+case_app.add_typer(member_app, name="member")
+
+
+@member_app.command("add")
+def member_add(
+    case: str,
+    name: str,
+    role: Annotated[str, typer.Option(help="Their role on this case: analyst, reviewer or manager.")],
+    as_user: AsUser = None,
+) -> None:
+    """Make NAME a member of CASE with a role there (or change it); audited."""
+    from claims.services import membership
+
+    m = membership.add_member(runtime(), identity(as_user), case, name, role)
+    out.print(f"{m.user} is {m.role} on case {m.case}", markup=False)
+
+
+@member_app.command("remove")
+def member_remove(case: str, name: str, as_user: AsUser = None) -> None:
+    """NAME no longer reads CASE (unless they read every case); audited."""
+    from claims.services import membership
+
+    membership.remove_member(runtime(), identity(as_user), case, name)
+    out.print(f"{name} is no longer a member of case {case}", markup=False)
+
+
+@member_app.command("list")
+def member_list(case: str, as_user: AsUser = None, as_json: JsonOut = False) -> None:
+    """The members of CASE and their roles."""
+    from claims.services import membership
+
+    rows = [
+        {"user": m.user, "role": m.role, "added_by": m.added_by, "added_at": m.added_at.isoformat()}
+        for m in membership.list_members(runtime(), identity(as_user), case)
+    ]
+    _table(rows, ["user", "role", "added_by", "added_at"], as_json)
+
+
 # --- sources ---
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from claims import services
-from claims.cli.common import JsonOut, emit_json, fail, out, runtime
+from claims.cli.common import AsUser, JsonOut, emit_json, fail, identity, out, runtime
 from claims.domain.stages import Stage
 
 if TYPE_CHECKING:
@@ -21,14 +21,14 @@ if TYPE_CHECKING:
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
 
 
-def show(key: str, as_json: JsonOut = False) -> None:
-    """A claim: stage, evidence with grades and lineage roots, assessment and history."""
+def show(key: str, as_user: AsUser = None, as_json: JsonOut = False) -> None:
+    """A claim: stage, evidence with grades and lineage roots, assessment and history (what you may read)."""
     from claims.cli import remote
 
     if remote.configured():
-        detail = remote.call("GET", f"/claims/{remote.part(key)}")
+        detail = remote.call("GET", f"/claims/{remote.part(key)}", as_user=as_user)
     else:
-        detail = services.claim_detail(runtime(), key)
+        detail = services.claim_detail(runtime(), key, who=identity(as_user))
     if as_json:
         emit_json(detail)
         return
@@ -55,6 +55,7 @@ def list_cmd(
         int | None, typer.Option(min=0, help="Skip this many matching rows first (instead of --page).")
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="Every matching row (streamed), not one page.")] = False,
+    as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
     """Claims with their stage, evidence counts and any pending review (filtered in SQL), a page at a time.
@@ -64,7 +65,7 @@ def list_cmd(
     {"total", "offset", "limit", "claims": [...]} (limit null with --all), never a silent cut.
     """
     from claims.domain.grades import Grade
-    from claims.settings import get_settings
+    from claims.services.access import reach
     from claims.store.queries import ClaimFilters, claim_page
 
     if page is not None and offset is not None:
@@ -73,12 +74,16 @@ def list_cmd(
     stages = [Stage.parse(stage).value] if stage else None
     grade = str(Grade.parse(grade)) if grade else None
     filters = ClaimFilters(case=case, stages=stages, source=source, grade=grade, assignee=assignee, search=search)
+    from dataclasses import replace
+
     from claims.cli import remote
 
     if remote.configured():
-        total, rows = _remote_page(filters, None if every else limit, start)
+        total, rows = _remote_page(filters, None if every else limit, start, as_user)
     else:
-        total, rows = claim_page(get_settings().database_url, filters, limit=None if every else limit, offset=start)
+        rt = runtime()
+        filters = replace(filters, reach=reach(rt, identity(as_user)))
+        total, rows = claim_page(rt.database_url, filters, limit=None if every else limit, offset=start)
     if as_json:
         _stream_json(total, start, None if every else limit, rows)
     elif every:
@@ -93,7 +98,9 @@ def list_cmd(
 API_PAGE = 1000  # the API's largest page
 
 
-def _remote_page(filters: "ClaimFilters", limit: int | None, offset: int) -> tuple[int, Iterable[dict[str, object]]]:
+def _remote_page(
+    filters: "ClaimFilters", limit: int | None, offset: int, as_user: str | None
+) -> tuple[int, Iterable[dict[str, object]]]:
     """`claim_page` through the API: one page, or (limit None) page after page as they are read."""
     from claims.cli import remote
 
@@ -107,7 +114,7 @@ def _remote_page(filters: "ClaimFilters", limit: int | None, offset: int) -> tup
     }
 
     def page(start: int, size: int) -> dict[str, Any]:
-        return remote.call("GET", "/claims", params=query | {"limit": size, "offset": start})
+        return remote.call("GET", "/claims", as_user=as_user, params=query | {"limit": size, "offset": start})
 
     first = page(offset, min(limit or API_PAGE, API_PAGE))
     total = int(first["total"])
@@ -182,18 +189,20 @@ def _footer(total: int, start: int, shown: int, *, every: bool) -> str:
     return text if every else text + "; --page N / --limit N for others, --all for every row"
 
 
-def readiness_cmd(case: Annotated[str | None, typer.Option(help="Case key.")] = None, as_json: JsonOut = False) -> None:
+def readiness_cmd(
+    case: Annotated[str | None, typer.Option(help="Case key.")] = None, as_user: AsUser = None, as_json: JsonOut = False
+) -> None:
     """Policy actions: ready or not, which claims gate each, and what evidence would close the gap."""
     from claims.cli import remote
 
     if remote.configured():
-        data = remote.call("GET", "/readiness", params={"case": case})
+        data = remote.call("GET", "/readiness", as_user=as_user, params={"case": case})
         if as_json:
             emit_json(data)
             return
         items = _readiness_items(data)
     else:
-        items = services.action_readiness(runtime(), case)
+        items = services.action_readiness(runtime(), case, who=identity(as_user))
         if as_json:
             emit_json(services.readiness_json(items))
             return

@@ -22,6 +22,7 @@ def review_list(
     limit: Annotated[int, typer.Option(min=1, help="At most this many requests.")] = PAGE,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many requests first.")] = 0,
     every: Annotated[bool, typer.Option("--all", help="Every matching request, not one page.")] = False,
+    as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
     """Review requests by impact (claims gating the most policy actions first, then the oldest), one page.
@@ -33,7 +34,7 @@ def review_list(
 
     if remote.configured():
         query = {"status": status, "case": case, "action": action, "offset": offset, "limit": 1000 if every else limit}
-        data = remote.call("GET", "/reviews", params=query)
+        data = remote.call("GET", "/reviews", as_user=as_user, params=query)
         page = services.ReviewPage(data["total"], data["offset"], data["items"])
     else:
         page = services.review_page(
@@ -43,6 +44,7 @@ def review_list(
             action=action,
             limit=None if every else limit,
             offset=offset,
+            who=identity(as_user),
         )
     shown = len(page.items)
     cut = shown < page.total

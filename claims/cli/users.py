@@ -134,16 +134,61 @@ def user_token_issue(
     out.print(issued.token, markup=False, highlight=False, soft_wrap=True)
 
 
+@user_app.command("clearance")
+def user_clearance(
+    name: str,
+    marking: Annotated[str, typer.Argument(help="The highest marking NAME may read (e.g. TLP:AMBER).")],
+    as_user: AsUser = None,
+) -> None:
+    """Set the highest marking NAME may read (admin); audited."""
+    from claims.services import membership
+
+    cleared = membership.set_clearance(runtime(), identity(as_user), name, marking)
+    out.print(f"{name} is cleared to {cleared}", markup=False)
+
+
+@user_app.command("all-cases")
+def user_all_cases(
+    name: str,
+    on: Annotated[bool, typer.Option("--on/--off", help="Read every case (on) or only member cases (off).")],
+    as_user: AsUser = None,
+) -> None:
+    """Deployment-wide access for NAME: every case with their global role, or only the cases they are a member of."""
+    from claims.services import membership
+
+    membership.set_all_cases(runtime(), identity(as_user), name, on)
+    out.print(f"{name} reads {'every case' if on else 'only the cases they are a member of'}", markup=False)
+
+
 @user_app.command("list")
 def user_list(as_json: JsonOut = False) -> None:
-    """List users and roles."""
+    """List users, roles, clearance and whether they read every case."""
     users = services.list_users(runtime())
     if as_json:
-        emit_json([{"name": u.name, "role": u.role, "email": u.email, "disabled": u.disabled} for u in users])
+        emit_json(
+            [
+                {
+                    "name": u.name,
+                    "role": u.role,
+                    "email": u.email,
+                    "disabled": u.disabled,
+                    "clearance": u.clearance,
+                    "all_cases": u.all_cases,
+                }
+                for u in users
+            ]
+        )
         return
     from rich.table import Table
 
-    table = Table("name", "role", "e-mail", "status")
+    table = Table("name", "role", "e-mail", "status", "clearance", "cases")
     for u in users:
-        table.add_row(u.name, u.role, u.email or "", "disabled" if u.disabled else "")
+        table.add_row(
+            u.name,
+            u.role,
+            u.email or "",
+            "disabled" if u.disabled else "",
+            u.clearance or "",
+            "all" if u.all_cases else "members",
+        )
     out.print(table)

@@ -42,6 +42,11 @@ class EventKind(StrEnum):
     USER_EMAIL_SET = "user.email_set"
     USER_DISABLED = "user.disabled"
     USER_LOCKED = "user.locked"  # after too many failed sign-ins
+    # Need to know (issue 20): an admin's changes to who reads what.
+    USER_CLEARANCE_SET = "user.clearance_set"  # {"user", "old", "new"}
+    USER_ALL_CASES_SET = "user.all_cases_set"  # {"user", "old", "new"}: deployment-wide access on or off
+    CASE_MEMBER_ADDED = "case.member_added"  # {"user", "role", "old_role"}: added, or their role changed
+    CASE_MEMBER_REMOVED = "case.member_removed"  # {"user", "role"}
     SIGN_IN = "sign_in"
     SIGN_IN_FAILED = "sign_in.failed"
     TOKEN_ISSUED = "token.issued"

@@ -89,3 +89,8 @@ def valid_caveat(caveat: str | None) -> str | None:
             f"at most {CAVEAT_MAX})"
         )
     return caveat
+
+
+def further_lines(n: int) -> str:
+    """What a claim's view says of the items its assessment counts that this reader may not read (issue 20)."""
+    return f"the assessment also counts {n} further line{'s' if n != 1 else ''} you may not read"

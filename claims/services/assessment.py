@@ -17,7 +17,7 @@ from claims.domain.transitions import TransitionRequest, Via, decide_transition
 from claims.services.errors import NotFound, RuleViolation, refuse_nul
 from claims.services.facts import STAGES, batch_facts, load_facts
 from claims.services.identity import Identity
-from claims.services.loading import load_claim
+from claims.services.loading import load_claim_as
 from claims.services.runtime import Runtime, authorize
 from claims.services.tasks import replan_claims
 from claims.services.transitions import decide, move, now, touch
@@ -296,8 +296,7 @@ def advance(
     actor = who.name
     refuse_nul("reason", reason)
     with rt.uow() as uow:
-        authorize(uow, who, "request")
-        claim = load_claim(uow, key, expect_version=expect_version)
+        claim = load_claim_as(uow, who, key, "request", rt.markings, expect_version=expect_version)
         current = Stage(claim.stage)
         result = assess(load_facts(uow, [claim])[key], rt.policy)
         # Demoting to reported needs the current stage to have stopped holding; anything else,

@@ -35,6 +35,7 @@ from claims.domain.events import EventKind
 from claims.domain.grades import Reliability
 from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage
+from claims.services.access import case_for, reader
 from claims.services.casefile import SourceEntry
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_nul
 from claims.services.identity import Identity
@@ -279,7 +280,11 @@ def edit_case(rt: Runtime, who: Identity, key: str, *, expected_version: int, ti
 def list_cases(rt: Runtime, who: Identity) -> list[dict[str, Any]]:
     with rt.uow(write=False) as uow:
         authorize(uow, who, "read")
-        return [_case_row(c) for c in uow.cases.list()]
+        seen = reader(uow, who.name, rt.markings)
+        rows = uow.session.scalars(
+            select(Case).where(seen.cases(Case.id), seen.marked(Case.marking)).order_by(Case.key)
+        ).all()
+        return [_case_row(c) for c in rows]
 
 
 # --- sources -------------------------------------------------------------------------------------
@@ -436,8 +441,12 @@ def withdraw_source(
 def list_sources(rt: Runtime, who: Identity, case_key: str) -> list[dict[str, Any]]:
     with rt.uow(write=False) as uow:
         authorize(uow, who, "read")
-        case = _case(uow, case_key)
-        return [_source_row(s) for s in uow.sources.for_case(case.id)]
+        seen = reader(uow, who.name, rt.markings)
+        case = case_for(uow, seen, case_key)
+        rows = uow.session.scalars(
+            select(Source).where(Source.case_id == case.id, seen.marked(Source.marking)).order_by(Source.id)
+        ).all()
+        return [_source_row(s) for s in rows]
 
 
 # --- claims --------------------------------------------------------------------------------------
@@ -550,7 +559,7 @@ def list_claims(rt: Runtime, who: Identity, case_key: str) -> list[dict[str, Any
     """The case's claims, withdrawn ones included (and marked)."""
     with rt.uow(write=False) as uow:
         authorize(uow, who, "read")
-        case = _case(uow, case_key)
+        case = case_for(uow, reader(uow, who.name, rt.markings), case_key)
         rows = uow.session.scalars(select(Claim).where(Claim.case_id == case.id).order_by(Claim.id)).all()
         return [_claim_row(c) for c in rows]
 
@@ -656,7 +665,7 @@ def edit_action(
 def list_actions(rt: Runtime, who: Identity, case_key: str) -> list[dict[str, Any]]:
     with rt.uow(write=False) as uow:
         authorize(uow, who, "read")
-        case = _case(uow, case_key)
+        case = case_for(uow, reader(uow, who.name, rt.markings), case_key)
         return [_action_row(a) for a in case.actions]
 
 

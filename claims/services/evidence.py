@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 from claims.domain.events import EventKind
 from claims.domain.grades import Credibility, Grade
 from claims.domain.stages import Stance
+from claims.services.access import authorize_case, reader
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_future, refuse_nul
 from claims.services.identity import Identity
-from claims.services.loading import load_claim
+from claims.services.loading import load_claim_as
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
 from claims.store.models import Evidence
@@ -80,8 +81,7 @@ def add_evidence(
     if (credibility is None) == (grade is None):
         raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
     with nullcontext(within) if within is not None else rt.uow() as uow:
-        authorize(uow, who, "add_evidence")
-        claim = load_claim(uow, claim_key)
+        claim = load_claim_as(uow, who, claim_key, "add_evidence", rt.markings)
         source = uow.sources.get(claim.case_id, source_key)
         if source is None:
             raise NotFound(f"source: unknown source {source_key!r} in case {claim.case.key!r}")
@@ -150,10 +150,14 @@ def retract_evidence(rt: Runtime, who: Identity, evidence_id: int, reason: str) 
         raise InvalidInput("reason: a retraction needs a reason")
     refuse_nul("reason", reason)
     with rt.uow() as uow:
-        authorize(uow, who, "retract_evidence")
+        authorize(uow, who, "read")  # a known, signed-in user; the role that counts is the one on the case
         item = uow.evidence.get(evidence_id)
+        unknown = f"evidence: unknown evidence id {evidence_id}"
         if item is None:
-            raise NotFound(f"evidence: unknown evidence id {evidence_id}")
+            raise NotFound(unknown)
+        actor = authorize_case(uow, who, "retract_evidence", item.claim.case, rt.markings, unknown=unknown).name
+        if not reader(uow, actor, rt.markings).may_read(item.marking, item.source.marking):
+            raise NotFound(unknown)
         if item.retracted:  # the loser of two retractions at once: nothing is overwritten (exit 5)
             raise AlreadyDone(f"evidence: #{evidence_id} was already retracted by {item.retracted_by}")
         item.retracted, item.retracted_by, item.retracted_at, item.retraction_reason = True, actor, now(), reason

@@ -13,6 +13,7 @@ from claims.domain.lineage import resolve_roots
 from claims.domain.readiness import Requirement
 from claims.domain.stages import Stage, Stance
 from claims.store.models import Claim, Evidence, ReviewRequest, Source
+from claims.store.reach import Reach
 from claims.store.uow import UnitOfWork
 
 
@@ -117,10 +118,12 @@ def batch_facts(uow: UnitOfWork, heads: Sequence[Row[Any]]) -> tuple[dict[int, C
     return facts, pending
 
 
-def requirements_by_action(uow: UnitOfWork, case_key: str | None) -> dict[str, tuple[str, list[Requirement]]]:
-    """Action key -> (title, its requirements), in policy order, from one joined statement."""
+def requirements_by_action(
+    uow: UnitOfWork, case_key: str | None, reach: Reach
+) -> dict[str, tuple[str, list[Requirement]]]:
+    """Action key -> (title, its requirements), in policy order, from one statement (the cases `reach` reads)."""
     actions: dict[str, tuple[str, list[Requirement]]] = {}
-    for action, title, claim, stage in uow.actions.requirement_rows(case_key):
+    for action, title, claim, stage in uow.actions.requirement_rows(case_key, reach=reach):
         reqs = actions.setdefault(action, (title, []))[1]
         if claim is not None:
             reqs.append(Requirement(claim, Stage(stage)))

@@ -15,12 +15,13 @@ from sqlalchemy.orm import aliased
 
 from claims.domain.events import EventKind
 from claims.domain.similarity import duplicate_cycle, survivor_of
+from claims.services.access import claim_for, reader_of
 from claims.services.errors import InvalidInput, RuleViolation, refuse_nul
 from claims.services.identity import Identity
 from claims.services.loading import load_claim
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
-from claims.store.models import Claim, ClaimLink
+from claims.store.models import Case, Claim, ClaimLink
 from claims.store.uow import UnitOfWork
 
 
@@ -114,16 +115,22 @@ def link_claims(rt: Runtime, who: Identity, claim_key: str, other_key: str, kind
         return Link(claim.key, other.key, kind_v.value, rationale.strip(), actor)
 
 
-def links_of(rt: Runtime, claim_key: str) -> list[Link]:
-    """The links from and to a claim, for its page."""
+def links_of(rt: Runtime, claim_key: str, *, who: Identity | None = None) -> list[Link]:
+    """The links from and to a claim, for its page: only between claims `actor` reads (issue 20)."""
     with rt.uow(write=False) as uow:
-        claim = load_claim(uow, claim_key)
+        seen = reader_of(uow, who, rt.markings)
+        claim = claim_for(uow, seen, claim_key)
         this, other = aliased(Claim), aliased(Claim)
+        this_case, other_case = aliased(Case), aliased(Case)
         rows = uow.session.execute(
             select(this.key, other.key, ClaimLink.kind, ClaimLink.rationale, ClaimLink.created_by)
             .join(ClaimLink, ClaimLink.claim_id == this.id)
             .join(other, other.id == ClaimLink.other_id)
+            .join(this_case, this_case.id == this.case_id)
+            .join(other_case, other_case.id == other.case_id)
             .where((ClaimLink.claim_id == claim.id) | (ClaimLink.other_id == claim.id))
+            .where(seen.cases(this.case_id), seen.cases(other.case_id))
+            .where(seen.marked(this_case.marking, other_case.marking))
             .order_by(ClaimLink.id)
         )
         return [Link(*r) for r in rows]

@@ -6,9 +6,16 @@ it lives apart from any one of them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from claims.domain.markings import Scale
+from claims.services.access import authorize_case
 from claims.services.errors import NotFound
 from claims.store.models import Claim
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
+
+if TYPE_CHECKING:
+    from claims.services.identity import Identity
 
 
 def load_claim(uow: UnitOfWork, key: str, *, expect_version: int | None = None) -> Claim:
@@ -16,6 +23,22 @@ def load_claim(uow: UnitOfWork, key: str, *, expect_version: int | None = None) 
     claim = uow.claims.get(key)
     if claim is None:
         raise NotFound(f"claim: unknown claim {key!r}")
+    check_version(claim, expect_version)
+    return claim
+
+
+def load_claim_as(
+    uow: UnitOfWork, who: Identity | None, key: str, permission: str, scale: Scale, *, expect_version: int | None = None
+) -> Claim:
+    """The claim `key` for a write by `who` with the role they hold on its case (issue 20).
+
+    A claim on a case the actor does not read is NotFound exactly as an unknown key.
+    """
+    claim = uow.claims.get(key)
+    unknown = f"claim: unknown claim {key!r}"
+    if claim is None:
+        raise NotFound(unknown)
+    authorize_case(uow, who, permission, claim.case, scale, unknown=unknown)
     check_version(claim, expect_version)
     return claim
 

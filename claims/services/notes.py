@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import String, and_, cast, or_, select
+
 from claims.domain.events import EventKind
+from claims.services.access import Reader, authorize_case, reader
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, refuse_nul
 from claims.services.identity import Identity
 from claims.services.runtime import Role, Runtime, authorize
 from claims.services.transitions import now
-from claims.store.models import Claim, CollectionTask, Note
+from claims.store.models import Case, Claim, CollectionTask, Evidence, Note, Source
 from claims.store.uow import UnitOfWork
 
 MAX_NOTE = 20_000  # characters: a note is a paragraph or a page, not a report (those are `claims report add`)
@@ -80,13 +83,41 @@ def parse_target(text: str) -> tuple[str, str]:
     return kind, ref
 
 
-def resolve(uow: UnitOfWork, kind: str, ref: str) -> Target:
+def resolve(uow: UnitOfWork, kind: str, ref: str, who: Reader | None = None) -> Target:
+    """The target `kind:ref`; with `who`, only one they read (else NotFound as for an unknown ref, issue 20)."""
     if kind not in TARGETS:
         raise InvalidInput(f"on: {kind!r} is not a kind of note target ({', '.join(TARGETS)})")
     found = TARGETS[kind](uow, ref)
-    if found is None:
+    if found is None or (who is not None and not _reads(uow, who, found)):
         raise NotFound(f"{kind}: unknown {kind} {ref!r}")
     return found
+
+
+def _reads(uow: UnitOfWork, who: Reader, target: Target) -> bool:
+    """`who` reads the target's case, and an evidence item's own and source's markings."""
+    case = uow.cases.get(target.case_key) if target.case_key else None
+    if case is None or not who.sees(case.id, case.marking):
+        return False
+    if target.kind == "evidence":
+        item = uow.evidence.get(int(target.ref))
+        return item is not None and who.may_read(item.marking, item.source.marking)
+    return True
+
+
+def _readable_notes(who: Reader) -> Any:
+    """WHERE clause on Note: its own marking and its case's allowed, the case seen, and a note on an
+    evidence item only if the item (and its source) may be read."""
+    seen_cases = select(Case.key).where(who.cases(Case.id), who.marked(Case.marking))
+    readable_items = (
+        select(cast(Evidence.id, String))
+        .join(Source, Source.id == Evidence.source_id)
+        .where(who.marked(Evidence.marking, Source.marking))
+    )
+    return and_(
+        who.marked(Note.marking),
+        Note.case_key.in_(seen_cases),
+        or_(Note.target_kind != "evidence", Note.target_ref.in_(readable_items)),
+    )
 
 
 @dataclass(frozen=True)
@@ -144,18 +175,30 @@ def add_note(rt: Runtime, who: Identity, kind: str, ref: str, text: str, *, repl
     if len(text) > MAX_NOTE:
         raise InvalidInput(f"text: {len(text)} characters; a note holds at most {MAX_NOTE}")
     with rt.uow() as uow:
-        authorize(uow, who, NOTE_PERMISSION)
+        if not who:
+            authorize(uow, who, NOTE_PERMISSION)  # "no acting user", as everywhere
+        seen = reader(uow, who.name, rt.markings)
         if reply_to is not None:
-            parent = uow.session.get(Note, reply_to)
+            parent = uow.session.scalar(select(Note).where(Note.id == reply_to, _readable_notes(seen)))
             if parent is None:
                 raise NotFound(f"reply_to: unknown note {reply_to}")
             if parent.withdrawn_at is not None:
                 raise InvalidInput(f"reply_to: note {reply_to} was withdrawn; it takes no replies")
-            target = resolve(uow, parent.target_kind, parent.target_ref)
+            target = resolve(uow, parent.target_kind, parent.target_ref, seen)
             if kind and (kind, ref) != (parent.target_kind, parent.target_ref):
                 raise InvalidInput(f"on: a reply is on its note's target {parent.target_kind}:{parent.target_ref}")
         else:
-            target = resolve(uow, kind, ref)
+            target = resolve(uow, kind, ref, seen)
+        case = uow.cases.get(target.case_key or "")
+        assert case is not None
+        authorize_case(
+            uow,
+            who,
+            NOTE_PERMISSION,
+            case,
+            rt.markings,
+            unknown=f"{target.kind}: unknown {target.kind} {target.ref!r}",
+        )
         if target.kind == "claim":
             claim = uow.claims.get(target.ref)
             assert claim is not None
@@ -221,12 +264,11 @@ def list_notes(rt: Runtime, who: Identity, kind: str, ref: str, *, with_items: b
 
     `with_items` on a claim also lists the notes on its evidence items and reviews.
     """
-    from sqlalchemy import select
-
     with rt.uow(write=False) as uow:
         authorize(uow, who, "read")
-        target = resolve(uow, kind, ref)
-        stmt = select(Note).order_by(Note.id)
+        seen = reader(uow, who.name, rt.markings)
+        target = resolve(uow, kind, ref, seen)
+        stmt = select(Note).where(_readable_notes(seen)).order_by(Note.id)
         if with_items and target.kind == "claim":
             stmt = stmt.where(Note.claim_key == target.claim_key)
         else:

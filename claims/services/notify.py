@@ -34,8 +34,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from claims.domain.events import EventKind
+from claims.domain.markings import Scale
 from claims.domain.readiness import ActionReadiness, readiness
 from claims.domain.stages import ReviewStatus, Stage
+from claims.services.access import reader
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, refuse_nul
 from claims.services.identity import Identity
 from claims.services.runtime import PERMISSIONS, Role, Runtime, authorize
@@ -552,15 +554,32 @@ def _insert_ignoring_duplicates(uow: UnitOfWork, table: Any, rows: list[dict[str
     return int(result.rowcount or 0)
 
 
-def _write(uow: UnitOfWork, notices: list[Notice], at: datetime, run: NotifierRun) -> None:
+def _write(uow: UnitOfWork, notices: list[Notice], at: datetime, run: NotifierRun, scale: Scale) -> None:
     """The notices as inbox rows (each once), and a delivery per immediate channel of each new one."""
     if not notices:
         return
     users = {u.name: u for u in uow.session.scalars(select(User).where(User.name.in_({n.person for n in notices})))}
+    # Need to know (issue 20): a notice about a case goes only to people who read that case, and the
+    # role that decides whether they may act on it is the one they hold there.
+    readers = {name: reader(uow, name, scale) for name in users}
+    cases = {
+        key: (case_id, marking)
+        for key, case_id, marking in uow.session.execute(
+            select(Case.key, Case.id, Case.marking).where(Case.key.in_({n.case_key for n in notices if n.case_key}))
+        )
+    }
     rows = []
     for n in notices:
         user = users.get(n.person)
-        if user is None or user.disabled_at is not None or n.permission not in PERMISSIONS[Role(user.role)]:
+        if user is None or user.disabled_at is not None:
+            continue
+        role = user.role
+        if n.case_key is not None:
+            who, case = readers[user.name], cases.get(n.case_key)
+            if case is None or not who.sees(*case):
+                continue  # never a word about a case they do not read
+            role = user.role if who.all_cases else who.roles[case[0]]
+        if n.permission not in PERMISSIONS[Role(role)]:
             continue  # a notice never goes to someone who may not act on it
         rows.append(
             {
@@ -654,7 +673,7 @@ def run_notifier(rt: Runtime, *, at: datetime | None = None, batch: int | None =
             cursor.last_event_id = events[-1].id
             run.events = len(events)
         notices.extend(_overdue_notices(uow, rt, subs.get("overdue", []), at))
-        _write(uow, notices, at, run)
+        _write(uow, notices, at, run, rt.markings)
         run.cursor = cursor.last_event_id
         uow.commit()
     return run
@@ -820,14 +839,24 @@ class Inbox:
     items: list[dict[str, Any]]
 
 
+def _readable_notices(who: Any) -> Any:
+    """WHERE clause on Notification: no case, or a case the person reads now (narrowed since: hidden)."""
+    seen = select(Case.key).where(who.cases(Case.id), who.marked(Case.marking))
+    return Notification.case_key.is_(None) | Notification.case_key.in_(seen)
+
+
 def inbox(rt: Runtime, who: Identity, *, unread_only: bool = False, limit: int = 50) -> Inbox:
     with rt.uow(write=False) as uow:
         user = authorize(uow, who, "read")
+        readable = _readable_notices(reader(uow, user.name, rt.markings))
         unread = uow.session.scalar(
-            select(func.count()).where(Notification.person == user.name, Notification.read_at.is_(None))
+            select(func.count()).where(Notification.person == user.name, Notification.read_at.is_(None), readable)
         )
         stmt = (
-            select(Notification).where(Notification.person == user.name).order_by(Notification.id.desc()).limit(limit)
+            select(Notification)
+            .where(Notification.person == user.name, readable)
+            .order_by(Notification.id.desc())
+            .limit(limit)
         )
         if unread_only:
             stmt = stmt.where(Notification.read_at.is_(None))

@@ -15,14 +15,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import and_, select
+
 from claims.domain import checkworthiness
 from claims.domain.events import EventKind
+from claims.services.access import Reader, authorize_case, case_for, reader
 from claims.services.errors import InvalidInput, NotFound, RuleViolation, refuse_nul
 from claims.services.identity import Identity
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
 from claims.settings import get_settings
-from claims.store.models import Report, ReportSentence
+from claims.store.models import Case, Report, ReportSentence
 
 # The extractors log what they make of a broken file ("EOF marker not found"); the refusal below says it
 # once, in one line, so their records stay out of the person's terminal.
@@ -271,10 +274,12 @@ def add_report(
     report_title = (title or "").strip() or (sentences[0][2][:200] if sentences else name)
     digest = hashlib.sha256(content).hexdigest()
     with rt.uow() as uow:
-        authorize(uow, who, "import")
+        authorize(uow, who, "read")  # a known, signed-in user; the role that counts is the one on the case
         case = uow.cases.get(case_key)
+        unknown = f"case: unknown case {case_key!r}"
         if case is None:
-            raise NotFound(f"case: unknown case {case_key!r}")
+            raise NotFound(unknown)
+        authorize_case(uow, actor, "import", case, rt.markings, unknown=unknown)
         existing = uow.session.query(Report).filter_by(case_id=case.id, sha256=digest).one_or_none()
         if existing is not None:
             raise RuleViolation(
@@ -326,17 +331,27 @@ def _page(uow: Any, report: Report, case_key: str, sentences: list[tuple[int, in
     )
 
 
-def _load(uow: Any, report_id: int) -> Report:
-    report = uow.session.get(Report, report_id)
+def _load(uow: Any, report_id: int, who: Reader | None = None) -> Report:
+    """The report; with `who`, only one they read (its case seen, its own and its case's marking allowed)."""
+    stmt = select(Report).where(Report.id == report_id)
+    if who is not None:
+        stmt = stmt.where(_readable(who))
+    report = uow.session.scalar(stmt)
     if report is None:
         raise NotFound(f"report: unknown report id {report_id}")
     return report
 
 
+def _readable(who: Reader) -> Any:
+    """WHERE clause on Report: its case seen and marked within the reader's clearance, and its own marking."""
+    seen = select(Case.id).where(who.cases(Case.id), who.marked(Case.marking))
+    return and_(Report.case_id.in_(seen), who.marked(Report.marking))
+
+
 def show_report(rt: Runtime, who: Identity, report_id: int) -> ReportPage:
     with rt.uow(write=False) as uow:
         authorize(uow, who, "read")
-        report = _load(uow, report_id)
+        report = _load(uow, report_id, reader(uow, who.name, rt.markings))
         page = _page(uow, report, report.case.key)
     return with_similar(rt, who, page)
 
@@ -347,11 +362,10 @@ def list_reports(
     """The reports, newest first; `untriaged`: only those with no accepted sentence yet (the triage queue)."""
     with rt.uow(write=False) as uow:
         authorize(uow, who, "read")
-        query = uow.session.query(Report).order_by(Report.id.desc())
+        seen = reader(uow, who.name, rt.markings)
+        query = uow.session.query(Report).filter(_readable(seen)).order_by(Report.id.desc())
         if case_key:
-            case = uow.cases.get(case_key)
-            if case is None:
-                raise NotFound(f"case: unknown case {case_key!r}")
+            case = case_for(uow, who, case_key)
             query = query.filter(Report.case_id == case.id)
         rows = [_summary(r, r.case.key) for r in query]
         return [r for r in rows if not untriaged or r.accepted == 0]
@@ -385,8 +399,12 @@ def accept_sentence(
     if not as_claim and (stance is None or source is None or credibility is None):
         raise InvalidInput("accept: evidence needs --stance, --source and --credibility")
     with rt.uow() as uow:
-        authorize(uow, who, "import" if as_claim else "add_evidence")
-        report = _load(uow, report_id)
+        permission = "import" if as_claim else "add_evidence"
+        authorize(uow, who, "read")  # a known, signed-in user; the role that counts is the one on the case
+        report = _load(uow, report_id, reader(uow, who.name, rt.markings))
+        authorize_case(
+            uow, who, permission, report.case, rt.markings, unknown=f"report: unknown report id {report_id}"
+        )
         sentences = split_sentences(report.text)
         if not 1 <= number <= len(sentences):
             raise InvalidInput(f"sentence: {number} is not a sentence of report #{report_id} (1-{len(sentences)})")

@@ -8,10 +8,11 @@ from claims.domain.assessment import assess
 from claims.domain.events import EventKind
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import Via, check_four_eyes
+from claims.services.access import authorize_case
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, PermissionDenied, refuse_nul
 from claims.services.facts import load_facts
 from claims.services.identity import Identity, redeem_signoff_code
-from claims.services.loading import load_claim
+from claims.services.loading import load_claim, load_claim_as
 from claims.services.runtime import Runtime, authorize
 from claims.services.tasks import replan_claims
 from claims.services.transitions import decide, move
@@ -37,6 +38,18 @@ def _pending(uow: UnitOfWork, review_id: int) -> ReviewRequest:
     return review
 
 
+def _pending_as(uow: UnitOfWork, rt: Runtime, who: Identity, review_id: int) -> ReviewRequest:
+    """The pending review for a decision by `actor` with their role on its case (issue 20): a review on a
+    case they do not read is NotFound, as an unknown id, before anything else is said about it."""
+    authorize(uow, who, "read")  # a known, signed-in user; the role that counts is the one on the case
+    review = uow.reviews.get(review_id)
+    unknown = f"review: unknown review #{review_id}"
+    if review is None:
+        raise NotFound(unknown)
+    authorize_case(uow, who, "approve", review.claim.case, rt.markings, unknown=unknown)
+    return _pending(uow, review_id)
+
+
 def approve(rt: Runtime, who: Identity, review_id: int, rationale: str | None = None) -> Decision:
     """Apply a confirm/refute if a second person approves and the criteria still hold."""
     with rt.uow() as uow:
@@ -48,8 +61,8 @@ def approve(rt: Runtime, who: Identity, review_id: int, rationale: str | None = 
 def _approve(uow: UnitOfWork, rt: Runtime, who: Identity, review_id: int, rationale: str | None) -> Decision:
     """The approval inside the caller's unit of work (the code path spends its code in the same one)."""
     refuse_nul("rationale", rationale)
-    actor = authorize(uow, who, "approve").name
-    review = _pending(uow, review_id)
+    review = _pending_as(uow, rt, who, review_id)
+    actor = who.name
     check_four_eyes(review.requested_by, actor, review.id)
     claim = load_claim(uow, review.claim.key)
     to = Stage(review.to_stage)
@@ -88,8 +101,8 @@ def _reject(uow: UnitOfWork, rt: Runtime, who: Identity, review_id: int, rationa
     if not rationale or not rationale.strip():
         raise InvalidInput("rationale: rejecting a review needs a rationale")
     refuse_nul("rationale", rationale)
-    actor = authorize(uow, who, "approve").name
-    review = _pending(uow, review_id)
+    review = _pending_as(uow, rt, who, review_id)
+    actor = who.name
     check_four_eyes(review.requested_by, actor, review.id)
     decide(uow, review, ReviewStatus.REJECTED, actor=actor, rationale=rationale, policy_version=rt.policy.version)
     return Decision(review.id, review.claim.key, review.status, Stage(review.claim.stage))
@@ -130,8 +143,7 @@ def reopen(
         raise InvalidInput("rationale: a reopen needs a rationale")
     refuse_nul("rationale", rationale)
     with rt.uow() as uow:
-        authorize(uow, who, "reopen")
-        claim = load_claim(uow, key, expect_version=expect_version)
+        claim = load_claim_as(uow, who, key, "reopen", rt.markings, expect_version=expect_version)
         move(
             uow,
             claim,

@@ -35,7 +35,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from claims.domain.similarity import Thresholds, judge
-from claims.services.errors import InvalidInput, NotFound, refuse_nul
+from claims.services.access import case_for, reader
+from claims.services.errors import InvalidInput, refuse_nul
 from claims.services.identity import Identity
 from claims.services.runtime import Runtime, authorize
 from claims.settings import get_settings
@@ -317,14 +318,17 @@ def similar_claims(
     index = index_for(rt)
     with index.lock:
         with rt.uow(write=False) as uow:
-            authorize(uow, who, "read")  # every signed-in role reads every case today
-            if case_key and uow.cases.get(case_key) is None:
-                raise NotFound(f"case: unknown case {case_key!r}")
+            authorize(uow, who, "read")
+            who = reader(uow, who.name, rt.markings)
+            if case_key:
+                case_for(uow, who, case_key)
+            # Need to know (issue 20): the cases this person reads, chosen in SQL; the index is the system's.
+            seen = set(uow.session.scalars(select(Case.key).where(who.cases(Case.id), who.marked(Case.marking))))
         index.sync(rt)
         if not index.keys:
             return []
         raw = index.scores(statement.strip())
-        allowed = np.ones(len(raw), dtype=bool)
+        allowed = np.fromiter((c in seen for c in index.cases), dtype=bool, count=len(raw))
         if case_key:
             allowed &= np.fromiter((c == case_key for c in index.cases), dtype=bool, count=len(raw))
         if exclude_claim and exclude_claim in index.keys:

@@ -13,22 +13,27 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+
 from claims.domain.assessment import assess
 from claims.domain.events import EventKind
 from claims.domain.plan import ActionPlan, Gate, Need, Task, carrying_roots, plan_tasks, rank_key
 from claims.domain.policy import Policy
 from claims.domain.similarity import survivor_of
 from claims.domain.stages import Stage
+from claims.services.access import case_for, claim_for, readable_source_ids, reader, reader_of
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.facts import load_facts
 from claims.services.identity import Identity
 from claims.services.runtime import PERMISSIONS, Role, Runtime, authorize
 from claims.services.transitions import now
-from claims.store.models import Claim, CollectionTask
+from claims.store.models import Claim, CollectionTask, Source
 from claims.store.uow import UnitOfWork
 
 OPEN, CLOSED, WITHDRAWN = "open", "closed", "withdrawn"
 STATUSES = (OPEN, CLOSED, WITHDRAWN)
+
+UNREAD = "(a source you may not read)"  # a root named in place of one the reader may not read
 
 
 @dataclass(frozen=True)
@@ -307,13 +312,15 @@ def list_tasks(
         raise InvalidInput("mine: --mine and --unassigned exclude each other")
     with rt.uow(write=False) as uow:
         authorize(uow, who, "read")
-        if case and uow.cases.get(case) is None:
-            raise NotFound(f"case: unknown case {case!r}")
-        if action and uow.actions.get(action) is None:
+        seen = reader(uow, who.name, rt.markings)
+        if case:
+            case_for(uow, seen, case)
+        found = uow.actions.get(action) if action else None
+        if action and (found is None or not seen.sees(found.case_id, found.case.marking)):
             raise NotFound(f"action: unknown policy action {action!r}")
-        everything = uow.tasks.listing(OPEN, case)
+        everything = uow.tasks.listing(OPEN, case, reach=who)
         left = items_left(everything)
-        rows = everything if status == OPEN else uow.tasks.listing(status, case)
+        rows = everything if status == OPEN else uow.tasks.listing(status, case, reach=who)
         picked = [
             r
             for r in rows
@@ -349,15 +356,19 @@ def need_json(need: Need, task_ids: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def action_plans(rt: Runtime, case_key: str | None = None) -> dict[str, dict[str, Any]]:
+def action_plans(rt: Runtime, case_key: str | None = None, *, who: Identity | None = None) -> dict[str, dict[str, Any]]:
     """Per action: the smallest set of tasks that would make it ready (with their task ids), its
-    items to ready, and the gating claims that rest on one line (claim -> the roots that carry it)."""
+    items to ready, and the gating claims that rest on one line (claim -> the roots that carry it).
+
+    Only the actions of cases `actor` reads (issue 20); a root they may not read is not named.
+    """
     with rt.uow(write=False) as uow:
+        seen = reader_of(uow, who, rt.markings)
         dupes = _duplicates(uow)
         rows = [r for r in uow.tasks.gate_rows(None)]
-        if case_key is not None:
-            keep = {a.key for a in uow.actions.list(case_key)}
-            rows = [r for r in rows if r[0] in keep]
+        keep = {a for a, *_ in uow.actions.requirement_rows(case_key, reach=seen)}
+        rows = [r for r in rows if r[0] in keep]
+        seen = set(uow.session.scalars(select(Source.key).where(seen.marked(Source.marking))))
         gates = [Gate(a, survivor_of(c, dupes) if c in dupes else c, Stage(s), d) for a, c, s, d in rows]
         facts = load_facts(uow, uow.claims.many({g.claim for g in gates}))
         plan = plan_tasks(gates, facts, rt.policy)
@@ -367,7 +378,9 @@ def action_plans(rt: Runtime, case_key: str | None = None) -> dict[str, dict[str
         for key, ap in plan.actions.items():
             out[key] = _plan_json(ap, task_ids) | {
                 "rests_on_one_line": {
-                    g.claim: list(fragile[g.claim]) for g in gates if g.action == key and fragile.get(g.claim)
+                    g.claim: [r if r in seen else UNREAD for r in fragile[g.claim]]
+                    for g in gates
+                    if g.action == key and fragile.get(g.claim)
                 },
             }
         return out
@@ -377,10 +390,15 @@ def _plan_json(ap: ActionPlan, task_ids: dict[str, int]) -> dict[str, Any]:
     return {"items": ap.items, "tasks": [need_json(n, task_ids) for n in ap.tasks]}
 
 
-def rests_on(rt: Runtime, claim_key: str) -> list[str]:
-    """The lineage roots that each alone carry this claim at its stage (the claim page's warning)."""
+def rests_on(rt: Runtime, claim_key: str, *, who: Identity | None = None) -> list[str]:
+    """The lineage roots that each alone carry this claim at its stage (the claim page's warning).
+
+    Only of a claim `actor` reads; a root source they may not read is not named (issue 20).
+    """
     with rt.uow(write=False) as uow:
-        claim = uow.claims.get(claim_key)
-        if claim is None:
-            raise NotFound(f"claim: unknown claim {claim_key!r}")
-        return list(carrying_roots(load_facts(uow, [claim])[claim_key], rt.policy))
+        seen = reader_of(uow, who, rt.markings)
+        claim = claim_for(uow, seen, claim_key)
+        readable = readable_source_ids(uow, seen, claim.case_id)
+        seen = {s.key for s in uow.sources.for_case(claim.case_id) if s.id in readable}
+        roots = carrying_roots(load_facts(uow, [claim])[claim_key], rt.policy)
+        return [r if r in seen else UNREAD for r in roots]

@@ -12,11 +12,19 @@ from typing import TYPE_CHECKING, Any
 from claims.domain.assessment import Assessment, StageAssessment, assess
 from claims.domain.readiness import ActionReadiness, readiness
 from claims.domain.stages import ReviewStatus, Stage, next_stages
+from claims.services.access import (
+    case_for,
+    claim_for,
+    readable_evidence,
+    readable_source_ids,
+    reader_of,
+    unread_lines,
+)
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import facts_where, lineage_roots, load_facts, requirements_by_action
+from claims.services.identity import Identity
 from claims.services.judgement import likelihood_json
 from claims.services.links import survivors_for
-from claims.services.loading import load_claim
 from claims.services.runtime import Runtime
 from claims.store.uow import UnitOfWork
 
@@ -45,13 +53,52 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
     return {stage.value: stage_json(a.for_stage(stage)) for stage in next_stages(a.stage)}
 
 
-def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
+UNREAD_SOURCE = "a source you may not read"
+
+
+def _redact(text: str, hidden: set[str]) -> str:
+    """An assessment's sentence with the names of sources the reader may not read taken out."""
+    for name in sorted(hidden, key=len, reverse=True):
+        text = text.replace(f"from {name}", f"from {UNREAD_SOURCE}")
+    return text
+
+
+def _for_reader(result: Assessment, likelihood: dict[str, Any], facts: Any, shown: set[int], seen: set[str]) -> Any:
+    """The system's assessment as `who` may read it: the same judgement, without the unread items' sources.
+
+    `shown` are the evidence ids the reader reads, `seen` the source keys they may read. Gaps name
+    no unread source, and likelihood lines resting on an unread item are left out (counted apart).
+    """
+    unread = [e for e in facts.evidence if e.id not in shown]
+    hidden = {n for e in unread if e.source not in seen for n in (e.source_name, e.source) if n}
+    judged = assessment_json(result)
+    for stage in judged.values():
+        stage["gaps"] = [_redact(g, hidden) for g in stage["gaps"]]
+        for c in stage["criteria"]:
+            c["gap"] = _redact(c["gap"], hidden) if c["gap"] else c["gap"]
+    covered = {(e.root, e.stance.value) for e in unread if not e.retracted}
+    lines = [ln for ln in likelihood["lines"] if (ln["root"], ln["stance"]) not in covered and ln["root"] in seen]
+    return judged, likelihood | {"lines": lines}
+
+
+def claim_detail(rt: Runtime, key: str, *, who: Identity | None = None) -> dict[str, Any]:
+    """A claim as `actor` may read it (issue 20): the system's assessment on every item, and only the
+    evidence they may read, with `further_lines` the live items that count but are not shown."""
     with rt.uow(write=False) as uow:
-        claim = load_claim(uow, key)
-        roots = lineage_roots(uow.sources.for_case(claim.case_id))
-        facts = load_facts(uow, [claim])[key]
+        seen = reader_of(uow, who, rt.markings)
+        claim = claim_for(uow, seen, key)
+        sources = uow.sources.for_case(claim.case_id)
+        roots = lineage_roots(sources)
+        facts = load_facts(uow, [claim])[key]  # the system judges on every item, read or not
         result = assess(facts, rt.policy)
         history = uow.history.for_claim(key)
+        evidence = readable_evidence(uow, seen, claim.id)
+        seen_ids = readable_source_ids(uow, seen, claim.case_id)
+        seen = {s.key for s in sources if s.id in seen_ids}
+        further = unread_lines(uow, seen, claim.id)
+        judged, judgement = _for_reader(
+            result, likelihood_json(facts, rt.policy), facts, {e.id for e in evidence}, seen
+        )
         return {
             "key": claim.key,
             "case": claim.case.key,
@@ -74,7 +121,7 @@ def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
                     "source_name": e.source.name,
                     "grade": str(e.grade),
                     "stance": e.stance,
-                    "independent_root": roots.get(e.source_id, e.source.key),
+                    "independent_root": _root(roots.get(e.source_id, e.source.key), seen),
                     "summary": e.summary,
                     "locator": e.locator,
                     "quote": e.quote,
@@ -84,8 +131,10 @@ def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
                     "retracted_by": e.retracted_by,
                     "retraction_reason": e.retraction_reason,
                 }
-                for e in claim.evidence
+                for e in evidence
             ],
+            # Need to know: items that count in the assessment below but that this reader may not read.
+            "further_lines": further,
             "policy_version": rt.policy.version,
             "holds": result.holds,
             "next_step": {
@@ -93,8 +142,8 @@ def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
                 "to": result.next_step.to.value if result.next_step.to else None,
                 "reason": result.next_step.reason,
             },
-            "assessment": assessment_json(result),
-            "likelihood": likelihood_json(facts, rt.policy),
+            "assessment": judged,
+            "likelihood": judgement,
             "reviews": [
                 {
                     "id": r.id,
@@ -121,22 +170,27 @@ def claim_detail(rt: Runtime, key: str) -> dict[str, Any]:
         }
 
 
+def _root(root: str, seen: set[str]) -> str:
+    return root if root in seen else f"({UNREAD_SOURCE})"
+
+
 def assessments_for(uow: UnitOfWork, rt: Runtime, keys: list[str]) -> dict[str, Assessment]:
     facts = load_facts(uow, uow.claims.many(keys))
     return {k: assess(f, rt.policy) for k, f in facts.items()}
 
 
-def action_readiness(rt: Runtime, case_key: str | None = None) -> list[ActionReadiness]:
-    """Every policy action with each gating claim's stage, requirement and gaps.
+def action_readiness(rt: Runtime, case_key: str | None = None, *, who: Identity | None = None) -> list[ActionReadiness]:
+    """Every policy action (of the cases `actor` reads) with each gating claim's stage, requirement and gaps.
 
     Set-based: one statement for the actions and their requirements, three for the facts of the
     required claims (selected by subquery), however many claims the database holds.
     """
     with rt.uow(write=False) as uow:
-        if case_key and uow.cases.get(case_key) is None:
-            raise NotFound(f"case: unknown case {case_key!r}")
-        actions = requirements_by_action(uow, case_key)
-        _, facts = facts_where(uow, uow.actions.required_claims(case_key))
+        seen = reader_of(uow, who, rt.markings)
+        if case_key:
+            case_for(uow, seen, case_key)
+        actions = requirements_by_action(uow, case_key, seen)
+        _, facts = facts_where(uow, uow.actions.required_claims(case_key, reach=seen))
         assessments = {k: assess(f, rt.policy) for k, f in facts.items()}
         survivors = survivors_for(uow, assessments.keys())
         missing = sorted(set(survivors.values()) - assessments.keys())
@@ -186,6 +240,7 @@ def review_page(
     action: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    who: Identity | None = None,
 ) -> ReviewPage:
     """Review requests (all statuses when status is None) by impact, with the assessment of their target stage.
 
@@ -200,11 +255,15 @@ def review_page(
     if offset < 0:
         raise InvalidInput(f"offset: {offset} is negative")
     with rt.uow(write=False) as uow:
-        if case and uow.cases.get(case) is None:
-            raise NotFound(f"case: unknown case {case!r}")
-        if action and uow.actions.get(action) is None:
+        seen = reader_of(uow, who, rt.markings)
+        if case:
+            case_for(uow, seen, case)
+        found = uow.actions.get(action) if action else None
+        if action and (found is None or not seen.sees(found.case_id, found.case.marking)):
             raise NotFound(f"action: unknown policy action {action!r}")
-        total, rows = uow.reviews.queue(status, case_key=case, action_key=action, limit=limit, offset=offset)
+        total, rows = uow.reviews.queue(
+            status, case_key=case, action_key=action, limit=limit, offset=offset, reach=seen
+        )
         assessments = assessments_for(uow, rt, sorted({r.claim.key for r, _ in rows}))
         out = []
         for r, gates in rows:
@@ -242,9 +301,10 @@ def review_queue(
     action: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    who: Identity | None = None,
 ) -> list[dict[str, Any]]:
     """The requests of `review_page` alone (every one unless `limit` is given), in the same order."""
-    return review_page(rt, status, case=case, action=action, limit=limit, offset=offset).items
+    return review_page(rt, status, case=case, action=action, limit=limit, offset=offset, who=who).items
 
 
 def audit_verify(rt: Runtime) -> AuditReport:

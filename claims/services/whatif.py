@@ -18,8 +18,10 @@ from claims.domain.grades import Credibility, Grade, Reliability
 from claims.domain.policy import Policy
 from claims.domain.readiness import RequirementStatus, readiness
 from claims.domain.stages import Stage, Stance
+from claims.services.access import case_for, readable_source_ids, reader_of
 from claims.services.errors import InvalidInput, NotFound
 from claims.services.facts import facts_where, lineage_roots, requirements_by_action
+from claims.services.identity import Identity
 from claims.services.links import survivors_for
 from claims.services.runtime import Runtime
 
@@ -118,26 +120,29 @@ def _hypothetical_item(h: Hypothesis, index: int, sources: dict[str, tuple[str, 
     return EvidenceFacts(key, key, stance, grade, source_name=f"hypothetical source {index + 1}")
 
 
-def what_if(rt: Runtime, case_key: str, hypotheses: Sequence[Hypothesis]) -> WhatIfResult:
+def what_if(
+    rt: Runtime, case_key: str, hypotheses: Sequence[Hypothesis], *, who: Identity | None = None
+) -> WhatIfResult:
     """Project the claims the hypotheses touch or the actions require, and every action; nothing is written.
 
-    No other claim can move: without hypothetical evidence its projection is its baseline.
+    No other claim can move: without hypothetical evidence its projection is its baseline. Only a
+    case `actor` reads (issue 20), and a hypothetical item names only a source they may read.
     """
     with rt.uow(write=False) as uow:
-        case = uow.cases.get(case_key)
-        if case is None:
-            raise NotFound(f"case: unknown case {case_key!r}")
+        seen = reader_of(uow, who, rt.markings)
+        case = case_for(uow, seen, case_key)
         # Only a claim that gains hypothetical evidence can move, and only the claims the actions
         # require decide readiness: load those, selected in the database by subquery (never every
         # claim of the case, and never a list of bound keys: 100k of them broke PostgreSQL's limit).
-        action_reqs = requirements_by_action(uow, case_key)
-        wanted = uow.actions.required_claims(case_key).union(
+        action_reqs = requirements_by_action(uow, case_key, seen)
+        wanted = uow.actions.required_claims(case_key, reach=seen).union(
             uow.claims.ids_in_case(case.id, (h.claim for h in hypotheses))
         )
         _, facts = facts_where(uow, wanted)  # type: ignore[arg-type]
         source_rows = uow.sources.for_case(case.id)
         roots = lineage_roots(source_rows)
-        sources = {s.key: (s.reliability, roots[s.id], s.name) for s in source_rows}
+        seen = readable_source_ids(uow, seen, case.id)
+        sources = {s.key: (s.reliability, roots[s.id], s.name) for s in source_rows if s.id in seen}
         # A required claim marked a duplicate is judged on its survivor, as `action_readiness` does;
         # here only a survivor whose facts are loaded (one of the case's required or hypothesised claims).
         survivors = {k: v for k, v in survivors_for(uow, facts.keys()).items() if v in facts}

@@ -26,6 +26,7 @@ from claims.store.models import (
     Source,
     User,
 )
+from claims.store.reach import Reach
 from claims.store.types import to_utc
 
 # --- dashboard read side -----------------------------------------------------------------
@@ -66,11 +67,22 @@ def data_version(url: str) -> int:
         return int(session.scalar(select(func.max(Event.id))) or 0)
 
 
-def case_rows(url: str) -> list[dict[str, Any]]:
-    """Every case with its number of claims."""
+def seen_cases(reach: Reach) -> Any:
+    """The ids of the cases `reach` reads (seen, and marked within their clearance), as a subquery."""
+    return select(Case.id).where(reach.cases(Case.id), reach.marked(Case.marking))
+
+
+def _seen_claim(reach: Reach) -> Any:
+    """WHERE clause on Claim: its case is one `reach` reads."""
+    return Claim.case_id.in_(seen_cases(reach))
+
+
+def case_rows(url: str, *, reach: Reach) -> list[dict[str, Any]]:
+    """Every case `reach` reads with its number of claims."""
     stmt = (
         select(Case.key, Case.title, func.count(Claim.id).label("claims"))
         .outerjoin(Claim, Claim.case_id == Case.id)
+        .where(reach.cases(Case.id), reach.marked(Case.marking))
         .group_by(Case.id)
         .order_by(Case.key)
     )
@@ -84,13 +96,17 @@ def user_rows(url: str) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in session.execute(select(User.name, User.role).order_by(User.name))]
 
 
-def stage_counts(url: str, case: str | None = None) -> list[dict[str, Any]]:
+def stage_counts(url: str, case: str | None = None, *, reach: Reach) -> list[dict[str, Any]]:
     """Claims per stage (every stage listed, zero included) and how many of them are at risk."""
-    stmt = select(
-        Claim.stage,
-        func.count(Claim.id).label("claims"),
-        func.count(when((Claim.at_risk.is_(True), Claim.id))).label("at_risk"),
-    ).group_by(Claim.stage)
+    stmt = (
+        select(
+            Claim.stage,
+            func.count(Claim.id).label("claims"),
+            func.count(when((Claim.at_risk.is_(True), Claim.id))).label("at_risk"),
+        )
+        .where(_seen_claim(reach))
+        .group_by(Claim.stage)
+    )
     if case:
         stmt = stmt.join(Case, Case.id == Claim.case_id).where(Case.key == case)
     with session_factory(url)() as session:
@@ -109,7 +125,7 @@ DATED_PAYLOAD = {
 }
 
 
-def movements(url: str, case: str | None = None, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def movements(url: str, case: str | None = None, *, reach: Reach, now: datetime | None = None) -> list[dict[str, Any]]:
     """Stage changes (and newly reported claims) in the last 7 and 30 days, from the event log.
 
     Imported history carries its original date in the payload (`at`); such a move counts on
@@ -141,6 +157,8 @@ def movements(url: str, case: str | None = None, *, now: datetime | None = None)
             .where(Event.kind.in_(MOVE_KINDS), Event.at >= month, text(DATED_PAYLOAD[session.get_bind().dialect.name]))
             .group_by(Event.from_stage, Event.to_stage)
         )
+        seen = Event.case_key.in_(select(Case.key).where(Case.id.in_(seen_cases(reach))))
+        counted, dated = counted.where(seen), dated.where(seen)
         if case:
             counted, dated = counted.where(Event.case_key == case), dated.where(Event.case_key == case)
         late = {(r.from_stage, r.to_stage): (r.week, r.month) for r in session.execute(dated)}
@@ -160,7 +178,7 @@ def movements(url: str, case: str | None = None, *, now: datetime | None = None)
     return sorted(rows, key=lambda r: (order.get(r["from_stage"], 9), order.get(r["to_stage"], 9)))
 
 
-def ageing(url: str, case: str | None = None, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def ageing(url: str, case: str | None = None, *, reach: Reach, now: datetime | None = None) -> list[dict[str, Any]]:
     """How long claims have sat in their current stage: counts per stage and age bucket, with the oldest entry.
 
     One statement, a part per stage: each reads its stage's range of the (stage, case, ..., stage
@@ -184,7 +202,7 @@ def ageing(url: str, case: str | None = None, *, now: datetime | None = None) ->
                 func.count(when((inside, Claim.id))).label(f"n{i}"),
                 func.min(when((inside, entered))).label(f"oldest{i}"),
             ]
-        part = select(*columns).where(Claim.stage == s.value)
+        part = select(*columns).where(Claim.stage == s.value, _seen_claim(reach))
         if in_case is not None:
             part = part.where(Claim.case_id == in_case)
         parts.append(part)
@@ -209,7 +227,7 @@ def ageing(url: str, case: str | None = None, *, now: datetime | None = None) ->
     return sorted(rows, key=lambda r: (order.get(r["stage"], 9), AGE_BUCKETS.index(r["bucket"])))
 
 
-def at_risk_claims(url: str, case: str | None = None) -> list[dict[str, Any]]:
+def at_risk_claims(url: str, case: str | None = None, *, reach: Reach) -> list[dict[str, Any]]:
     """Confirmed or refuted claims that no longer meet their stage, with the reason last recorded."""
     latest = (
         select(Event.rationale, Event.at)
@@ -229,7 +247,7 @@ def at_risk_claims(url: str, case: str | None = None) -> list[dict[str, Any]]:
         .join(Case, Case.id == Claim.case_id)
         # `=` (not IS) and no ORDER BY: SQLite then reads the partial index of at-risk claims instead
         # of walking every claim in key order; the few rows are sorted here.
-        .where(Claim.at_risk == true())
+        .where(Claim.at_risk == true(), reach.cases(Claim.case_id), reach.marked(Case.marking))
     )
     if case:
         stmt = stmt.where(Case.key == case)
@@ -238,16 +256,21 @@ def at_risk_claims(url: str, case: str | None = None) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["case"], r["key"]))
 
 
-def pending_review_count(url: str, case: str | None = None) -> int:
-    stmt = select(func.count(ReviewRequest.id)).where(ReviewRequest.status == ReviewStatus.PENDING.value)
+def pending_review_count(url: str, case: str | None = None, *, reach: Reach) -> int:
+    stmt = (
+        select(func.count(ReviewRequest.id))
+        .join(Claim, Claim.id == ReviewRequest.claim_id)
+        .join(Case, Case.id == Claim.case_id)
+        .where(ReviewRequest.status == ReviewStatus.PENDING.value)
+        .where(reach.cases(Claim.case_id), reach.marked(Case.marking))
+    )
     if case:
-        stmt = stmt.join(Claim, Claim.id == ReviewRequest.claim_id).join(Case, Case.id == Claim.case_id)
         stmt = stmt.where(Case.key == case)
     with session_factory(url)() as session:
         return int(session.scalar(stmt) or 0)
 
 
-def filter_options(url: str, case: str | None = None) -> dict[str, list[str]]:
+def filter_options(url: str, case: str | None = None, *, reach: Reach) -> dict[str, list[str]]:
     """Values the claims table can be filtered by: sources, grades and assignees in use.
 
     Asked per source (an evidence item's source belongs to its claim's case), each an index probe:
@@ -255,16 +278,24 @@ def filter_options(url: str, case: str | None = None) -> dict[str, list[str]]:
     over every evidence item.
     """
     credibility = union_all(*(select(literal(int(c)).label("n")) for c in Credibility)).subquery()
-    used = exists().where(Evidence.source_id == Source.id)
-    sources = select(Source.key).where(used).distinct().order_by(Source.key)
+    readable = reach.marked(Evidence.marking)
+    seen_source = (Source.case_id.in_(seen_cases(reach)), reach.marked(Source.marking))
+    used = exists().where(Evidence.source_id == Source.id, readable)
+    sources = select(Source.key).where(used, *seen_source).distinct().order_by(Source.key)
     grades = (
         select(Source.reliability, credibility.c.n)
         .join(credibility, true())
-        .where(exists().where(Evidence.source_id == Source.id, Evidence.credibility == credibility.c.n))
+        .where(exists().where(Evidence.source_id == Source.id, Evidence.credibility == credibility.c.n, readable))
+        .where(*seen_source)
         .distinct()
         .order_by(Source.reliability, credibility.c.n)
     )
-    assignees = select(Claim.assignee).where(Claim.assignee.is_not(None)).distinct().order_by(Claim.assignee)
+    assignees = (
+        select(Claim.assignee)
+        .where(Claim.assignee.is_not(None), _seen_claim(reach))
+        .distinct()
+        .order_by(Claim.assignee)
+    )
     if case:
         in_case = select(Case.id).where(Case.key == case).scalar_subquery()
         sources = sources.where(Source.case_id == in_case)
@@ -288,6 +319,7 @@ def like_pattern(search: str) -> str:
 def _claim_filters(
     stmt: Any,
     *,
+    reach: Reach,
     case: str | None,
     stages: list[str] | tuple[str, ...] | None,
     source: str | None,
@@ -297,8 +329,11 @@ def _claim_filters(
 ) -> Any:
     """The claims-table filters, shared by the rows and their total so both count the same claims.
 
-    Returns None when the filter can match nothing (a malformed grade).
+    Returns None when the filter can match nothing (a malformed grade). Need to know (issue 20):
+    only the claims of cases the reader sees, marked within their clearance, and the source and
+    grade filters look only at evidence they may read.
     """
+    stmt = stmt.where(reach.cases(_claims.c.case_id), reach.marked(_cases.c.marking))
     if case:
         stmt = stmt.where(_cases.c.key == case)
     if stages:
@@ -321,7 +356,11 @@ def _claim_filters(
     item, by = _evidence.alias(), _sources.alias()
     if source:
         stmt = stmt.where(
-            _claims.c.id.in_(select(item.c.claim_id).join(by, item.c.source_id == by.c.id).where(by.c.key == source))
+            _claims.c.id.in_(
+                select(item.c.claim_id)
+                .join(by, item.c.source_id == by.c.id)
+                .where(by.c.key == source, reach.marked(item.c.marking, by.c.marking))
+            )
         )
     if grade:
         g = grade.strip().upper()
@@ -330,7 +369,12 @@ def _claim_filters(
         graded = (
             select(item.c.claim_id)
             .join(by, item.c.source_id == by.c.id)
-            .where(item.c.retracted.is_(False), by.c.reliability == g[0], item.c.credibility == int(g[1]))
+            .where(
+                item.c.retracted.is_(False),
+                by.c.reliability == g[0],
+                item.c.credibility == int(g[1]),
+                reach.marked(item.c.marking, by.c.marking),
+            )
         )
         stmt = stmt.where(_claims.c.id.in_(graded))
     return stmt
@@ -338,7 +382,10 @@ def _claim_filters(
 
 @dataclass(frozen=True)
 class ClaimFilters:
-    """The claims-table filters (None: no filter). Shared by the rows and their total."""
+    """The claims-table filters (None: no filter). Shared by the rows and their total.
+
+    `reach` is whose table it is (issue 20): claim_page and claim_count refuse filters without one.
+    """
 
     case: str | None = None
     stages: list[str] | tuple[str, ...] | None = None
@@ -346,10 +393,14 @@ class ClaimFilters:
     grade: str | None = None
     assignee: str | None = None
     search: str | None = None
+    reach: Reach | None = None
 
     def apply(self, stmt: Any) -> Any:
+        if self.reach is None:
+            raise TypeError("ClaimFilters.reach: a read of the claims table names its reader (issue 20)")
         return _claim_filters(
             stmt,
+            reach=self.reach,
             case=self.case,
             stages=self.stages,
             source=self.source,
@@ -379,9 +430,10 @@ def claim_count(
     grade: str | None = None,
     assignee: str | None = None,
     search: str | None = None,
+    reach: Reach,
 ) -> int:
     """How many claims the claims table would list with these filters (the true total, never capped)."""
-    filters = ClaimFilters(case, stages, source, grade, assignee, search)
+    filters = ClaimFilters(case, stages, source, grade, assignee, search, reach)
     stmt = filters.apply(
         select(func.count(_claims.c.id)).select_from(_claims).join(_cases, _cases.c.id == _claims.c.case_id)
     )
@@ -428,14 +480,27 @@ def _id_ranges(
 
 
 def _rows_in(filters: ClaimFilters, case_id: int, lo: int, hi: int) -> Any:
-    """The table rows of one run: the run's claims with evidence counts, sources and pending review."""
+    """The table rows of one run: the run's claims with evidence counts, sources and pending review.
+
+    Counts and sources are of the evidence the reader may read (its own and its source's marking).
+    """
+    assert filters.reach is not None
+    reach = filters.reach
     live = _evidence.c.retracted.is_(False)
     # Sources as a correlated subquery of each listed claim, so only the run's matching claims are read.
     sources = (
         select(func.aggregate_strings(_sources.c.key, ","))
         .join(_evidence, _evidence.c.source_id == _sources.c.id)
-        .where(_evidence.c.claim_id == _claims.c.id)
+        .where(_evidence.c.claim_id == _claims.c.id, reach.marked(_evidence.c.marking, _sources.c.marking))
         .scalar_subquery()
+    )
+    # An item counts if the reader may read it and its source (a primary-key probe per item): an outer
+    # join to (evidence JOIN sources) made SQLite materialise every evidence item first (0.04 s -> 0.7 s at 10k).
+    its_source = _sources.alias("its_source")
+    readable = (
+        (_evidence.c.claim_id == _claims.c.id)
+        & reach.marked(_evidence.c.marking)
+        & exists().where(its_source.c.id == _evidence.c.source_id, reach.marked(its_source.c.marking))
     )
     pending = _reviews.alias()
     return filters.apply(
@@ -459,7 +524,7 @@ def _rows_in(filters: ClaimFilters, case_id: int, lo: int, hi: int) -> Any:
             pending.c.to_stage.label("pending_review"),
         )
         .join(_cases, _cases.c.id == _claims.c.case_id)
-        .outerjoin(_evidence, _evidence.c.claim_id == _claims.c.id)
+        .outerjoin(_evidence, readable)
         .outerjoin(pending, (pending.c.claim_id == _claims.c.id) & (pending.c.status == ReviewStatus.PENDING.value))
         .where(_claims.c.case_id == case_id, _claims.c.id.between(lo, hi))
         .group_by(_claims.c.id, _cases.c.key, pending.c.to_stage)
@@ -511,6 +576,7 @@ def claim_table(
     search: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    reach: Reach,
 ) -> list[dict[str, Any]]:
     """The claims table: one row per claim with evidence counts, sources, pending review; filtered in SQL.
 
@@ -518,12 +584,16 @@ def claim_table(
     live evidence of exactly that grade. `limit`/`offset` page in SQL (None: every matching row);
     `claim_count` gives the total for the same filters, `claim_page` both at once.
     """
-    _, rows = claim_page(url, ClaimFilters(case, stages, source, grade, assignee, search), limit=limit, offset=offset)
+    filters = ClaimFilters(case, stages, source, grade, assignee, search, reach)
+    _, rows = claim_page(url, filters, limit=limit, offset=offset)
     return list(rows)
 
 
-def lineage_edges(url: str, case: str) -> list[dict[str, Any]]:
-    """Every source of a case with the source it repeats (`derived_from`), for the lineage picture."""
+def lineage_edges(url: str, case: str, *, reach: Reach) -> list[dict[str, Any]]:
+    """Every source of a case `reach` may read with the source it repeats (`derived_from`), for the lineage picture.
+
+    A source they may not read is left out; a readable source repeating one shows `derived_from` None.
+    """
     parent = aliased(Source)
     stmt = (
         select(
@@ -534,15 +604,15 @@ def lineage_edges(url: str, case: str) -> list[dict[str, Any]]:
             parent.key.label("derived_from"),
         )
         .join(Case, Case.id == Source.case_id)
-        .outerjoin(parent, parent.id == Source.derived_from_id)
-        .where(Case.key == case)
+        .outerjoin(parent, (parent.id == Source.derived_from_id) & reach.marked(parent.marking))
+        .where(Case.key == case, reach.cases(Case.id), reach.marked(Case.marking, Source.marking))
         .order_by(Source.id)
     )
     with session_factory(url)() as session:
         return [dict(row._mapping) for row in session.execute(stmt)]
 
 
-def recent_decisions(url: str, case: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+def recent_decisions(url: str, case: str | None = None, limit: int = 20, *, reach: Reach) -> list[dict[str, Any]]:
     """The latest decided (approved, rejected, withdrawn) review requests, newest first."""
     stmt = (
         select(
@@ -556,17 +626,21 @@ def recent_decisions(url: str, case: str | None = None, limit: int = 20) -> list
             ReviewRequest.rationale,
         )
         .join(Claim, Claim.id == ReviewRequest.claim_id)
+        .join(Case, Case.id == Claim.case_id)
         .where(ReviewRequest.status != ReviewStatus.PENDING.value)
+        .where(reach.cases(Claim.case_id), reach.marked(Case.marking))
         .order_by(ReviewRequest.id.desc())
         .limit(limit)
     )
     if case:
-        stmt = stmt.join(Case, Case.id == Claim.case_id).where(Case.key == case)
+        stmt = stmt.where(Case.key == case)
     with session_factory(url)() as session:
         return [dict(row._mapping) for row in session.execute(stmt)]
 
 
-def claim_keys(url: str, case: str | None = None, search: str | None = None, limit: int | None = None) -> list[str]:
+def claim_keys(
+    url: str, case: str | None = None, search: str | None = None, limit: int | None = None, *, reach: Reach
+) -> list[str]:
     """Claim keys for pickers: claims that gate the most policy actions first, then in case order.
 
     `search` keeps keys or statements containing the text; `limit` cuts the list (a picker of
@@ -587,6 +661,8 @@ def claim_keys(url: str, case: str | None = None, search: str | None = None, lim
         .where(~exists().where(ActionRequirement.claim_id == Claim.id))
         .order_by(Case.key, Claim.id)
     )
+    readable = (reach.cases(Claim.case_id), reach.marked(Case.marking))
+    gating, rest = gating.where(*readable), rest.where(*readable)
     if case:
         gating, rest = gating.where(Case.key == case), rest.where(Case.key == case)
     if search and search.strip():
@@ -604,12 +680,13 @@ def claim_keys(url: str, case: str | None = None, search: str | None = None, lim
         return keys + list(session.scalars(rest))
 
 
-def claim_gates(url: str, case: str | None = None) -> dict[str, int]:
+def claim_gates(url: str, case: str | None = None, *, reach: Reach) -> dict[str, int]:
     """Claim key -> how many policy actions require it (claims that gate nothing are absent)."""
     stmt = (
         select(Claim.key, func.count(ActionRequirement.id))
         .join(ActionRequirement, ActionRequirement.claim_id == Claim.id)
         .join(Case, Case.id == Claim.case_id)
+        .where(reach.cases(Claim.case_id), reach.marked(Case.marking))
         .group_by(Claim.key)
     )
     if case:
@@ -618,13 +695,14 @@ def claim_gates(url: str, case: str | None = None) -> dict[str, int]:
         return {key: int(n) for key, n in session.execute(stmt)}
 
 
-def action_claims(url: str, case: str | None = None) -> dict[str, list[str]]:
+def action_claims(url: str, case: str | None = None, *, reach: Reach) -> dict[str, list[str]]:
     """Policy action key -> the claim keys it requires (for filtering the review queue by action)."""
     stmt = (
         select(PolicyAction.key, Claim.key.label("claim"))
         .join(ActionRequirement, ActionRequirement.action_id == PolicyAction.id)
         .join(Claim, Claim.id == ActionRequirement.claim_id)
         .join(Case, Case.id == PolicyAction.case_id)
+        .where(reach.cases(PolicyAction.case_id), reach.marked(Case.marking))
         .order_by(PolicyAction.key, Claim.key)
     )
     if case:

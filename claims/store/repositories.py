@@ -41,6 +41,7 @@ from claims.store.models import (
     Source,
     User,
 )
+from claims.store.reach import Reach
 from claims.store.types import UtcDateTime
 
 KEY_SLICE = 500  # keys bound per statement (selectinload uses the same size for its IN lists)
@@ -575,8 +576,11 @@ class ReviewRepository(Repository):
         action_key: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        reach: Reach,
     ) -> tuple[int, Sequence[tuple[ReviewRequest, int]]]:
         """(true total, one page of (request, actions its claim gates)), ordered by impact.
+
+        Only requests on claims `reach` reads (their case seen and its marking allowed, issue 20).
 
         Impact: requests whose claim gates the most policy actions first, then the oldest, then by
         id. Filtered, counted, ordered and cut in SQL; only the page's rows (and their claims and
@@ -590,7 +594,13 @@ class ReviewRepository(Repository):
             .subquery()
         )
         gates = func.coalesce(per_claim.c.n, 0)
-        where = []
+        where = [
+            ReviewRequest.claim_id.in_(
+                select(Claim.id)
+                .join(Case, Case.id == Claim.case_id)
+                .where(reach.cases(Claim.case_id), reach.marked(Case.marking))
+            )
+        ]
         if status:
             where.append(ReviewRequest.status == status)
         if case_key:
@@ -648,31 +658,35 @@ class ActionRepository(Repository):
             stmt = stmt.join(Case).where(Case.key == case_key)
         return self.session.scalars(stmt).all()
 
-    def requirement_rows(self, case_key: str | None = None) -> list[tuple[str, str, str, str]]:
+    def requirement_rows(self, case_key: str | None = None, *, reach: Reach) -> list[tuple[str, str, str, str]]:
         """(action key, title, claim key, required stage) for every requirement, in the order `list` gives.
 
-        One joined statement; actions without requirements come with claim and stage None.
+        One joined statement; actions without requirements come with claim and stage None. Only the
+        actions of cases `reach` reads (issue 20).
         """
         stmt = (
             select(PolicyAction.key, PolicyAction.title, Claim.key, ActionRequirement.stage)
+            .join(Case, Case.id == PolicyAction.case_id)
             .outerjoin(ActionRequirement, ActionRequirement.action_id == PolicyAction.id)
             .outerjoin(Claim, Claim.id == ActionRequirement.claim_id)
+            .where(reach.cases(PolicyAction.case_id), reach.marked(Case.marking))
             .order_by(PolicyAction.case_id, PolicyAction.severity, PolicyAction.id, ActionRequirement.id)
         )
         if case_key:
-            stmt = stmt.join(Case, Case.id == PolicyAction.case_id).where(Case.key == case_key)
+            stmt = stmt.where(Case.key == case_key)
         return [tuple(row) for row in self.session.execute(stmt)]  # type: ignore[misc]
 
     @staticmethod
-    def required_claims(case_key: str | None = None) -> Select[tuple[int]]:
-        """The ids of the claims some action (of this case) requires, as a subquery."""
-        stmt = select(ActionRequirement.claim_id)
+    def required_claims(case_key: str | None = None, *, reach: Reach) -> Select[tuple[int]]:
+        """The ids of the claims some action (of this case, of the cases `reach` reads) requires, as a subquery."""
+        stmt = (
+            select(ActionRequirement.claim_id)
+            .join(PolicyAction, PolicyAction.id == ActionRequirement.action_id)
+            .join(Case, Case.id == PolicyAction.case_id)
+            .where(reach.cases(PolicyAction.case_id), reach.marked(Case.marking))
+        )
         if case_key:
-            stmt = (
-                stmt.join(PolicyAction, PolicyAction.id == ActionRequirement.action_id)
-                .join(Case, Case.id == PolicyAction.case_id)
-                .where(Case.key == case_key)
-            )
+            stmt = stmt.where(Case.key == case_key)
         return stmt
 
 
@@ -715,8 +729,19 @@ class TaskRepository(Repository):
             found += self.session.scalars(stmt.where(Claim.key.in_(wanted[i : i + KEY_SLICE])))
         return found
 
-    def listing(self, status: str | None, case_key: str | None = None) -> list[CollectionTask]:
-        stmt = select(CollectionTask).options(selectinload(CollectionTask.claim).selectinload(Claim.case))
+    def listing(self, status: str | None, case_key: str | None = None, *, reach: Reach) -> list[CollectionTask]:
+        """Tasks on the claims `reach` reads (issue 20), of one status (None: all) and case."""
+        stmt = (
+            select(CollectionTask)
+            .options(selectinload(CollectionTask.claim).selectinload(Claim.case))
+            .where(
+                CollectionTask.claim_id.in_(
+                    select(Claim.id)
+                    .join(Case, Case.id == Claim.case_id)
+                    .where(reach.cases(Claim.case_id), reach.marked(Case.marking))
+                )
+            )
+        )
         if status is not None:
             stmt = stmt.where(CollectionTask.status == status)
         if case_key:

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from claims import services
+from claims.domain.markings import further_lines
 from claims.domain.stages import Stage
 from dashboard import data, ui
 from dashboard.notes import notes_section
@@ -179,6 +180,8 @@ if detail["evidence"]:
     st.caption("Retracted items stay on record, struck through and greyed; they never count towards a stage.")
 else:
     st.caption("No evidence yet.")
+if detail.get("further_lines"):  # need to know (issue 20): counted, never named
+    st.info(further_lines(detail["further_lines"]).capitalize() + ".", icon=":material/lock:")
 ui.grade_legend()
 
 st.markdown("#### Assessment")

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from dashboard_helpers import system_queries as queries
 from streamlit.testing.v1 import AppTest
 
 from bench.build import build
 from claims.services import Runtime
-from claims.store import queries
 from claims.store.db import dispose_engines
 
 Open = Callable[..., AppTest]

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dashboard_helpers import assess_all, make_confirmable
+from dashboard_helpers import system_queries as queries
 from identity_helpers import as_user
 from sqlalchemy import event
 
 from claims import services
 from claims.services import Runtime
-from claims.store import queries
 from claims.store.db import get_engine
 
 

@@ -76,3 +76,14 @@ def empty_postgres(url: str) -> None:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         conn.execute(text("INSERT INTO users (name, role, created_at) VALUES ('system', 'system', now())"))
     engine.dispose()
+
+
+def sign_in(rt: Runtime, *names: str) -> None:
+    """Sign `names` in as `claims login` would (the last one current): a read names its reader (issue 20)."""
+    from claims.cli.tokenstore import TokenStore
+    from claims.services.identity import issue_token_unchecked
+
+    store = TokenStore()
+    for name in names:
+        store.put(rt.database_url, name, issue_token_unchecked(rt, name, reason="test fixture").token)
+    store.save()

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from integration_helpers import sign_in
 from sqlalchemy import create_engine, event, select, text, update
 
 from bench.build import build
@@ -26,6 +27,7 @@ from claims.store.models import Claim, ReviewRequest
 def queue(db_url: str) -> Runtime:
     """Demo + 800 synthetic claims; a third of the requests asked a day earlier, so age orders too."""
     build(db_url, 800)
+    sign_in(Runtime(db_url), "alice")  # reads name their reader (issue 20); build's users read every case
     table = ReviewRequest.__table__
     engine = create_engine(db_url)
     with engine.begin() as conn:

@@ -14,6 +14,7 @@ from integration_helpers import error_line, event_count, events_after
 
 from claims import services
 from claims.services import Runtime, tasks
+from claims.services.access import system_reader
 from claims.services.authoring import add_source, edit_action, list_actions
 from claims.store.uow import ConcurrencyConflict
 
@@ -22,7 +23,7 @@ C3_FACTORY = "factory-exists|confirmed|>= 3 independent supporting line(s) grade
 
 def by_key(rt: Runtime, status: str | None = "open") -> dict[str, dict]:
     with rt.uow(write=False) as uow:
-        rows = uow.tasks.listing(status)
+        rows = uow.tasks.listing(status, reach=system_reader(rt.markings))
         return {r.key: tasks.task_json(r) for r in rows}
 
 

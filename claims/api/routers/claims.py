@@ -40,6 +40,7 @@ def list_claims(
 ) -> dict[str, Any]:
     """Claims with their stage, evidence counts and any pending review, a page at a time (as `claims list --json`)."""
     from claims.domain.grades import Grade
+    from claims.services.access import reach
     from claims.store.queries import ClaimFilters, claim_page
 
     check_permission(rt, who, "read")
@@ -50,6 +51,7 @@ def list_claims(
         grade=str(Grade.parse(grade)) if grade else None,
         assignee=assignee,
         search=search,
+        reach=reach(rt, who),
     )
     total, rows = claim_page(rt.database_url, filters, limit=limit, offset=offset)
     # values as `claims list --json` writes them (str() of dates), so both paths print the same rows
@@ -60,14 +62,14 @@ def list_claims(
 def show_claim(key: str, rt: Rt, who: Who) -> dict[str, Any]:
     """A claim: stage, evidence with grades and lineage roots, assessment and history (as `claims show --json`)."""
     check_permission(rt, who, "read")
-    return services.claim_detail(rt, key)
+    return services.claim_detail(rt, key, who=who)
 
 
 @router.get("/readiness", response_model=list[ActionReadiness])
 def readiness(rt: Rt, who: Who, case: str | None = None) -> list[dict[str, Any]]:
     """Policy actions: ready or not, which claims gate each, and what would close the gap."""
     check_permission(rt, who, "read")
-    return services.readiness_json(services.action_readiness(rt, case))
+    return services.readiness_json(services.action_readiness(rt, case, who=who))
 
 
 @router.post("/claims/{key}/evidence", response_model=EvidenceOut, status_code=201)

@@ -28,7 +28,7 @@ def list_reviews(
     """Review requests by impact, each with the assessment of its target stage (as `claims review list --json`)."""
     check_permission(rt, who, "read")
     page = services.review_page(
-        rt, None if status == "all" else status, case=case, action=action, limit=limit, offset=offset
+        rt, None if status == "all" else status, case=case, action=action, limit=limit, offset=offset, who=who
     )
     return {"total": page.total, "offset": page.offset, "items": page.items}
 
