@@ -504,6 +504,8 @@ FORMS = [
 def test_bad_dashboard_form_value(demo_db: str, db_snapshot, call, error: type[DomainError], names: list[str]):
     """The pages show a refusal's message as it is (ui.refusal): it must be one line naming field and value."""
     rt = Runtime(demo_db)
+    for name in ("alice", "bob", "mia"):
+        as_user(rt, name)  # proven before the snapshot: a sign-in is not what the form wrote
     before = db_snapshot(demo_db)
     with pytest.raises(error) as raised:
         call(rt)

@@ -144,7 +144,7 @@ def retract(rt: Runtime, source: str, claim: str) -> None:
 
 @when(parsers.parse('"{user}" asks to move "{claim}" to {stage}'), target_fixture="outcome")
 def ask_to_move(rt: Runtime, user: str, claim: str, stage: str) -> Any:
-    return attempt(services.advance, rt, user, claim, Stage(stage))
+    return attempt(services.advance, rt, as_user(rt, user), claim, Stage(stage))
 
 
 @when(
@@ -152,17 +152,17 @@ def ask_to_move(rt: Runtime, user: str, claim: str, stage: str) -> Any:
     target_fixture="outcome",
 )
 def reopen(rt: Runtime, user: str, claim: str, stage: str, why: str) -> Any:
-    return attempt(services.reopen, rt, user, claim, Stage(stage), why)
+    return attempt(services.reopen, rt, as_user(rt, user), claim, Stage(stage), why)
 
 
 @when(parsers.parse('"{user}" approves the review'), target_fixture="outcome")
 def approve(rt: Runtime, user: str, review_id: int) -> Any:
-    return attempt(services.approve, rt, user, review_id)
+    return attempt(services.approve, rt, as_user(rt, user), review_id)
 
 
 @when(parsers.parse('"{user}" rejects the review because "{why}"'), target_fixture="outcome")
 def reject(rt: Runtime, user: str, review_id: int, why: str) -> Any:
-    return attempt(services.reject, rt, user, review_id, why)
+    return attempt(services.reject, rt, as_user(rt, user), review_id, why)
 
 
 # --- then ----------------------------------------------------------------------------------
