@@ -254,8 +254,15 @@ def add_report(
     title: str | None = None,
     published: date | None = None,
     url: str | None = None,
+    marking: str | None = None,
+    caveat: str | None = None,
 ) -> ReportPage:
-    """Store the report whole with its SHA-256 and audited event; the same bytes twice in a case are refused."""
+    """Store the report whole with its SHA-256 and audited event; the same bytes twice in a case are refused.
+
+    Marked `marking`, else as its case; evidence accepted from it is marked at least as the report."""
+    from claims.services.markings import chosen
+
+    chosen(rt, marking, caveat, default="")  # an unknown marking is refused before the file is read
     name = filename or "-"
     if len(content) > max_bytes():
         raise InvalidInput(f"file: {name!r} is over the {get_settings().report_max_mib:g} MiB limit")
@@ -278,7 +285,10 @@ def add_report(
             raise RuleViolation(
                 f"file: {name!r} is already report #{existing.id} ({existing.title!r}) in case {case_key!r}"
             )
+        mark, cav = chosen(rt, marking, caveat, default=case.marking)
         report = Report(
+            marking=mark,
+            caveat=cav,
             case=case,
             title=report_title,
             published=published,
@@ -297,7 +307,14 @@ def add_report(
             EventKind.REPORT_ADDED,
             actor=actor,
             case_key=case.key,
-            payload={"report": report.id, "sha256": digest, "title": report_title, "media_type": media_type},
+            payload={
+                "report": report.id,
+                "sha256": digest,
+                "title": report_title,
+                "media_type": media_type,
+                "marking": mark,
+                **({"caveat": cav} if cav else {}),
+            },
         )
         page = _page(uow, report, case.key, sentences)
         uow.commit()
@@ -376,6 +393,7 @@ def accept_sentence(
     """
     from claims.services.authoring import add_claim
     from claims.services.evidence import add_evidence
+    from claims.services.markings import effective
 
     if as_claim == (claim_key is not None):
         raise InvalidInput("accept: give either --as-claim or --as-evidence CLAIM")
@@ -405,6 +423,8 @@ def accept_sentence(
                 observed_at=report.published,
                 quote=text,
                 within=uow,
+                marking=effective(rt.markings, report.case.marking, report.marking),
+                caveat=report.caveat,
             )
             target, evidence_id = added.claim, added.id
         claim = uow.claims.get(target)

@@ -27,6 +27,7 @@ from typing import Any
 import stix2
 from stix2.confidence.scales import admiralty_credibility_to_value
 
+from claims.domain.markings import Scale
 from claims.services.errors import InvalidInput
 
 NAMESPACE = uuid.UUID("48ae28ab-76ac-5ae9-9262-502084c1a5fe")  # fixed: ids must never change
@@ -88,6 +89,18 @@ EXTENSION_PROPERTIES = [
     "x_claims_signature",
 ]
 RELIABILITY_TAG = 'admiralty-scale:source-reliability="{}"'
+# Need to know (issue 20): the official TLP 2.0 marking definitions (OASIS cti-stix-common-objects,
+# extension-definition-specifications/tlp-2.0), referenced by id; a deployment's own scale and
+# every handling caveat travel as `statement` marking definitions with ids of their own.
+TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+TLP2_CREATED = "2022-10-01T00:00:00.000Z"
+TLP2_IDS = {
+    "TLP:CLEAR": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    "TLP:GREEN": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    "TLP:AMBER": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    "TLP:AMBER+STRICT": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    "TLP:RED": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+}
 CREDIBILITY_TAG = 'admiralty-scale:information-credibility="{}"'
 
 
@@ -113,7 +126,7 @@ def _times(claim: dict[str, Any]) -> list[str]:
     return times
 
 
-def _exporter() -> list[Any]:
+def _exporter(refs: list[str]) -> list[Any]:
     since = _ts(EXPORTER_SINCE)
     return [
         stix2.Identity(
@@ -122,6 +135,7 @@ def _exporter() -> list[Any]:
             modified=since,
             name="claims (claim-verification workflow engine)",
             identity_class="system",
+            object_marking_refs=refs,
         ),
         stix2.ExtensionDefinition(
             id=EXTENSION_ID,
@@ -135,12 +149,71 @@ def _exporter() -> list[Any]:
             version="1.0.0",
             extension_types=["toplevel-property-extension"],
             extension_properties=EXTENSION_PROPERTIES,
+            object_marking_refs=refs,
         ),
     ]
 
 
-def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any]]) -> stix2.Bundle:
-    """The case file as one STIX 2.1 bundle (`likelihoods`: claim key -> likelihood_json)."""
+def marking_definition(level: str) -> stix2.MarkingDefinition:
+    """The marking-definition object of one level: TLP 2.0's official one, else a `statement`."""
+    if level in TLP2_IDS:
+        return stix2.MarkingDefinition(
+            id=TLP2_IDS[level],
+            created=TLP2_CREATED,
+            name=level,
+            extensions={
+                TLP2_EXTENSION_ID: {
+                    "extension_type": "property-extension",
+                    "tlp_2_0": level.removeprefix("TLP:").lower(),
+                }
+            },
+        )
+    return _statement(f"marking {level}", level)
+
+
+def _statement(part: str, text: str) -> stix2.MarkingDefinition:
+    return stix2.MarkingDefinition(
+        id=sid("marking-definition", part),
+        created=_ts(EXPORTER_SINCE),
+        created_by_ref=EXPORTER_ID,
+        name=text,
+        definition_type="statement",
+        definition={"statement": text},
+    )
+
+
+class _Marks:
+    """The marking definitions a bundle uses, and each object's `object_marking_refs`."""
+
+    def __init__(self, scale: Scale) -> None:
+        self.scale = scale
+        self.used: dict[str, stix2.MarkingDefinition] = {}
+
+    def refs(self, markings: list[str | None], caveats: list[str | None] | None = None) -> list[str]:
+        level = self.scale.highest(m for m in markings if m)
+        definition = self.used.setdefault(f"level {level}", marking_definition(level))
+        out = [definition.id]
+        for caveat in sorted({c for c in caveats or [] if c}):
+            out.append(self.used.setdefault(f"caveat {caveat}", _statement(f"caveat {caveat}", caveat)).id)
+        return out
+
+
+def build_bundle(
+    case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any]], scale: Scale | None = None
+) -> stix2.Bundle:
+    """The case file as one STIX 2.1 bundle (`likelihoods`: claim key -> likelihood_json).
+
+    Every object carries `object_marking_refs`: its effective marking (the highest of its own and its
+    containers': a note its evidence's, its source's and its case's; a claim and its opinion the highest
+    of the case and the evidence they rest on) and any handling caveat, as marking definitions in the bundle.
+    """
+    marks = _Marks(scale or Scale())
+    head = case_file["case"]
+    case_marks = [head.get("marking")]
+    case_caveats = [head.get("caveat")]
+    source_marks = {
+        s["key"]: ([*case_marks, s.get("marking")], [*case_caveats, s.get("caveat")]) for s in case_file["sources"]
+    }
     case = case_file["case"]["key"]
     all_times = [t for c in case_file["claims"] for t in _times(c)]
     epoch = min((_ts(t) for t in all_times), default=_ts(EPOCH))
@@ -156,6 +229,7 @@ def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any
             x_opencti_reliability=OPENCTI_RELIABILITY[s["reliability"]],
             x_claims_key=s["key"],
             x_claims_kind=s["kind"],
+            object_marking_refs=marks.refs(*source_marks[s["key"]]),
             extensions=EXTENSIONS,
             allow_custom=True,
         )
@@ -170,13 +244,19 @@ def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any
             source_ref=identities[s["key"]].id,
             target_ref=identities[s["derived_from"]].id,
             description=f"{s['name']} repeats {s['derived_from']}: one independent line with it",
+            object_marking_refs=marks.refs(
+                source_marks[s["key"]][0] + source_marks[s["derived_from"]][0],
+                source_marks[s["key"]][1] + source_marks[s["derived_from"]][1],
+            ),
         )
         for s in case_file["sources"]
         if s.get("derived_from")
     ]
     claim_objects: list[Any] = []
     for c in case_file["claims"]:
-        claim_objects += _claim_objects(case, c, identities, likelihoods.get(c["key"]), epoch)
+        claim_objects += _claim_objects(
+            case, c, identities, likelihoods.get(c["key"]), epoch, marks, source_marks, (case_marks, case_caveats)
+        )
     members = [*identities.values(), *lineage, *(o for o in claim_objects if o.type == "grouping")]
     objects = [
         stix2.Grouping(
@@ -189,21 +269,31 @@ def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any
             x_claims_type="case",
             x_claims_key=case,
             x_claims_policy_actions=case_file.get("policy_actions", []),
+            object_marking_refs=marks.refs(case_marks, case_caveats),
             extensions=EXTENSIONS,
             allow_custom=True,
         ),
         *identities.values(),
         *lineage,
         *claim_objects,
-        *_exporter(),
+        *_exporter(marks.refs([marks.scale.bottom])),
     ]
+    objects += sorted(marks.used.values(), key=lambda m: m.id)
     return stix2.Bundle(id=sid("bundle", case), objects=objects, allow_custom=True)
 
 
 def _claim_objects(
-    case: str, c: dict[str, Any], identities: dict[str, Any], judged: dict[str, Any] | None, epoch: datetime
+    case: str,
+    c: dict[str, Any],
+    identities: dict[str, Any],
+    judged: dict[str, Any] | None,
+    epoch: datetime,
+    marks: _Marks,
+    source_marks: dict[str, tuple[list[str | None], list[str | None]]],
+    base: tuple[list[str | None], list[str | None]],
 ) -> list[Any]:
     claim_id = sid("grouping", case, "claim", c["key"])
+    every_mark, every_caveat = list(base[0]), list(base[1])
     times = [_ts(t) for t in _times(c)]
     created = min(times, default=epoch)
     modified = max(times, default=epoch)
@@ -222,6 +312,10 @@ def _claim_objects(
                 x_claims_retraction={k: e[k] for k in ("retracted_by", "retracted_at", "retraction_reason")},
             )
         added = _ts(e.get("added_at"))
+        own_marks = [*source_marks[e["source"]][0], e.get("marking")]
+        own_caveats = [*source_marks[e["source"]][1], e.get("caveat")]
+        every_mark += own_marks
+        every_caveat += own_caveats
         notes.append(
             stix2.Note(
                 id=sid("note", case, c["key"], str(i)),
@@ -237,6 +331,7 @@ def _claim_objects(
                 x_claims_credibility=int(e["credibility"]),
                 x_claims_observed_at=e.get("observed_at"),
                 x_claims_added_at=e.get("added_at"),
+                object_marking_refs=marks.refs(own_marks, own_caveats),
                 extensions=EXTENSIONS,
                 allow_custom=True,
                 **extra,
@@ -255,6 +350,7 @@ def _claim_objects(
         authors=[a for a in (last.get("by"), last.get("approved_by")) if a] or None,
         object_refs=[claim_id],
         x_claims_stage=c["stage"],
+        object_marking_refs=marks.refs(every_mark, every_caveat),
         extensions=EXTENSIONS,
         allow_custom=True,
     )
@@ -273,6 +369,7 @@ def _claim_objects(
         x_claims_history=c.get("history", []),
         x_claims_reviews=c.get("reviews"),
         x_claims_likelihood=judged,
+        object_marking_refs=opinion.object_marking_refs,
         extensions=EXTENSIONS,
         allow_custom=True,
     )
