@@ -424,14 +424,15 @@ def export_view(
             .order_by(Evidence.id)
         ):
             evidence.setdefault(e.claim_id, []).append(e)
-        totals = dict(
-            uow.session.execute(
+        totals = {
+            claim_id: int(n)
+            for claim_id, n in uow.session.execute(
                 select(Evidence.claim_id, func.count())
                 .join(Claim, Claim.id == Evidence.claim_id)
                 .where(Claim.case_id == case.id)
                 .group_by(Evidence.claim_id)
-            ).tuples()
-        )
+            )
+        }
         keys = {c.id: c.key for c in case.claims}
         withheld = {
             keys[cid]: n - len(evidence.get(cid, [])) for cid, n in totals.items() if n > len(evidence.get(cid, []))

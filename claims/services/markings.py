@@ -164,15 +164,20 @@ def set_marking(
     caveat: str | None = None,
     rationale: str | None = None,
 ) -> dict[str, Any]:
-    """Re-mark one item (`claims mark`): its own unit of work, its `marking.changed` event."""
+    """Re-mark one item (`claims mark`): its own unit of work, its `marking.changed` event.
+
+    Raising a marking or changing a caveat: whoever may edit the item. Lowering: a reviewer or an admin."""
     kind, ref = parse_item(item)
     if marking is None and caveat is None:
         raise InvalidInput("marking: give --marking and/or --caveat")
     if marking is not None:
         parse_marking(rt.markings, marking)  # an unknown marking is refused before anything is read
     with rt.uow() as uow:
-        user = authorize(uow, actor, "author" if kind in ("case", "source") else "add_evidence")
+        user = authorize(uow, actor, "read")
         row, what, case_key = _target(uow, kind, ref)
+        if marking is None or not _is_lowering(rt.markings, row.marking, parse_marking(rt.markings, marking)):
+            authorize(uow, actor, "author" if kind in ("case", "source") else "add_evidence")  # whoever may edit it
+        # lowering: the reviewer's or admin's `approve`, checked by `change`
         done = change(
             rt, uow, user, row, what=what, case_key=case_key, marking=marking, caveat=caveat, rationale=rationale
         )

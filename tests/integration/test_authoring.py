@@ -43,7 +43,13 @@ def authored(rt: Runtime) -> Runtime:
 
 def test_case_create_edit_list_audited(rt: Runtime):
     count = event_count(rt)
-    assert a.add_case(rt, "alice", "desk", "Title one") == {"key": "desk", "title": "Title one", "version": 1}
+    assert a.add_case(rt, "alice", "desk", "Title one") == {
+        "key": "desk",
+        "title": "Title one",
+        "version": 1,
+        "marking": "TLP:AMBER",  # the deployment's default for a new case (issue 20)
+        "caveat": None,
+    }
     edited = a.edit_case(rt, "admin", "desk", expected_version=1, title="Title two")
     assert edited["version"] == 2
     assert [c["title"] for c in a.list_cases(rt, "mia")] == ["Title two"]
