@@ -40,8 +40,9 @@ from claims.services.casefile import (
 )
 from claims.services.errors import InvalidInput
 from claims.services.evidence import fingerprint
-from claims.services.intake import ImportReport, _import_actions, _import_sources, import_case
+from claims.services.intake import ImportReport, _import_actions, _import_sources, _new_case, import_case
 from claims.services.jsonstream import Broken, Items, ObjectReader
+from claims.services.markings import ImportMarks
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import Case
@@ -208,22 +209,25 @@ def _run(
         with uow.bulk_write():
             authorize(uow, actor, "import")
             case = uow.cases.get(cf.case.key)
+            marks = ImportMarks(rt, uow, actor, cf.origin, cf.case.marking, case)
+            source_marks = marks.sources(cf.sources)
             if case is None:
-                case = Case(key=cf.case.key, title=cf.case.title, created_at=now())
+                case = _new_case(cf, marks)
                 uow.cases.add(case)
                 uow.flush()
                 created["cases"] += 1
-            sources = _import_sources(uow, case, cf, created)
+            sources = _import_sources(uow, case, cf, created, source_marks)
             source_ids = {k: s.id for k, s in sources.items()}
             reliability = {k: s.reliability for k, s in sources.items()}
             seen: set[str] = set()
             read = 0
             for chunk in _chunks(_validated(claims, cf.origin)):
-                _write_chunk(uow, actor, case, cf.origin, chunk, source_ids, reliability, seen, created)
+                _write_chunk(uow, actor, case, cf.origin, chunk, source_ids, reliability, seen, created, marks)
                 read += len(chunk)
                 progress(read, created["evidence"])
             if rest is not None:
                 cf = rest()
+            marks.finish(header.marking)  # a refusal here rolls the whole transaction back
             required = {r.claim for a in cf.policy_actions for r in a.requires}
             by_key = {c.key: c for c in uow.claims.in_case(case.id, required)}
             _import_actions(uow, case, cf, by_key, created)
@@ -259,8 +263,10 @@ def _write_chunk(
     reliability: dict[str, str],
     seen: set[str],
     created: Counter[str],
+    marks: ImportMarks,
 ) -> None:
     """One chunk of claims: look up what exists (bounded IN lists), insert what is new, chain its events."""
+    evidence_marks = {entry.key: marks.evidence(i, entry) for i, entry in chunk}  # before this chunk writes
     for i, entry in chunk:
         if entry.key in seen:
             raise InvalidInput(f"{origin}: claims[{i}].key: duplicate key {entry.key!r}")
@@ -308,7 +314,7 @@ def _write_chunk(
     for _, entry in chunk:
         claim_id = ids[entry.key]
         have = known.setdefault(claim_id, set())
-        for ev in entry.evidence:
+        for ev, marking in zip(entry.evidence, evidence_marks[entry.key], strict=True):
             stance = _STANCE[ev.stance]
             credibility = int(ev.credibility)
             fp = fingerprint(ev.source, stance, credibility, ev.summary, ev.locator, ev.observed_at)
@@ -334,6 +340,8 @@ def _write_chunk(
                     retracted_by=ev.retracted_by if retracted else None,
                     retracted_at=(to_utc(ev.retracted_at) or stamp) if retracted else None,
                     retraction_reason=ev.retraction_reason if retracted else None,
+                    marking=marking,
+                    caveat=ev.caveat,
                 )
             )
             payloads.append((entry.key, ev.source, stance, f"{reliability[ev.source]}{credibility}", retracted))

@@ -68,7 +68,13 @@ def _caveat(value: Any) -> str | None:
 
 # Need to know (issue 20): a marking is checked against the deployment's scale on import (the scale
 # is the runtime's, not the file's); here it is a short text. The caveat is checked here.
-Marking = Annotated[str, Field(min_length=1, max_length=40)]
+def _marking(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= 40:
+        raise InvalidInput(f"marking: {value!r} is not a marking (one name of the deployment's scale)")
+    return value.strip()
+
+
+Marking = Annotated[str, _domain(_marking)]
 Caveat = Annotated[str | None, _domain(_caveat)]
 
 

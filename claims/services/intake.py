@@ -20,6 +20,7 @@ from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry, check_hi
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.evidence import fingerprint
 from claims.services.facts import lineage_roots, load_facts
+from claims.services.markings import ImportMarks
 from claims.services.provenance import trusted_name
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import move, now, touch
@@ -49,13 +50,17 @@ def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
         authorize(uow, actor, "import")
         voucher = _voucher(uow, case_file)
         case = uow.cases.get(case_file.case.key)
+        marks = ImportMarks(rt, uow, actor, case_file.origin, case_file.case.marking, case)
+        source_marks = marks.sources(case_file.sources)  # every marking checked before anything is written
+        evidence_marks = [marks.evidence(i, entry) for i, entry in enumerate(case_file.claims)]
+        marks.finish(case_file.marking)
         if case is None:
-            case = Case(key=case_file.case.key, title=case_file.case.title, created_at=now())
+            case = _new_case(case_file, marks)
             uow.cases.add(case)
             uow.flush()
             created["cases"] += 1
-        sources = _import_sources(uow, case, case_file, created)
-        claims = _import_claims(uow, rt, actor, case, case_file, sources, created, voucher)
+        sources = _import_sources(uow, case, case_file, created, source_marks)
+        claims = _import_claims(uow, rt, actor, case, case_file, sources, created, voucher, evidence_marks)
         _import_actions(uow, case, case_file, claims, created)
         report = ImportReport(case.key, {k: created[k] for k in ("cases", "sources", "claims", "evidence", "actions")})
         if report.changed:
@@ -72,6 +77,10 @@ def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
 UNVOUCHED: dict[str, Any] = {"signature": "none", "trusted": False}
 
 
+def _new_case(cf: CaseFile, marks: ImportMarks) -> Case:
+    return Case(key=cf.case.key, title=cf.case.title, created_at=now(), marking=marks.case, caveat=cf.case.caveat)
+
+
 def _voucher(uow: UnitOfWork, cf: CaseFile) -> dict[str, Any]:
     """Who vouches for the file's confirm/refute history: a trusted key that signed it, or nobody."""
     att = cf.attestation
@@ -83,7 +92,10 @@ def _voucher(uow: UnitOfWork, cf: CaseFile) -> dict[str, Any]:
     return {"signature": "trusted", "trusted": True, "key_id": att.key_id, "key_name": name}
 
 
-def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[str]) -> dict[str, Source]:
+def _import_sources(
+    uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[str], marks: dict[str, str] | None = None
+) -> dict[str, Source]:
+    """New sources by key (known ones are left as they are), marked as `marks` says (else as the case)."""
     known = {s.key: s for s in uow.sources.for_case(case.id)}
     lineage: dict[str, str | None] = {k: (s.derived_from.key if s.derived_from else None) for k, s in known.items()}
     for i, entry in enumerate(cf.sources):
@@ -99,7 +111,13 @@ def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[
     for entry in cf.sources:
         if entry.key not in known:
             known[entry.key] = Source(
-                case=case, key=entry.key, name=entry.name, kind=entry.kind, reliability=entry.reliability.value
+                case=case,
+                key=entry.key,
+                name=entry.name,
+                kind=entry.kind,
+                reliability=entry.reliability.value,
+                marking=(marks or {}).get(entry.key, case.marking),
+                caveat=entry.caveat,
             )
             if entry.withdrawn:  # its evidence comes with its own retractions
                 w = entry.withdrawn
@@ -124,6 +142,7 @@ def _import_claims(
     sources: dict[str, Source],
     created: Counter[str],
     voucher: dict[str, Any],
+    marks: list[list[str]] | None = None,
 ) -> dict[str, Claim]:
     claims: dict[str, Claim] = {c.key: c for c in uow.claims.for_case(case.id)}
     for i, entry in enumerate(cf.claims):
@@ -162,6 +181,8 @@ def _import_claims(
                 retracted_by=ev.retracted_by if ev.retracted else None,
                 retracted_at=(to_utc(ev.retracted_at) or now()) if ev.retracted else None,
                 retraction_reason=ev.retraction_reason if ev.retracted else None,
+                marking=marks[i][j] if marks else case.marking,
+                caveat=ev.caveat,
             )
             uow.evidence.add(item)
             touch(claim)

@@ -186,3 +186,55 @@ def set_marking(
         uow.flush()
         uow.commit()
         return done
+
+
+class ImportMarks:
+    """The markings of one import (issue 20): each checked against the scale and the importer's clearance.
+
+    An item without a marking takes its case's; a new case without one the deployment's default. A file
+    holding anything above the importer's clearance is refused in one line, and the transaction
+    writes nothing. A file that says its highest marking (`marking`, as `claims export` writes and
+    signs it) must hold exactly that (`finish`).
+    """
+
+    def __init__(self, rt: Runtime, uow: UnitOfWork, actor: str, origin: str, own: str | None, case: Case | None):
+        from claims.services.access import reader
+
+        self.scale, self.actor, self.origin = rt.markings, actor, origin
+        self.reader = reader(uow, actor, rt.markings)
+        if own is not None:
+            self.case = self.check(own, "case.marking")
+        else:
+            self.case = self.check(case.marking if case is not None else new_case_marking(rt), "case.marking")
+        self.highest = self.case
+
+    def check(self, value: str | None, field: str) -> str:
+        """The scale's spelling of `value` (None: the case's), refused if unknown or above the clearance."""
+        if value is None:
+            return self.case
+        try:
+            marking = parse_marking(self.scale, value, field=field)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{self.origin}: {exc}") from None
+        if marking not in self.reader.allowed:
+            raise PermissionDenied(
+                f"{self.origin}: {field}: {marking} is above the clearance of {self.actor!r} "
+                f"({self.reader.clearance}); nothing was imported"
+            )
+        if getattr(self, "highest", None) is not None and self.scale.rank(marking) > self.scale.rank(self.highest):
+            self.highest = marking
+        return marking
+
+    def sources(self, entries: list[Any]) -> dict[str, str]:
+        return {e.key: self.check(e.marking, f"sources[{i}].marking") for i, e in enumerate(entries)}
+
+    def evidence(self, index: int, entry: Any) -> list[str]:
+        return [self.check(ev.marking, f"claims[{index}].evidence[{j}].marking") for j, ev in enumerate(entry.evidence)]
+
+    def finish(self, declared: str | None) -> None:
+        """A declared highest marking must be the highest the file holds (a signed one was signed so)."""
+        if declared is None:
+            return
+        said = self.check(declared, "marking")
+        if said != self.highest:
+            raise InvalidInput(f"{self.origin}: marking: the file says {said} but holds {self.highest}")

@@ -15,13 +15,16 @@ from sqlalchemy import update
 from stix2validator import ValidationOptions, validate_string
 
 from claims import services
+from claims.demo import DEMO_USERS, signed_demo_case
 from claims.domain import Stage
 from claims.services import PermissionDenied, Runtime
 from claims.services import authoring as a
-from claims.services.exports import export_text
+from claims.services.casefile import dump_case
+from claims.services.exports import export_text, read_import_file
 from claims.services.exports.brief import brief
 from claims.services.exports.stix import TLP2_IDS
 from claims.services.markings import set_marking
+from claims.services.provenance import sign_case
 from claims.store.models import Case, Evidence, Source, User
 
 RED_NAME = "Zebra Handler"  # the RED source's name and key and its item's words: never in a GREEN export
@@ -50,12 +53,12 @@ def cleared(rt: Runtime) -> Runtime:
 
 
 @pytest.fixture
-def marked(demo: Runtime) -> Runtime:
+def marked(cleared: Runtime, tmp_path: Path) -> Runtime:
     """The demo case at TLP:GREEN throughout, plus one RED source with a RED item on the confirmed
     claim `dual-use-supply` (so a GREEN ClaimReview must leave that claim out)."""
-    rt = demo
-    for name in ("admin", "alice", "bob", "carol", "mia"):
-        clear(rt, name, "TLP:RED")
+    rt = cleared
+    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
+    services.assess_claims(rt, "system", services.open_claim_keys(rt))
     with rt.uow() as uow:  # setup, not under test: the demo case re-marked wholesale
         for model in (Case, Source, Evidence):
             uow.session.execute(update(model).values(marking="TLP:GREEN"))
@@ -239,3 +242,78 @@ def test_cli_brief_and_stix_at_green(marked: Runtime, cli, tmp_path: Path) -> No
     stix = cli("export", "--case", "eu-drones-2024", "--format", "stix", "--max-marking", "TLP:GREEN", "--as", "bob")
     assert stix.exit_code == 0, stix.stderr
     no_red(stix.stdout)
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+def test_case_file_round_trip_keeps_markings(marked: Runtime, fresh_database, tmp_path: Path) -> None:
+    a.edit_case(marked, "alice", "eu-drones-2024", expected_version=1, caveat="UK EYES ONLY")
+    first = services.export_case(marked, "eu-drones-2024", actor="alice")
+    assert first["marking"] == "TLP:RED" and first["case"]["caveat"] == "UK EYES ONLY"
+    (zebra,) = [s for s in first["sources"] if s["key"] == RED_KEY]
+    assert zebra["marking"] == "TLP:RED"
+    path = tmp_path / "export.yaml"
+    path.write_text(dump_case(sign_case(first)), encoding="utf-8")
+    fresh = Runtime(fresh_database())
+    services.ensure_users(fresh, DEMO_USERS)
+    clear(fresh, "alice", "TLP:RED")
+    services.import_case(fresh, "alice", services.read_case_file(path))
+    again = services.export_case(fresh, "eu-drones-2024", actor="alice")
+    by_key = {s["key"]: s for s in again.pop("sources")}  # the import writes parents first: order may differ
+    assert by_key == {s["key"]: s for s in first.pop("sources")}
+    assert again == first
+
+
+def test_import_above_the_clearance_is_refused_before_anything_is_written(
+    marked: Runtime, tmp_path: Path, cli, db_snapshot
+) -> None:
+    data = services.export_case(marked, "eu-drones-2024", actor="alice")
+    data["case"]["key"] = "copy"
+    for c in data["claims"]:
+        c["key"] = f"copy-{c['key']}"
+    for act in data["policy_actions"]:
+        act["key"] = f"copy-{act['key']}"
+        for r in act["requires"]:
+            r["claim"] = f"copy-{r['claim']}"
+    for c in data["claims"]:
+        c.pop("history", None), c.pop("reviews", None)
+        c["stage"] = "reported"
+    clear(marked, "carol", "TLP:AMBER")
+    before = db_snapshot(marked.database_url)
+    for suffix in ("yaml", "json"):  # the whole-file and the streamed (bulk) import
+        path = tmp_path / f"red.{suffix}"
+        path.write_text(dump_case(data, suffix), encoding="utf-8")
+        refused = cli("import", path, "--as", "carol")
+        assert refused.exit_code == 4, refused.stderr
+        line = one_line(refused.stderr)
+        assert "TLP:RED is above the clearance of 'carol' (TLP:AMBER)" in line and "nothing was imported" in line
+        assert db_snapshot(marked.database_url) == before
+
+
+def test_a_declared_marking_must_match_what_the_file_holds(marked: Runtime, tmp_path: Path) -> None:
+    data = services.export_case(marked, "eu-drones-2024", actor="alice")
+    signed = sign_case(data)
+    signed["marking"] = "TLP:GREEN"  # a signed file relabelled: its signature no longer holds
+    path = tmp_path / "relabelled.yaml"
+    path.write_text(dump_case(signed), encoding="utf-8")
+    with pytest.raises(services.InvalidInput, match="signature: does not verify"):
+        services.read_case_file(path)
+    data["marking"] = "TLP:GREEN"  # unsigned, but saying less than it holds
+    path.write_text(dump_case(data), encoding="utf-8")
+    with pytest.raises(services.InvalidInput, match="marking: the file says TLP:GREEN but holds TLP:RED"):
+        services.import_case(marked, "alice", services.read_case_file(path))
+
+
+def test_a_stix_bundle_reads_back_with_its_markings(marked: Runtime, fresh_database, tmp_path: Path) -> None:
+    path = tmp_path / "case.stix.json"
+    path.write_text(export_text(marked, "eu-drones-2024", "stix", actor="alice"), encoding="utf-8")
+    fresh = Runtime(fresh_database())
+    services.ensure_users(fresh, DEMO_USERS)
+    clear(fresh, "alice", "TLP:RED")
+    services.import_case(fresh, "alice", read_import_file(path))
+    again = services.export_case(fresh, "eu-drones-2024", actor="alice")
+    marks = {s["key"]: s["marking"] for s in again["sources"]}
+    assert marks[RED_KEY] == "TLP:RED" and set(marks.values()) == {"TLP:GREEN", "TLP:RED"}
+    (item,) = [e for c in again["claims"] for e in c["evidence"] if e["summary"] == RED_TEXT]
+    assert (item["marking"], again["case"]["marking"], again["marking"]) == ("TLP:RED", "TLP:GREEN", "TLP:RED")

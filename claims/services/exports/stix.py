@@ -434,6 +434,8 @@ def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
         for o in objects
         if o.type == "relationship" and o.relationship_type == "derived-from"
     }
+    case_level, case_caveats = _marks_of(case, by_id)
+    source_caveats: dict[str, set[str]] = {}
     sources = []
     for o in objects:
         if o.type != "identity" or "x_claims_key" not in o:
@@ -449,6 +451,9 @@ def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
         }
         if o.id in derived:
             entry["derived_from"] = by_id[derived[o.id]]["x_claims_key"]
+        level, caveats = _marks_of(o, by_id)
+        source_caveats[entry["key"]] = caveats
+        _own_marks(entry, level, caveats - case_caveats)
         sources.append(entry)
     claims = []
     for o in objects:
@@ -458,12 +463,16 @@ def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
         if o.get("x_claims_assignee"):
             claim["assignee"] = o["x_claims_assignee"]
         claim["history"] = [dict(h) for h in o.get("x_claims_history", [])]
-        claim["evidence"] = [_evidence(by_id[ref], by_id) for ref in o.object_refs if ref.startswith("note--")]
+        claim["evidence"] = [
+            _evidence(by_id[ref], by_id, source_caveats) for ref in o.object_refs if ref.startswith("note--")
+        ]
         if o.get("x_claims_reviews"):
             claim["reviews"] = [dict(r) for r in o["x_claims_reviews"]]
         claims.append(claim)
+    head: dict[str, Any] = {"key": case["x_claims_key"], "title": case.name}
+    _own_marks(head, case_level, case_caveats)
     out: dict[str, Any] = {
-        "case": {"key": case["x_claims_key"], "title": case.name},
+        "case": head,
         "sources": sources,
         "claims": claims,
         "policy_actions": [json.loads(json.dumps(a)) for a in case.get("x_claims_policy_actions", [])],
@@ -473,9 +482,39 @@ def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
     return out
 
 
-def _evidence(note: Any, by_id: dict[str, Any]) -> dict[str, Any]:
+def _marks_of(o: Any, by_id: dict[str, Any]) -> tuple[str | None, set[str]]:
+    """An object's marking (its level) and handling caveats, from the marking definitions it refers to."""
+    level: str | None = None
+    caveats: set[str] = set()
+    levels = {v: k for k, v in TLP2_IDS.items()}
+    for ref in o.get("object_marking_refs", []):
+        if ref in levels:
+            level = levels[ref]
+            continue
+        definition = by_id.get(ref)
+        name = definition.get("name") if definition is not None else None
+        if not name:
+            continue
+        if ref == sid("marking-definition", f"marking {name}"):
+            level = name
+        elif ref == sid("marking-definition", f"caveat {name}"):
+            caveats.add(name)
+    return level, caveats
+
+
+def _own_marks(entry: dict[str, Any], level: str | None, caveats: set[str]) -> None:
+    """The item's own marking as the bundle's effective one (the same effective marking on import)."""
+    if level:
+        entry["marking"] = level
+    if caveats:
+        entry["caveat"] = "; ".join(sorted(caveats))
+
+
+def _evidence(note: Any, by_id: dict[str, Any], source_caveats: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    level, caveats = _marks_of(note, by_id)
+    source = by_id[note.created_by_ref]["x_claims_key"]
     item: dict[str, Any] = {
-        "source": by_id[note.created_by_ref]["x_claims_key"],
+        "source": source,
         "stance": note["x_claims_stance"],
         "credibility": note["x_claims_credibility"],
         "summary": note.content,
@@ -484,6 +523,7 @@ def _evidence(note: Any, by_id: dict[str, Any]) -> dict[str, Any]:
         item["locator"] = ref.get("url") or ref.get("description")
     if note.get("x_claims_observed_at"):
         item["observed_at"] = note["x_claims_observed_at"]
+    _own_marks(item, level, caveats - (source_caveats or {}).get(source, set()))
     if note.get("authors"):
         item["added_by"] = note.authors[0]
     if note.get("x_claims_added_at"):
