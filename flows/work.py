@@ -422,6 +422,9 @@ def intake(rt: Runtime, actor: str, path: str | None, assess: bool, steps: Intak
             moved = steps.move_aside(file, str(target / FAILED), str(exc))
             results.append(FileResult(name, moved_to=moved, error=str(exc)))
             continue
+        if report.left_out:  # a foreign STIX bundle: what it left out is said, never dropped silently
+            kinds = sorted({x.type for x in report.left_out})
+            steps.logger.warning("%s: left out %d STIX objects (%s)", name, len(report.left_out), ", ".join(kinds))
         moved = steps.move_aside(file, str(target / PROCESSED)) if inbox else None
         results.append(FileResult(name, report.case, dict(report.created), moved))
     if inbox:

@@ -108,9 +108,18 @@ class DecisionOut(BaseModel):
     stage: str
 
 
+class LeftOutOut(BaseModel):
+    type: str
+    id: str
+    why: str
+
+
 class ImportOut(BaseModel):
     case: str
     created: dict[str, int]
+    left_out: list[LeftOutOut] = Field(
+        default_factory=list, description="Objects of a foreign STIX bundle the import left out, and why."
+    )
 
 
 class AssessIn(Strict):

@@ -1,6 +1,7 @@
 """`claims import` and `claims export`: case files in and out."""
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from claims.cli.common import (
 
 
 def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> None:
-    """Import a case file (YAML or JSON, JSON streamed) or a STIX bundle from `claims export --format stix`."""
+    """Import a case file (YAML or JSON, JSON streamed) or a STIX 2.1 bundle (from another tool: what fits)."""
     from rich.console import Console
     from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
@@ -49,11 +50,23 @@ def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> Non
 
     with bar:
         report = services.import_path(rt, who, file, progress)
+    _print_import(
+        {"case": report.case, "created": report.created, "left_out": [x.as_json() for x in report.left_out]}, as_json
+    )
+
+
+def _print_import(data: dict[str, Any], as_json: bool) -> None:
+    """What was created, and a line for what a foreign STIX bundle held that was left out (`--json` lists each)."""
     if as_json:
-        emit_json({"case": report.case, "created": report.created})
-    else:
-        made = ", ".join(f"{n} {k}" for k, n in report.created.items() if n) or "nothing new"
-        out.print(f"{report.case}: {made}", markup=False)
+        emit_json(data)
+        return
+    made = ", ".join(f"{n} {k}" for k, n in data["created"].items() if n) or "nothing new"
+    out.print(f"{data['case']}: {made}", markup=False)
+    left = data.get("left_out") or []
+    if left:
+        kinds = Counter(x["type"] for x in left)
+        said = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+        out.print(f"left out {len(left)} STIX objects: {said} (--json says why)", markup=False)
 
 
 def _import_remote(file: Path, as_user: str | None, as_json: bool) -> None:
@@ -67,11 +80,7 @@ def _import_remote(file: Path, as_user: str | None, as_json: bool) -> None:
         fail(f"case file: cannot read {str(file)!r} ({exc.strerror})")
     with fh:
         data = remote.call("POST", "/imports", as_user=as_user, content=fh, headers={"Content-Type": kind}, long=True)
-    if as_json:
-        emit_json(data)
-    else:
-        made = ", ".join(f"{n} {k}" for k, n in data["created"].items() if n) or "nothing new"
-        out.print(f"{data['case']}: {made}", markup=False)
+    _print_import(data, as_json)
 
 
 def export(

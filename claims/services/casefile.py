@@ -6,6 +6,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -220,6 +221,18 @@ class ActionEntry(Strict):
     requires: list[RequirementEntry] = Field(min_length=1)
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """An object of a foreign file (a STIX bundle) the import did not take, and why: said, never silent."""
+
+    type: str
+    id: str
+    why: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"type": self.type, "id": self.id, "why": self.why}
+
+
 class CaseFile(Strict):
     """A validated case file; `origin` names it in the errors found while importing it."""
 
@@ -231,10 +244,16 @@ class CaseFile(Strict):
 
     _origin: str = PrivateAttr(default="case file")
     _attestation: Attestation | None = PrivateAttr(default=None)
+    _left_out: tuple[LeftOut, ...] = PrivateAttr(default=())
 
     @property
     def origin(self) -> str:
         return self._origin
+
+    @property
+    def left_out(self) -> tuple[LeftOut, ...]:
+        """What the file it was read from held and the import leaves out (a foreign STIX bundle's extras)."""
+        return self._left_out
 
     @property
     def attestation(self) -> Attestation | None:

@@ -16,7 +16,7 @@ from claims.domain.lineage import resolve_roots
 from claims.domain.markings import Scale
 from claims.domain.stages import ReviewStatus, Stage
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
-from claims.services.casefile import CaseFile, ClaimEntry, ReviewEntry, check_history, history_error
+from claims.services.casefile import CaseFile, ClaimEntry, LeftOut, ReviewEntry, check_history, history_error
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.evidence import fingerprint
 from claims.services.facts import lineage_roots, load_facts
@@ -33,6 +33,7 @@ from claims.store.uow import UnitOfWork
 class ImportReport:
     case: str
     created: dict[str, int]
+    left_out: tuple[LeftOut, ...] = ()  # what a foreign STIX bundle held that has no place here
 
     @property
     def changed(self) -> bool:
@@ -62,7 +63,8 @@ def import_case(rt: Runtime, actor: str, case_file: CaseFile) -> ImportReport:
         sources = _import_sources(uow, case, case_file, created, source_marks)
         claims = _import_claims(uow, rt, actor, case, case_file, sources, created, voucher, evidence_marks)
         _import_actions(uow, case, case_file, claims, created)
-        report = ImportReport(case.key, {k: created[k] for k in ("cases", "sources", "claims", "evidence", "actions")})
+        kinds = ("cases", "sources", "claims", "evidence", "actions")
+        report = ImportReport(case.key, {k: created[k] for k in kinds}, case_file.left_out)
         if report.changed:
             uow.record(
                 EventKind.CASE_IMPORTED,

@@ -110,3 +110,17 @@ def test_writes_through_the_api(both: tuple[Run, Run], loaded: Runtime, tmp_path
     again = remote("import", exported, "--json")
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["case"] == services.export_case(loaded, None)["case"]["key"]
+
+
+def test_a_foreign_bundle_through_the_api_says_what_it_left_out(both: tuple[Run, Run], tmp_path: Path):
+    """`claims import` of a bundle made by `stix2`: the same summary line and `left_out` remote as local."""
+    import stix_bundles
+
+    local, remote = both
+    path = stix_bundles.write(stix_bundles.feed().bundle, tmp_path / "feed.json")
+    there = remote("import", path)
+    assert there.exit_code == 0, there.output
+    assert there.stdout.splitlines()[1].startswith("left out 9 STIX objects: 2 opinion, ")
+    again_there, again_here = remote("import", path, "--json"), local("import", path, "--json")
+    assert json.loads(again_there.stdout) == json.loads(again_here.stdout)
+    assert len(json.loads(again_here.stdout)["left_out"]) == 9

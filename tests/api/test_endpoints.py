@@ -218,3 +218,25 @@ def test_the_bad_input_corpus_through_the_api_is_a_problem_and_changes_nothing(
         assert 400 <= r.status_code < 500, (path.name, r.status_code, r.text)
         assert r.headers["content-type"].startswith(PROBLEM) and "\n" not in r.json()["detail"], path.name
     assert db_snapshot(loaded.database_url) == before
+
+
+def test_a_foreign_stix_bundle_imports_and_the_answer_lists_what_was_left_out(
+    client: TestClient, token: Callable[[str], str], loaded: Runtime, tmp_path
+):
+    """Issue 21.11: a bundle made by `stix2`, not by this project; POST /imports answers with `left_out`."""
+    import stix_bundles
+
+    o = stix_bundles.feed()
+    body = o.bundle.serialize().encode()
+    r = client.post("/imports", content=body, headers=auth(token("alice")) | {"content-type": "application/json"})
+    assert r.status_code == 201, r.text
+    data = r.json()
+    assert data["case"] == o.report.id and data["created"]["claims"] == 3
+    why = {x["id"]: x["why"] for x in data["left_out"]}
+    assert why[o.neutral.id] == "opinion: 'neutral' neither supports nor contradicts" and o.location.id in why
+    assert all(set(x) == {"type", "id", "why"} for x in data["left_out"])
+    nothing = stix_bundles.nothing_to_import().serialize().encode()
+    refused = client.post(
+        "/imports", content=nothing, headers=auth(token("alice")) | {"content-type": "application/json"}
+    )
+    assert "nothing to import" in is_problem(refused, 422, "invalid-input")["detail"]

@@ -121,3 +121,18 @@ def test_a_file_whose_import_fails_on_io_stays_in_the_inbox(
     with pytest.raises(OperationalError):
         intake_flow(path=str(inbox), actor="system")
     assert (inbox / "report.yaml").exists()  # tried again on the next run
+
+
+def test_a_foreign_stix_bundle_in_the_inbox_says_what_it_left_out(
+    flow_rt: Runtime, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """Issue 21.11: the intake flow imports a bundle made by `stix2` and logs what it left out."""
+    import stix_bundles
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    stix_bundles.write(stix_bundles.feed().bundle, inbox / "feed.json")
+    with caplog.at_level("WARNING"):
+        report = intake_flow(path=str(inbox), actor="system", assess=False)
+    assert report.files[0].created["claims"] == 3
+    assert "feed.json: left out 9 STIX objects (identity, indicator, ipv4-addr, location" in caplog.text

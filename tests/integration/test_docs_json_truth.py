@@ -141,3 +141,20 @@ def test_assess_json_prints_exactly_the_fields_the_design_lists(demo, capsys):
     printed = json.loads(capsys.readouterr().out)
     same_fields(printed, top, "assess --json")
     assert printed["review_requested"], "the new B2 line makes factory-exists ready for a confirm request"
+
+
+def test_import_json_prints_exactly_the_fields_the_design_lists(env_db: str, rt, cli, tmp_path):
+    """Issue 21.11: `claims import --json` carries `left_out`, each with the fields the design names."""
+    import stix_bundles
+
+    top, nested = fields(bullet("claims import FILE --json"))
+    result = cli(
+        "import", stix_bundles.write(stix_bundles.feed().bundle, tmp_path / "feed.json"), "--as", "alice", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    printed = json.loads(result.stdout)
+    same_fields(printed, top, "import --json")
+    same_fields(printed["created"], nested["created"], "import --json created")
+    assert printed["left_out"]
+    for item in printed["left_out"]:
+        same_fields(item, nested["left_out"], "import --json left_out")

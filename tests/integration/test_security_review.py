@@ -201,6 +201,21 @@ def test_the_markdown_brief_escapes_html_and_markdown_in_stored_text():
     assert "\n1. not" not in md
 
 
+def test_claims_brief_of_a_stored_script_and_heading_shows_them_as_text(demo: Runtime, cli):
+    """End to end: a statement stored with raw `<script>` and a leading `#`, then `claims brief` (Markdown, HTML)."""
+    hostile = "# Sanctions lifted <script>alert(1)</script>"
+    version = services.claim_detail(demo, "factory-exists")["version"]  # gates policy actions: in the brief
+    edited = cli("claim", "edit", "factory-exists", "--expected-version", version, "--statement", hostile,
+                 "--rationale", "test", "--as", "alice")  # fmt: skip
+    assert edited.exit_code == 0, edited.output
+    md = cli("brief", "--format", "md")
+    assert md.exit_code == 0, md.output
+    assert "Sanctions lifted" in md.stdout and "<script>" not in md.stdout
+    assert not [line for line in md.stdout.splitlines() if line.lstrip().startswith("# Sanctions")]
+    html = cli("brief", "--format", "html")
+    assert "Sanctions lifted" in html.stdout and "<script>" not in html.stdout and "&lt;script&gt;" in html.stdout
+
+
 @pytest.mark.parametrize("cell", ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
 def test_a_spreadsheet_formula_in_a_csv_cell_is_kept_as_text(cell):
     assert neutral(cell) == "'" + cell

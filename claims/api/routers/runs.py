@@ -31,7 +31,9 @@ _CASE_FILE = {
 
 @router.post("/imports", response_model=ImportOut, status_code=201, openapi_extra={"requestBody": _CASE_FILE})
 async def import_case_file(request: Request, rt: Rt, who: Who) -> dict[str, Any]:
-    """Import a case file (YAML or JSON, as the body) or a STIX bundle; idempotent, one transaction.
+    """Import a case file (YAML or JSON, as the body) or a STIX 2.1 bundle; idempotent, one transaction.
+
+    A bundle made by another tool gives what has a meaning here; `left_out` lists the rest, and why.
 
     The body goes to a temporary file as it arrives (never whole in memory), then through the
     same import pipeline as `claims import FILE`.
@@ -46,7 +48,7 @@ async def import_case_file(request: Request, rt: Rt, who: Who) -> dict[str, Any]
         report = await run_in_threadpool(services.import_path, rt, who.name, path)
     finally:
         path.unlink(missing_ok=True)
-    return {"case": report.case, "created": report.created}
+    return {"case": report.case, "created": report.created, "left_out": [x.as_json() for x in report.left_out]}
 
 
 @router.post("/assessments", response_model=AssessOut)

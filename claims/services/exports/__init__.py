@@ -42,16 +42,23 @@ def export_text(
 
 
 def read_import_file(path: str | Path) -> CaseFile:
-    """A case file (YAML/JSON), or a STIX bundle that `claims export --format stix` wrote."""
+    """A case file (YAML/JSON), or a STIX 2.1 bundle: ours read back whole, another's for what it can give.
+
+    What a bundle made elsewhere holds and the import leaves out travels on the case file
+    (`CaseFile.left_out`) to the import's report.
+    """
     path = Path(path)
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError):
             data = None  # read_case_file reports it in one line
-        from claims.services.exports.stix import case_file_from_bundle, is_bundle
+        from claims.services.exports.stix import is_bundle, read_bundle
 
         if is_bundle(data):
             origin = f"STIX bundle {path.name}"
-            return validate_case(case_file_from_bundle(data, origin), origin=origin)
+            shaped, left_out = read_bundle(data, origin)
+            case_file = validate_case(shaped, origin=origin)
+            case_file._left_out = tuple(left_out)
+            return case_file
     return read_case_file(path)
