@@ -317,3 +317,29 @@ def test_a_stix_bundle_reads_back_with_its_markings(marked: Runtime, fresh_datab
     assert marks[RED_KEY] == "TLP:RED" and set(marks.values()) == {"TLP:GREEN", "TLP:RED"}
     (item,) = [e for c in again["claims"] for e in c["evidence"] if e["summary"] == RED_TEXT]
     assert (item["marking"], again["case"]["marking"], again["marking"]) == ("TLP:RED", "TLP:GREEN", "TLP:RED")
+
+
+def test_a_foreign_bundle_marked_red_imports_red_or_not_at_all(cleared: Runtime, tmp_path: Path) -> None:
+    import stix2
+    from stix_bundles import write
+
+    red = stix2.MarkingDefinition(
+        id=TLP2_IDS["TLP:RED"],
+        created="2022-10-01T00:00:00.000Z",
+        name="TLP:RED",
+        extensions={
+            "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d": {
+                "extension_type": "property-extension",
+                "tlp_2_0": "red",
+            }
+        },
+    )
+    lab = stix2.Identity(name="Lab", identity_class="organization", labels=['admiralty-scale:source-reliability="b"'])
+    malware = stix2.Malware(name="Sednit", is_family=True, created_by_ref=lab.id, object_marking_refs=[red.id])
+    agree = stix2.Opinion(opinion="agree", object_refs=[malware.id], created_by_ref=lab.id)
+    path = write(stix2.Bundle(red, lab, malware, agree), tmp_path / "red.json")
+    clear(cleared, "carol", "TLP:AMBER")
+    with pytest.raises(PermissionDenied, match="TLP:RED is above the clearance of 'carol'"):
+        services.import_case(cleared, "carol", read_import_file(path))
+    report = services.import_case(cleared, "alice", read_import_file(path))
+    assert services.export_case(cleared, report.case, actor="alice")["case"]["marking"] == "TLP:RED"
