@@ -343,3 +343,37 @@ def test_a_foreign_bundle_marked_red_imports_red_or_not_at_all(cleared: Runtime,
         services.import_case(cleared, "carol", read_import_file(path))
     report = services.import_case(cleared, "alice", read_import_file(path))
     assert services.export_case(cleared, report.case, actor="alice")["case"]["marking"] == "TLP:RED"
+
+
+def test_evidence_notes_and_reports_take_and_change_markings(cleared: Runtime) -> None:
+    from claims.services.notes import add_note
+    from claims.services.reports import accept_sentence, add_report
+
+    rt = cleared
+    a.add_case(rt, "alice", "desk", "Desk", marking="GREEN")
+    a.add_source(rt, "alice", "desk", "s1", "S1", kind="media", reliability="B")
+    key = a.add_claim(rt, "alice", "desk", "Something happened")
+    item = services.add_evidence(rt, "alice", key, "s1", "supports", credibility=2, summary="seen", marking="AMBER")
+    note = add_note(rt, "alice", "claim", key, "Ask again", marking="RED", caveat="NO PRESS")
+    reply = add_note(rt, "alice", "", "", "Asked", reply_to=note.id)
+    page = add_report(rt, "alice", "desk", b"The plant opened in May. It makes drones.", marking="RED")
+    accepted = accept_sentence(
+        rt, "alice", page.report.id, 1, claim_key=key, stance="supports", source="s1", credibility=3
+    )
+    with rt.uow(write=False) as uow:
+        from claims.store.models import Note, Report
+
+        assert uow.evidence.get(item.id).marking == "TLP:AMBER"
+        assert (uow.session.get(Note, note.id).marking, uow.session.get(Note, note.id).caveat) == (
+            "TLP:RED",
+            "NO PRESS",
+        )
+        assert uow.session.get(Note, reply.id).marking == "TLP:RED"  # a reply never lowers its thread
+        assert uow.session.get(Report, page.report.id).marking == "TLP:RED"
+        assert uow.evidence.get(accepted.evidence).marking == "TLP:RED"  # at least its report's
+    assert set_marking(rt, "alice", f"evidence:{item.id}", marking="RED")["new"]["marking"] == "TLP:RED"
+    with pytest.raises(PermissionDenied):
+        set_marking(rt, "alice", f"report:{page.report.id}", marking="GREEN", rationale="x")
+    done = set_marking(rt, "carol", f"note:{note.id}", marking="AMBER", rationale="the source agreed")
+    assert done["old"] == {"marking": "TLP:RED", "caveat": "NO PRESS"} and done["lowered"]
+    assert services.audit_verify(rt).ok
