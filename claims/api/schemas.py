@@ -64,6 +64,8 @@ class EvidenceIn(Strict):
     locator: str | None = None
     observed_at: date | None = None
     quote: str | None = None
+    marking: str | None = Field(None, description="Sensitivity marking (default: the case's), e.g. TLP:GREEN.")
+    caveat: str | None = Field(None, description="Handling caveat, shown and exported with the marking.")
 
 
 class EvidenceOut(BaseModel):

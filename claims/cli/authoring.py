@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from claims.cli.common import AsUser, JsonOut, emit_json, identity, out, runtime
+from claims.cli.common import AsUser, CaveatOpt, JsonOut, MarkingOpt, emit_json, identity, marking_option, out, runtime
 
 case_app = typer.Typer(help="Cases: add, edit, list.", no_args_is_help=True)
 source_app = typer.Typer(help="Sources of a case: add, edit, withdraw, list.", no_args_is_help=True)
@@ -58,27 +58,45 @@ def _table(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> Non
 def case_add(
     key: str,
     title: Annotated[str, typer.Option(help="What the case is about.")],
+    marking: MarkingOpt = None,
+    caveat: CaveatOpt = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Open a new case."""
+    """Open a new case (marked --marking, default $CLAIMS_DEFAULT_MARKING or TLP:AMBER)."""
     from claims.services import authoring
 
-    _done(authoring.add_case(runtime(), identity(as_user), key, title), "case", as_json)
+    rt = runtime()
+    marking = marking_option(rt, marking)
+    _done(authoring.add_case(rt, identity(as_user), key, title, marking=marking, caveat=caveat), "case", as_json)
 
 
 @case_app.command("edit")
 def case_edit(
     key: str,
     expected_version: Version,
-    title: Annotated[str, typer.Option(help="New title.")],
+    title: Annotated[str | None, typer.Option(help="New title.")] = None,
+    marking: MarkingOpt = None,
+    caveat: CaveatOpt = None,
+    rationale: Rationale = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Retitle a case."""
+    """Retitle or re-mark a case (lowering its marking: a reviewer or admin, with --rationale)."""
     from claims.services import authoring
 
-    row = authoring.edit_case(runtime(), identity(as_user), key, expected_version=expected_version, title=title)
+    rt = runtime()
+    marking = marking_option(rt, marking)
+    row = authoring.edit_case(
+        rt,
+        identity(as_user),
+        key,
+        expected_version=expected_version,
+        title=title,
+        marking=marking,
+        caveat=caveat,
+        rationale=rationale,
+    )
     _done(row, "case", as_json)
 
 
@@ -87,7 +105,7 @@ def case_list(as_user: AsUser = None, as_json: JsonOut = False) -> None:
     """Every case with its version."""
     from claims.services import authoring
 
-    _table(authoring.list_cases(runtime(), identity(as_user)), ["key", "title", "version"], as_json)
+    _table(authoring.list_cases(runtime(), identity(as_user)), ["key", "title", "marking", "version"], as_json)
 
 
 # --- members (issue 20: who reads a case) ---
@@ -142,14 +160,27 @@ def source_add(
     kind: Annotated[str, typer.Option(help="media, intelligence, official, document, osint or other")],
     reliability: Annotated[str, typer.Option(help="Admiralty reliability A-F.")],
     derived_from: Annotated[str | None, typer.Option(help="Key of the source this one repeats.")] = None,
+    marking: MarkingOpt = None,
+    caveat: CaveatOpt = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Add a source to a case."""
+    """Add a source to a case (marked --marking, default the case's)."""
     from claims.services import authoring
 
+    rt = runtime()
+    marking = marking_option(rt, marking)
     row = authoring.add_source(
-        runtime(), identity(as_user), case, key, name, kind=kind, reliability=reliability, derived_from=derived_from
+        rt,
+        identity(as_user),
+        case,
+        key,
+        name,
+        kind=kind,
+        reliability=reliability,
+        derived_from=derived_from,
+        marking=marking,
+        caveat=caveat,
     )
     _done(row, "source", as_json)
 
@@ -165,18 +196,21 @@ def source_edit(
     derived_from: Annotated[
         str | None, typer.Option(help="New lineage parent, or 'none' to clear (needs --rationale).")
     ] = None,
+    marking: MarkingOpt = None,
+    caveat: CaveatOpt = None,
     rationale: Rationale = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Correct a source; a re-grade or new lineage re-assesses every claim it speaks to."""
+    """Correct or re-mark a source; a re-grade or new lineage re-assesses every claim it speaks to."""
     from claims.services import authoring
 
-    extra: dict[str, Any] = {}
+    rt = runtime()
+    extra: dict[str, Any] = {"marking": marking_option(rt, marking), "caveat": caveat}
     if derived_from is not None:
         extra["derived_from"] = "" if derived_from.lower() == "none" else derived_from
     row = authoring.edit_source(
-        runtime(),
+        rt,
         identity(as_user),
         case,
         key,
@@ -359,7 +393,28 @@ def action_list(case: CaseOpt, as_user: AsUser = None, as_json: JsonOut = False)
     _table(rows, ["key", "title", "severity", "requires", "version"], as_json)
 
 
+def mark(
+    item: Annotated[str, typer.Argument(help="case:KEY, source:CASE/KEY, evidence:ID, note:ID or report:ID")],
+    marking: MarkingOpt = None,
+    caveat: Annotated[str | None, typer.Option("--caveat", help="New handling caveat; '' clears it.")] = None,
+    rationale: Annotated[str | None, typer.Option(help="Why; required to lower a marking.")] = None,
+    as_user: AsUser = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Re-mark one item; lowering a marking (declassifying) needs a reviewer or an admin and --rationale."""
+    from claims.services.markings import set_marking
+
+    rt = runtime()
+    marking = marking_option(rt, marking)
+    done = set_marking(rt, identity(as_user), item, marking=marking, caveat=caveat, rationale=rationale)
+    if as_json:
+        emit_json(done)
+    else:
+        out.print(f"{done['item']}: {done['old']['marking']} -> {done['new']['marking']}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("mark")(mark)
     app.add_typer(case_app, name="case")
     app.add_typer(source_app, name="source")
     app.add_typer(claim_app, name="claim")

@@ -8,7 +8,18 @@ from typing import Annotated, Any
 import typer
 
 from claims import services
-from claims.cli.common import AsUser, JsonOut, emit_json, err, fail, identity, out, runtime
+from claims.cli.common import (
+    AsUser,
+    JsonOut,
+    MaxMarking,
+    emit_json,
+    err,
+    fail,
+    identity,
+    marking_option,
+    out,
+    runtime,
+)
 
 
 def import_(file: Path, as_user: AsUser = None, as_json: JsonOut = False) -> None:
@@ -76,12 +87,18 @@ def export(
     case: Annotated[str | None, typer.Option(help="Case key (needed when several exist).")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="yaml, json, stix (STIX 2.1 bundle) or claimreview")] = "yaml",
+    max_marking: MaxMarking = None,
+    as_user: AsUser = None,
 ) -> None:
-    """Write a case: as a case file (lossless), a STIX 2.1 bundle, or schema.org ClaimReview JSON-LD."""
+    """Write a case: as a case file (lossless), a STIX 2.1 bundle, or schema.org ClaimReview JSON-LD.
+
+    Only what you may read at or below --max-marking (default: your clearance) goes out."""
     from claims.services.exports import FORMATS, export_text
 
     if fmt not in FORMATS:
         fail(f"format: {fmt!r} is not one of {', '.join(FORMATS)}", 2)
+    rt = runtime()
+    max_marking = marking_option(rt, max_marking, "--max-marking")
     if output and (output.is_dir() or not output.parent.is_dir()):  # before any export work or warning
         reason = "Is a directory" if output.is_dir() else "No such file or directory"
         fail(f"output: cannot write {str(output)!r} ({reason})")
@@ -95,9 +112,10 @@ def export(
     if fmt in ("yaml", "json"):  # a case file: signed, so its confirm/refute history stands where this key is trusted
         from claims.services.casefile import dump_case
 
-        text = dump_case(signed(services.export_case(runtime(), case)), fmt)
+        data = services.export_case(rt, case, who=identity(as_user), max_marking=max_marking)
+        text = dump_case(signed(data), fmt)
     else:
-        text = export_text(runtime(), case, fmt)
+        text = export_text(rt, case, fmt, who=identity(as_user), max_marking=max_marking)
     if output:
         from claims.cli.safefile import write_output
 

@@ -61,6 +61,27 @@ DaskOpt = Annotated[
 ]
 BatchOpt = Annotated[int | None, typer.Option(min=1, help="Claims per task (default $CLAIMS_BATCH_SIZE, 5000).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run log on stderr.")]
+MarkingOpt = Annotated[
+    str | None,
+    typer.Option("--marking", help="Sensitivity marking (TLP:CLEAR ... TLP:RED, or the deployment's scale)."),
+]
+MaxMarking = Annotated[
+    str | None,
+    typer.Option("--max-marking", help="Leave out everything marked above this (default: your clearance)."),
+]
+CaveatOpt = Annotated[str | None, typer.Option("--caveat", help="Handling caveat, e.g. 'NO FOREIGN NATIONALS'.")]
+
+
+def marking_option(rt: Runtime, value: str | None, flag: str = "--marking") -> str | None:
+    """A marking flag checked against the deployment's scale: an unknown one is a usage error (exit 2)."""
+    if value is None:
+        return None
+    from claims.services.markings import parse_marking
+
+    try:
+        return parse_marking(rt.markings, value, field=flag.lstrip("-").replace("-", "_"))
+    except ClaimsError as exc:
+        fail(str(exc), 2)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

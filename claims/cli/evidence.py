@@ -6,7 +6,18 @@ from typing import Annotated
 import typer
 
 from claims import services
-from claims.cli.common import AsUser, JsonOut, emit_json, fail, identity, out, runtime
+from claims.cli.common import (
+    AsUser,
+    CaveatOpt,
+    JsonOut,
+    MarkingOpt,
+    emit_json,
+    fail,
+    identity,
+    marking_option,
+    out,
+    runtime,
+)
 
 evidence_app = typer.Typer(help="Add or retract evidence.", no_args_is_help=True)
 
@@ -22,10 +33,14 @@ def evidence_add(
     locator: Annotated[str | None, typer.Option(help="URL, document id, page.")] = None,
     observed_at: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
     quote: Annotated[str | None, typer.Option(help="The source's own words.")] = None,
+    marking: MarkingOpt = None,
+    caveat: CaveatOpt = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Attach one graded evidence item to a claim."""
+    """Attach one graded evidence item to a claim (marked --marking, default its case's)."""
+    rt = runtime()
+    marking = marking_option(rt, marking)
     observed = None
     if observed_at:
         try:
@@ -44,11 +59,13 @@ def evidence_add(
             "locator": locator,
             "observed_at": observed.isoformat() if observed else None,
             "quote": quote,
+            "marking": marking,
+            "caveat": caveat,
         }
         data = remote.call("POST", f"/claims/{remote.part(claim)}/evidence", as_user=as_user, json=body)
     else:
         added = services.add_evidence(
-            runtime(),
+            rt,
             identity(as_user),
             claim,
             source,
@@ -59,6 +76,8 @@ def evidence_add(
             locator=locator,
             observed_at=observed,
             quote=quote,
+            marking=marking,
+            caveat=caveat,
         )
         data = {"id": added.id, "claim": added.claim, "grade": added.grade}
     if as_json:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from claims.cli.common import AsUser, JsonOut, emit_json, identity, out, runtime
+from claims.cli.common import AsUser, CaveatOpt, JsonOut, MarkingOpt, emit_json, identity, marking_option, out, runtime
 
 note_app = typer.Typer(help="Notes on a claim, an evidence item or a review (Markdown; never deleted).")
 channel_app = typer.Typer(help="Where you are told besides the inbox: named Apprise URLs from settings.")
@@ -23,14 +23,18 @@ def note_add(
     on: OnOpt,
     text: Annotated[str, typer.Argument(help="The note, in Markdown (no HTML).")],
     reply_to: Annotated[int | None, typer.Option(help="Reply to this note (on the same target).")] = None,
+    marking: MarkingOpt = None,
+    caveat: CaveatOpt = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Add a note (or a reply) to a claim, an evidence item or a review."""
+    """Add a note (or a reply) to a claim, an evidence item or a review (marked --marking, default its case's)."""
     from claims.services.notes import add_note, parse_target
 
+    rt = runtime()
+    marking = marking_option(rt, marking)
     kind, ref = parse_target(on)
-    note = add_note(runtime(), identity(as_user), kind, ref, text, reply_to=reply_to)
+    note = add_note(rt, identity(as_user), kind, ref, text, reply_to=reply_to, marking=marking, caveat=caveat)
     if as_json:
         emit_json(note.json())
     else:

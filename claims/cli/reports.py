@@ -7,7 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from claims.cli.common import AsUser, JsonOut, emit_json, fail, identity, out, runtime
+from claims.cli.common import (
+    AsUser,
+    CaveatOpt,
+    JsonOut,
+    MarkingOpt,
+    emit_json,
+    fail,
+    identity,
+    marking_option,
+    out,
+    runtime,
+)
 
 report_app = typer.Typer(help="Reports: intake, candidate claims, accept a sentence.", no_args_is_help=True)
 TOP = 10
@@ -78,20 +89,34 @@ def report_add(
     title: Annotated[str | None, typer.Option(help="Title (default: the first sentence).")] = None,
     date_: Annotated[str | None, typer.Option("--date", help="Published YYYY-MM-DD.")] = None,
     url: Annotated[str | None, typer.Option(help="Where the report came from.")] = None,
+    marking: MarkingOpt = None,
+    caveat: CaveatOpt = None,
     as_user: AsUser = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Store a report whole and print its ranked candidate claims with reasons."""
+    """Store a report whole and print its ranked candidate claims with reasons (marked --marking, else as its case)."""
     from claims.services import reports
 
     published = _date(date_)
     rt, who = runtime(), identity(as_user)
+    marking = marking_option(rt, marking)
     if file == "-":
         content, name = reports.read_report_stream(sys.stdin.buffer), None
     else:
         path = Path(file)
         content, name = reports.read_report_file(path), path.name
-    page = reports.add_report(rt, who, case, content, filename=name, title=title, published=published, url=url)
+    page = reports.add_report(
+        rt,
+        who,
+        case,
+        content,
+        filename=name,
+        title=title,
+        published=published,
+        url=url,
+        marking=marking,
+        caveat=caveat,
+    )
     if as_json:
         emit_json(_page_json(page))
         return

@@ -73,6 +73,8 @@ class EventKind(StrEnum):
     CHANNEL_REMOVED = "channel.removed"
     INBOX_READ = "inbox.read"  # {"person", "notifications": [ids]}
     DELIVERY_RETRIED = "delivery.retried"  # an admin put a dead delivery back in the queue: {"delivery": id}
+    # Need to know (issue 20): {"item": "evidence #12", "old": {marking, caveat}, "new": {...}, "lowered": bool}
+    MARKING_CHANGED = "marking.changed"
 
     @classmethod
     def review_decided(cls, status: str) -> EventKind:

@@ -117,7 +117,7 @@ def reader(uow: UnitOfWork, name: str, scale: Scale) -> Reader:
     if user is None:
         raise NotFound(f"user: unknown user {name!r}")
     rows = uow.session.execute(select(CaseMember.case_id, CaseMember.role).where(CaseMember.user_id == user.id))
-    roles = {case_id: role for case_id, role in rows}
+    roles = {case_id: role for case_id, role in rows}  # dict(result) would take a Result for a mapping
     return Reader(user.name, scale, user.clearance, bool(user.all_cases), MappingProxyType(roles))
 
 

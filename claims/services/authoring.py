@@ -40,6 +40,8 @@ from claims.services.casefile import SourceEntry
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_nul
 from claims.services.identity import Identity
 from claims.services.loading import check_version, load_claim
+from claims.services.markings import change as change_marking
+from claims.services.markings import chosen, new_case_marking
 from claims.services.runtime import Runtime, authorize
 from claims.services.tasks import replan
 from claims.services.transitions import now, touch
@@ -177,7 +179,7 @@ def parse_requires(values: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def _case_row(c: Case) -> dict[str, Any]:
-    return {"key": c.key, "title": c.title, "version": c.version}
+    return {"key": c.key, "title": c.title, "version": c.version, "marking": c.marking, "caveat": c.caveat}
 
 
 def _source_row(s: Source) -> dict[str, Any]:
@@ -188,6 +190,8 @@ def _source_row(s: Source) -> dict[str, Any]:
         "kind": s.kind,
         "reliability": s.reliability,
         "derived_from": s.derived_from.key if s.derived_from else None,
+        "marking": s.marking,
+        "caveat": s.caveat,
         "version": s.version,
         "withdrawn": s.withdrawn_at is not None,
         "withdrawn_by": s.withdrawn_by,
@@ -237,41 +241,64 @@ def _action_row(a: PolicyAction) -> dict[str, Any]:
 # --- cases ---------------------------------------------------------------------------------------
 
 
-def add_case(rt: Runtime, who: Identity, key: str, title: str) -> dict[str, Any]:
-    """Open a new case to hold sources, claims and actions."""
+def add_case(
+    rt: Runtime, who: Identity, key: str, title: str, *, marking: str | None = None, caveat: str | None = None
+) -> dict[str, Any]:
+    """Open a new case to hold sources, claims and actions, marked `marking` (default: the deployment's)."""
     actor = who.name
     key, title = _key("key", key), _text("title", title)
+    mark, cav = chosen(rt, marking, caveat, default=new_case_marking(rt))
     with rt.uow() as uow:
         authorize(uow, who, "author")
         if uow.cases.get(key) is not None:
             raise RuleViolation(f"key: case {key!r} already exists")
-        case = Case(key=key, title=title, created_at=now())
+        case = Case(key=key, title=title, created_at=now(), marking=mark, caveat=cav)
         uow.cases.add(case)
         uow.flush()
-        uow.record(EventKind.CASE_CREATED, actor=actor, case_key=key, payload={"new": {"title": title}})
+        new = {"title": title, "marking": mark, "caveat": cav}
+        uow.record(EventKind.CASE_CREATED, actor=actor, case_key=key, payload={"new": new})
         row = _case_row(case)
         uow.commit()
         return row
 
 
-def edit_case(rt: Runtime, who: Identity, key: str, *, expected_version: int, title: str) -> dict[str, Any]:
-    """Retitle a case (a title carries no meaning the assessment reads: no rationale needed)."""
+def edit_case(
+    rt: Runtime,
+    who: Identity,
+    key: str,
+    *,
+    expected_version: int,
+    title: str | None = None,
+    marking: str | None = None,
+    caveat: str | None = None,
+    rationale: str | None = None,
+) -> dict[str, Any]:
+    """Retitle or re-mark a case (a title carries no meaning the assessment reads: no rationale needed;
+    lowering the marking is a declassification: a reviewer's, with a rationale)."""
     actor = who.name
-    title = _text("title", title)
+    title = _text("title", title) if title is not None else None
     with rt.uow() as uow:
-        authorize(uow, who, "author")
+        user = authorize(uow, who, "author")
         case = _case(uow, key)
         _expect("case", key, case.version, expected_version)
+        marked = change_marking(
+            rt, uow, user, case, what=f"case {key!r}", case_key=key, marking=marking, caveat=caveat, rationale=rationale
+        )
         old = case.title
-        case.title = title
+        if title is None or title == old:
+            if marked is None:
+                raise InvalidInput(f"case: nothing to change on {key!r}")
+        else:
+            case.title = title
         flag_modified(case, "title")
         uow.flush()
-        uow.record(
-            EventKind.CASE_EDITED,
-            actor=actor,
-            case_key=key,
-            payload={"old": {"title": old}, "new": {"title": title}, "version": case.version},
-        )
+        if title is not None and title != old:
+            uow.record(
+                EventKind.CASE_EDITED,
+                actor=actor,
+                case_key=key,
+                payload={"old": {"title": old}, "new": {"title": title}, "version": case.version},
+            )
         row = _case_row(case)
         uow.commit()
         return row
@@ -300,11 +327,15 @@ def add_source(
     kind: str,
     reliability: str,
     derived_from: str | None = None,
+    marking: str | None = None,
+    caveat: str | None = None,
 ) -> dict[str, Any]:
-    """Add a source with its Admiralty reliability (A-F), kind and, if it repeats another, its lineage."""
+    """Add a source with its Admiralty reliability (A-F), kind and, if it repeats another, its lineage;
+    marked `marking` (default: its case's)."""
     actor = who.name
     key, name, kind = _key("key", key), _text("name", name), _kind(kind)
     grade = Reliability.parse(reliability).value
+    chosen(rt, marking, caveat, default="")  # an unknown marking is refused before anything is read
     with rt.uow() as uow:
         authorize(uow, who, "author")
         case = _case(uow, case_key)
@@ -312,10 +343,22 @@ def add_source(
             raise RuleViolation(f"key: source {key!r} already exists in case {case_key!r}")
         parent = _source(uow, case, derived_from, "derived_from") if derived_from else None
         _check_lineage(uow, case, key, derived_from)
-        source = Source(case=case, key=key, name=name, kind=kind, reliability=grade, derived_from=parent)
+        mark, cav = chosen(rt, marking, caveat, default=case.marking)
+        source = Source(
+            case=case,
+            key=key,
+            name=name,
+            kind=kind,
+            reliability=grade,
+            derived_from=parent,
+            marking=mark,
+            caveat=cav,
+        )
         uow.sources.add(source)
         uow.flush()
-        new = {"name": name, "kind": kind, "reliability": grade, "derived_from": derived_from}
+        new = {"name": name, "kind": kind, "reliability": grade, "derived_from": derived_from, "marking": mark}
+        if cav:
+            new["caveat"] = cav
         uow.record(EventKind.SOURCE_ADDED, actor=actor, case_key=case.key, payload={"source": key, "new": new})
         row = _source_row(source)
         uow.commit()
@@ -337,17 +380,31 @@ def edit_source(
     reliability: str | None = None,
     derived_from: str | None = _UNCHANGED,
     rationale: str | None = None,
+    marking: str | None = None,
+    caveat: str | None = None,
 ) -> dict[str, Any]:
     """Correct a source. A new reliability or lineage changes meaning: it needs a rationale, and
-    every claim the source speaks to is re-assessed. `derived_from=""` clears the lineage."""
+    every claim the source speaks to is re-assessed. `derived_from=""` clears the lineage.
+    A new marking is its own `marking.changed` event (lowering one: a reviewer's, with a rationale)."""
     actor = who.name
     with rt.uow() as uow:
-        authorize(uow, who, "author")
+        user = authorize(uow, who, "author")
         case = _case(uow, case_key)
         source = _source(uow, case, key)
         _expect("source", key, source.version, expected_version)
         if source.withdrawn_at is not None:
             raise RuleViolation(f"source: {key!r} was withdrawn by {source.withdrawn_by}; it is no longer edited")
+        marked = change_marking(
+            rt,
+            uow,
+            user,
+            source,
+            what=f"source {case.key}/{key}",
+            case_key=case.key,
+            marking=marking,
+            caveat=caveat,
+            rationale=rationale,
+        )
         old = _source_row(source)
         changes: dict[str, Any] = {}
         if name is not None and _text("name", name) != source.name:
@@ -364,7 +421,13 @@ def edit_source(
                 source.derived_from = parent
                 changes["derived_from"] = parent_key
         if not changes:
-            raise InvalidInput(f"source: nothing to change on {key!r}")
+            if marked is None:
+                raise InvalidInput(f"source: nothing to change on {key!r}")
+            flag_modified(source, "name")  # a new version: the marking changed
+            uow.flush()
+            row = _source_row(source)
+            uow.commit()
+            return row
         meaning = {"reliability", "derived_from"} & set(changes)
         why = _rationale(rationale, f"a source's {' and '.join(sorted(meaning))}") if meaning else rationale
         uow.flush()  # the version check on the row itself (stale: ConcurrencyConflict)

@@ -26,6 +26,7 @@ from pydantic import (
 from claims.domain.errors import DomainError, LineageCycle
 from claims.domain.grades import Credibility, Reliability
 from claims.domain.lineage import resolve_roots
+from claims.domain.markings import valid_caveat
 from claims.domain.names import same_person
 from claims.domain.stages import ReviewStatus, Stage, Stance
 from claims.domain.transitions import TransitionRequest, Via, decide_transition
@@ -60,6 +61,24 @@ def _domain(parse: Any) -> Any:
     return BeforeValidator(run)
 
 
+def _caveat(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"caveat: {value!r} is not a handling caveat (text)")
+    return valid_caveat(value)
+
+
+# Need to know (issue 20): a marking is checked against the deployment's scale on import (the scale
+# is the runtime's, not the file's); here it is a short text. The caveat is checked here.
+def _marking(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= 40:
+        raise InvalidInput(f"marking: {value!r} is not a marking (one name of the deployment's scale)")
+    return value.strip()
+
+
+Marking = Annotated[str, _domain(_marking)]
+Caveat = Annotated[str | None, _domain(_caveat)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -67,6 +86,8 @@ class Strict(BaseModel):
 class CaseHeader(Strict):
     key: Key
     title: str = Field(min_length=1)
+    marking: Marking | None = None  # default on import: the deployment's default for a new case
+    caveat: Caveat = None
 
 
 class Withdrawal(Strict):
@@ -84,6 +105,8 @@ class SourceEntry(Strict):
     reliability: Annotated[Reliability, _domain(Reliability.parse)]
     derived_from: Key | None = None
     withdrawn: Withdrawal | None = None
+    marking: Marking | None = None  # default: the case's
+    caveat: Caveat = None
 
 
 class EvidenceEntry(Strict):
@@ -99,6 +122,8 @@ class EvidenceEntry(Strict):
     retracted_by: str | None = None
     retracted_at: datetime | None = None
     retraction_reason: str | None = None
+    marking: Marking | None = None  # default: the case's
+    caveat: Caveat = None
 
     @field_validator("observed_at")
     @classmethod
@@ -211,6 +236,7 @@ class LeftOut:
 class CaseFile(Strict):
     """A validated case file; `origin` names it in the errors found while importing it."""
 
+    marking: Marking | None = None  # the highest marking inside, as the exporter wrote (and signed) it
     case: CaseHeader
     sources: list[SourceEntry] = Field(default_factory=list)
     claims: list[ClaimEntry] = Field(default_factory=list)

@@ -15,6 +15,7 @@ from claims.services.access import authorize_case, reader
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_future, refuse_nul
 from claims.services.identity import Identity
 from claims.services.loading import load_claim_as
+from claims.services.markings import chosen
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now, touch
 from claims.store.models import Evidence
@@ -62,12 +63,16 @@ def add_evidence(
     observed_at: date | None = None,
     quote: str | None = None,
     within: UnitOfWork | None = None,
+    marking: str | None = None,
+    caveat: str | None = None,
 ) -> EvidenceAdded:
     """Attach one graded item; give the credibility, or a full grade whose letter matches the source.
 
     `locator` says where (URL, document and page, a report's character span), `observed_at` when
-    the source saw it, `quote` the source's own words. `within` writes it in a caller's unit of work
-    (accepting a report's sentence records the acceptance in the same transaction), which commits.
+    the source saw it, `quote` the source's own words, `marking` its own sensitivity (default: its
+    case's; its effective marking is the highest of its own, its source's and its case's). `within`
+    writes it in a caller's unit of work (accepting a report's sentence records the acceptance in the
+    same transaction), which commits.
     """
     actor = who.name
     stance_v = Stance.parse(stance)
@@ -80,6 +85,7 @@ def add_evidence(
     quote = quote.strip() if quote and quote.strip() else None
     if (credibility is None) == (grade is None):
         raise InvalidInput("credibility: give either --credibility 1-6 or --grade like B2")
+    chosen(rt, marking, caveat, default="")  # an unknown marking is refused before anything is read
     with nullcontext(within) if within is not None else rt.uow() as uow:
         claim = load_claim_as(uow, who, claim_key, "add_evidence", rt.markings)
         source = uow.sources.get(claim.case_id, source_key)
@@ -98,6 +104,7 @@ def add_evidence(
             cred = parsed.credibility
         else:
             cred = Credibility.parse(credibility)
+        mark, cav = chosen(rt, marking, caveat, default=claim.case.marking)
         fp = fingerprint(source.key, stance_v.value, int(cred), summary, locator, observed_at, quote)
         if any(e.fingerprint == fp for e in claim.evidence):
             raise RuleViolation(f"evidence: the same item from {source_key!r} is already recorded on {claim_key!r}")
@@ -113,6 +120,8 @@ def add_evidence(
             added_by=actor,
             added_at=now(),
             fingerprint=fp,
+            marking=mark,
+            caveat=cav,
         )
         uow.evidence.add(item)
         touch(claim)
@@ -127,12 +136,14 @@ def add_evidence(
                 "source": source.key,
                 "stance": stance_v.value,
                 "grade": grade_s,
+                "marking": mark,
                 **{
                     k: v
                     for k, v in (
                         ("locator", locator),
                         ("observed_at", observed_at and str(observed_at)),
                         ("quote", quote),
+                        ("caveat", cav),
                     )
                     if v
                 },

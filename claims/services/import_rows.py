@@ -15,7 +15,7 @@ evidence puts it under this instance's policy (`_land_unvouched`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -104,9 +104,12 @@ class ClaimRows:
     reviews: list[tuple[ReviewRow, Change]] = field(default_factory=list)  # event without its review id
 
 
-def claim_rows(ctx: ImportContext, chunk: Sequence[tuple[int, ClaimEntry]], known: Known) -> list[ClaimRows]:
+def claim_rows(
+    ctx: ImportContext, chunk: Sequence[tuple[int, ClaimEntry]], known: Known, marks: Mapping[str, list[str]]
+) -> list[ClaimRows]:
     """The rows of a chunk of validated claims (with their index in the file), in file order; refuses with
-    one line naming the field, before anything of the chunk is written."""
+    one line naming the field, before anything of the chunk is written. `marks`: each claim's evidence
+    markings, checked against the importer's clearance (`ImportMarks.evidence`, issue 20)."""
     out = []
     sources, trusted = ctx.sources, ctx.voucher.trusted
     for i, entry in chunk:
@@ -119,7 +122,7 @@ def claim_rows(ctx: ImportContext, chunk: Sequence[tuple[int, ClaimEntry]], know
             if ev.source not in sources:
                 where = f"{ctx.origin}: claims[{i}].evidence[{j}].source"
                 raise InvalidInput(f"{where}: unknown source {ev.source!r}")
-        _items(ctx, entry, rows, known.fingerprints.get(found[0], set()) if found else set())
+        _items(ctx, entry, rows, known.fingerprints.get(found[0], set()) if found else set(), marks[entry.key])
         if rows.row is not None and not trusted and (entry.history or entry.reviews) and _claims_more(entry):
             _land_unvouched(ctx, entry, rows)
         out.append(rows)
@@ -194,12 +197,12 @@ def _review(ctx: ImportContext, key: str, entry: ReviewEntry) -> tuple[ReviewRow
     return row, change
 
 
-def _items(ctx: ImportContext, entry: ClaimEntry, rows: ClaimRows, have: set[str]) -> None:
+def _items(ctx: ImportContext, entry: ClaimEntry, rows: ClaimRows, have: set[str], markings: list[str]) -> None:
     """The claim's items not already on it (by fingerprint), with what its event lists of each."""
     claim_id = NEW if rows.claim_id is None else rows.claim_id
     actor, stamp, sources = ctx.actor, ctx.stamp, ctx.sources
     add, listed = rows.items.append, rows.listed.append
-    for ev in entry.evidence:
+    for ev, marking in zip(entry.evidence, markings, strict=True):
         stance = _STANCE[ev.stance]
         credibility = int(ev.credibility)
         fp = fingerprint(ev.source, stance, credibility, ev.summary, ev.locator, ev.observed_at)
@@ -213,7 +216,7 @@ def _items(ctx: ImportContext, entry: ClaimEntry, rows: ClaimRows, have: set[str
             ev.added_by or actor, to_utc(ev.added_at) or stamp, fp, retracted,
             ev.retracted_by if retracted else None,
             (to_utc(ev.retracted_at) or stamp) if retracted else None,
-            ev.retraction_reason if retracted else None,
+            ev.retraction_reason if retracted else None, marking, ev.caveat,
         )  # fmt: skip
         add(row)
         listed((ev.source, stance, f"{source.reliability}{credibility}", retracted))

@@ -15,10 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
+
 from claims.domain import changes
 from claims.domain.lineage import resolve_roots
+from claims.domain.markings import Scale
 from claims.services.casefile import CaseFile, ClaimEntry, LeftOut
-from claims.services.errors import InvalidInput, NotFound
+from claims.services.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
+from claims.services.facts import lineage_roots
 from claims.services.identity import Identity
 from claims.services.import_rows import (
     UNVOUCHED,
@@ -29,10 +33,11 @@ from claims.services.import_rows import (
     claim_rows,
 )
 from claims.services.import_rows import Source as SourceRow
+from claims.services.markings import ImportMarks
 from claims.services.provenance import trusted_name
 from claims.services.runtime import Runtime, authorize
 from claims.services.transitions import now
-from claims.store.models import ActionRequirement, Case, Claim, PolicyAction, ReviewRequest, Source
+from claims.store.models import ActionRequirement, Case, Claim, Evidence, PolicyAction, ReviewRequest, Source
 from claims.store.repositories import EvidenceRow, ReviewRow
 from claims.store.types import to_utc
 from claims.store.uow import UnitOfWork
@@ -90,12 +95,14 @@ def run_import(
             actor = authorize(uow, who, "import").name
             voucher = _voucher(uow, cf)
             case = uow.cases.get(cf.case.key)
+            marks = ImportMarks(rt, uow, actor, cf.origin, cf.case.marking, case)  # issue 20: checked first
+            source_marks = marks.sources(cf.sources)
             if case is None:
-                case = Case(key=cf.case.key, title=cf.case.title, created_at=now())
+                case = _new_case(cf, marks)
                 uow.cases.add(case)
                 uow.flush()
                 created["cases"] += 1
-            sources = _import_sources(uow, case, cf, created)
+            sources = _import_sources(uow, case, cf, created, source_marks)
             ctx = ImportContext(case.id, case.key, cf.origin, actor, now(), voucher, rt.policy, _sources(sources))
             seen: set[str] = set()
             read = 0
@@ -104,11 +111,13 @@ def run_import(
                     if entry.key in seen:
                         raise InvalidInput(f"{cf.origin}: claims[{i}].key: duplicate key {entry.key!r}")
                     seen.add(entry.key)
-                write_rows(uow, ctx, claim_rows(ctx, chunk, _known(uow, ctx, chunk)), created)
+                evidence_marks = {entry.key: marks.evidence(i, entry) for i, entry in chunk}
+                write_rows(uow, ctx, claim_rows(ctx, chunk, _known(uow, ctx, chunk), evidence_marks), created)
                 read += len(chunk)
                 progress(read, created["evidence"])
             if rest is not None:
                 cf = rest()
+            marks.finish(header.marking)  # a file's declared highest marking; a refusal rolls everything back
             required = {r.claim for a in cf.policy_actions for r in a.requires}
             _import_actions(uow, case, cf, {c.key: c for c in uow.claims.in_case(case.id, required)}, created)
             report = ImportReport(case.key, {k: created[k] for k in KINDS}, header.left_out)
@@ -158,6 +167,10 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+def _new_case(cf: CaseFile, marks: ImportMarks) -> Case:
+    return Case(key=cf.case.key, title=cf.case.title, created_at=now(), marking=marks.case, caveat=cf.case.caveat)
+
+
 def _voucher(uow: UnitOfWork, cf: CaseFile) -> Voucher:
     """Who vouches for the file's confirm/refute history: a trusted key that signed it, or nobody."""
     att = cf.attestation
@@ -175,7 +188,10 @@ def _sources(known: dict[str, Source]) -> dict[str, SourceRow]:
     return {k: SourceRow(s.id, s.reliability, s.name, roots[k]) for k, s in known.items()}
 
 
-def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[str]) -> dict[str, Source]:
+def _import_sources(
+    uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[str], marks: dict[str, str] | None = None
+) -> dict[str, Source]:
+    """New sources by key (known ones are left as they are), marked as `marks` says (else as the case)."""
     known = {s.key: s for s in uow.sources.for_case(case.id)}
     lineage: dict[str, str | None] = {k: (s.derived_from.key if s.derived_from else None) for k, s in known.items()}
     for i, entry in enumerate(cf.sources):
@@ -191,7 +207,13 @@ def _import_sources(uow: UnitOfWork, case: Case, cf: CaseFile, created: Counter[
     for entry in cf.sources:
         if entry.key not in known:
             known[entry.key] = Source(
-                case=case, key=entry.key, name=entry.name, kind=entry.kind, reliability=entry.reliability.value
+                case=case,
+                key=entry.key,
+                name=entry.name,
+                kind=entry.kind,
+                reliability=entry.reliability.value,
+                marking=(marks or {}).get(entry.key, case.marking),
+                caveat=entry.caveat,
             )
             if entry.withdrawn:  # its evidence comes with its own retractions
                 w = entry.withdrawn
@@ -283,18 +305,72 @@ def _import_actions(uow: UnitOfWork, case: Case, cf: CaseFile, claims: dict[str,
     uow.flush()
 
 
-def export_case(rt: Runtime, case_key: str | None = None) -> dict[str, Any]:
-    """The case as a case file: sources, claims with full evidence and stage history, actions."""
+def export_case(
+    rt: Runtime, case_key: str | None = None, *, who: Identity | None = None, max_marking: str | None = None
+) -> dict[str, Any]:
+    """The case as a case file: sources, claims with full evidence and stage history, actions.
+
+    Need to know (issue 20): only what `who` may read (their cases, their clearance; no actor: the
+    system, which reads everything) and whose effective marking is at or below `max_marking`
+    (default: the actor's clearance; never above it), selected in SQL. `marking` says the highest
+    marking inside. Lineage through a source left out stays one line (`_shown_lineage`).
+    """
+    return export_view(rt, case_key, who=who, max_marking=max_marking)[0]
+
+
+def export_view(
+    rt: Runtime, case_key: str | None = None, *, who: Identity | None = None, max_marking: str | None = None
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """`export_case`, and per claim how many of its evidence items it left out (for the exports that need it)."""
+    from claims.services.access import reader
+    from claims.services.runtime import SYSTEM_USER
+
+    scale = rt.markings
     with rt.uow(write=False) as uow:
+        if who is not None:
+            authorize(uow, who, "read")
+        seen = reader(uow, who.name if who is not None else SYSTEM_USER, scale)
+        allowed = export_markings(scale, seen.clearance, seen.allowed, max_marking, seen.name)
         if case_key is None:
-            cases = uow.cases.list()
-            if len(cases) != 1:
-                names = ", ".join(c.key for c in cases) or "none"
-                raise InvalidInput(f"case: choose one with --case (cases: {names})")
-            case_key = cases[0].key
+            keys = uow.session.scalars(
+                select(Case.key).where(seen.cases(Case.id), Case.marking.in_(seen.allowed)).order_by(Case.key)
+            ).all()
+            if len(keys) != 1:
+                raise InvalidInput(f"case: choose one with --case (cases: {', '.join(keys) or 'none'})")
+            case_key = keys[0]
         case = uow.cases.get(case_key)
-        if case is None:
+        if case is None or not seen.sees_case(case.id) or case.marking not in seen.allowed:
             raise NotFound(f"case: unknown case {case_key!r}")
+        if case.marking not in allowed:
+            raise RuleViolation(
+                f"max_marking: case {case_key!r} is marked {case.marking}, above {allowed[-1]}; nothing to export"
+            )
+        sources = uow.session.scalars(
+            select(Source).where(Source.case_id == case.id, Source.marking.in_(allowed)).order_by(Source.id)
+        ).all()
+        parents = _shown_lineage(case.sources, {s.id for s in sources})
+        evidence: dict[int, list[Evidence]] = {}
+        for e in uow.session.scalars(
+            select(Evidence)
+            .join(Claim, Claim.id == Evidence.claim_id)
+            .join(Source, Source.id == Evidence.source_id)
+            .where(Claim.case_id == case.id, Evidence.marking.in_(allowed), Source.marking.in_(allowed))
+            .order_by(Evidence.id)
+        ):
+            evidence.setdefault(e.claim_id, []).append(e)
+        totals = {
+            claim_id: int(n)
+            for claim_id, n in uow.session.execute(
+                select(Evidence.claim_id, func.count())
+                .join(Claim, Claim.id == Evidence.claim_id)
+                .where(Claim.case_id == case.id)
+                .group_by(Evidence.claim_id)
+            )
+        }
+        keys = {c.id: c.key for c in case.claims}
+        withheld = {
+            keys[cid]: n - len(evidence.get(cid, [])) for cid, n in totals.items() if n > len(evidence.get(cid, []))
+        }
         history: dict[str, list[dict[str, Any]]] = {}
         for ev in uow.history.stage_events(case.key):
             entry: dict[str, Any] = {
@@ -310,10 +386,18 @@ def export_case(rt: Runtime, case_key: str | None = None) -> dict[str, Any]:
         reviews: dict[int, list[dict[str, Any]]] = {}
         for r in uow.reviews.for_case(case.id):
             reviews.setdefault(r.claim_id, []).append(_review_out(r))
-        return {
-            "case": {"key": case.key, "title": case.title},
-            "sources": [_source_out(s) for s in case.sources],
-            "claims": [_claim_out(c, history.get(c.key, []), reviews.get(c.id, [])) for c in case.claims],
+        header: dict[str, Any] = {"key": case.key, "title": case.title, "marking": case.marking}
+        if case.caveat:
+            header["caveat"] = case.caveat
+        inside = [case.marking, *(s.marking for s in sources), *(e.marking for es in evidence.values() for e in es)]
+        data = {
+            "marking": scale.highest(inside),
+            "case": header,
+            "sources": [_source_out(s, parents) for s in sources],
+            "claims": [
+                _claim_out(c, history.get(c.key, []), reviews.get(c.id, []), evidence.get(c.id, []))
+                for c in case.claims
+            ],
             "policy_actions": [
                 {
                     "key": a.key,
@@ -324,12 +408,58 @@ def export_case(rt: Runtime, case_key: str | None = None) -> dict[str, Any]:
                 for a in case.actions
             ],
         }
+        return data, withheld
 
 
-def _source_out(s: Source) -> dict[str, Any]:
+def export_markings(
+    scale: Scale, clearance: str, readable: tuple[str, ...], max_marking: str | None, name: str
+) -> tuple[str, ...]:
+    """The markings an export may carry: at or below `max_marking` (default: the clearance), never above it."""
+    if max_marking is None:
+        return readable
+    cap = scale.parse(max_marking, field="max_marking")
+    if cap not in readable:
+        raise PermissionDenied(f"max_marking: {cap} is above the clearance of {name!r} ({clearance})")
+    return scale.allowed(cap)
+
+
+def _marking_out(out: dict[str, Any], item: Source | Evidence) -> None:
+    out["marking"] = item.marking
+    if item.caveat:
+        out["caveat"] = item.caveat
+
+
+def _shown_lineage(every: list[Source], shown: set[int]) -> dict[int, str | None]:
+    """Source id -> the `derived_from` an export shows: lineage through a source left out stays one line.
+
+    A shown source repeating a left-out one repeats its nearest shown ancestor instead; when the whole
+    line above it is left out, the line's first shown source stands in for its root. The receiver then
+    counts the same independent lines as the full case, and no left-out source is named.
+    """
+    by_id = {s.id: s for s in every}
+    roots = lineage_roots(every)
+    stand_in: dict[str, Source] = {}
+    for s in every:  # in id order: the first shown source of each line
+        if s.id in shown:
+            stand_in.setdefault(roots[s.id], s)
+    out: dict[int, str | None] = {}
+    for sid in shown:
+        node = by_id[sid].derived_from_id
+        while node is not None and node not in shown:
+            node = by_id[node].derived_from_id if node in by_id else None
+        if node is not None:
+            out[sid] = by_id[node].key
+        else:
+            first = stand_in[roots[sid]]
+            out[sid] = None if first.id == sid or by_id[sid].derived_from_id is None else first.key
+    return out
+
+
+def _source_out(s: Source, parents: dict[int, str | None]) -> dict[str, Any]:
     out: dict[str, Any] = {"key": s.key, "name": s.name, "kind": s.kind, "reliability": s.reliability}
-    if s.derived_from is not None:
-        out["derived_from"] = s.derived_from.key
+    if parents.get(s.id):
+        out["derived_from"] = parents[s.id]
+    _marking_out(out, s)
     if s.withdrawn_at is not None:
         out["withdrawn"] = _withdrawal_out(s.withdrawn_by, s.withdrawn_at, s.withdrawal_reason)
     return out
@@ -357,7 +487,9 @@ def _review_out(r: ReviewRequest) -> dict[str, Any]:
     return out
 
 
-def _claim_out(c: Claim, history: list[dict[str, Any]], reviews: list[dict[str, Any]]) -> dict[str, Any]:
+def _claim_out(
+    c: Claim, history: list[dict[str, Any]], reviews: list[dict[str, Any]], evidence: list[Evidence]
+) -> dict[str, Any]:
     out: dict[str, Any] = {"key": c.key, "statement": c.statement, "stage": c.stage}
     if c.assignee:
         out["assignee"] = c.assignee
@@ -365,7 +497,7 @@ def _claim_out(c: Claim, history: list[dict[str, Any]], reviews: list[dict[str, 
         out["withdrawn"] = _withdrawal_out(c.withdrawn_by, c.withdrawn_at, c.withdrawal_reason)
     out["history"] = history
     out["evidence"] = []
-    for e in c.evidence:
+    for e in evidence:
         item: dict[str, Any] = {
             "source": e.source.key,
             "stance": e.stance,
@@ -385,6 +517,7 @@ def _claim_out(c: Claim, history: list[dict[str, Any]], reviews: list[dict[str, 
                 retracted_at=e.retracted_at.isoformat() if e.retracted_at else None,
                 retraction_reason=e.retraction_reason,
             )
+        _marking_out(item, e)
         out["evidence"].append(item)
     if reviews:
         out["reviews"] = reviews

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from claims.domain.assessment import ClaimFacts
+from claims.domain.assessment import ClaimFacts, EvidenceFacts
+from claims.domain.grades import Credibility, Grade, Reliability
 from claims.domain.likelihood import likelihood
+from claims.domain.lineage import resolve_roots
 from claims.domain.policy import Policy
+from claims.domain.stages import Stage, Stance
 from claims.services.errors import NotFound
 from claims.services.facts import load_facts
 from claims.services.runtime import Runtime
@@ -39,6 +42,31 @@ def likelihood_json(facts: ClaimFacts, policy: Policy) -> dict[str, Any]:
             "sentence": result.confidence.sentence(),
         },
     }
+
+
+def shown_likelihoods(case_file: dict[str, Any], policy: Policy) -> dict[str, dict[str, Any]]:
+    """Claim key -> likelihood_json judged from what an export shows (issue 20), never from what it left out.
+
+    A judgement is as sensitive as what it rests on: an export at TLP:GREEN judges each claim on
+    its GREEN lines only, so no likelihood, line or root reveals an item above the export's marking.
+    """
+    sources = {s["key"]: s for s in case_file["sources"]}
+    roots = resolve_roots({k: s.get("derived_from") for k, s in sources.items()})
+    out: dict[str, dict[str, Any]] = {}
+    for c in case_file["claims"]:
+        items = tuple(
+            EvidenceFacts(
+                source=e["source"],
+                root=roots.get(e["source"], e["source"]),
+                stance=Stance(e["stance"]),
+                grade=Grade(Reliability(sources[e["source"]]["reliability"]), Credibility(int(e["credibility"]))),
+                retracted=bool(e.get("retracted")),
+                source_name=sources[e["source"]]["name"],
+            )
+            for e in c.get("evidence", [])
+        )
+        out[c["key"]] = likelihood_json(ClaimFacts(c["key"], Stage(c["stage"]), items), policy)
+    return out
 
 
 def case_likelihoods(rt: Runtime, case_key: str) -> dict[str, dict[str, Any]]:

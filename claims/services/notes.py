@@ -24,6 +24,7 @@ from claims.domain.events import EventKind
 from claims.services.access import Reader, authorize_case, reader
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, refuse_nul
 from claims.services.identity import Identity
+from claims.services.markings import chosen, effective, new_case_marking
 from claims.services.runtime import Role, Runtime, authorize
 from claims.services.transitions import now
 from claims.store.models import Case, Claim, CollectionTask, Evidence, Note, Source
@@ -166,14 +167,27 @@ def _view(note: Note) -> NoteView:
     )
 
 
-def add_note(rt: Runtime, who: Identity, kind: str, ref: str, text: str, *, reply_to: int | None = None) -> NoteView:
-    """Write a note (or a reply to one) on a target; one transaction with its `note.added` event."""
+def add_note(
+    rt: Runtime,
+    who: Identity,
+    kind: str,
+    ref: str,
+    text: str,
+    *,
+    reply_to: int | None = None,
+    marking: str | None = None,
+    caveat: str | None = None,
+) -> NoteView:
+    """Write a note (or a reply to one) on a target; one transaction with its `note.added` event.
+
+    Marked `marking`, else as its case (a reply: at least as its parent, so a reply never lowers a thread)."""
     actor = who.name
     if not text or not text.strip():
         raise InvalidInput("text: a note needs some text")
     refuse_nul("text", text)
     if len(text) > MAX_NOTE:
         raise InvalidInput(f"text: {len(text)} characters; a note holds at most {MAX_NOTE}")
+    chosen(rt, marking, caveat, default="")  # an unknown marking is refused before anything is read
     with rt.uow() as uow:
         if not who:
             authorize(uow, who, NOTE_PERMISSION)  # "no acting user", as everywhere
@@ -204,7 +218,14 @@ def add_note(rt: Runtime, who: Identity, kind: str, ref: str, text: str, *, repl
             assert claim is not None
             if claim.withdrawn_at is not None:
                 raise InvalidInput(f"claim: {target.ref!r} was withdrawn; it takes no new notes")
+        case = uow.cases.get(target.case_key) if target.case_key else None
+        default = case.marking if case is not None else new_case_marking(rt)
+        if reply_to is not None:
+            default = effective(rt.markings, default, parent.marking)
+        mark, cav = chosen(rt, marking, caveat, default=default)
         note = Note(
+            marking=mark,
+            caveat=cav,
             target_kind=target.kind,
             target_ref=target.ref,
             claim_key=target.claim_key,
@@ -221,7 +242,14 @@ def add_note(rt: Runtime, who: Identity, kind: str, ref: str, text: str, *, repl
             actor=actor,
             case_key=target.case_key,
             claim=_claim_row(uow, target),
-            payload={"note": note.id, "target": f"{target.kind}:{target.ref}", "reply_to": reply_to, "text": note.body},
+            payload={
+                "note": note.id,
+                "target": f"{target.kind}:{target.ref}",
+                "reply_to": reply_to,
+                "text": note.body,
+                "marking": mark,
+                **({"caveat": cav} if cav else {}),
+            },
         )
         uow.commit()
         return _view(note)

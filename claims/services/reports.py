@@ -258,9 +258,16 @@ def add_report(
     title: str | None = None,
     published: date | None = None,
     url: str | None = None,
+    marking: str | None = None,
+    caveat: str | None = None,
 ) -> ReportPage:
-    """Store the report whole with its SHA-256 and audited event; the same bytes twice in a case are refused."""
+    """Store the report whole with its SHA-256 and audited event; the same bytes twice in a case are refused.
+
+    Marked `marking`, else as its case; evidence accepted from it is marked at least as the report."""
     actor = who.name
+    from claims.services.markings import chosen
+
+    chosen(rt, marking, caveat, default="")  # an unknown marking is refused before the file is read
     name = filename or "-"
     if len(content) > max_bytes():
         raise InvalidInput(f"file: {name!r} is over the {get_settings().report_max_mib:g} MiB limit")
@@ -279,13 +286,16 @@ def add_report(
         unknown = f"case: unknown case {case_key!r}"
         if case is None:
             raise NotFound(unknown)
-        authorize_case(uow, actor, "import", case, rt.markings, unknown=unknown)
+        authorize_case(uow, who, "import", case, rt.markings, unknown=unknown)
         existing = uow.session.query(Report).filter_by(case_id=case.id, sha256=digest).one_or_none()
         if existing is not None:
             raise RuleViolation(
                 f"file: {name!r} is already report #{existing.id} ({existing.title!r}) in case {case_key!r}"
             )
+        mark, cav = chosen(rt, marking, caveat, default=case.marking)
         report = Report(
+            marking=mark,
+            caveat=cav,
             case=case,
             title=report_title,
             published=published,
@@ -304,7 +314,14 @@ def add_report(
             EventKind.REPORT_ADDED,
             actor=actor,
             case_key=case.key,
-            payload={"report": report.id, "sha256": digest, "title": report_title, "media_type": media_type},
+            payload={
+                "report": report.id,
+                "sha256": digest,
+                "title": report_title,
+                "media_type": media_type,
+                "marking": mark,
+                **({"caveat": cav} if cav else {}),
+            },
         )
         page = _page(uow, report, case.key, sentences)
         uow.commit()
@@ -392,6 +409,7 @@ def accept_sentence(
     """
     from claims.services.authoring import add_claim
     from claims.services.evidence import add_evidence
+    from claims.services.markings import effective
 
     actor = who.name
     if as_claim == (claim_key is not None):
@@ -426,6 +444,8 @@ def accept_sentence(
                 observed_at=report.published,
                 quote=text,
                 within=uow,
+                marking=effective(rt.markings, report.case.marking, report.marking),
+                caveat=report.caveat,
             )
             target, evidence_id = added.claim, added.id
         claim = uow.claims.get(target)

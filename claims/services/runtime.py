@@ -53,11 +53,12 @@ class Runtime:
     database_url: str
     policy: Policy = field(default_factory=default_policy)
     markings: Scale = field(default_factory=Scale)  # the deployment's marking scale (issue 20)
+    default_marking: str | None = None  # a new case's marking (CLAIMS_DEFAULT_MARKING; claims.services.markings)
 
     @classmethod
     def from_settings(cls) -> Runtime:
         settings = get_settings()
-        return cls(settings.database_url, settings.policy(), settings.scale())
+        return cls(settings.database_url, settings.policy(), settings.scale(), settings.new_case_marking())
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
         """A unit of work; a write one signs an audit checkpoint after it commits (issue 21.9)."""

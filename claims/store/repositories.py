@@ -112,6 +112,8 @@ class EvidenceRow(NamedTuple):
     retracted_by: str | None
     retracted_at: datetime | None
     retraction_reason: str | None
+    marking: str  # need to know (issue 20): its own marking, the case's when the file gives none
+    caveat: str | None
 
 
 class ReviewRow(NamedTuple):

@@ -90,14 +90,17 @@ case = ui.case() or st.selectbox("Case", case_keys or [None], key="author_case")
 tab_cases, tab_sources, tab_claims, tab_actions = st.tabs(["Cases", "Sources", "Claims", "Actions"])
 
 with tab_cases:
-    table(cases, ["key", "title", "version"])
+    table(cases, ["key", "title", "marking", "version"])
     if writer:
         with st.form("case_add", clear_on_submit=True):
             st.subheader("New case")
             key = st.text_input("Key", key="case_add_key")
             title = st.text_input("Title", key="case_add_title")
+            marking = st.selectbox(  # need to know (issue 20): None is the deployment's default
+                "Marking", [None, *rt.markings.levels], format_func=lambda m: m or "default", key="case_add_marking"
+            )
             if st.form_submit_button("Add case"):
-                act(lambda: authoring.add_case(rt, who, key, title), f"Case {key} added.")
+                act(lambda: authoring.add_case(rt, who, key, title, marking=marking), f"Case {key} added.")
         row = pick("Edit case", cases, "case")
         if row:
             version = seen("case", row["key"], row["version"])
@@ -120,7 +123,10 @@ claims = authoring.list_claims(rt, who, case)
 actions = authoring.list_actions(rt, who, case)
 
 with tab_sources:
-    table(sources, ["key", "name", "kind", "reliability", "derived_from", "version", "withdrawn", "withdrawal_reason"])
+    table(
+        sources,
+        ["key", "name", "kind", "reliability", "derived_from", "marking", "version", "withdrawn", "withdrawal_reason"],
+    )
     if writer:
         source_keys = [s["key"] for s in sources]
         with st.form("source_add", clear_on_submit=True):
@@ -130,10 +136,24 @@ with tab_sources:
             kind = st.selectbox("Kind", authoring.KINDS, key="source_add_kind")
             reliability = st.selectbox("Reliability", list("ABCDEF"), key="source_add_reliability")
             parent = st.selectbox("Derived from", [None, *source_keys], key="source_add_parent")
+            source_marking = st.selectbox(
+                "Marking",
+                [None, *rt.markings.levels],
+                format_func=lambda m: m or "the case's",
+                key="source_add_marking",
+            )
             if st.form_submit_button("Add source"):
                 act(
                     lambda: authoring.add_source(
-                        rt, who, case, key, name, kind=kind, reliability=reliability, derived_from=parent
+                        rt,
+                        who,
+                        case,
+                        key,
+                        name,
+                        kind=kind,
+                        reliability=reliability,
+                        derived_from=parent,
+                        marking=source_marking,
                     ),
                     f"Source {key} added.",
                 )

@@ -49,7 +49,7 @@ elif case or len(data.cases(d)) == 1:  # the brief covers one case; built only w
 
     st.download_button(
         "Download the brief (PDF)",
-        lambda: brief(data.runtime(d), case, "pdf"),
+        lambda: brief(data.runtime(d), case, "pdf", who=data.proven(d)),  # at the reader's clearance
         file_name=f"brief-{case or actions[0].key}.pdf",
         mime="application/pdf",
         icon=":material/download:",

@@ -54,6 +54,8 @@ def test_case_create_edit_list_audited(rt: Runtime):
         "key": "desk",
         "title": "Title one",
         "version": 1,
+        "marking": "TLP:AMBER",  # the deployment's default for a new case (issue 20)
+        "caveat": None,
     }
     edited = a.edit_case(rt, as_user(rt, "admin"), "desk", expected_version=1, title="Title two")
     assert edited["version"] == 2

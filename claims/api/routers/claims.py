@@ -87,6 +87,8 @@ def add_evidence(key: str, body: EvidenceIn, rt: Rt, who: Who) -> dict[str, Any]
         locator=body.locator,
         observed_at=body.observed_at,
         quote=body.quote,
+        marking=body.marking,
+        caveat=body.caveat,
     )
     return {"id": added.id, "claim": added.claim, "grade": added.grade}
 

@@ -7,30 +7,39 @@ from pathlib import Path
 
 from claims.services.casefile import CaseFile, read_case_file, validate_case
 from claims.services.errors import InvalidInput
-from claims.services.intake import export_case
-from claims.services.judgement import case_likelihoods
+from claims.services.identity import Identity
+from claims.services.intake import export_view
+from claims.services.judgement import shown_likelihoods
 from claims.services.runtime import Runtime
 
 FORMATS = ("yaml", "json", "stix", "claimreview")
 
 
-def export_text(rt: Runtime, case_key: str | None, fmt: str) -> str:
-    """The case in one of FORMATS, as text."""
+def export_text(
+    rt: Runtime, case_key: str | None, fmt: str, *, who: Identity | None = None, max_marking: str | None = None
+) -> str:
+    """The case in one of FORMATS, as text: what `who` may read at or below `max_marking` (issue 20).
+
+    Every judgement in it is made from what it shows (`shown_likelihoods`), so none rests on an item left out.
+    """
     from claims.services.casefile import dump_case
 
     if fmt not in FORMATS:
         raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
-    data = export_case(rt, case_key)
+    data, withheld = export_view(rt, case_key, who=who, max_marking=max_marking)
     if fmt in ("yaml", "json"):
         return dump_case(data, fmt)
-    likelihoods = case_likelihoods(rt, data["case"]["key"])
+    likelihoods = shown_likelihoods(data, rt.policy)
     if fmt == "stix":
         from claims.services.exports.stix import build_bundle, dump_bundle
 
-        return dump_bundle(build_bundle(data, likelihoods))
+        return dump_bundle(build_bundle(data, likelihoods, rt.markings))
     from claims.services.exports.claimreview import claim_reviews
 
-    return json.dumps(claim_reviews(data, likelihoods), indent=2, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(claim_reviews(data, likelihoods, rt.markings, withheld=withheld), indent=2, ensure_ascii=False)
+        + "\n"
+    )
 
 
 def read_import_file(path: str | Path) -> CaseFile:

@@ -18,8 +18,9 @@ from typing import Any
 from claims.domain.grades import Reliability
 from claims.domain.readiness import ActionReadiness
 from claims.services.errors import InvalidInput
-from claims.services.intake import export_case
-from claims.services.judgement import case_likelihoods
+from claims.services.identity import Identity
+from claims.services.intake import export_view
+from claims.services.judgement import shown_likelihoods
 from claims.services.runtime import Runtime
 from claims.services.views import action_readiness
 
@@ -39,14 +40,51 @@ class Block:
     strong: bool = False
 
 
-def brief_blocks(rt: Runtime, case_key: str | None = None) -> list[Block]:
-    data = export_case(rt, case_key)
+def brief_blocks(
+    rt: Runtime, case_key: str | None = None, *, who: Identity | None = None, max_marking: str | None = None
+) -> list[Block]:
+    """The brief of what `who` may read at or below `max_marking` (issue 20): lines above it are left
+    out, every likelihood is judged on the lines it shows, and a banner says its marking top and bottom."""
+    data, withheld = export_view(rt, case_key, who=who, max_marking=max_marking)
     key = data["case"]["key"]
     actions = action_readiness(rt, key)
-    judged = case_likelihoods(rt, key)
+    judged = shown_likelihoods(data, rt.policy)
     from claims.services.tasks import action_plans
 
-    return compose(data, actions, judged, rt.policy.version, datetime.now(UTC), action_plans(rt, key))
+    plans = action_plans(rt, key)
+    shown = {s["key"] for s in data["sources"]}
+    for plan in plans.values():  # a line's root is named only if the brief shows that source
+        plan["rests_on_one_line"] = {
+            claim: [r if r in shown else "a line marked above this brief" for r in roots]
+            for claim, roots in plan.get("rests_on_one_line", {}).items()
+        }
+    blocks = compose(data, actions, judged, rt.policy.version, datetime.now(UTC), plans)
+    left_out = sum(withheld.values())
+    if left_out:
+        note = f"{left_out} evidence line{'s' if left_out != 1 else ''} above {data['marking']} left out of this brief."
+        blocks.insert(1, Block("para", note))
+    return banner(data, blocks)
+
+
+def banner(data: dict[str, Any], blocks: list[Block]) -> list[Block]:
+    """The brief's marking (the highest of what it shows, and any caveats) as its first and last line."""
+    caveats = sorted(
+        {
+            c
+            for c in (
+                data["case"].get("caveat"),
+                *(s.get("caveat") for s in data["sources"]),
+                *(e.get("caveat") for c in data["claims"] for e in c.get("evidence", [])),
+            )
+            if c
+        }
+    )
+    text = data.get("marking") or ""
+    if caveats:
+        text += " " + " / ".join(caveats)
+    if not text:
+        return blocks
+    return [Block("banner", text), *blocks, Block("banner", text)]
 
 
 def compose(
@@ -172,7 +210,9 @@ def _md_cell(text: str) -> str:
 def to_markdown(blocks: list[Block]) -> str:
     out: list[str] = []
     for b in blocks:
-        if b.kind == "heading":
+        if b.kind == "banner":
+            out.append(f"**{_md_text(b.text)}**")
+        elif b.kind == "heading":
             out.append(f"{'#' * b.level} {_md_text(b.text).replace(chr(10), ' ')}")
         elif b.kind == "para":
             text = _md_text(b.text)
@@ -192,7 +232,9 @@ def to_html(blocks: list[Block]) -> str:
     title = next((b.text for b in blocks if b.kind == "heading"), "Brief")
     body: list[str] = []
     for b in blocks:
-        if b.kind == "heading":
+        if b.kind == "banner":
+            body.append(f'<p class="marking"><strong>{e(b.text)}</strong></p>')
+        elif b.kind == "heading":
             body.append(f"<h{b.level}>{e(b.text)}</h{b.level}>")
         elif b.kind == "para":
             body.append(f"<p><strong>{e(b.text)}</strong></p>" if b.strong else f"<p>{e(b.text)}</p>")
@@ -228,7 +270,23 @@ def to_pdf(blocks: list[Block]) -> bytes:
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
-    pdf = FPDF(format="A4")
+    marking = next((b.text for b in blocks if b.kind == "banner"), None)
+
+    class Marked(FPDF):  # type: ignore[misc]
+        """Every page carries the brief's marking at its top and its bottom."""
+
+        def header(self) -> None:
+            if marking:
+                self.set_font(family, "B", 10)
+                self.cell(0, 6, clean(marking), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+        def footer(self) -> None:
+            if marking:
+                self.set_y(-12)
+                self.set_font(family, "B", 10)
+                self.cell(0, 6, clean(marking), align="C")
+
+    pdf = Marked(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     fonts = _font_dir()
     if fonts is not None:
@@ -250,6 +308,8 @@ def to_pdf(blocks: list[Block]) -> bytes:
     pdf.set_title(clean(title))
     width = pdf.epw
     for b in blocks:
+        if b.kind == "banner":
+            continue  # on every page's header and footer
         if b.kind == "heading":
             pdf.set_font(family, "B", {1: 16, 2: 13, 3: 11}[b.level])
             pdf.ln(2 if b.level == 3 else 4)
@@ -283,7 +343,9 @@ def render_brief(blocks: list[Block], fmt: str) -> bytes:
     raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(BRIEF_FORMATS)}")
 
 
-def brief(rt: Runtime, case_key: str | None, fmt: str) -> bytes:
+def brief(
+    rt: Runtime, case_key: str | None, fmt: str, *, who: Identity | None = None, max_marking: str | None = None
+) -> bytes:
     if fmt not in BRIEF_FORMATS:
         raise InvalidInput(f"format: {fmt!r} is not one of {', '.join(BRIEF_FORMATS)}")
-    return render_brief(brief_blocks(rt, case_key), fmt)
+    return render_brief(brief_blocks(rt, case_key, who=who, max_marking=max_marking), fmt)

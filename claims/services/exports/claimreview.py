@@ -10,27 +10,55 @@ page on the dashboard ($CLAIMS_PUBLIC_URL, default http://localhost:8501).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
+
+from claims.domain.markings import Scale
 
 RATING = {"confirmed": (5, "True"), "refuted": (1, "False")}
 DEFAULT_AUTHOR = "Claims verification team"
 
 
 def claim_reviews(
-    case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any]], base_url: str | None = None
+    case_file: dict[str, Any],
+    likelihoods: dict[str, dict[str, Any]],
+    scale: Scale | None = None,
+    base_url: str | None = None,
+    withheld: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One JSON-LD document with a ClaimReview per confirmed or refuted claim (none for the others)."""
+    """One JSON-LD document with a ClaimReview per confirmed or refuted claim (none for the others).
+
+    Need to know (issue 20): a verdict is published only with its basis, so a claim with any evidence
+    left out of this export (`withheld`: claim key -> items) gets no review. Each review says its
+    marking (the highest of the case's and of the evidence and sources it shows) in `conditionsOfAccess`.
+    """
+    scale = scale or Scale()
+    withheld = withheld or {}
     base = (base_url or os.environ.get("CLAIMS_PUBLIC_URL") or "http://localhost:8501").rstrip("/")
     sources = {s["key"]: s for s in case_file["sources"]}
     reviews = [
-        _review(c, sources, likelihoods.get(c["key"]), base) for c in case_file["claims"] if c["stage"] in RATING
+        _review(c, sources, likelihoods.get(c["key"]), base, _marking(scale, case_file, c, sources))
+        for c in case_file["claims"]
+        if c["stage"] in RATING and not withheld.get(c["key"])
     ]
     return {"@context": "https://schema.org", "@graph": reviews}
 
 
+def _marking(scale: Scale, case_file: dict[str, Any], c: dict[str, Any], sources: dict[str, dict[str, Any]]) -> str:
+    head = case_file["case"]
+    found = [head.get("marking")]
+    caveats = [head.get("caveat")]
+    for e in c.get("evidence", []):
+        found += [e.get("marking"), sources[e["source"]].get("marking")]
+        caveats += [e.get("caveat"), sources[e["source"]].get("caveat")]
+    level = scale.highest(m for m in found if m)
+    extra = sorted({x for x in caveats if x})
+    return f"{level} ({'; '.join(extra)})" if extra else level
+
+
 def _review(
-    c: dict[str, Any], sources: dict[str, dict[str, Any]], judged: dict[str, Any] | None, base: str
+    c: dict[str, Any], sources: dict[str, dict[str, Any]], judged: dict[str, Any] | None, base: str, marking: str
 ) -> dict[str, Any]:
     value, word = RATING[c["stage"]]
     live = [e for e in c.get("evidence", []) if not e.get("retracted")]
@@ -59,6 +87,7 @@ def _review(
         "itemReviewed": item,
         "author": {"@type": "Organization", "name": DEFAULT_AUTHOR},
         "datePublished": (reached.get("at") or "")[:10] or None,
+        "conditionsOfAccess": marking,
         "reviewRating": {
             "@type": "Rating",
             "ratingValue": value,

@@ -51,6 +51,7 @@ import stix2
 from pydantic import ValidationError
 from stix2.confidence.scales import admiralty_credibility_to_value, value_to_admiralty_credibility
 
+from claims.domain.markings import Scale
 from claims.services.casefile import (
     ClaimEntry,
     EvidenceEntry,
@@ -120,6 +121,18 @@ EXTENSION_PROPERTIES = [
     "x_claims_signature",
 ]
 RELIABILITY_TAG = 'admiralty-scale:source-reliability="{}"'
+# Need to know (issue 20): the official TLP 2.0 marking definitions (OASIS cti-stix-common-objects,
+# extension-definition-specifications/tlp-2.0), referenced by id; a deployment's own scale and
+# every handling caveat travel as `statement` marking definitions with ids of their own.
+TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+TLP2_CREATED = "2022-10-01T00:00:00.000Z"
+TLP2_IDS = {
+    "TLP:CLEAR": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    "TLP:GREEN": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    "TLP:AMBER": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    "TLP:AMBER+STRICT": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    "TLP:RED": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+}
 CREDIBILITY_TAG = 'admiralty-scale:information-credibility="{}"'
 
 
@@ -145,7 +158,7 @@ def _times(claim: dict[str, Any]) -> list[str]:
     return times
 
 
-def _exporter() -> list[Any]:
+def _exporter(refs: list[str]) -> list[Any]:
     since = _ts(EXPORTER_SINCE)
     return [
         stix2.Identity(
@@ -154,6 +167,7 @@ def _exporter() -> list[Any]:
             modified=since,
             name="claims (claim-verification workflow engine)",
             identity_class="system",
+            object_marking_refs=refs,
         ),
         stix2.ExtensionDefinition(
             id=EXTENSION_ID,
@@ -167,12 +181,71 @@ def _exporter() -> list[Any]:
             version="1.0.0",
             extension_types=["toplevel-property-extension"],
             extension_properties=EXTENSION_PROPERTIES,
+            object_marking_refs=refs,
         ),
     ]
 
 
-def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any]]) -> stix2.Bundle:
-    """The case file as one STIX 2.1 bundle (`likelihoods`: claim key -> likelihood_json)."""
+def marking_definition(level: str) -> stix2.MarkingDefinition:
+    """The marking-definition object of one level: TLP 2.0's official one, else a `statement`."""
+    if level in TLP2_IDS:
+        return stix2.MarkingDefinition(
+            id=TLP2_IDS[level],
+            created=TLP2_CREATED,
+            name=level,
+            extensions={
+                TLP2_EXTENSION_ID: {
+                    "extension_type": "property-extension",
+                    "tlp_2_0": level.removeprefix("TLP:").lower(),
+                }
+            },
+        )
+    return _statement(f"marking {level}", level)
+
+
+def _statement(part: str, text: str) -> stix2.MarkingDefinition:
+    return stix2.MarkingDefinition(
+        id=sid("marking-definition", part),
+        created=_ts(EXPORTER_SINCE),
+        created_by_ref=EXPORTER_ID,
+        name=text,
+        definition_type="statement",
+        definition={"statement": text},
+    )
+
+
+class _Marks:
+    """The marking definitions a bundle uses, and each object's `object_marking_refs`."""
+
+    def __init__(self, scale: Scale) -> None:
+        self.scale = scale
+        self.used: dict[str, stix2.MarkingDefinition] = {}
+
+    def refs(self, markings: list[str | None], caveats: list[str | None] | None = None) -> list[str]:
+        level = self.scale.highest(m for m in markings if m)
+        definition = self.used.setdefault(f"level {level}", marking_definition(level))
+        out = [definition.id]
+        for caveat in sorted({c for c in caveats or [] if c}):
+            out.append(self.used.setdefault(f"caveat {caveat}", _statement(f"caveat {caveat}", caveat)).id)
+        return out
+
+
+def build_bundle(
+    case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any]], scale: Scale | None = None
+) -> stix2.Bundle:
+    """The case file as one STIX 2.1 bundle (`likelihoods`: claim key -> likelihood_json).
+
+    Every object carries `object_marking_refs`: its effective marking (the highest of its own and its
+    containers': a note its evidence's, its source's and its case's; a claim and its opinion the highest
+    of the case and the evidence they rest on) and any handling caveat, as marking definitions in the bundle.
+    """
+    marks = _Marks(scale or Scale())
+    head = case_file["case"]
+    case_marks = [head.get("marking")]
+    case_caveats = [head.get("caveat")]
+    source_marks = {
+        s["key"]: ([*case_marks, s.get("marking")], [*case_caveats, s.get("caveat")]) for s in case_file["sources"]
+    }
     case = case_file["case"]["key"]
     all_times = [t for c in case_file["claims"] for t in _times(c)]
     epoch = min((_ts(t) for t in all_times), default=_ts(EPOCH))
@@ -188,6 +261,7 @@ def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any
             x_opencti_reliability=OPENCTI_RELIABILITY[s["reliability"]],
             x_claims_key=s["key"],
             x_claims_kind=s["kind"],
+            object_marking_refs=marks.refs(*source_marks[s["key"]]),
             extensions=EXTENSIONS,
             allow_custom=True,
         )
@@ -202,13 +276,19 @@ def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any
             source_ref=identities[s["key"]].id,
             target_ref=identities[s["derived_from"]].id,
             description=f"{s['name']} repeats {s['derived_from']}: one independent line with it",
+            object_marking_refs=marks.refs(
+                source_marks[s["key"]][0] + source_marks[s["derived_from"]][0],
+                source_marks[s["key"]][1] + source_marks[s["derived_from"]][1],
+            ),
         )
         for s in case_file["sources"]
         if s.get("derived_from")
     ]
     claim_objects: list[Any] = []
     for c in case_file["claims"]:
-        claim_objects += _claim_objects(case, c, identities, likelihoods.get(c["key"]), epoch)
+        claim_objects += _claim_objects(
+            case, c, identities, likelihoods.get(c["key"]), epoch, marks, source_marks, (case_marks, case_caveats)
+        )
     members = [*identities.values(), *lineage, *(o for o in claim_objects if o.type == "grouping")]
     objects = [
         stix2.Grouping(
@@ -221,21 +301,31 @@ def build_bundle(case_file: dict[str, Any], likelihoods: dict[str, dict[str, Any
             x_claims_type="case",
             x_claims_key=case,
             x_claims_policy_actions=case_file.get("policy_actions", []),
+            object_marking_refs=marks.refs(case_marks, case_caveats),
             extensions=EXTENSIONS,
             allow_custom=True,
         ),
         *identities.values(),
         *lineage,
         *claim_objects,
-        *_exporter(),
+        *_exporter(marks.refs([marks.scale.bottom])),
     ]
+    objects += sorted(marks.used.values(), key=lambda m: m.id)
     return stix2.Bundle(id=sid("bundle", case), objects=objects, allow_custom=True)
 
 
 def _claim_objects(
-    case: str, c: dict[str, Any], identities: dict[str, Any], judged: dict[str, Any] | None, epoch: datetime
+    case: str,
+    c: dict[str, Any],
+    identities: dict[str, Any],
+    judged: dict[str, Any] | None,
+    epoch: datetime,
+    marks: _Marks,
+    source_marks: dict[str, tuple[list[str | None], list[str | None]]],
+    base: tuple[list[str | None], list[str | None]],
 ) -> list[Any]:
     claim_id = sid("grouping", case, "claim", c["key"])
+    every_mark, every_caveat = list(base[0]), list(base[1])
     times = [_ts(t) for t in _times(c)]
     created = min(times, default=epoch)
     modified = max(times, default=epoch)
@@ -254,6 +344,10 @@ def _claim_objects(
                 x_claims_retraction={k: e[k] for k in ("retracted_by", "retracted_at", "retraction_reason")},
             )
         added = _ts(e.get("added_at"))
+        own_marks = [*source_marks[e["source"]][0], e.get("marking")]
+        own_caveats = [*source_marks[e["source"]][1], e.get("caveat")]
+        every_mark += own_marks
+        every_caveat += own_caveats
         notes.append(
             stix2.Note(
                 id=sid("note", case, c["key"], str(i)),
@@ -269,6 +363,7 @@ def _claim_objects(
                 x_claims_credibility=int(e["credibility"]),
                 x_claims_observed_at=e.get("observed_at"),
                 x_claims_added_at=e.get("added_at"),
+                object_marking_refs=marks.refs(own_marks, own_caveats),
                 extensions=EXTENSIONS,
                 allow_custom=True,
                 **extra,
@@ -287,6 +382,7 @@ def _claim_objects(
         authors=[a for a in (last.get("by"), last.get("approved_by")) if a] or None,
         object_refs=[claim_id],
         x_claims_stage=c["stage"],
+        object_marking_refs=marks.refs(every_mark, every_caveat),
         extensions=EXTENSIONS,
         allow_custom=True,
     )
@@ -305,6 +401,7 @@ def _claim_objects(
         x_claims_history=c.get("history", []),
         x_claims_reviews=c.get("reviews"),
         x_claims_likelihood=judged,
+        object_marking_refs=opinion.object_marking_refs,
         extensions=EXTENSIONS,
         allow_custom=True,
     )
@@ -386,6 +483,8 @@ def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
         for o in objects
         if o.type == "relationship" and o.relationship_type == "derived-from"
     }
+    case_level, case_caveats = _marks_of(case, by_id)
+    source_caveats: dict[str, set[str]] = {}
     sources = []
     for o in objects:
         if o.type != "identity" or "x_claims_key" not in o:
@@ -401,6 +500,9 @@ def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
         }
         if o.id in derived:
             entry["derived_from"] = by_id[derived[o.id]]["x_claims_key"]
+        level, caveats = _marks_of(o, by_id)
+        source_caveats[entry["key"]] = caveats
+        _own_marks(entry, level, caveats - case_caveats)
         sources.append(entry)
     claims = []
     for o in objects:
@@ -410,12 +512,16 @@ def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
         if o.get("x_claims_assignee"):
             claim["assignee"] = o["x_claims_assignee"]
         claim["history"] = [dict(h) for h in o.get("x_claims_history", [])]
-        claim["evidence"] = [_evidence(by_id[ref], by_id) for ref in o.object_refs if ref.startswith("note--")]
+        claim["evidence"] = [
+            _evidence(by_id[ref], by_id, source_caveats) for ref in o.object_refs if ref.startswith("note--")
+        ]
         if o.get("x_claims_reviews"):
             claim["reviews"] = [dict(r) for r in o["x_claims_reviews"]]
         claims.append(claim)
+    head: dict[str, Any] = {"key": case["x_claims_key"], "title": case.name}
+    _own_marks(head, case_level, case_caveats)
     out: dict[str, Any] = {
-        "case": {"key": case["x_claims_key"], "title": case.name},
+        "case": head,
         "sources": sources,
         "claims": claims,
         "policy_actions": [json.loads(json.dumps(a)) for a in case.get("x_claims_policy_actions", [])],
@@ -425,9 +531,39 @@ def _case_file(data: dict[str, Any], origin: str) -> dict[str, Any]:
     return out
 
 
-def _evidence(note: Any, by_id: dict[str, Any]) -> dict[str, Any]:
+def _marks_of(o: Any, by_id: dict[str, Any]) -> tuple[str | None, set[str]]:
+    """An object's marking (its level) and handling caveats, from the marking definitions it refers to."""
+    level: str | None = None
+    caveats: set[str] = set()
+    levels = {v: k for k, v in TLP2_IDS.items()}
+    for ref in o.get("object_marking_refs", []):
+        if ref in levels:
+            level = levels[ref]
+            continue
+        definition = by_id.get(ref)
+        name = definition.get("name") if definition is not None else None
+        if not name:
+            continue
+        if ref == sid("marking-definition", f"marking {name}"):
+            level = name
+        elif ref == sid("marking-definition", f"caveat {name}"):
+            caveats.add(name)
+    return level, caveats
+
+
+def _own_marks(entry: dict[str, Any], level: str | None, caveats: set[str]) -> None:
+    """The item's own marking as the bundle's effective one (the same effective marking on import)."""
+    if level:
+        entry["marking"] = level
+    if caveats:
+        entry["caveat"] = "; ".join(sorted(caveats))
+
+
+def _evidence(note: Any, by_id: dict[str, Any], source_caveats: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    level, caveats = _marks_of(note, by_id)
+    source = by_id[note.created_by_ref]["x_claims_key"]
     item: dict[str, Any] = {
-        "source": by_id[note.created_by_ref]["x_claims_key"],
+        "source": source,
         "stance": note["x_claims_stance"],
         "credibility": note["x_claims_credibility"],
         "summary": note.content,
@@ -436,6 +572,7 @@ def _evidence(note: Any, by_id: dict[str, Any]) -> dict[str, Any]:
         item["locator"] = ref.get("url") or ref.get("description")
     if note.get("x_claims_observed_at"):
         item["observed_at"] = note["x_claims_observed_at"]
+    _own_marks(item, level, caveats - (source_caveats or {}).get(source, set()))
     if note.get("authors"):
         item["added_by"] = note.authors[0]
     if note.get("x_claims_added_at"):
@@ -569,8 +706,31 @@ def _foreign(data: dict[str, Any], objects: list[dict[str, Any]], origin: str) -
             f"{origin}: objects: nothing to import (no indicator, malware, relationship or other claim); "
             f"left out {len(bundle.left)}: {shown or 'nothing'}{more}"
         )
+    if (marking := _highest_tlp(objects)) is not None:
+        case = {**case, "marking": marking}  # never below what the sender marked (issue 20)
     out = {"case": case, "sources": list(sources.values()), "claims": list(claims.values()), "policy_actions": []}
     return out, bundle.left
+
+
+def _highest_tlp(objects: list[dict[str, Any]]) -> str | None:
+    """The highest TLP marking (2.0, or 1.0 read as 2.0) any object of a foreign bundle refers to.
+
+    A foreign bundle's markings are not carried item by item; its whole case takes the highest, so
+    an import never lowers what the sender marked.
+    """
+    known = {v: k for k, v in TLP2_IDS.items()} | {
+        stix2.TLP_WHITE.id: "TLP:CLEAR",
+        stix2.TLP_GREEN.id: "TLP:GREEN",
+        stix2.TLP_AMBER.id: "TLP:AMBER",
+        stix2.TLP_RED.id: "TLP:RED",
+    }
+    order = list(TLP2_IDS)
+    found = set()
+    for o in objects:
+        refs = list(o.get("object_marking_refs") or [])
+        refs += [g.get("marking_ref") for g in o.get("granular_markings") or [] if isinstance(g, dict)]
+        found |= {known[r] for r in refs if isinstance(r, str) and r in known}
+    return max(found, key=order.index) if found else None
 
 
 def _case_header(bundle: _Bundle, data: dict[str, Any]) -> dict[str, str]:
