@@ -103,9 +103,7 @@ def retract_evidence(evidence_id: Id, body: RetractIn, rt: Rt, who: Who) -> dict
 @router.post("/claims/{key}/advance", response_model=AdvanceOut)
 def advance(key: str, body: AdvanceIn, rt: Rt, who: Who) -> dict[str, Any]:
     """Request a transition: corroborate/demote apply now, confirm/refute open a review."""
-    result = services.advance(
-        rt, who, key, Stage.parse(body.to), expect_version=body.if_version, reason=body.reason
-    )
+    result = services.advance(rt, who, key, Stage.parse(body.to), expect_version=body.if_version, reason=body.reason)
     return {
         "claim": result.claim,
         "from": result.from_stage.value,

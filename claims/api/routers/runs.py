@@ -65,9 +65,7 @@ def assess(body: AssessIn, rt: Rt, who: Who) -> dict[str, Any]:
 
     check_permission(rt, who, "assess")  # refused before any flow run, even with nothing to assess
     try:
-        report = run(
-            rt, who, body.keys or None, case=body.case, batch_size=body.batch_size, quiet=True, full=body.full
-        )
+        report = run(rt, who, body.keys or None, case=body.case, batch_size=body.batch_size, quiet=True, full=body.full)
     except BatchesFailed as exc:
         raise RunFailed(f"assessment: {exc}") from exc
     except Exception as exc:  # a configured Prefect API that does not answer (Prefect: "Failed to reach API")
