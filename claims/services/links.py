@@ -116,10 +116,10 @@ def link_claims(rt: Runtime, who: Identity, claim_key: str, other_key: str, kind
 
 
 def links_of(rt: Runtime, claim_key: str, *, who: Identity | None = None) -> list[Link]:
-    """The links from and to a claim, for its page: only between claims `actor` reads (issue 20)."""
+    """The links from and to a claim, for its page: only between claims `who` reads (issue 20)."""
     with rt.uow(write=False) as uow:
-        seen = reader_of(uow, who, rt.markings)
-        claim = claim_for(uow, seen, claim_key)
+        scope = reader_of(uow, who, rt.markings)
+        claim = claim_for(uow, scope, claim_key)
         this, other = aliased(Claim), aliased(Claim)
         this_case, other_case = aliased(Case), aliased(Case)
         rows = uow.session.execute(
@@ -129,8 +129,8 @@ def links_of(rt: Runtime, claim_key: str, *, who: Identity | None = None) -> lis
             .join(this_case, this_case.id == this.case_id)
             .join(other_case, other_case.id == other.case_id)
             .where((ClaimLink.claim_id == claim.id) | (ClaimLink.other_id == claim.id))
-            .where(seen.cases(this.case_id), seen.cases(other.case_id))
-            .where(seen.marked(this_case.marking, other_case.marking))
+            .where(scope.cases(this.case_id), scope.cases(other.case_id))
+            .where(scope.marked(this_case.marking, other_case.marking))
             .order_by(ClaimLink.id)
         )
         return [Link(*r) for r in rows]

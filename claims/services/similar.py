@@ -319,11 +319,13 @@ def similar_claims(
     with index.lock:
         with rt.uow(write=False) as uow:
             authorize(uow, who, "read")
-            who = reader(uow, who.name, rt.markings)
+            scope = reader(uow, who.name, rt.markings)
             if case_key:
-                case_for(uow, who, case_key)
+                case_for(uow, scope, case_key)
             # Need to know (issue 20): the cases this person reads, chosen in SQL; the index is the system's.
-            seen = set(uow.session.scalars(select(Case.key).where(who.cases(Case.id), who.marked(Case.marking))))
+            seen = set(
+                uow.session.scalars(select(Case.key).where(scope.cases(Case.id), scope.marked(Case.marking)))
+            )
         index.sync(rt)
         if not index.keys:
             return []

@@ -363,12 +363,12 @@ def action_plans(rt: Runtime, case_key: str | None = None, *, who: Identity | No
     Only the actions of cases `actor` reads (issue 20); a root they may not read is not named.
     """
     with rt.uow(write=False) as uow:
-        seen = reader_of(uow, who, rt.markings)
+        scope = reader_of(uow, who, rt.markings)
         dupes = _duplicates(uow)
         rows = [r for r in uow.tasks.gate_rows(None)]
-        keep = {a for a, *_ in uow.actions.requirement_rows(case_key, reach=seen)}
+        keep = {a for a, *_ in uow.actions.requirement_rows(case_key, reach=scope)}
         rows = [r for r in rows if r[0] in keep]
-        seen = set(uow.session.scalars(select(Source.key).where(seen.marked(Source.marking))))
+        seen = set(uow.session.scalars(select(Source.key).where(scope.marked(Source.marking))))
         gates = [Gate(a, survivor_of(c, dupes) if c in dupes else c, Stage(s), d) for a, c, s, d in rows]
         facts = load_facts(uow, uow.claims.many({g.claim for g in gates}))
         plan = plan_tasks(gates, facts, rt.policy)
@@ -396,9 +396,9 @@ def rests_on(rt: Runtime, claim_key: str, *, who: Identity | None = None) -> lis
     Only of a claim `actor` reads; a root source they may not read is not named (issue 20).
     """
     with rt.uow(write=False) as uow:
-        seen = reader_of(uow, who, rt.markings)
-        claim = claim_for(uow, seen, claim_key)
-        readable = readable_source_ids(uow, seen, claim.case_id)
+        scope = reader_of(uow, who, rt.markings)
+        claim = claim_for(uow, scope, claim_key)
+        readable = readable_source_ids(uow, scope, claim.case_id)
         seen = {s.key for s in uow.sources.for_case(claim.case_id) if s.id in readable}
         roots = carrying_roots(load_facts(uow, [claim])[claim_key], rt.policy)
         return [r if r in seen else UNREAD for r in roots]

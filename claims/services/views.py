@@ -82,20 +82,20 @@ def _for_reader(result: Assessment, likelihood: dict[str, Any], facts: Any, show
 
 
 def claim_detail(rt: Runtime, key: str, *, who: Identity | None = None) -> dict[str, Any]:
-    """A claim as `actor` may read it (issue 20): the system's assessment on every item, and only the
+    """A claim as `who` may read it (issue 20): the system's assessment on every item, and only the
     evidence they may read, with `further_lines` the live items that count but are not shown."""
     with rt.uow(write=False) as uow:
-        seen = reader_of(uow, who, rt.markings)
-        claim = claim_for(uow, seen, key)
+        scope = reader_of(uow, who, rt.markings)
+        claim = claim_for(uow, scope, key)
         sources = uow.sources.for_case(claim.case_id)
         roots = lineage_roots(sources)
         facts = load_facts(uow, [claim])[key]  # the system judges on every item, read or not
         result = assess(facts, rt.policy)
         history = uow.history.for_claim(key)
-        evidence = readable_evidence(uow, seen, claim.id)
-        seen_ids = readable_source_ids(uow, seen, claim.case_id)
+        evidence = readable_evidence(uow, scope, claim.id)
+        seen_ids = readable_source_ids(uow, scope, claim.case_id)
         seen = {s.key for s in sources if s.id in seen_ids}
-        further = unread_lines(uow, seen, claim.id)
+        further = unread_lines(uow, scope, claim.id)
         judged, judgement = _for_reader(
             result, likelihood_json(facts, rt.policy), facts, {e.id for e in evidence}, seen
         )
@@ -186,11 +186,11 @@ def action_readiness(rt: Runtime, case_key: str | None = None, *, who: Identity 
     required claims (selected by subquery), however many claims the database holds.
     """
     with rt.uow(write=False) as uow:
-        seen = reader_of(uow, who, rt.markings)
+        scope = reader_of(uow, who, rt.markings)
         if case_key:
-            case_for(uow, seen, case_key)
-        actions = requirements_by_action(uow, case_key, seen)
-        _, facts = facts_where(uow, uow.actions.required_claims(case_key, reach=seen))
+            case_for(uow, scope, case_key)
+        actions = requirements_by_action(uow, case_key, scope)
+        _, facts = facts_where(uow, uow.actions.required_claims(case_key, reach=scope))
         assessments = {k: assess(f, rt.policy) for k, f in facts.items()}
         survivors = survivors_for(uow, assessments.keys())
         missing = sorted(set(survivors.values()) - assessments.keys())
@@ -255,14 +255,14 @@ def review_page(
     if offset < 0:
         raise InvalidInput(f"offset: {offset} is negative")
     with rt.uow(write=False) as uow:
-        seen = reader_of(uow, who, rt.markings)
+        scope = reader_of(uow, who, rt.markings)
         if case:
-            case_for(uow, seen, case)
+            case_for(uow, scope, case)
         found = uow.actions.get(action) if action else None
-        if action and (found is None or not seen.sees(found.case_id, found.case.marking)):
+        if action and (found is None or not scope.sees(found.case_id, found.case.marking)):
             raise NotFound(f"action: unknown policy action {action!r}")
         total, rows = uow.reviews.queue(
-            status, case_key=case, action_key=action, limit=limit, offset=offset, reach=seen
+            status, case_key=case, action_key=action, limit=limit, offset=offset, reach=scope
         )
         assessments = assessments_for(uow, rt, sorted({r.claim.key for r, _ in rows}))
         out = []

@@ -126,22 +126,22 @@ def what_if(
     """Project the claims the hypotheses touch or the actions require, and every action; nothing is written.
 
     No other claim can move: without hypothetical evidence its projection is its baseline. Only a
-    case `actor` reads (issue 20), and a hypothetical item names only a source they may read.
+    case `who` reads (issue 20), and a hypothetical item names only a source they may read.
     """
     with rt.uow(write=False) as uow:
-        seen = reader_of(uow, who, rt.markings)
-        case = case_for(uow, seen, case_key)
+        scope = reader_of(uow, who, rt.markings)
+        case = case_for(uow, scope, case_key)
         # Only a claim that gains hypothetical evidence can move, and only the claims the actions
         # require decide readiness: load those, selected in the database by subquery (never every
         # claim of the case, and never a list of bound keys: 100k of them broke PostgreSQL's limit).
-        action_reqs = requirements_by_action(uow, case_key, seen)
-        wanted = uow.actions.required_claims(case_key, reach=seen).union(
+        action_reqs = requirements_by_action(uow, case_key, scope)
+        wanted = uow.actions.required_claims(case_key, reach=scope).union(
             uow.claims.ids_in_case(case.id, (h.claim for h in hypotheses))
         )
         _, facts = facts_where(uow, wanted)  # type: ignore[arg-type]
         source_rows = uow.sources.for_case(case.id)
         roots = lineage_roots(source_rows)
-        seen = readable_source_ids(uow, seen, case.id)
+        seen = readable_source_ids(uow, scope, case.id)
         sources = {s.key: (s.reliability, roots[s.id], s.name) for s in source_rows if s.id in seen}
         # A required claim marked a duplicate is judged on its survivor, as `action_readiness` does;
         # here only a survivor whose facts are loaded (one of the case's required or hypothesised claims).
