@@ -382,7 +382,7 @@ def list_reports(
         seen = reader(uow, who.name, rt.markings)
         query = uow.session.query(Report).filter(_readable(seen)).order_by(Report.id.desc())
         if case_key:
-            case = case_for(uow, who, case_key)
+            case = case_for(uow, seen, case_key)
             query = query.filter(Report.case_id == case.id)
         rows = [_summary(r, r.case.key) for r in query]
         return [r for r in rows if not untriaged or r.accepted == 0]

@@ -318,9 +318,9 @@ def list_tasks(
         found = uow.actions.get(action) if action else None
         if action and (found is None or not seen.sees(found.case_id, found.case.marking)):
             raise NotFound(f"action: unknown policy action {action!r}")
-        everything = uow.tasks.listing(OPEN, case, reach=who)
+        everything = uow.tasks.listing(OPEN, case, reach=seen)
         left = items_left(everything)
-        rows = everything if status == OPEN else uow.tasks.listing(status, case, reach=who)
+        rows = everything if status == OPEN else uow.tasks.listing(status, case, reach=seen)
         picked = [
             r
             for r in rows

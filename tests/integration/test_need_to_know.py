@@ -71,7 +71,13 @@ def world(demo: Runtime) -> Runtime:
     )
     for n in (1, 2):
         services.add_evidence(
-            rt, "alice", "factory-exists", "red-origin", "supports", credibility=2, summary=f"crimson-item {n}"
+            rt,
+            as_user(rt, "alice"),
+            "factory-exists",
+            "red-origin",
+            "supports",
+            credibility=2,
+            summary=f"crimson-item {n}",
         )
     _mark(url, "sources", "TLP:RED", "key = 'red-origin'")
     _mark(url, "evidence", "TLP:RED", "summary LIKE 'crimson-item%'")
@@ -272,7 +278,7 @@ def test_a_non_members_write_is_refused_as_an_unknown_key(world: Runtime, db_sna
     before = db_snapshot(world.database_url)
     writes = {
         "add evidence": lambda key: services.add_evidence(
-            world, "nora", key, "reuters", "supports", credibility=2, summary="s"
+            world, as_user(world, "nora"), key, "reuters", "supports", credibility=2, summary="s"
         ),
         "advance": lambda key: services.advance(world, as_user(world, "nora"), key, services_stage("corroborated")),
         "note": lambda key: notes.add_note(world, as_user(world, "nora"), "claim", key, "hello"),
@@ -329,11 +335,11 @@ def test_a_notice_goes_only_to_people_who_read_its_case(world: Runtime) -> None:
     with world.uow(write=False) as uow:
         got = sorted(uow.session.execute(select(Notification.person, Notification.case_key)).all())
     assert got == [("alice", "red-case"), ("alice", "red-case"), ("max", DEMO)]  # one RED notice from the world
-    assert [n["case"] for n in inbox(world, "max").items] == [DEMO]
+    assert [n["case"] for n in inbox(world, as_user(world, "max")).items] == [DEMO]
     membership.remove_member(
         world, as_user(world, "admin"), DEMO, "max"
     )  # narrowed since: the old notice is out of sight
-    assert inbox(world, "max").items == []
+    assert inbox(world, as_user(world, "max")).items == []
 
 
 def test_new_people_read_nothing_and_membership_changes_are_audited(rt: Runtime, cli: Any) -> None:

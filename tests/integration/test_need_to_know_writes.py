@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from identity_helpers import as_user
 from integration_helpers import event_count, events_after
 from sqlalchemy import update
 from stix2validator import ValidationOptions, validate_string
@@ -57,15 +58,31 @@ def marked(cleared: Runtime, tmp_path: Path) -> Runtime:
     """The demo case at TLP:GREEN throughout, plus one RED source with a RED item on the confirmed
     claim `dual-use-supply` (so a GREEN ClaimReview must leave that claim out)."""
     rt = cleared
-    services.import_case(rt, "alice", services.read_case_file(signed_demo_case(tmp_path / "demo")))
-    services.assess_claims(rt, "system", services.open_claim_keys(rt))
+    services.import_case(rt, as_user(rt, "alice"), services.read_case_file(signed_demo_case(tmp_path / "demo")))
+    services.assess_claims(rt, as_user(rt, "system"), services.open_claim_keys(rt))
     with rt.uow() as uow:  # setup, not under test: the demo case re-marked wholesale
         for model in (Case, Source, Evidence):
             uow.session.execute(update(model).values(marking="TLP:GREEN"))
         uow.commit()
-    a.add_source(rt, "alice", "eu-drones-2024", RED_KEY, RED_NAME, kind="intelligence", reliability="B", marking="RED")
+    a.add_source(
+        rt,
+        as_user(rt, "alice"),
+        "eu-drones-2024",
+        RED_KEY,
+        RED_NAME,
+        kind="intelligence",
+        reliability="B",
+        marking="RED",
+    )
     services.add_evidence(
-        rt, "alice", "dual-use-supply", RED_KEY, "supports", credibility=2, summary=RED_TEXT, marking="TLP:RED"
+        rt,
+        as_user(rt, "alice"),
+        "dual-use-supply",
+        RED_KEY,
+        "supports",
+        credibility=2,
+        summary=RED_TEXT,
+        marking="TLP:RED",
     )
     return rt
 
@@ -81,21 +98,27 @@ def no_red(data: bytes | str) -> None:
 
 def test_new_items_take_their_case_marking_unless_told(cleared: Runtime) -> None:
     rt = cleared
-    assert a.add_case(rt, "alice", "plain", "Plain")["marking"] == "TLP:AMBER"  # the deployment default
-    assert a.add_case(rt, "alice", "open", "Open", marking="green", caveat="NO PRESS")["marking"] == "TLP:GREEN"
-    assert a.add_source(rt, "alice", "open", "s1", "S1", kind="media", reliability="B")["marking"] == "TLP:GREEN"
-    red = a.add_source(rt, "alice", "open", "s2", "S2", kind="media", reliability="B", marking="TLP:RED")
+    assert a.add_case(rt, as_user(rt, "alice"), "plain", "Plain")["marking"] == "TLP:AMBER"  # the deployment default
+    assert (
+        a.add_case(rt, as_user(rt, "alice"), "open", "Open", marking="green", caveat="NO PRESS")["marking"]
+        == "TLP:GREEN"
+    )
+    assert (
+        a.add_source(rt, as_user(rt, "alice"), "open", "s1", "S1", kind="media", reliability="B")["marking"]
+        == "TLP:GREEN"
+    )
+    red = a.add_source(rt, as_user(rt, "alice"), "open", "s2", "S2", kind="media", reliability="B", marking="TLP:RED")
     assert (red["marking"], red["caveat"]) == ("TLP:RED", None)
-    key = a.add_claim(rt, "alice", "open", "Something happened")
-    item = services.add_evidence(rt, "alice", key, "s1", "supports", credibility=2, summary="seen")
+    key = a.add_claim(rt, as_user(rt, "alice"), "open", "Something happened")
+    item = services.add_evidence(rt, as_user(rt, "alice"), key, "s1", "supports", credibility=2, summary="seen")
     with rt.uow(write=False) as uow:
         assert uow.evidence.get(item.id).marking == "TLP:GREEN"
     own = Runtime(rt.database_url, default_marking="TLP:GREEN")
-    assert a.add_case(own, "alice", "own", "Own default")["marking"] == "TLP:GREEN"
+    assert a.add_case(own, as_user(own, "alice"), "own", "Own default")["marking"] == "TLP:GREEN"
 
 
 def test_unknown_marking_is_one_line_and_changes_nothing(cleared: Runtime, cli, db_snapshot) -> None:
-    a.add_case(cleared, "alice", "desk", "Desk")
+    a.add_case(cleared, as_user(cleared, "alice"), "desk", "Desk")
     before = db_snapshot(cleared.database_url)
     for args in (
         ("case", "add", "other", "--title", "T", "--marking", "PURPLE"),
@@ -122,14 +145,14 @@ def test_unknown_marking_is_one_line_and_changes_nothing(cleared: Runtime, cli, 
         line = one_line(result.stderr)
         assert "'PURPLE' is not a marking" in line and ("marking" in line.split(":")[1]), line
     with pytest.raises(services.InvalidInput, match=r"caveat: .* is not a handling caveat"):
-        a.add_case(cleared, "alice", "bad", "Bad", caveat="NO\x1bFOREIGN")
+        a.add_case(cleared, as_user(cleared, "alice"), "bad", "Bad", caveat="NO\x1bFOREIGN")
     assert db_snapshot(cleared.database_url) == before
 
 
 def test_lowering_without_a_reviewer_is_refused_and_changes_nothing(cleared: Runtime, cli, db_snapshot) -> None:
     rt = cleared
-    a.add_case(rt, "alice", "desk", "Desk", marking="AMBER")
-    a.add_source(rt, "alice", "desk", "s1", "S1", kind="media", reliability="B", marking="RED")
+    a.add_case(rt, as_user(rt, "alice"), "desk", "Desk", marking="AMBER")
+    a.add_source(rt, as_user(rt, "alice"), "desk", "s1", "S1", kind="media", reliability="B", marking="RED")
     before = db_snapshot(rt.database_url)
     refused = cli("mark", "source:desk/s1", "--marking", "GREEN", "--rationale", "public now", "--as", "alice")
     assert refused.exit_code == 4, refused.stderr
@@ -143,14 +166,18 @@ def test_lowering_without_a_reviewer_is_refused_and_changes_nothing(cleared: Run
 
 def test_raising_is_the_authors_lowering_the_reviewers_each_audited(cleared: Runtime) -> None:
     rt = cleared
-    a.add_case(rt, "alice", "desk", "Desk", marking="GREEN")
-    a.add_source(rt, "alice", "desk", "s1", "S1", kind="media", reliability="B")
+    a.add_case(rt, as_user(rt, "alice"), "desk", "Desk", marking="GREEN")
+    a.add_source(rt, as_user(rt, "alice"), "desk", "s1", "S1", kind="media", reliability="B")
     count = event_count(rt)
-    raised = a.edit_source(rt, "alice", "desk", "s1", expected_version=1, marking="RED", caveat="UK EYES ONLY")
+    raised = a.edit_source(
+        rt, as_user(rt, "alice"), "desk", "s1", expected_version=1, marking="RED", caveat="UK EYES ONLY"
+    )
     assert (raised["marking"], raised["caveat"]) == ("TLP:RED", "UK EYES ONLY")
     with pytest.raises(PermissionDenied, match="declassification"):
-        set_marking(rt, "alice", "source:desk/s1", marking="GREEN", rationale="x")
-    done = set_marking(rt, "bob", "source:desk/s1", marking="GREEN", caveat="", rationale="released by the owner")
+        set_marking(rt, as_user(rt, "alice"), "source:desk/s1", marking="GREEN", rationale="x")
+    done = set_marking(
+        rt, as_user(rt, "bob"), "source:desk/s1", marking="GREEN", caveat="", rationale="released by the owner"
+    )
     assert done["lowered"] is True
     events = [e for e in events_after(rt, count) if e["kind"] == "marking.changed"]
     assert [(e["actor"], e["payload"]["old"], e["payload"]["new"]) for e in events] == [
@@ -166,27 +193,35 @@ def test_raising_is_the_authors_lowering_the_reviewers_each_audited(cleared: Run
 
 @pytest.mark.parametrize("fmt", ["yaml", "json", "stix", "claimreview"])
 def test_each_export_at_green_carries_no_red_item(marked: Runtime, fmt: str) -> None:
-    green = export_text(marked, "eu-drones-2024", fmt, actor="alice", max_marking="GREEN")
+    green = export_text(marked, "eu-drones-2024", fmt, who=as_user(marked, "alice"), max_marking="GREEN")
     no_red(green)
-    full = export_text(marked, "eu-drones-2024", fmt, actor="alice", max_marking="RED")
+    full = export_text(marked, "eu-drones-2024", fmt, who=as_user(marked, "alice"), max_marking="RED")
     if fmt != "claimreview":
         assert RED_NAME in full and RED_TEXT in full  # the test can fail: the RED item is there at RED
     if fmt in ("yaml", "json"):
-        data = services.export_case(marked, "eu-drones-2024", actor="alice", max_marking="GREEN")
+        data = services.export_case(marked, "eu-drones-2024", who=as_user(marked, "alice"), max_marking="GREEN")
         assert data["marking"] == "TLP:GREEN"
-        assert services.export_case(marked, "eu-drones-2024", actor="alice")["marking"] == "TLP:RED"
+        assert services.export_case(marked, "eu-drones-2024", who=as_user(marked, "alice"))["marking"] == "TLP:RED"
 
 
 def test_claimreview_at_green_leaves_out_a_verdict_resting_on_red(marked: Runtime) -> None:
     for source, grade in (("us-treasury", 2), ("eu-council", 3)):  # a second verdict, resting on GREEN lines only
         services.add_evidence(
-            marked, "alice", "beijing-aware", source, "contradicts", credibility=grade, summary=f"{source}: no sign"
+            marked,
+            as_user(marked, "alice"),
+            "beijing-aware",
+            source,
+            "contradicts",
+            credibility=grade,
+            summary=f"{source}: no sign",
         )
-    review = services.advance(marked, "alice", "beijing-aware", Stage.REFUTED).review_id
+    review = services.advance(marked, as_user(marked, "alice"), "beijing-aware", Stage.REFUTED).review_id
     assert review is not None
-    services.approve(marked, "bob", review, "two independent contradicting lines")
-    green = json.loads(export_text(marked, "eu-drones-2024", "claimreview", actor="alice", max_marking="GREEN"))
-    full = json.loads(export_text(marked, "eu-drones-2024", "claimreview", actor="alice"))
+    services.approve(marked, as_user(marked, "bob"), review, "two independent contradicting lines")
+    green = json.loads(
+        export_text(marked, "eu-drones-2024", "claimreview", who=as_user(marked, "alice"), max_marking="GREEN")
+    )
+    full = json.loads(export_text(marked, "eu-drones-2024", "claimreview", who=as_user(marked, "alice")))
     claimed = {r["url"].rsplit("=", 1)[1] for r in full["@graph"]}
     assert "dual-use-supply" in claimed
     assert {r["url"].rsplit("=", 1)[1] for r in green["@graph"]} == claimed - {"dual-use-supply"}
@@ -195,7 +230,7 @@ def test_claimreview_at_green_leaves_out_a_verdict_resting_on_red(marked: Runtim
 
 def test_stix_carries_tlp2_marking_definitions_on_every_object_and_validates(marked: Runtime) -> None:
     for cap, top in (("GREEN", "TLP:GREEN"), ("RED", "TLP:RED")):
-        text = export_text(marked, "eu-drones-2024", "stix", actor="alice", max_marking=cap)
+        text = export_text(marked, "eu-drones-2024", "stix", who=as_user(marked, "alice"), max_marking=cap)
         result = validate_string(text, ValidationOptions(version="2.1"))
         assert result.is_valid and result.errors == [], [str(e) for e in result.errors]
         objects = json.loads(text)["objects"]
@@ -211,17 +246,17 @@ def test_stix_carries_tlp2_marking_definitions_on_every_object_and_validates(mar
 
 
 def test_brief_at_green_leaves_the_red_lines_out_and_carries_its_banner(marked: Runtime, tmp_path: Path) -> None:
-    md = brief(marked, "eu-drones-2024", "md", actor="alice", max_marking="GREEN").decode()
+    md = brief(marked, "eu-drones-2024", "md", who=as_user(marked, "alice"), max_marking="GREEN").decode()
     no_red(md)
     lines = md.strip().splitlines()
     assert lines[0] == lines[-1] == "**TLP:GREEN**"
     assert "1 evidence line above TLP:GREEN left out of this brief." in md
-    html = brief(marked, "eu-drones-2024", "html", actor="alice", max_marking="GREEN")
+    html = brief(marked, "eu-drones-2024", "html", who=as_user(marked, "alice"), max_marking="GREEN")
     no_red(html)
     assert html.count(b'<p class="marking"><strong>TLP:GREEN</strong></p>') == 2
-    full = brief(marked, "eu-drones-2024", "md", actor="alice").decode()
+    full = brief(marked, "eu-drones-2024", "md", who=as_user(marked, "alice")).decode()
     assert RED_NAME in full and full.strip().splitlines()[0] == "**TLP:RED**"
-    pdf = brief(marked, "eu-drones-2024", "pdf", actor="alice", max_marking="GREEN")
+    pdf = brief(marked, "eu-drones-2024", "pdf", who=as_user(marked, "alice"), max_marking="GREEN")
     assert pdf.startswith(b"%PDF")
 
 
@@ -248,8 +283,8 @@ def test_cli_brief_and_stix_at_green(marked: Runtime, cli, tmp_path: Path) -> No
 
 
 def test_case_file_round_trip_keeps_markings(marked: Runtime, fresh_database, tmp_path: Path) -> None:
-    a.edit_case(marked, "alice", "eu-drones-2024", expected_version=1, caveat="UK EYES ONLY")
-    first = services.export_case(marked, "eu-drones-2024", actor="alice")
+    a.edit_case(marked, as_user(marked, "alice"), "eu-drones-2024", expected_version=1, caveat="UK EYES ONLY")
+    first = services.export_case(marked, "eu-drones-2024", who=as_user(marked, "alice"))
     assert first["marking"] == "TLP:RED" and first["case"]["caveat"] == "UK EYES ONLY"
     (zebra,) = [s for s in first["sources"] if s["key"] == RED_KEY]
     assert zebra["marking"] == "TLP:RED"
@@ -258,8 +293,8 @@ def test_case_file_round_trip_keeps_markings(marked: Runtime, fresh_database, tm
     fresh = Runtime(fresh_database())
     services.ensure_users(fresh, DEMO_USERS)
     clear(fresh, "alice", "TLP:RED")
-    services.import_case(fresh, "alice", services.read_case_file(path))
-    again = services.export_case(fresh, "eu-drones-2024", actor="alice")
+    services.import_case(fresh, as_user(fresh, "alice"), services.read_case_file(path))
+    again = services.export_case(fresh, "eu-drones-2024", who=as_user(fresh, "alice"))
     by_key = {s["key"]: s for s in again.pop("sources")}  # the import writes parents first: order may differ
     assert by_key == {s["key"]: s for s in first.pop("sources")}
     assert again == first
@@ -268,7 +303,7 @@ def test_case_file_round_trip_keeps_markings(marked: Runtime, fresh_database, tm
 def test_import_above_the_clearance_is_refused_before_anything_is_written(
     marked: Runtime, tmp_path: Path, cli, db_snapshot
 ) -> None:
-    data = services.export_case(marked, "eu-drones-2024", actor="alice")
+    data = services.export_case(marked, "eu-drones-2024", who=as_user(marked, "alice"))
     data["case"]["key"] = "copy"
     for c in data["claims"]:
         c["key"] = f"copy-{c['key']}"
@@ -292,7 +327,7 @@ def test_import_above_the_clearance_is_refused_before_anything_is_written(
 
 
 def test_a_declared_marking_must_match_what_the_file_holds(marked: Runtime, tmp_path: Path) -> None:
-    data = services.export_case(marked, "eu-drones-2024", actor="alice")
+    data = services.export_case(marked, "eu-drones-2024", who=as_user(marked, "alice"))
     signed = sign_case(data)
     signed["marking"] = "TLP:GREEN"  # a signed file relabelled: its signature no longer holds
     path = tmp_path / "relabelled.yaml"
@@ -302,17 +337,17 @@ def test_a_declared_marking_must_match_what_the_file_holds(marked: Runtime, tmp_
     data["marking"] = "TLP:GREEN"  # unsigned, but saying less than it holds
     path.write_text(dump_case(data), encoding="utf-8")
     with pytest.raises(services.InvalidInput, match="marking: the file says TLP:GREEN but holds TLP:RED"):
-        services.import_case(marked, "alice", services.read_case_file(path))
+        services.import_case(marked, as_user(marked, "alice"), services.read_case_file(path))
 
 
 def test_a_stix_bundle_reads_back_with_its_markings(marked: Runtime, fresh_database, tmp_path: Path) -> None:
     path = tmp_path / "case.stix.json"
-    path.write_text(export_text(marked, "eu-drones-2024", "stix", actor="alice"), encoding="utf-8")
+    path.write_text(export_text(marked, "eu-drones-2024", "stix", who=as_user(marked, "alice")), encoding="utf-8")
     fresh = Runtime(fresh_database())
     services.ensure_users(fresh, DEMO_USERS)
     clear(fresh, "alice", "TLP:RED")
-    services.import_case(fresh, "alice", read_import_file(path))
-    again = services.export_case(fresh, "eu-drones-2024", actor="alice")
+    services.import_case(fresh, as_user(fresh, "alice"), read_import_file(path))
+    again = services.export_case(fresh, "eu-drones-2024", who=as_user(fresh, "alice"))
     marks = {s["key"]: s["marking"] for s in again["sources"]}
     assert marks[RED_KEY] == "TLP:RED" and set(marks.values()) == {"TLP:GREEN", "TLP:RED"}
     (item,) = [e for c in again["claims"] for e in c["evidence"] if e["summary"] == RED_TEXT]
@@ -340,9 +375,9 @@ def test_a_foreign_bundle_marked_red_imports_red_or_not_at_all(cleared: Runtime,
     path = write(stix2.Bundle(red, lab, malware, agree), tmp_path / "red.json")
     clear(cleared, "carol", "TLP:AMBER")
     with pytest.raises(PermissionDenied, match="TLP:RED is above the clearance of 'carol'"):
-        services.import_case(cleared, "carol", read_import_file(path))
-    report = services.import_case(cleared, "alice", read_import_file(path))
-    assert services.export_case(cleared, report.case, actor="alice")["case"]["marking"] == "TLP:RED"
+        services.import_case(cleared, as_user(cleared, "carol"), read_import_file(path))
+    report = services.import_case(cleared, as_user(cleared, "alice"), read_import_file(path))
+    assert services.export_case(cleared, report.case, who=as_user(cleared, "alice"))["case"]["marking"] == "TLP:RED"
 
 
 def test_evidence_notes_and_reports_take_and_change_markings(cleared: Runtime) -> None:
@@ -350,15 +385,17 @@ def test_evidence_notes_and_reports_take_and_change_markings(cleared: Runtime) -
     from claims.services.reports import accept_sentence, add_report
 
     rt = cleared
-    a.add_case(rt, "alice", "desk", "Desk", marking="GREEN")
-    a.add_source(rt, "alice", "desk", "s1", "S1", kind="media", reliability="B")
-    key = a.add_claim(rt, "alice", "desk", "Something happened")
-    item = services.add_evidence(rt, "alice", key, "s1", "supports", credibility=2, summary="seen", marking="AMBER")
-    note = add_note(rt, "alice", "claim", key, "Ask again", marking="RED", caveat="NO PRESS")
-    reply = add_note(rt, "alice", "", "", "Asked", reply_to=note.id)
-    page = add_report(rt, "alice", "desk", b"The plant opened in May. It makes drones.", marking="RED")
+    a.add_case(rt, as_user(rt, "alice"), "desk", "Desk", marking="GREEN")
+    a.add_source(rt, as_user(rt, "alice"), "desk", "s1", "S1", kind="media", reliability="B")
+    key = a.add_claim(rt, as_user(rt, "alice"), "desk", "Something happened")
+    item = services.add_evidence(
+        rt, as_user(rt, "alice"), key, "s1", "supports", credibility=2, summary="seen", marking="AMBER"
+    )
+    note = add_note(rt, as_user(rt, "alice"), "claim", key, "Ask again", marking="RED", caveat="NO PRESS")
+    reply = add_note(rt, as_user(rt, "alice"), "", "", "Asked", reply_to=note.id)
+    page = add_report(rt, as_user(rt, "alice"), "desk", b"The plant opened in May. It makes drones.", marking="RED")
     accepted = accept_sentence(
-        rt, "alice", page.report.id, 1, claim_key=key, stance="supports", source="s1", credibility=3
+        rt, as_user(rt, "alice"), page.report.id, 1, claim_key=key, stance="supports", source="s1", credibility=3
     )
     with rt.uow(write=False) as uow:
         from claims.store.models import Note, Report
@@ -371,9 +408,9 @@ def test_evidence_notes_and_reports_take_and_change_markings(cleared: Runtime) -
         assert uow.session.get(Note, reply.id).marking == "TLP:RED"  # a reply never lowers its thread
         assert uow.session.get(Report, page.report.id).marking == "TLP:RED"
         assert uow.evidence.get(accepted.evidence).marking == "TLP:RED"  # at least its report's
-    assert set_marking(rt, "alice", f"evidence:{item.id}", marking="RED")["new"]["marking"] == "TLP:RED"
+    assert set_marking(rt, as_user(rt, "alice"), f"evidence:{item.id}", marking="RED")["new"]["marking"] == "TLP:RED"
     with pytest.raises(PermissionDenied):
-        set_marking(rt, "alice", f"report:{page.report.id}", marking="GREEN", rationale="x")
-    done = set_marking(rt, "carol", f"note:{note.id}", marking="AMBER", rationale="the source agreed")
+        set_marking(rt, as_user(rt, "alice"), f"report:{page.report.id}", marking="GREEN", rationale="x")
+    done = set_marking(rt, as_user(rt, "carol"), f"note:{note.id}", marking="AMBER", rationale="the source agreed")
     assert done["old"] == {"marking": "TLP:RED", "caveat": "NO PRESS"} and done["lowered"]
     assert services.audit_verify(rt).ok
