@@ -430,3 +430,49 @@ def test_manager_subscribes_to_an_action_and_the_inbox_tells_her_it_became_ready
         rows = conn.execute(text("SELECT person, kind, action_key FROM notifications")).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [("mia", "readiness", "raise-with-beijing")]
+
+
+def test_a_reader_below_red_sees_the_count_of_red_lines_but_never_them(
+    dashboard_url: str, browser_page: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Need to know (issue 20) in the browser: carol, a member cleared to AMBER, opens a claim holding a RED
+    line and reads "1 further line you may not read" with no word of it; alice (RED) reads the line;
+    mia, on no case, following the same link reads neither the claim nor the line."""
+    from playwright.sync_api import expect
+
+    from claims.services import membership
+
+    rt = Runtime(sqlite_url)
+    admin = as_user(rt, "admin")
+    secret = "Crimson intercept: the plant ships airframes weekly"
+    services.add_evidence(
+        rt, as_user(rt, "alice"), "factory-exists", "reuters", "supports", credibility=3, summary=secret
+    )
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE evidence SET marking = 'TLP:RED' WHERE summary = :s"), {"s": secret})
+    engine.dispose()
+    for name, cleared in (("carol", "TLP:AMBER"), ("mia", "TLP:AMBER")):
+        membership.set_all_cases(rt, admin, name, False)
+        membership.set_clearance(rt, admin, name, cleared)
+    membership.add_member(rt, admin, "eu-drones-2024", "carol", "reviewer")
+    dispose_engines()
+
+    page = browser_page
+    signing_in(page, "carol")
+    page.goto(f"{dashboard_url}/claim?claim=factory-exists")
+    expect(page.get_by_text("The assessment also counts 1 further line you may not read.")).to_be_visible()
+    settle(page)
+    assert secret not in page.content()
+    page.screenshot(path=str(shots_dir(tmp_path) / "need-to-know.png"))
+
+    signing_in(page, "alice")
+    page.goto(f"{dashboard_url}/claim?claim=factory-exists")
+    expect(page.get_by_role("gridcell", name=re.compile("Crimson intercept")).first).to_be_attached()  # the grid draws on a canvas
+    expect(page.get_by_text("further line")).to_have_count(0)
+
+    signing_in(page, "mia")
+    page.goto(f"{dashboard_url}/claim?claim=factory-exists")
+    settle(page)
+    content = page.content()
+    assert secret not in content and "Russia has set up a factory in China" not in content
