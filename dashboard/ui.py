@@ -135,6 +135,7 @@ EVENT_LABELS = {
     EventKind.USER_ALL_CASES_SET: "access to every case set",
     EventKind.CASE_MEMBER_ADDED: "case member added",
     EventKind.CASE_MEMBER_REMOVED: "case member removed",
+    EventKind.MARKING_CHANGED: "marking changed",
     EventKind.SIGN_IN: "signed in",
     EventKind.SIGN_IN_FAILED: "sign-in failed",
     EventKind.TOKEN_ISSUED: "token issued",
