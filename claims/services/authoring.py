@@ -35,17 +35,17 @@ from claims.domain.events import EventKind
 from claims.domain.grades import Reliability
 from claims.domain.lineage import resolve_roots
 from claims.domain.stages import Stage
-from claims.services.access import case_for, reader
+from claims.services.access import CASE_ROLES, authorize_case, case_for, reader
 from claims.services.casefile import SourceEntry
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, RuleViolation, refuse_nul
 from claims.services.identity import Identity
-from claims.services.loading import check_version, load_claim
+from claims.services.loading import check_version, load_claim, load_claim_as
 from claims.services.markings import change as change_marking
 from claims.services.markings import chosen, new_case_marking
 from claims.services.runtime import Runtime, authorize
 from claims.services.tasks import replan
 from claims.services.transitions import now, touch
-from claims.store.models import ActionRequirement, Case, Claim, Evidence, PolicyAction, Source
+from claims.store.models import ActionRequirement, Case, CaseMember, Claim, Evidence, PolicyAction, Source, User
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
 KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -111,6 +111,20 @@ def _case(uow: UnitOfWork, key: str) -> Case:
     if case is None:
         raise NotFound(f"case: unknown case {key!r}")
     return case
+
+
+def _authoring(uow: UnitOfWork, rt: Runtime, who: Identity, case: Case | None, unknown: str) -> User:
+    """The author, allowed to author on `case` by their role there (issue 20); a case they do not read is
+    NotFound with `unknown`, as if it did not exist."""
+    if case is None:
+        authorize(uow, who, "author")
+        raise NotFound(unknown)
+    return authorize_case(uow, who, "author", case, rt.markings, unknown=unknown)
+
+
+def _case_to_author(uow: UnitOfWork, rt: Runtime, who: Identity, key: str) -> tuple[Case, User]:
+    case = uow.cases.get(key)
+    return case, _authoring(uow, rt, who, case, f"case: unknown case {key!r}")  # type: ignore[return-value]
 
 
 def _source(uow: UnitOfWork, case: Case, key: str, field: str = "source") -> Source:
@@ -249,7 +263,7 @@ def add_case(
     key, title = _key("key", key), _text("title", title)
     mark, cav = chosen(rt, marking, caveat, default=new_case_marking(rt))
     with rt.uow() as uow:
-        authorize(uow, who, "author")
+        user = authorize(uow, who, "author")
         if uow.cases.get(key) is not None:
             raise RuleViolation(f"key: case {key!r} already exists")
         case = Case(key=key, title=title, created_at=now(), marking=mark, caveat=cav)
@@ -257,6 +271,11 @@ def add_case(
         uow.flush()
         new = {"title": title, "marking": mark, "caveat": cav}
         uow.record(EventKind.CASE_CREATED, actor=actor, case_key=key, payload={"new": new})
+        if not user.all_cases:  # need to know: whoever opens a case reads it, as a member with their role
+            role = user.role if user.role in CASE_ROLES else "analyst"
+            uow.session.add(CaseMember(case_id=case.id, user_id=user.id, role=role, added_by=actor, added_at=now()))
+            payload = {"user": user.name, "role": role, "old_role": None}
+            uow.record(EventKind.CASE_MEMBER_ADDED, actor=actor, case_key=key, payload=payload)
         row = _case_row(case)
         uow.commit()
         return row
@@ -278,8 +297,7 @@ def edit_case(
     actor = who.name
     title = _text("title", title) if title is not None else None
     with rt.uow() as uow:
-        user = authorize(uow, who, "author")
-        case = _case(uow, key)
+        case, user = _case_to_author(uow, rt, who, key)
         _expect("case", key, case.version, expected_version)
         marked = change_marking(
             rt, uow, user, case, what=f"case {key!r}", case_key=key, marking=marking, caveat=caveat, rationale=rationale
@@ -337,8 +355,7 @@ def add_source(
     grade = Reliability.parse(reliability).value
     chosen(rt, marking, caveat, default="")  # an unknown marking is refused before anything is read
     with rt.uow() as uow:
-        authorize(uow, who, "author")
-        case = _case(uow, case_key)
+        case, _ = _case_to_author(uow, rt, who, case_key)
         if uow.sources.get(case.id, key) is not None:
             raise RuleViolation(f"key: source {key!r} already exists in case {case_key!r}")
         parent = _source(uow, case, derived_from, "derived_from") if derived_from else None
@@ -388,8 +405,7 @@ def edit_source(
     A new marking is its own `marking.changed` event (lowering one: a reviewer's, with a rationale)."""
     actor = who.name
     with rt.uow() as uow:
-        user = authorize(uow, who, "author")
-        case = _case(uow, case_key)
+        case, user = _case_to_author(uow, rt, who, case_key)
         source = _source(uow, case, key)
         _expect("source", key, source.version, expected_version)
         if source.withdrawn_at is not None:
@@ -457,8 +473,7 @@ def withdraw_source(
     actor = who.name
     reason = _text("reason", reason)
     with rt.uow() as uow:
-        authorize(uow, who, "author")
-        case = _case(uow, case_key)
+        case, _ = _case_to_author(uow, rt, who, case_key)
         source = _source(uow, case, key)
         if source.withdrawn_at is not None:
             raise AlreadyDone(f"source: {key!r} was already withdrawn by {source.withdrawn_by}")
@@ -533,8 +548,7 @@ def add_claim(
     if key is not None:
         _key("key", key)
     with nullcontext(within) if within is not None else rt.uow() as uow:
-        authorize(uow, who, "author")
-        case = _case(uow, case_key)
+        case, _ = _case_to_author(uow, rt, who, case_key)
         if key is not None:
             if uow.claims.get(key) is not None:
                 raise RuleViolation(f"key: claim {key!r} already exists")
@@ -570,8 +584,7 @@ def edit_claim(
     statement = _text("statement", statement)
     why = _rationale(rationale, "a claim's statement")
     with rt.uow() as uow:
-        authorize(uow, who, "author")
-        claim = load_claim(uow, key)
+        claim = load_claim_as(uow, who, key, "author", rt.markings)
         check_version(claim, expected_version)
         if claim.withdrawn_at is not None:
             raise RuleViolation(f"claim: {key!r} was withdrawn by {claim.withdrawn_by}; it is no longer edited")
@@ -598,8 +611,7 @@ def withdraw_claim(rt: Runtime, who: Identity, key: str, reason: str, *, expecte
     actor = who.name
     reason = _text("reason", reason)
     with rt.uow() as uow:
-        authorize(uow, who, "author")
-        claim = load_claim(uow, key)
+        claim = load_claim_as(uow, who, key, "author", rt.markings)
         if claim.withdrawn_at is not None:
             raise AlreadyDone(f"claim: {key!r} was already withdrawn by {claim.withdrawn_by}")
         check_version(claim, expected_version)
@@ -647,8 +659,7 @@ def add_action(
     if not 1 <= severity <= 5:
         raise InvalidInput(f"severity: {severity!r} is not 1-5")
     with rt.uow() as uow:
-        authorize(uow, who, "author")
-        case = _case(uow, case_key)
+        case, _ = _case_to_author(uow, rt, who, case_key)
         if uow.actions.get(key) is not None:
             raise RuleViolation(f"key: policy action {key!r} already exists")
         reqs = _requirements(uow, case, requires)
@@ -682,7 +693,8 @@ def edit_action(
     actor = who.name
     due_on = parse_due(due)
     with rt.uow() as uow:
-        authorize(uow, who, "author")
+        found = uow.actions.get(key)
+        _authoring(uow, rt, who, found.case if found else None, f"action: unknown policy action {key!r}")
         action = _action(uow, key)
         _expect("policy action", key, action.version, expected_version)
         old: dict[str, Any] = {}

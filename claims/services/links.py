@@ -18,8 +18,8 @@ from claims.domain.similarity import duplicate_cycle, survivor_of
 from claims.services.access import claim_for, reader_of
 from claims.services.errors import InvalidInput, RuleViolation, refuse_nul
 from claims.services.identity import Identity
-from claims.services.loading import load_claim
-from claims.services.runtime import Runtime, authorize
+from claims.services.loading import load_claim_as
+from claims.services.runtime import Runtime
 from claims.services.transitions import now, touch
 from claims.store.models import Case, Claim, ClaimLink
 from claims.store.uow import UnitOfWork
@@ -74,9 +74,8 @@ def link_claims(rt: Runtime, who: Identity, claim_key: str, other_key: str, kind
     if claim_key == other_key:
         raise RuleViolation(f"link: claim {claim_key!r} cannot be linked to itself")
     with rt.uow() as uow:
-        authorize(uow, who, "link")
-        claim = load_claim(uow, claim_key)
-        other = load_claim(uow, other_key)
+        claim = load_claim_as(uow, who, claim_key, "link", rt.markings)  # issue 20: both cases, by the role there
+        other = load_claim_as(uow, who, other_key, "link", rt.markings)
         existing = uow.session.scalars(
             select(ClaimLink).where(ClaimLink.claim_id == claim.id, ClaimLink.kind == LinkKind.DUPLICATE.value)
         ).first()

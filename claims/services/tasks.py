@@ -21,7 +21,7 @@ from claims.domain.plan import ActionPlan, Gate, Need, Task, carrying_roots, pla
 from claims.domain.policy import Policy
 from claims.domain.similarity import survivor_of
 from claims.domain.stages import Stage
-from claims.services.access import case_for, claim_for, readable_source_ids, reader, reader_of
+from claims.services.access import authorize_case, case_for, claim_for, readable_source_ids, reader, reader_of
 from claims.services.errors import AlreadyDone, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from claims.services.facts import load_facts
 from claims.services.identity import Identity
@@ -223,7 +223,11 @@ def assign(rt: Runtime, who: Identity, task_id: int, assignee: str, *, reassign:
     """A manager or analyst gives a task to a person; `task.assigned` is what notifies them."""
     actor = who.name
     with rt.uow() as uow:
-        authorize(uow, who, "assign_task")
+        authorize(uow, who, "read")
+        found = uow.tasks.get(task_id)
+        if found is not None:  # issue 20: a task of a case they do not read is unknown, by the role there
+            unknown = f"task: unknown task #{task_id}"
+            authorize_case(uow, who, "assign_task", found.claim.case, rt.markings, unknown=unknown)
         row = _open_task(uow, task_id)
         name = _check_assignee(uow, row, assignee, "assignee")
         if row.assignee is not None and not reassign:
@@ -243,7 +247,11 @@ def take(rt: Runtime, who: Identity, task_id: int) -> dict[str, Any]:
     """ "I'm on it": the acting person takes an open, unowned task. Two at once: one owner, one event."""
     actor = who.name
     with rt.uow() as uow:
-        authorize(uow, who, "take_task")
+        authorize(uow, who, "read")
+        found = uow.tasks.get(task_id)
+        if found is not None:  # issue 20: a task of a case they do not read is unknown, by the role there
+            unknown = f"task: unknown task #{task_id}"
+            authorize_case(uow, who, "take_task", found.claim.case, rt.markings, unknown=unknown)
         row = _open_task(uow, task_id)
         if row.assignee is not None:
             raise AlreadyDone(f"task: #{task_id} is already taken by {row.assignee}")

@@ -29,7 +29,7 @@ from claims.api.guard import Limits
 from claims.services import NotFound, PermissionDenied, Runtime, authoring, membership, notes, reports
 from claims.services.access import reach, reader
 from claims.services.identity import Identity, issue_token_unchecked
-from claims.services.links import links_of
+from claims.services.links import link_claims, links_of
 from claims.services.notify import Notice, NotifierRun, _write, inbox
 from claims.services.similar import similar_claims
 from claims.services.tasks import action_plans, list_tasks, rests_on
@@ -282,6 +282,13 @@ def test_a_non_members_write_is_refused_as_an_unknown_key(world: Runtime, db_sna
         ),
         "advance": lambda key: services.advance(world, as_user(world, "nora"), key, services_stage("corroborated")),
         "note": lambda key: notes.add_note(world, as_user(world, "nora"), "claim", key, "hello"),
+        "edit claim": lambda key: authoring.edit_claim(
+            world, as_user(world, "nora"), key, expected_version=1, statement="Reworded.", rationale="why"
+        ),
+        "withdraw claim": lambda key: authoring.withdraw_claim(
+            world, as_user(world, "nora"), key, "why", expected_version=1
+        ),
+        "link": lambda key: link_claims(world, as_user(world, "nora"), key, "red-claim", "related", "why"),
     }
     for name, write in writes.items():
         with pytest.raises(NotFound) as refused:
@@ -289,6 +296,21 @@ def test_a_non_members_write_is_refused_as_an_unknown_key(world: Runtime, db_sna
         with pytest.raises(NotFound) as unknown:
             write("no-such-claim")
         assert str(refused.value) == str(unknown.value).replace("no-such-claim", "factory-exists"), name
+    # authoring on a case: a case nora does not read is as unknown as one that does not exist
+    case_writes = {
+        "add source": lambda key: authoring.add_source(
+            world, as_user(world, "nora"), key, "new-src", "New", kind="media", reliability="B"
+        ),
+        "add claim": lambda key: authoring.add_claim(world, as_user(world, "nora"), key, "A new statement here."),
+        "add action": lambda key: authoring.add_action(world, as_user(world, "nora"), key, "act-x", "Act", requires=[]),
+        "edit case": lambda key: authoring.edit_case(world, as_user(world, "nora"), key, expected_version=1, title="T"),
+    }
+    for name, write in case_writes.items():
+        with pytest.raises(NotFound) as refused:
+            write(DEMO)
+        with pytest.raises(NotFound) as unknown:
+            write("no-such-case")
+        assert str(refused.value) == str(unknown.value).replace("no-such-case", DEMO), name
     review = services.review_queue(world, None, who=as_user(world, "alice"))
     red = next(r["id"] for r in review if r["claim"] == "red-claim")
     with pytest.raises(NotFound, match=f"unknown review #{red}"):
@@ -417,3 +439,11 @@ def test_membership_through_the_api(demo: Runtime) -> None:
         assert call("PUT", "/users/olga/clearance", admin, {"marking": "purple"}).status_code == 422
         assert call("DELETE", f"/cases/{DEMO}/members/olga", admin).status_code == 204
     assert services.audit_verify(demo).ok
+
+
+def test_whoever_opens_a_case_reads_it_as_a_member(world: Runtime) -> None:
+    """nora reads no case; the case she opens is hers, as an analyst there (audited), and only hers."""
+    authoring.add_case(world, as_user(world, "nora"), "nora-desk", "Nora's desk")
+    assert [c["key"] for c in authoring.list_cases(world, as_user(world, "nora"))] == ["nora-desk"]
+    assert [m.role for m in membership.list_members(world, as_user(world, "admin"), "nora-desk")] == ["analyst"]
+    assert "nora-desk" not in [c["key"] for c in authoring.list_cases(world, as_user(world, "max"))]
