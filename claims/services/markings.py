@@ -17,6 +17,7 @@ from typing import Any
 
 from claims.domain.events import EventKind
 from claims.domain.markings import DEFAULT_MARKING, Scale, valid_caveat
+from claims.services.access import authorize_case, reader
 from claims.services.errors import InvalidInput, NotFound, PermissionDenied, refuse_nul
 from claims.services.identity import Identity
 from claims.services.runtime import PERMISSIONS, Role, Runtime, authorize
@@ -148,6 +149,13 @@ def _target(uow: UnitOfWork, kind: str, ref: str) -> tuple[Any, str, str | None]
     return row, f"report #{ref}", row.case.key
 
 
+def _markings_of(row: Any) -> tuple[str, ...]:
+    """The markings on an item's path below its case (the case's own is checked with the case)."""
+    if isinstance(row, Evidence):
+        return (row.marking, row.source.marking)
+    return (row.marking,)
+
+
 def parse_item(text: str) -> tuple[str, str]:
     """`case:KEY`, `source:CASE/KEY`, `evidence:ID`, `note:ID` or `report:ID`."""
     kind, sep, ref = (text or "").partition(":")
@@ -174,11 +182,27 @@ def set_marking(
     if marking is not None:
         parse_marking(rt.markings, marking)  # an unknown marking is refused before anything is read
     with rt.uow() as uow:
-        user = authorize(uow, who, "read")
+        authorize(uow, who, "read")
         row, what, case_key = _target(uow, kind, ref)
-        if marking is None or not _is_lowering(rt.markings, row.marking, parse_marking(rt.markings, marking)):
-            authorize(uow, who, "author" if kind in ("case", "source") else "add_evidence")  # whoever may edit it
-        # lowering: the reviewer's or admin's `approve`, checked by `change`
+        lowering = marking is not None and _is_lowering(rt.markings, row.marking, parse_marking(rt.markings, marking))
+        # the role on the item's case decides (issue 20), and an item the person may not read is unknown
+        permission = "read" if lowering else "author" if kind in ("case", "source") else "add_evidence"
+        unknown = f"{kind}: unknown {kind} {ref!r}"
+        case = uow.cases.get(case_key or "")
+        if case is None:
+            raise NotFound(unknown)
+        user = authorize_case(uow, who, permission, case, rt.markings, unknown=unknown)
+        if not reader(uow, user.name, rt.markings).may_read(*_markings_of(row)):
+            raise NotFound(unknown)
+        if lowering:
+            try:
+                authorize_case(uow, who, "approve", case, rt.markings, unknown=unknown)
+            except PermissionDenied as exc:
+                raise PermissionDenied(
+                    f"marking: lowering {what} from {row.marking} is a declassification; "
+                    f"{str(exc).removeprefix('user: ')} it (a reviewer or an admin may)"
+                ) from None
+        # lowering: the reviewer's or admin's `approve` (on the case), and a rationale, checked by `change`
         done = change(
             rt, uow, user, row, what=what, case_key=case_key, marking=marking, caveat=caveat, rationale=rationale
         )
