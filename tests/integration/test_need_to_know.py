@@ -30,6 +30,7 @@ from claims.services import NotFound, PermissionDenied, Runtime, authoring, memb
 from claims.services.access import reach, reader
 from claims.services.identity import Identity, issue_token_unchecked
 from claims.services.links import link_claims, links_of
+from claims.services.markings import set_marking
 from claims.services.notify import Notice, NotifierRun, _write, inbox
 from claims.services.similar import similar_claims
 from claims.services.tasks import action_plans, list_tasks, rests_on
@@ -305,6 +306,9 @@ def test_a_non_members_write_is_refused_as_an_unknown_key(world: Runtime, db_sna
         "add action": lambda key: authoring.add_action(world, as_user(world, "nora"), key, "act-x", "Act", requires=[]),
         "edit case": lambda key: authoring.edit_case(world, as_user(world, "nora"), key, expected_version=1, title="T"),
     }
+    case_writes["re-mark the case"] = lambda key: set_marking(
+        world, as_user(world, "nora"), f"case:{key}", marking="RED"
+    )
     for name, write in case_writes.items():
         with pytest.raises(NotFound) as refused:
             write(DEMO)
