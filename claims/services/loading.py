@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from claims.domain.markings import Scale
 from claims.services.access import authorize_case
 from claims.services.errors import NotFound
+from claims.services.runtime import authorize
 from claims.store.models import Claim
 from claims.store.uow import ConcurrencyConflict, UnitOfWork
 
@@ -34,6 +35,7 @@ def load_claim_as(
 
     A claim on a case the actor does not read is NotFound exactly as an unknown key.
     """
+    authorize(uow, who, "read")  # the proven person first: an unknown or disabled account says so, not the key
     claim = uow.claims.get(key)
     unknown = f"claim: unknown claim {key!r}"
     if claim is None:

@@ -22,10 +22,12 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from identity_helpers import as_user, system_identity
+from integration_helpers import sign_in
 from typer.testing import CliRunner
 
 from claims import services
 from claims.cli import app
+from claims.cli.tokenstore import TokenStore
 from claims.demo import DEMO_CASE, DEMO_USERS
 from claims.services import Runtime
 
@@ -44,6 +46,7 @@ def sqlite_demo(sqlite_url: str) -> str:
     services.ensure_users(rt, DEMO_USERS)
     services.import_case(rt, as_user(rt, "alice"), services.read_case_file(DEMO_CASE))
     services.assess_claims(rt, system_identity(), services.open_claim_keys(rt))
+    sign_in(rt, "alice")  # a read names its reader (issue 20): the commands below read as alice
     return sqlite_url
 
 
@@ -113,6 +116,9 @@ def test_backup_copies_a_live_database_into_one_file(
     with sqlite3.connect(target) as copy:
         assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     point_settings_at(f"sqlite:///{target}")
+    store = TokenStore()  # alice's sign-in holds in the copy (its tokens table came with it)
+    store.put(f"sqlite:///{target}", "alice", store.token(sqlite_demo, "alice"))
+    store.save()
     assert json.loads(invoke("list", "--json").stdout) == json.loads(before.stdout)
 
     again = invoke("db", "backup", target)

@@ -20,7 +20,6 @@ from sqlalchemy import select, update
 from claims import services
 from claims.cli.signin import cli_source
 from claims.cli.tokenstore import TokenStore
-from claims.domain import Stage
 from claims.services import PermissionDenied, Runtime
 from claims.services import identity as ident
 from claims.store.models import Event, SignInFailure, Token
@@ -285,8 +284,9 @@ def test_an_identity_proven_before_its_role_changed_acts_with_the_new_role(rt: R
         uow.users.get("bob").role = "manager"
         uow.commit()
     before = db_snapshot(db_url)
-    with pytest.raises(PermissionDenied, match="user: 'bob' has role manager, which may not reopen"):
-        services.reopen(rt, bob, "x", Stage.REPORTED, "the proof said reviewer")
+    case_file = services.read_case_file(Path(__file__).parents[2] / "examples" / "eu-drones-2024.yaml")
+    with pytest.raises(PermissionDenied, match="user: 'bob' has role manager, which may not import"):
+        services.import_case(rt, bob, case_file)  # a reviewer may import; the manager he is now may not
     assert db_snapshot(db_url) == before
 
 
