@@ -292,6 +292,19 @@ def task_json(row: CollectionTask) -> dict[str, Any]:
     }
 
 
+def masked(item: dict[str, Any], roots: Sequence[str], seen: set[str]) -> dict[str, Any]:
+    """`item` (a task's or a need's JSON) as a reader sees it: a lineage root they may not read is not named,
+    in `independent_of` nor in the `need` sentence (issue 20)."""
+    shown = [r if r in seen else UNREAD for r in roots]
+    if shown == list(roots):
+        return item
+    out = dict(item)
+    if "independent_of" in out:
+        out["independent_of"] = shown
+    out["need"] = str(out["need"]).replace(f"independent of {', '.join(roots)}", f"independent of {', '.join(shown)}")
+    return out
+
+
 def items_left(rows: Sequence[CollectionTask]) -> dict[str, int]:
     """Per action, the items its open tasks still need (1: one item from ready)."""
     left: dict[str, int] = {}
@@ -337,8 +350,9 @@ def list_tasks(
             and (action is None or action in r.actions)
         ]
         out = []
+        seen_roots = set(uow.session.scalars(select(Source.key).where(seen.marked(Source.marking))))
         for r in picked:
-            item = task_json(r)
+            item = masked(task_json(r), list(r.independent_of), seen_roots)
             item["closest"] = min((left.get(a, 0) for a in r.actions), default=0)
             item["unblocks"] = len(r.actions)
             out.append(item)
@@ -384,7 +398,7 @@ def action_plans(rt: Runtime, case_key: str | None = None, *, who: Identity | No
         fragile = {k: carrying_roots(f, rt.policy) for k, f in facts.items()}
         out: dict[str, dict[str, Any]] = {}
         for key, ap in plan.actions.items():
-            out[key] = _plan_json(ap, task_ids) | {
+            out[key] = _plan_json(ap, task_ids, seen) | {
                 "rests_on_one_line": {
                     g.claim: [r if r in seen else UNREAD for r in fragile[g.claim]]
                     for g in gates
@@ -394,8 +408,12 @@ def action_plans(rt: Runtime, case_key: str | None = None, *, who: Identity | No
         return out
 
 
-def _plan_json(ap: ActionPlan, task_ids: dict[str, int]) -> dict[str, Any]:
-    return {"items": ap.items, "tasks": [need_json(n, task_ids) for n in ap.tasks]}
+def _plan_json(ap: ActionPlan, task_ids: dict[str, int], seen: set[str] | None = None) -> dict[str, Any]:
+    """`seen`: the source keys the reader may read (None: the system, who reads every one)."""
+    tasks = [need_json(n, task_ids) for n in ap.tasks]
+    if seen is not None:
+        tasks = [masked(t, list(n.independent_of), seen) for t, n in zip(tasks, ap.tasks, strict=True)]
+    return {"items": ap.items, "tasks": tasks}
 
 
 def rests_on(rt: Runtime, claim_key: str, *, who: Identity | None = None) -> list[str]:

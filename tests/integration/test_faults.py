@@ -42,11 +42,12 @@ SEED = 9
 _ASSESS = """
 import sys
 from claims import services
+from claims.services.identity import system_identity
 rt = services.Runtime(sys.argv[1])
 keys = services.open_claim_keys(rt, sys.argv[2], changed_only=True)
 print("ready", flush=True)
 for i in range(0, len(keys), 50):
-    services.assess_claims(rt, "system", keys[i : i + 50])
+    services.assess_claims(rt, system_identity(), keys[i : i + 50])
     print("batch", flush=True)
 """
 ASSESS_BATCHES = ASSESS_CLAIMS // 50

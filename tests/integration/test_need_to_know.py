@@ -451,3 +451,19 @@ def test_whoever_opens_a_case_reads_it_as_a_member(world: Runtime) -> None:
     assert [c["key"] for c in authoring.list_cases(world, as_user(world, "nora"))] == ["nora-desk"]
     assert [m.role for m in membership.list_members(world, as_user(world, "admin"), "nora-desk")] == ["analyst"]
     assert "nora-desk" not in [c["key"] for c in authoring.list_cases(world, as_user(world, "max"))]
+
+
+def test_a_task_never_names_a_root_its_reader_may_not_read() -> None:
+    """A task's "independent of" names the lineage roots already counted; one the reader may not read is masked
+    in the list and in the sentence (issue 20), and a reader of every root gets the task as it is."""
+    from claims.services.tasks import UNREAD, masked
+
+    item = {
+        "need": "1 more supporting line graded B2 or better, independent of reuters, red-origin",
+        "independent_of": ["reuters", "red-origin"],
+    }
+    shown = masked(item, ["reuters", "red-origin"], {"reuters"})
+    assert "red-origin" not in json.dumps(shown)
+    assert shown["independent_of"] == ["reuters", UNREAD]
+    assert shown["need"].endswith(f"independent of reuters, {UNREAD}")
+    assert masked(item, ["reuters", "red-origin"], {"reuters", "red-origin"}) is item
