@@ -86,6 +86,13 @@ def reset_postgres(url: str) -> None:
         conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
         conn.execute(text("INSERT INTO users (name, role, created_at) VALUES ('system', 'system', now())"))
     engine.dispose()
+    # The similar-claim index is per process and per URL; ids restart here, so a kept index would take the
+    # new claims for the old ones it embedded (a test saw another test's vectors). Start it afresh.
+    from claims.services import similar
+
+    with similar._INDEXES_LOCK:
+        for key in [k for k in similar._INDEXES if k[0] == url]:
+            del similar._INDEXES[key]
 
 
 @pytest.fixture
